@@ -1,0 +1,194 @@
+/**
+ * The transport contract: what the proxy core needs from a way of talking HTTP semantics to a
+ * peer proxy, authenticated. h2 (HTTP/2 over mutual TLS) and h3 (QUIC) both implement it, so the
+ * core never branches on which one it uses, and one conformance suite runs against each
+ * (test/transports/conformance.ts). Transports import only this file and src/errors.ts.
+ */
+import type { Duplex, Readable } from 'node:stream'
+
+/** Header names are lower-case; pseudo-headers (`:method` …) never appear here. */
+export type HeaderMap = Record<string, string | string[]>
+
+/** A peer proxy's network address. */
+export interface PeerAddress {
+  host: string
+  port: number
+}
+
+/** PEM text of the mesh trust root and this workload's certificate chain and key. */
+export interface TlsMaterial {
+  ca: string
+  cert: string
+  key: string
+}
+
+/** The request line and headers of an HTTP exchange (or of a CONNECT tunnel). */
+export interface RequestHead {
+  method: string
+  /** `:authority` — the logical destination (`host[:port]`), or `host:port` for CONNECT. */
+  authority: string
+  /** `:path`; empty for a plain CONNECT. */
+  path: string
+  scheme: 'http' | 'https'
+  /** `:protocol` of an extended CONNECT (RFC 8441 / RFC 9220), e.g. `websocket`. */
+  protocol?: string
+  headers: HeaderMap
+}
+
+export interface ResponseHead {
+  status: number
+  headers: HeaderMap
+}
+
+/** A response whose body streams; trailers are known once the body has ended. */
+export interface PeerResponse {
+  head: ResponseHead
+  body: Readable
+  trailers: () => HeaderMap | undefined
+}
+
+/** An accepted CONNECT stream: bytes both ways, half-close carried (FIN ↔ END_STREAM). */
+export interface PeerTunnel {
+  head: ResponseHead
+  stream: Duplex
+}
+
+export interface StreamOptions {
+  /** Aborting resets the stream (and rejects the promise if it has not settled). */
+  signal?: AbortSignal
+}
+
+/** Counters a session keeps about itself. */
+export interface SessionStats {
+  openStreams: number
+  totalStreams: number
+  /** Latest keep-alive round trip, seconds; undefined until one was measured. */
+  rttSeconds: number | undefined
+  bytesSent: number
+  bytesReceived: number
+}
+
+/** An authenticated, multiplexed connection to one peer proxy. */
+export interface PeerSession {
+  readonly transport: string
+  /** The peer's verified identity (its certificate's URI SAN, `spiffe://…`). */
+  readonly peerIdentity: string
+  readonly remote: PeerAddress
+  /** True while new streams may open: not closing, no GOAWAY seen, below the peer's stream limit. */
+  readonly available: boolean
+  readonly closed: boolean
+  /**
+   * Sends a request (not CONNECT) and resolves when the response head arrives. Rejects with a
+   * MeshError: E_PEER_RESET if the stream fails, or the code in the peer's `meshgate-error` header
+   * is kept on the response (the peer's own status stands).
+   */
+  request: (head: RequestHead, body: Readable | null, options?: StreamOptions) => Promise<PeerResponse>
+  /**
+   * Opens a CONNECT stream (`head.method` is `CONNECT`; `head.protocol` set for extended CONNECT).
+   * Resolves on a 2xx; any other answer rejects with a MeshError carrying the peer's error code.
+   */
+  tunnel: (head: RequestHead, options?: StreamOptions) => Promise<PeerTunnel>
+  stats: () => SessionStats
+  /** Graceful: no new streams (GOAWAY), resolves when open streams have finished. Safe twice. */
+  close: () => Promise<void>
+  /** Abrupt: resets every open stream. Safe twice. */
+  destroy: (err?: Error) => void
+  /** Called once when the session is gone, with the error that ended it if any. */
+  onClose: (listener: (err?: Error) => void) => void
+}
+
+/** One inbound HTTP request, with the caller's verified identity. */
+export interface InboundExchange {
+  readonly caller: string
+  readonly head: RequestHead
+  readonly body: Readable
+  /** Aborted when the peer resets the stream or the session dies. */
+  readonly signal: AbortSignal
+  /** Sends the response head, pipes `body`, then sends `trailers()` if it returns any. */
+  respond: (head: ResponseHead, body: Readable | null, trailers?: () => HeaderMap | undefined) => void
+  /** Answers with the error's status, the `meshgate-error` header and a short text body. */
+  reject: (err: import('../src/errors.js').MeshError) => void
+}
+
+/** One inbound CONNECT (plain or extended), with the caller's verified identity. */
+export interface InboundTunnel {
+  readonly caller: string
+  readonly head: RequestHead
+  readonly signal: AbortSignal
+  /** Answers 200 and returns the stream's bytes as a Duplex. */
+  accept: (headers?: HeaderMap) => Duplex
+  reject: (err: import('../src/errors.js').MeshError) => void
+}
+
+export interface InboundHandlers {
+  request: (exchange: InboundExchange) => void
+  tunnel: (tunnel: InboundTunnel) => void
+}
+
+export interface ConnectOptions {
+  address: PeerAddress
+  /** The identity discovery says this peer must present; any other is refused (E_PEER_IDENTITY). */
+  expectedIdentity: string
+  tls: TlsMaterial
+  /** Bound on TCP/UDP connect plus handshake, ms (E_CONNECT_TIMEOUT). */
+  connectTimeoutMs: number
+  signal?: AbortSignal
+}
+
+export interface ListenOptions {
+  host: string
+  /** 0 picks a free port; read it back from `address()`. */
+  port: number
+  tls: TlsMaterial
+}
+
+export interface TransportListener {
+  address: () => PeerAddress
+  /** Graceful: stop accepting, GOAWAY every session, resolve when their streams are done. */
+  close: () => Promise<void>
+  /** Abrupt: drop every session now. */
+  destroy: () => void
+}
+
+/** The parts of a logger a transport uses; pino's Logger fits. */
+export interface TransportLogger {
+  debug: (obj: object, msg?: string) => void
+  info: (obj: object, msg?: string) => void
+  warn: (obj: object, msg?: string) => void
+  error: (obj: object, msg?: string) => void
+  child: (bindings: Record<string, unknown>) => TransportLogger
+}
+
+/** Hooks a transport calls so the core can keep metrics; every method is optional to implement. */
+export interface TransportObserver {
+  handshake?: (transport: string, side: 'client' | 'server', result: string) => void
+  sessionOpened?: (transport: string, side: 'client' | 'server') => void
+  sessionClosed?: (transport: string, side: 'client' | 'server') => void
+  streamOpened?: (transport: string, side: 'client' | 'server') => void
+  streamClosed?: (transport: string, side: 'client' | 'server') => void
+  rtt?: (transport: string, seconds: number) => void
+}
+
+/** What the core injects into every transport (step two of the two-step factory). */
+export interface TransportComponents {
+  logger: TransportLogger
+  observer?: TransportObserver
+}
+
+export interface Transport {
+  /** The registry key and the value of an endpoint's `transport:` (`h2`, `h3`). */
+  readonly name: string
+  connect: (options: ConnectOptions) => Promise<PeerSession>
+  listen: (options: ListenOptions, handlers: InboundHandlers) => Promise<TransportListener>
+}
+
+/** `h2Transport(options)` returns one of these; the core calls it with its components. */
+export type TransportFactory = (components: TransportComponents) => Transport
+
+/** Header names of the wire protocol between peers (DESIGN.md). */
+export const WIRE_HEADERS = {
+  origProto: 'meshgate-orig-proto',
+  target: 'meshgate-target',
+  clientId: 'meshgate-client-id',
+  error: 'meshgate-error',
+} as const
