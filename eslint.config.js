@@ -1,0 +1,22 @@
+// Lint: neostandard with TypeScript, plus the import boundaries of DESIGN.md.
+import neostandard from 'neostandard'
+
+export default [
+  ...neostandard({ ts: true, ignores: ['dist/**', 'node_modules/**', 'native/build/**', 'bench/out/**', 'interop/out/**'] }),
+  {
+    files: ['transports/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ['../src/*', '../../src/*', '!../src/errors.js', '!../../src/errors.js'], message: 'transports import only the contract and src/errors.js' }],
+      }],
+    },
+  },
+  {
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ['**/native/*', '**/native/**'], message: 'only transports/h3 loads native/' }],
+      }],
+    },
+  },
+]
