@@ -102,6 +102,8 @@ export interface InboundExchange {
   readonly caller: string
   readonly head: RequestHead
   readonly body: Readable
+  /** False when the request ended with its headers (END_STREAM on HEADERS): no body follows. */
+  readonly hasBody: boolean
   /** Aborted when the peer resets the stream or the session dies. */
   readonly signal: AbortSignal
   /** Sends the response head, pipes `body`, then sends `trailers()` if it returns any. */
