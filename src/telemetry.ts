@@ -35,6 +35,11 @@ export interface RequestEndEvent {
   responseBytes: number
   /** Request start to end of response body, seconds. */
   totalSeconds: number
+  /** The same as the exchange's RequestEvent, when the role has them (metrics label responses with them). */
+  identity?: string
+  peerIdentity?: string
+  transport?: string
+  errorCode?: string
 }
 
 export interface TunnelEvent {

@@ -1,0 +1,116 @@
+/**
+ * Request and response families fed by RequestEvent / RequestEndEvent: counts by outcome, latency
+ * to the response head, and body bytes. Label sets are resolved once per distinct combination and
+ * cached, so a repeated event costs one string key, one map lookup and a few additions.
+ */
+import type { Registry } from 'prom-client'
+import type { RequestEndEvent, RequestEvent } from '../telemetry.js'
+import { REQUEST_DURATION_BUCKETS } from './buckets.js'
+import type { LabelGuard } from './label-guard.js'
+import { CounterFamily, HistogramFamily, observe, type HistogramCell, type ValueCell } from './series.js'
+
+const OUTCOME_LABELS = ['direction', 'authority', 'status_code', 'status_class', 'error_code', 'identity', 'peer_identity', 'transport'] as const
+
+/** `2xx` … `5xx`; `none` when no response status exists (0) or it is out of range. */
+export function statusClass (status: number): string {
+  return status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : 'none'
+}
+
+interface RequestSeries {
+  requests: ValueCell
+  duration: HistogramCell
+}
+
+interface EndSeries {
+  responses: ValueCell
+  requestBytes: ValueCell
+  responseBytes: ValueCell
+}
+
+export class HttpMetrics {
+  private readonly requests: CounterFamily
+  private readonly responses: CounterFamily
+  private readonly duration: HistogramFamily
+  private readonly requestBytes: CounterFamily
+  private readonly responseBytes: CounterFamily
+  private readonly requestSeries = new Map<string, RequestSeries>()
+  private readonly endSeries = new Map<string, EndSeries>()
+  private readonly authorities: LabelGuard
+  private readonly identities: LabelGuard
+
+  constructor (registry: Registry, authorities: LabelGuard, identities: LabelGuard) {
+    this.authorities = authorities
+    this.identities = identities
+    this.requests = new CounterFamily({
+      registry,
+      name: 'meshgate_requests_total',
+      help: 'HTTP requests whose outcome (response head or failure) is known, by direction, authority, status and caller.',
+      labelNames: OUTCOME_LABELS,
+    })
+    this.responses = new CounterFamily({
+      registry,
+      name: 'meshgate_responses_total',
+      help: 'HTTP responses whose body completed, by direction, authority, status and caller.',
+      labelNames: OUTCOME_LABELS,
+    })
+    this.duration = new HistogramFamily({
+      registry,
+      name: 'meshgate_request_duration_seconds',
+      help: 'Time from the start of a request to its response head (or failure), in seconds.',
+      labelNames: ['direction', 'authority', 'status_class'],
+      buckets: REQUEST_DURATION_BUCKETS,
+    })
+    this.requestBytes = new CounterFamily({
+      registry,
+      name: 'meshgate_request_body_bytes_total',
+      help: 'Request body bytes carried, in bytes.',
+      labelNames: ['direction', 'authority'],
+    })
+    this.responseBytes = new CounterFamily({
+      registry,
+      name: 'meshgate_response_body_bytes_total',
+      help: 'Response body bytes carried, in bytes.',
+      labelNames: ['direction', 'authority'],
+    })
+  }
+
+  request (e: RequestEvent): void {
+    const authority = this.authorities.label(e.authority)
+    const identity = this.identities.label(e.identity)
+    const peerIdentity = this.identities.label(e.peerIdentity)
+    const errorCode = e.errorCode ?? ''
+    const key = `${e.direction}\u0001${authority}\u0001${e.status}\u0001${errorCode}\u0001${identity}\u0001${peerIdentity}\u0001${e.transport}`
+    let s = this.requestSeries.get(key)
+    if (s === undefined) {
+      const cls = statusClass(e.status)
+      s = {
+        requests: this.requests.cell([e.direction, authority, String(e.status), cls, errorCode, identity, peerIdentity, e.transport]),
+        duration: this.duration.cell([e.direction, authority, cls]),
+      }
+      this.requestSeries.set(key, s)
+    }
+    s.requests.value++
+    observe(s.duration, e.durationSeconds)
+  }
+
+  requestEnd (e: RequestEndEvent): void {
+    const authority = this.authorities.label(e.authority)
+    const identity = this.identities.label(e.identity ?? '')
+    const peerIdentity = this.identities.label(e.peerIdentity ?? '')
+    const errorCode = e.errorCode ?? ''
+    const transport = e.transport ?? ''
+    const key = `${e.direction}\u0001${authority}\u0001${e.status}\u0001${errorCode}\u0001${identity}\u0001${peerIdentity}\u0001${transport}`
+    let s = this.endSeries.get(key)
+    if (s === undefined) {
+      s = {
+        responses: this.responses.cell([e.direction, authority, String(e.status), statusClass(e.status), errorCode, identity, peerIdentity, transport]),
+        requestBytes: this.requestBytes.cell([e.direction, authority]),
+        responseBytes: this.responseBytes.cell([e.direction, authority]),
+      }
+      this.endSeries.set(key, s)
+    }
+    s.responses.value++
+    s.requestBytes.value += e.requestBytes
+    s.responseBytes.value += e.responseBytes
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * The metrics of one meshgate process: builds the prom-client registry with every `meshgate_`
+ * family plus process and Node runtime metrics, and the hooks (Telemetry, TransportObserver) that
+ * feed it.
+ */
+import { collectDefaultMetrics, Registry } from 'prom-client'
+import type { TransportObserver } from '../../transports/contract.js'
+import { noopTelemetry, type Telemetry } from '../telemetry.js'
+import { HttpMetrics } from './http-metrics.js'
+import { LabelGuard } from './label-guard.js'
+import { CounterFamily } from './series.js'
+import { TcpMetrics } from './tcp-metrics.js'
+import { TransportMetrics } from './transport-metrics.js'
+
+export { OVERFLOW_LABEL, LabelGuard } from './label-guard.js'
+export { statusClass } from './http-metrics.js'
+export { CONNECTION_DURATION_BUCKETS, REQUEST_DURATION_BUCKETS, RTT_BUCKETS } from './buckets.js'
+
+export interface MetricsOptions {
+  /** Distinct `authority` label values kept before new ones become `other` (default 100). */
+  maxAuthorities?: number
+  /** Distinct `identity` / `peer_identity` values kept before new ones become `other` (default 1000). */
+  maxIdentities?: number
+  /** False gives no-op hooks and an empty registry: the switch the bench measures against (default true). */
+  enabled?: boolean
+  /** Register `process_*` and `nodejs_*` runtime metrics (default true). */
+  defaultMetrics?: boolean
+}
+
+export interface Metrics {
+  readonly enabled: boolean
+  /** Serve `registry.metrics()` with `registry.contentType`. */
+  readonly registry: Registry
+  /** Pass to the roles (combine with the tap through `combineTelemetry`). */
+  readonly telemetry: Telemetry
+  /** Pass to the transports as `TransportComponents.observer`. */
+  readonly transportObserver: TransportObserver
+  /** The authority cardinality guard (distinct values kept, events folded). */
+  readonly authorities: LabelGuard
+  readonly identities: LabelGuard
+}
+
+/** Creates the registry and the hooks that feed it; one per process (or per test). */
+export function createMetrics (options: MetricsOptions = {}): Metrics {
+  const { maxAuthorities = 100, maxIdentities = 1000, enabled = true, defaultMetrics = true } = options
+  const registry = new Registry()
+  if (!enabled) {
+    return {
+      enabled,
+      registry,
+      telemetry: noopTelemetry,
+      transportObserver: {},
+      authorities: new LabelGuard(maxAuthorities),
+      identities: new LabelGuard(maxIdentities),
+    }
+  }
+  const folded = new CounterFamily({
+    registry,
+    name: 'meshgate_metric_labels_folded_total',
+    help: 'Events whose label value was reported as "other" because the label reached its limit of distinct values.',
+    labelNames: ['label'],
+  })
+  const authorities = new LabelGuard(maxAuthorities, folded.cell(['authority']))
+  const identities = new LabelGuard(maxIdentities, folded.cell(['identity']))
+  const http = new HttpMetrics(registry, authorities, identities)
+  const tcp = new TcpMetrics(registry, authorities, identities)
+  const transports = new TransportMetrics(registry)
+  if (defaultMetrics) collectDefaultMetrics({ register: registry })
+  return {
+    enabled,
+    registry,
+    telemetry: {
+      request: (e) => { http.request(e) },
+      requestEnd: (e) => { http.requestEnd(e) },
+      tunnel: (e) => { tcp.tunnel(e) },
+    },
+    transportObserver: transports.observer(),
+    authorities,
+    identities,
+  }
+}
