@@ -1,0 +1,60 @@
+/**
+ * Delivery of HTTP requests to a local workload over HTTP/1.1 with undici, one keep-alive pool
+ * per target address.
+ */
+import { Pool } from 'undici'
+import type { Readable } from 'node:stream'
+import type { Timeouts } from '../config/types.js'
+import { endToEndHeaders, forwardableTrailers } from '../http/headers.js'
+import type { HeaderMap, InboundExchange } from '../../transports/contract.js'
+import { upstreamError } from './upstream-errors.js'
+
+export class Http1Upstream {
+  readonly #pools = new Map<string, Pool>()
+  readonly #timeouts: Timeouts
+
+  constructor (timeouts: Timeouts) {
+    this.#timeouts = timeouts
+  }
+
+  #pool (address: string): Pool {
+    let pool = this.#pools.get(address)
+    if (pool === undefined) {
+      pool = new Pool(`http://${address}`, {
+        connections: 256,
+        connectTimeout: this.#timeouts.connectMs,
+        headersTimeout: this.#timeouts.requestMs,
+        bodyTimeout: this.#timeouts.idleMs,
+        keepAliveTimeout: 4_000,
+      })
+      this.#pools.set(address, pool)
+    }
+    return pool
+  }
+
+  /** Sends the exchange to `address` and responds with what comes back. Rejects with a MeshError. */
+  async deliver (exchange: InboundExchange, address: string, headers: HeaderMap): Promise<void> {
+    let response
+    try {
+      response = await this.#pool(address).request({
+        method: exchange.head.method as 'GET',
+        path: exchange.head.path,
+        headers: { ...headers, host: exchange.head.authority },
+        body: exchange.hasBody ? exchange.body : null,
+        signal: exchange.signal,
+      })
+    } catch (err) {
+      throw upstreamError(err, address)
+    }
+    const { trailers } = response
+    exchange.respond(
+      { status: response.statusCode, headers: endToEndHeaders(response.headers as HeaderMap) },
+      response.body as unknown as Readable,
+      () => forwardableTrailers(trailers as HeaderMap),
+    )
+  }
+
+  async close (): Promise<void> {
+    await Promise.allSettled([...this.#pools.values()].map(async (p) => await p.close()))
+  }
+}

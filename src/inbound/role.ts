@@ -1,0 +1,126 @@
+/**
+ * The inbound role, assembled: accept peer sessions on each listener, then for every stream
+ *   authorize (target configured? caller allowed?) → rewrite mesh headers → deliver
+ * over HTTP/1 (undici), h2c, TCP or an HTTP/1 Upgrade. One rescue answers any failure.
+ */
+import type { Logger } from 'pino'
+import type { InboundConfig, Timeouts } from '../config/types.js'
+import { toMeshError } from '../errors.js'
+import { endToEndHeaders, headerValue } from '../http/headers.js'
+import type { Telemetry } from '../telemetry.js'
+import { WIRE_HEADERS, type InboundExchange, type InboundTunnel, type TlsMaterial, type TransportListener } from '../../transports/contract.js'
+import type { TransportRegistry } from '../../transports/registry.js'
+import { H2cUpstream } from './h2c-upstream.js'
+import { Http1Upstream } from './http1-upstream.js'
+import { deliverTcp } from './tcp-upstream.js'
+import { TargetTable, deliveryProtocol } from './targets.js'
+import { deliverUpgrade } from './upgrade-upstream.js'
+
+export interface InboundRoleOptions {
+  config: InboundConfig
+  tls: TlsMaterial
+  timeouts: Timeouts
+  transports: TransportRegistry
+  telemetry: Telemetry
+  logger: Logger
+}
+
+export interface InboundRole {
+  addresses: () => Array<{ transport: string, host: string, port: number }>
+  /** Graceful: GOAWAY to every peer, wait for streams in flight (bounded by the caller). */
+  close: () => Promise<void>
+  destroy: () => void
+}
+
+/** Mesh headers the inbound side consumes or sets itself. */
+const CONSUMED: ReadonlySet<string> = new Set([WIRE_HEADERS.target, WIRE_HEADERS.origProto, WIRE_HEADERS.clientId])
+
+export async function startInboundRole (options: InboundRoleOptions): Promise<InboundRole> {
+  const { config, timeouts, telemetry } = options
+  const logger = options.logger.child({ role: 'inbound' })
+  const targets = new TargetTable(config.targets)
+  const http1 = new Http1Upstream(timeouts)
+  const h2c = new H2cUpstream(timeouts)
+
+  const onRequest = (exchange: InboundExchange): void => {
+    const started = performance.now()
+    const deliver = async (): Promise<void> => {
+      const address = headerValue(exchange.head.headers, WIRE_HEADERS.target)
+      const target = targets.authorize(address, exchange.caller, 'http')
+      const headers = endToEndHeaders(exchange.head.headers, CONSUMED)
+      headers[WIRE_HEADERS.clientId] = exchange.caller
+      const protocol = deliveryProtocol(target, headerValue(exchange.head.headers, WIRE_HEADERS.origProto))
+      if (protocol === 'http1') await http1.deliver(exchange, target.address, headers)
+      else await h2c.deliver(exchange, target.address, headers)
+    }
+    deliver().then(() => {
+      report(exchange, 200, started)
+    }, (err: unknown) => {
+      const meshErr = toMeshError(err)
+      logger.warn({ code: meshErr.code, err: meshErr.message, caller: exchange.caller, authority: exchange.head.authority }, 'inbound request refused')
+      report(exchange, meshErr.status, started, meshErr.code)
+      exchange.reject(meshErr)
+    })
+  }
+
+  const report = (exchange: InboundExchange, status: number, started: number, errorCode?: string): void => {
+    telemetry.request({
+      direction: 'inbound', protocol: headerValue(exchange.head.headers, WIRE_HEADERS.origProto) === undefined ? 'http2' : 'http1',
+      authority: exchange.head.authority, method: exchange.head.method, path: exchange.head.path, identity: exchange.caller,
+      peerIdentity: '', transport: 'h2', status, errorCode, durationSeconds: (performance.now() - started) / 1000, requestId: '',
+    })
+  }
+
+  const onTunnel = (tunnel: InboundTunnel): void => {
+    const started = performance.now()
+    const run = async (): Promise<void> => {
+      const isUpgrade = tunnel.head.protocol !== undefined
+      const address = isUpgrade ? headerValue(tunnel.head.headers, WIRE_HEADERS.target) : tunnel.head.authority
+      const target = targets.authorize(address, tunnel.caller, isUpgrade ? 'http' : 'tcp')
+      const event = {
+        direction: 'inbound' as const, authority: target.address, identity: tunnel.caller, peerIdentity: '', transport: 'h2',
+        errorCode: undefined as string | undefined, bytesIn: 0, bytesOut: 0, durationSeconds: 0,
+      }
+      telemetry.tunnel({ ...event, phase: 'open' })
+      let result
+      if (isUpgrade) {
+        const headers = endToEndHeaders(tunnel.head.headers, CONSUMED)
+        headers[WIRE_HEADERS.clientId] = tunnel.caller
+        result = await deliverUpgrade(tunnel, target.address, headers, timeouts.connectMs, timeouts.idleMs)
+      } else {
+        result = await deliverTcp(tunnel, target.address, timeouts.connectMs, timeouts.idleMs)
+      }
+      telemetry.tunnel({
+        ...event, phase: 'close', errorCode: result.error?.code, bytesIn: result.aToB, bytesOut: result.bToA,
+        durationSeconds: (performance.now() - started) / 1000,
+      })
+    }
+    run().catch((err: unknown) => {
+      const meshErr = toMeshError(err)
+      logger.warn({ code: meshErr.code, err: meshErr.message, caller: tunnel.caller, authority: tunnel.head.authority }, 'inbound tunnel refused')
+      tunnel.reject(meshErr)
+    })
+  }
+
+  const listeners: Array<{ transport: string, listener: TransportListener }> = []
+  const h2 = options.transports.get('h2')
+  for (const l of config.listeners) {
+    const listener = await h2.listen({ host: l.host, port: l.port, tls: options.tls }, { request: onRequest, tunnel: onTunnel })
+    listeners.push({ transport: h2.name, listener })
+    logger.info({ transport: h2.name, ...listener.address() }, 'inbound listener ready')
+  }
+
+  return {
+    addresses: () => listeners.map((l) => ({ transport: l.transport, ...l.listener.address() })),
+    close: async () => {
+      await Promise.allSettled(listeners.map(async (l) => await l.listener.close()))
+      await http1.close()
+      h2c.close()
+    },
+    destroy: () => {
+      for (const l of listeners) l.listener.destroy()
+      h2c.close()
+      void http1.close()
+    },
+  }
+}

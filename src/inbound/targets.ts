@@ -1,0 +1,37 @@
+/**
+ * The inbound side's targets: the only workload addresses it delivers to (never an open relay),
+ * each with the identities allowed to reach it.
+ */
+import type { InboundTargetConfig, TargetProtocol } from '../config/types.js'
+import { MeshError } from '../errors.js'
+import { identityAllowed } from '../identity/spiffe.js'
+
+export class TargetTable {
+  readonly #byAddress = new Map<string, InboundTargetConfig>()
+
+  constructor (targets: readonly InboundTargetConfig[]) {
+    for (const target of targets) this.#byAddress.set(target.address.toLowerCase(), target)
+  }
+
+  /**
+   * The target at `address` if `caller` may use it for `kind` traffic; otherwise throws
+   * E_TARGET_NOT_ALLOWED (not configured, or wrong kind) or E_FORBIDDEN (caller not allowed).
+   */
+  authorize (address: string | undefined, caller: string, kind: 'http' | 'tcp'): InboundTargetConfig {
+    if (address === undefined || address === '') throw new MeshError('E_TARGET_NOT_ALLOWED', 'the request names no target (meshgate-target)')
+    const target = this.#byAddress.get(address.toLowerCase())
+    if (target === undefined) throw new MeshError('E_TARGET_NOT_ALLOWED', `target ${address} is not configured on this inbound side`)
+    if (kind === 'tcp' && target.protocol !== 'tcp' && target.protocol !== 'auto') {
+      throw new MeshError('E_TARGET_NOT_ALLOWED', `target ${address} takes ${target.protocol}, not TCP tunnels`)
+    }
+    if (kind === 'http' && target.protocol === 'tcp') throw new MeshError('E_TARGET_NOT_ALLOWED', `target ${address} takes TCP tunnels only`)
+    if (!identityAllowed(caller, target.allow)) throw new MeshError('E_FORBIDDEN', `caller ${caller} is not allowed to reach ${address}`)
+    return target
+  }
+}
+
+/** The protocol to speak to a target: fixed by config, or the one the app used (`auto`). */
+export function deliveryProtocol (target: InboundTargetConfig, origProto: string | undefined): Exclude<TargetProtocol, 'tcp'> {
+  if (target.protocol === 'http1' || target.protocol === 'http2') return target.protocol
+  return origProto?.toUpperCase() === 'HTTP/1.1' ? 'http1' : 'http2'
+}

@@ -1,0 +1,69 @@
+/**
+ * Everything the outbound data path needs, assembled once by the role and passed to the
+ * per-protocol handlers.
+ */
+import type { Logger } from 'pino'
+import type { Timeouts } from '../config/types.js'
+import type { Endpoint } from '../discovery/types.js'
+import type { Telemetry } from '../telemetry.js'
+import type { PeerSession, Transport } from '../../transports/contract.js'
+import type { TransportRegistry } from '../../transports/registry.js'
+import type { AuthorityRouter } from './router.js'
+import type { EndpointPicker } from './endpoint-picker.js'
+import type { SessionPool } from './session-pool.js'
+
+export interface OutboundContext {
+  router: AuthorityRouter
+  picker: EndpointPicker
+  pool: SessionPool
+  transports: TransportRegistry
+  timeouts: Timeouts
+  telemetry: Telemetry
+  logger: Logger
+  /** This workload's own identity (reported as the caller of outbound traffic). */
+  identity: string
+  /** In-flight exchanges and tunnels, for draining. */
+  inflight: InflightCounter
+}
+
+/** Counts work in progress; `idle()` resolves when it reaches zero. */
+export class InflightCounter {
+  #count = 0
+  #waiters: Array<() => void> = []
+
+  get count (): number { return this.#count }
+
+  enter (): void { this.#count++ }
+
+  leave (): void {
+    this.#count--
+    if (this.#count === 0) {
+      const waiters = this.#waiters
+      this.#waiters = []
+      for (const w of waiters) w()
+    }
+  }
+
+  async idle (): Promise<void> {
+    if (this.#count === 0) return
+    await new Promise<void>((resolve) => this.#waiters.push(resolve))
+  }
+}
+
+/** The transport an endpoint asks for (`auto` means h2 until the h3 transport brings racing). */
+export function transportFor (ctx: OutboundContext, endpoint: Endpoint): Transport {
+  return ctx.transports.get(endpoint.transport === 'auto' ? 'h2' : endpoint.transport)
+}
+
+/** A pooled session to the endpoint's peer, checked against its expected identity. */
+export async function sessionFor (ctx: OutboundContext, endpoint: Endpoint): Promise<PeerSession> {
+  return await ctx.pool.get(transportFor(ctx, endpoint), endpoint.peer, endpoint.identity)
+}
+
+let nextRequestId = 0
+const REQUEST_ID_PREFIX = `${process.pid.toString(36)}-${Date.now().toString(36)}-`
+
+/** A process-unique request id for logs and the tap (cheap: a counter). */
+export function newRequestId (): string {
+  return REQUEST_ID_PREFIX + (nextRequestId++).toString(36)
+}

@@ -1,0 +1,112 @@
+/**
+ * Outbound HTTP: one app request (HTTP/1.1 or h2c, through Node's compatibility API) becomes one
+ * real request on a peer session. Steps: authority → service → endpoint → session → request,
+ * then the response streams back with its trailers. Failures are answered by the rescue.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
+import { pipeline, type Readable } from 'node:stream'
+import { MeshError, toMeshError } from '../errors.js'
+import { endToEndHeaders, forwardableTrailers, headerValue } from '../http/headers.js'
+import { rescueResponse } from '../http/rescue.js'
+import { WIRE_HEADERS, type RequestHead } from '../../transports/contract.js'
+import { newRequestId, sessionFor, type OutboundContext } from './context.js'
+
+export type AppProtocol = 'http1' | 'http2'
+type AppRequest = IncomingMessage | Http2ServerRequest
+type AppResponse = ServerResponse | Http2ServerResponse
+
+/** Headers an app may not set itself: the mesh sets them. */
+const MESH_HEADERS: ReadonlySet<string> = new Set([WIRE_HEADERS.target, WIRE_HEADERS.origProto, WIRE_HEADERS.clientId])
+
+/** True when the request carries a body: a length above zero, chunked framing, or an open h2 stream. */
+export function requestHasBody (req: AppRequest, protocol: AppProtocol): boolean {
+  const length = headerValue(req.headers, 'content-length')
+  if (length !== undefined) return length !== '0'
+  if (protocol === 'http1') return req.headers['transfer-encoding'] !== undefined
+  return !(req as Http2ServerRequest).stream.endAfterHeaders
+}
+
+/** Handles one app request; never throws (errors become responses or resets). */
+export function handleOutboundRequest (ctx: OutboundContext, protocol: AppProtocol, req: AppRequest, res: AppResponse): void {
+  ctx.inflight.enter()
+  let left = false
+  const leave = (): void => { if (!left) { left = true; ctx.inflight.leave() } }
+  res.once('close', leave)
+  forward(ctx, protocol, req, res).catch((err: unknown) => {
+    const meshErr = toMeshError(err)
+    ctx.logger.warn({ code: meshErr.code, err: meshErr.message, authority: req.headers.host ?? req.headers[':authority'] }, 'outbound request failed')
+    rescueResponse(res, meshErr)
+  })
+}
+
+async function forward (ctx: OutboundContext, protocol: AppProtocol, req: AppRequest, res: AppResponse): Promise<void> {
+  const started = performance.now()
+  const requestId = newRequestId()
+  const authority = protocol === 'http2'
+    ? headerValue(req.headers, ':authority') ?? headerValue(req.headers, 'host')
+    : headerValue(req.headers, 'host')
+  if (authority === undefined || authority === '') throw new MeshError('E_BAD_REQUEST', 'the request names no authority (Host header)')
+  const service = ctx.router.resolve(authority)
+  if (service === undefined) throw new MeshError('E_NO_ROUTE', `no service for authority "${authority}"`)
+
+  const pick = await ctx.picker.pick(service, 'request')
+  const endpoint = pick.endpoint
+  const headers = endToEndHeaders(req.headers, MESH_HEADERS)
+  headers[WIRE_HEADERS.target] = endpoint.target
+  if (protocol === 'http1') headers[WIRE_HEADERS.origProto] = 'HTTP/1.1'
+  const head: RequestHead = { method: req.method ?? 'GET', authority, path: req.url ?? '/', scheme: 'http', headers }
+
+  const abort = new AbortController()
+  const onClientGone = (): void => { if (!res.writableFinished) abort.abort(new MeshError('E_UPSTREAM_RESET', 'the client went away')) }
+  res.once('close', onClientGone)
+  const timer = ctx.timeouts.requestMs > 0
+    ? setTimeout(() => abort.abort(new MeshError('E_REQUEST_TIMEOUT', `no response head within ${ctx.timeouts.requestMs} ms`)), ctx.timeouts.requestMs)
+    : undefined
+  let session
+  let response
+  try {
+    session = await sessionFor(ctx, endpoint)
+    if (abort.signal.aborted) throw abort.signal.reason
+    const body = requestHasBody(req, protocol) ? req as Readable : null
+    response = await session.request(head, body, { signal: abort.signal })
+  } catch (err) {
+    const meshErr = abort.signal.aborted && abort.signal.reason instanceof MeshError ? abort.signal.reason : toMeshError(err, 'E_PEER_UNREACHABLE')
+    pick.done({ ok: false, latencyMs: performance.now() - started })
+    report(ctx, protocol, head, requestId, session?.peerIdentity ?? endpoint.identity, session?.transport ?? endpoint.transport, meshErr.status, started, meshErr.code)
+    throw meshErr
+  } finally {
+    clearTimeout(timer)
+  }
+  const latencyMs = performance.now() - started
+  pick.done({ ok: response.head.status < 500, latencyMs })
+  const status = response.head.status
+  report(ctx, protocol, head, requestId, session.peerIdentity, session.transport, status, started, headerValue(response.head.headers, WIRE_HEADERS.error))
+
+  const responseHeaders = endToEndHeaders(response.head.headers)
+  if (ctx.timeouts.idleMs > 0) res.setTimeout(ctx.timeouts.idleMs, () => res.destroy(new MeshError('E_IDLE_TIMEOUT', 'response body idle')))
+  res.writeHead(status, responseHeaders)
+  const upstream = response.body
+  let responseBytes = 0
+  upstream.on('data', (chunk: Buffer) => { responseBytes += chunk.length })
+  upstream.once('end', () => {
+    const trailers = forwardableTrailers(response.trailers())
+    if (trailers !== undefined) res.addTrailers(trailers as Record<string, string>)
+  })
+  pipeline(upstream, res, (err) => {
+    if (err !== undefined && err !== null) ctx.logger.debug({ code: toMeshError(err, 'E_PEER_RESET').code, err: err.message, requestId }, 'response stream ended early')
+    ctx.telemetry.requestEnd({
+      direction: 'outbound', authority: head.authority, status, requestBytes: 0, responseBytes,
+      totalSeconds: (performance.now() - started) / 1000,
+    })
+  })
+}
+
+function report (ctx: OutboundContext, protocol: AppProtocol, head: RequestHead, requestId: string, peerIdentity: string,
+  transport: string, status: number, started: number, errorCode: string | undefined): void {
+  ctx.telemetry.request({
+    direction: 'outbound', protocol, authority: head.authority, method: head.method, path: head.path,
+    identity: ctx.identity, peerIdentity, transport, status, errorCode,
+    durationSeconds: (performance.now() - started) / 1000, requestId,
+  })
+}

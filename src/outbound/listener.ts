@@ -1,0 +1,100 @@
+/**
+ * An outbound listener: accepts app connections on a local address and hands each to the handler
+ * of its protocol — fixed by config, or detected from the first bytes. HTTP/1 and h2c are parsed
+ * by Node's own servers, fed the already-accepted socket.
+ */
+import http from 'node:http'
+import http2 from 'node:http2'
+import net from 'node:net'
+import type { Socket } from 'node:net'
+import type { OutboundListenerConfig } from '../config/types.js'
+import { detectProtocol, type DetectedProtocol } from '../detect/detect.js'
+import { MeshError } from '../errors.js'
+import { rawErrorResponse } from '../http/rescue.js'
+import type { OutboundContext } from './context.js'
+import { handleOutboundRequest } from './http-proxy.js'
+import { handleOutboundTcp } from './tcp-proxy.js'
+import { handleOutboundUpgrade } from './upgrade.js'
+
+export interface OutboundListener {
+  readonly config: OutboundListenerConfig
+  address: () => { host: string, port: number }
+  /** Stops accepting; keep-alive HTTP/1 connections close after their current request, h2c sessions get GOAWAY. */
+  close: () => void
+  /** Drops every connection. */
+  destroy: () => void
+}
+
+export async function startOutboundListener (ctx: OutboundContext, config: OutboundListenerConfig, maxHeaderBytes: number): Promise<OutboundListener> {
+  const log = ctx.logger.child({ listener: config.name })
+  const sockets = new Set<Socket>()
+  const h2Sessions = new Set<http2.ServerHttp2Session>()
+
+  const http1 = http.createServer({ maxHeaderSize: maxHeaderBytes, requestTimeout: 0, headersTimeout: 30_000 }, (req, res) => handleOutboundRequest(ctx, 'http1', req, res))
+  http1.on('upgrade', (req, socket: Socket, head: Buffer) => handleOutboundUpgrade(ctx, req, socket, head))
+  http1.on('connect', (_req, socket: Socket) => {
+    socket.end(rawErrorResponse(new MeshError('E_BAD_REQUEST', 'CONNECT is not served on an outbound listener; use a tcp listener'), 'Bad Request'))
+  })
+  http1.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW'
+    const meshErr = tooLarge
+      ? new MeshError('E_HEADERS_TOO_LARGE', `request head larger than ${maxHeaderBytes} bytes`)
+      : new MeshError('E_BAD_REQUEST', `malformed HTTP/1 request (${err.code ?? err.message})`)
+    log.warn({ code: meshErr.code, err: err.message }, 'bad HTTP/1 request')
+    if (socket.writable) socket.end(rawErrorResponse(meshErr, tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'))
+    else socket.destroy()
+  })
+  const h2c = http2.createServer({ maxHeaderListPairs: 256, maxSessionMemory: 64, settings: { maxHeaderListSize: maxHeaderBytes } },
+    (req, res) => handleOutboundRequest(ctx, 'http2', req, res))
+  h2c.on('session', (session) => {
+    h2Sessions.add(session)
+    session.once('close', () => h2Sessions.delete(session))
+  })
+  h2c.on('sessionError', (err) => log.debug({ code: 'E_BAD_REQUEST', err: err.message }, 'h2c session error'))
+
+  const dispatch = (socket: Socket, protocol: DetectedProtocol): void => {
+    switch (protocol) {
+      case 'http1': http1.emit('connection', socket); break
+      case 'http2': h2c.emit('connection', socket); break
+      case 'tls':
+      case 'tcp': handleOutboundTcp(ctx, socket, config.tcpService); break
+    }
+  }
+
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+    socket.on('error', (err) => log.debug({ err: err.message }, 'app connection error'))
+    if (config.protocol === 'auto') {
+      detectProtocol(socket, ctx.timeouts.detectMs).then((p) => dispatch(socket, p), () => socket.destroy())
+    } else {
+      dispatch(socket, config.protocol === 'tcp' ? 'tcp' : config.protocol)
+    }
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new MeshError('E_CONFIG', `outbound listener "${config.name}" cannot listen on ${config.host}:${config.port}: ${err.code ?? err.message}`, { cause: err })))
+    server.listen(config.port, config.host, () => resolve())
+  })
+  server.on('error', (err) => log.error({ err: err.message }, 'listener error'))
+  log.info({ host: config.host, port: addressOf(server).port, protocol: config.protocol }, 'outbound listener ready')
+
+  return {
+    config,
+    address: () => addressOf(server),
+    close: () => {
+      server.close()
+      http1.closeIdleConnections()
+      for (const session of h2Sessions) session.close()
+    },
+    destroy: () => {
+      server.close()
+      for (const socket of sockets) socket.destroy()
+    },
+  }
+}
+
+function addressOf (server: net.Server): { host: string, port: number } {
+  const address = server.address()
+  if (address === null || typeof address === 'string') return { host: '', port: 0 }
+  return { host: address.address, port: address.port }
+}

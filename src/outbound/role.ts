@@ -1,0 +1,77 @@
+/**
+ * The outbound role, assembled in one place as named steps:
+ *   listen → detect → route (authority / listener service) → pick endpoint → pooled peer session
+ *   → request or CONNECT tunnel.
+ */
+import type { Logger } from 'pino'
+import type { Limits, OutboundConfig, ServiceConfig, Timeouts } from '../config/types.js'
+import type { Telemetry } from '../telemetry.js'
+import type { TlsMaterial } from '../../transports/contract.js'
+import type { TransportRegistry } from '../../transports/registry.js'
+import { InflightCounter, type OutboundContext } from './context.js'
+import type { EndpointPicker } from './endpoint-picker.js'
+import { startOutboundListener, type OutboundListener } from './listener.js'
+import { AuthorityRouter } from './router.js'
+import { SessionPool } from './session-pool.js'
+
+export interface OutboundRoleOptions {
+  config: OutboundConfig
+  services: Readonly<Record<string, ServiceConfig>>
+  picker: EndpointPicker
+  tls: TlsMaterial
+  /** This workload's SPIFFE identity. */
+  identity: string
+  timeouts: Timeouts
+  limits: Limits
+  transports: TransportRegistry
+  telemetry: Telemetry
+  logger: Logger
+}
+
+export interface OutboundRole {
+  readonly listeners: readonly OutboundListener[]
+  readonly pool: SessionPool
+  readonly inflight: InflightCounter
+  /** Stops accepting, waits for in-flight work (bounded by the caller), then GOAWAY to peers. */
+  close: () => Promise<void>
+  destroy: () => void
+}
+
+export async function startOutboundRole (options: OutboundRoleOptions): Promise<OutboundRole> {
+  const logger = options.logger.child({ role: 'outbound' })
+  const pool = new SessionPool({ tls: options.tls, connectTimeoutMs: options.timeouts.connectMs })
+  const ctx: OutboundContext = {
+    router: new AuthorityRouter(options.services),
+    picker: options.picker,
+    pool,
+    transports: options.transports,
+    timeouts: options.timeouts,
+    telemetry: options.telemetry,
+    logger,
+    identity: options.identity,
+    inflight: new InflightCounter(),
+  }
+  const listeners: OutboundListener[] = []
+  try {
+    for (const config of options.config.listeners) {
+      listeners.push(await startOutboundListener(ctx, config, options.limits.maxHeaderBytes))
+    }
+  } catch (err) {
+    for (const l of listeners) l.destroy()
+    throw err
+  }
+  return {
+    listeners,
+    pool,
+    inflight: ctx.inflight,
+    close: async () => {
+      for (const l of listeners) l.close()
+      await ctx.inflight.idle()
+      await pool.close()
+    },
+    destroy: () => {
+      for (const l of listeners) l.destroy()
+      pool.destroy()
+    },
+  }
+}

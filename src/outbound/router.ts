@@ -1,0 +1,26 @@
+/**
+ * Routing of outbound traffic: an HTTP authority (Host / `:authority`) names a service by its name
+ * or one of its aliases, with or without the port; TCP goes to the listener's configured service.
+ */
+import type { ServiceConfig } from '../config/types.js'
+import { splitHostPort } from '../http/headers.js'
+
+export class AuthorityRouter {
+  readonly #byAuthority = new Map<string, string>()
+
+  constructor (services: Readonly<Record<string, ServiceConfig>>) {
+    for (const [name, service] of Object.entries(services)) {
+      this.#byAuthority.set(name.toLowerCase(), name)
+      for (const alias of service.aliases) this.#byAuthority.set(alias.toLowerCase(), name)
+    }
+  }
+
+  /** The service an authority routes to: exact match first, then the host without its port. */
+  resolve (authority: string): string | undefined {
+    const key = authority.toLowerCase()
+    const exact = this.#byAuthority.get(key)
+    if (exact !== undefined) return exact
+    const { host, port } = splitHostPort(key)
+    return port === undefined ? undefined : this.#byAuthority.get(host)
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Outbound TCP: an opaque app connection becomes a CONNECT stream to the peer of one endpoint of
+ * the listener's service (`:authority` = the workload target, as in Istio's HBONE), spliced with
+ * half-close carried both ways.
+ */
+import type { Socket } from 'node:net'
+import { MeshError, toMeshError } from '../errors.js'
+import { splice } from '../tunnel/splice.js'
+import { WIRE_HEADERS } from '../../transports/contract.js'
+import { sessionFor, type OutboundContext } from './context.js'
+
+/** Carries one app connection to `service`; never throws (failures close the socket and are logged). */
+export function handleOutboundTcp (ctx: OutboundContext, socket: Socket, service: string | undefined): void {
+  ctx.inflight.enter()
+  tunnelTcp(ctx, socket, service)
+    .catch((err: unknown) => {
+      const meshErr = toMeshError(err, 'E_PEER_UNREACHABLE')
+      ctx.logger.warn({ code: meshErr.code, err: meshErr.message, service }, 'outbound tcp connection refused')
+      socket.destroy()
+    })
+    .finally(() => ctx.inflight.leave())
+}
+
+async function tunnelTcp (ctx: OutboundContext, socket: Socket, service: string | undefined): Promise<void> {
+  const started = performance.now()
+  if (service === undefined) throw new MeshError('E_NO_ROUTE', 'opaque TCP on a listener with no tcpService')
+  const pick = await ctx.picker.pick(service, 'tunnel')
+  const endpoint = pick.endpoint
+  const abort = new AbortController()
+  const onGone = (): void => abort.abort(new MeshError('E_UPSTREAM_RESET', 'the client closed before the tunnel opened'))
+  socket.once('close', onGone)
+  const timer = setTimeout(() => abort.abort(new MeshError('E_CONNECT_TIMEOUT', `tunnel not open within ${ctx.timeouts.connectMs} ms`)), ctx.timeouts.connectMs)
+  let tunnel
+  let session
+  try {
+    session = await sessionFor(ctx, endpoint)
+    tunnel = await session.tunnel({
+      method: 'CONNECT', authority: endpoint.target, path: '', scheme: 'http', headers: { [WIRE_HEADERS.target]: endpoint.target },
+    }, { signal: abort.signal })
+  } catch (err) {
+    pick.done({ ok: false, latencyMs: performance.now() - started })
+    throw abort.signal.aborted && abort.signal.reason instanceof MeshError ? abort.signal.reason : err
+  } finally {
+    clearTimeout(timer)
+    socket.off('close', onGone)
+  }
+  pick.done({ ok: true, latencyMs: performance.now() - started })
+  const event = {
+    direction: 'outbound' as const, authority: service, identity: ctx.identity, peerIdentity: session.peerIdentity,
+    transport: session.transport, errorCode: undefined as string | undefined, bytesIn: 0, bytesOut: 0, durationSeconds: 0,
+  }
+  ctx.telemetry.tunnel({ ...event, phase: 'open' })
+  socket.resume()
+  const result = await splice(socket, tunnel.stream, { idleMs: ctx.timeouts.idleMs })
+  ctx.telemetry.tunnel({
+    ...event, phase: 'close', errorCode: result.error?.code, bytesIn: result.aToB, bytesOut: result.bToA,
+    durationSeconds: (performance.now() - started) / 1000,
+  })
+  if (result.error !== undefined) ctx.logger.debug({ code: result.error.code, err: result.error.message, service }, 'tunnel ended by failure')
+}

@@ -1,0 +1,71 @@
+/**
+ * Outbound HTTP/1 Upgrade (WebSocket and friends): the app's upgrade request becomes an extended
+ * CONNECT (RFC 8441 §4, `:protocol` = the upgrade token) to the peer, which restores it as an
+ * HTTP/1 Upgrade to the workload; the 2xx answer becomes `101 Switching Protocols` here.
+ */
+import type { IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
+import { MeshError, toMeshError } from '../errors.js'
+import { endToEndHeaders, headerValue } from '../http/headers.js'
+import { rawErrorResponse } from '../http/rescue.js'
+import { splice } from '../tunnel/splice.js'
+import { WIRE_HEADERS, type HeaderMap } from '../../transports/contract.js'
+import { sessionFor, type OutboundContext } from './context.js'
+
+/** Handles the `upgrade` event of the outbound HTTP/1 server; never throws. */
+export function handleOutboundUpgrade (ctx: OutboundContext, req: IncomingMessage, socket: Socket, head: Buffer): void {
+  ctx.inflight.enter()
+  upgrade(ctx, req, socket, head)
+    .catch((err: unknown) => {
+      const meshErr = toMeshError(err, 'E_PEER_UNREACHABLE')
+      ctx.logger.warn({ code: meshErr.code, err: meshErr.message, authority: req.headers.host }, 'outbound upgrade failed')
+      if (socket.writable) socket.end(rawErrorResponse(meshErr, 'Mesh Error'))
+      else socket.destroy()
+    })
+    .finally(() => ctx.inflight.leave())
+}
+
+async function upgrade (ctx: OutboundContext, req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+  const started = performance.now()
+  const authority = headerValue(req.headers, 'host')
+  const protocol = headerValue(req.headers, 'upgrade')?.split(',')[0]?.trim().toLowerCase()
+  if (authority === undefined || protocol === undefined || protocol === '') throw new MeshError('E_BAD_REQUEST', 'upgrade request without Host or Upgrade')
+  const service = ctx.router.resolve(authority)
+  if (service === undefined) throw new MeshError('E_NO_ROUTE', `no service for authority "${authority}"`)
+  const pick = await ctx.picker.pick(service, 'tunnel')
+  const endpoint = pick.endpoint
+  const headers = endToEndHeaders(req.headers)
+  headers[WIRE_HEADERS.target] = endpoint.target
+  headers[WIRE_HEADERS.origProto] = 'HTTP/1.1'
+  let tunnel
+  let session
+  try {
+    session = await sessionFor(ctx, endpoint)
+    tunnel = await session.tunnel({ method: 'CONNECT', protocol, authority, path: req.url ?? '/', scheme: 'http', headers })
+  } catch (err) {
+    pick.done({ ok: false, latencyMs: performance.now() - started })
+    throw err
+  }
+  pick.done({ ok: true, latencyMs: performance.now() - started })
+  socket.write(switchingProtocols(protocol, endToEndHeaders(tunnel.head.headers)))
+  if (head.length > 0) tunnel.stream.write(head)
+  const event = {
+    direction: 'outbound' as const, authority, identity: ctx.identity, peerIdentity: session.peerIdentity,
+    transport: session.transport, errorCode: undefined as string | undefined, bytesIn: 0, bytesOut: 0, durationSeconds: 0,
+  }
+  ctx.telemetry.tunnel({ ...event, phase: 'open' })
+  const result = await splice(socket, tunnel.stream, { idleMs: ctx.timeouts.idleMs })
+  ctx.telemetry.tunnel({
+    ...event, phase: 'close', errorCode: result.error?.code, bytesIn: result.aToB + head.length, bytesOut: result.bToA,
+    durationSeconds: (performance.now() - started) / 1000,
+  })
+}
+
+/** The HTTP/1 `101` head for an accepted upgrade, with the workload's end-to-end headers. */
+export function switchingProtocols (protocol: string, headers: HeaderMap): string {
+  let out = `HTTP/1.1 101 Switching Protocols\r\nupgrade: ${protocol}\r\nconnection: Upgrade\r\n`
+  for (const [name, value] of Object.entries(headers)) {
+    for (const v of Array.isArray(value) ? value : [value]) out += `${name}: ${v}\r\n`
+  }
+  return out + '\r\n'
+}

@@ -1,0 +1,74 @@
+/**
+ * Splices two byte streams both ways with half-close carried across (one side's end ends the
+ * other's write side, never its read side), an idle timeout, and byte counts. Resolves once both
+ * directions are done or either side failed (then both are destroyed).
+ */
+import type { Duplex } from 'node:stream'
+import { MeshError } from '../errors.js'
+
+export interface SpliceResult {
+  /** Bytes read from `a` and written to `b`. */
+  aToB: number
+  /** Bytes read from `b` and written to `a`. */
+  bToA: number
+  /** Set when the splice ended by failure (reset, idle timeout). */
+  error: MeshError | undefined
+}
+
+export interface SpliceOptions {
+  /** No bytes either way for this long ends the splice with E_IDLE_TIMEOUT, ms (0 = never). */
+  idleMs: number
+}
+
+export async function splice (a: Duplex, b: Duplex, options: SpliceOptions): Promise<SpliceResult> {
+  return await new Promise((resolve) => {
+    const result: SpliceResult = { aToB: 0, bToA: 0, error: undefined }
+    let ended = 0
+    let lastActivity = Date.now()
+    let done = false
+    const finish = (error?: MeshError): void => {
+      if (done) return
+      done = true
+      clearInterval(idleTimer)
+      result.error = error
+      if (error !== undefined) {
+        a.destroy()
+        b.destroy()
+      }
+      resolve(result)
+    }
+    const onAData = (chunk: Buffer): void => {
+      result.aToB += chunk.length
+      lastActivity = Date.now()
+      if (!b.write(chunk)) a.pause()
+    }
+    const onBData = (chunk: Buffer): void => {
+      result.bToA += chunk.length
+      lastActivity = Date.now()
+      if (!a.write(chunk)) b.pause()
+    }
+    const onAEnd = (): void => { b.end(); if (++ended === 2) finish() }
+    const onBEnd = (): void => { a.end(); if (++ended === 2) finish() }
+    a.on('data', onAData)
+    b.on('data', onBData)
+    a.on('drain', () => b.resume())
+    b.on('drain', () => a.resume())
+    a.once('end', onAEnd)
+    b.once('end', onBEnd)
+    const onError = (err: Error): void => finish(err instanceof MeshError ? err : new MeshError('E_UPSTREAM_RESET', err.message, { cause: err }))
+    a.once('error', onError)
+    b.once('error', onError)
+    const onClose = (): void => {
+      // A side that closed without both reads ending was cut off (reset, destroy).
+      if (ended < 2) finish(new MeshError('E_UPSTREAM_RESET', 'a side of the tunnel closed before both directions ended'))
+    }
+    a.once('close', () => { if (!a.readableEnded) onClose() })
+    b.once('close', () => { if (!b.readableEnded) onClose() })
+    const idleTimer = options.idleMs > 0
+      ? setInterval(() => {
+        if (Date.now() - lastActivity >= options.idleMs) finish(new MeshError('E_IDLE_TIMEOUT', `tunnel idle for ${options.idleMs} ms`))
+      }, Math.min(options.idleMs, 1000))
+      : undefined
+    idleTimer?.unref()
+  })
+}
