@@ -7,7 +7,7 @@ export default [
     files: ['transports/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
-        patterns: [{ group: ['../src/*', '../../src/*', '!../src/errors.js', '!../../src/errors.js'], message: 'transports import only the contract and src/errors.js' }],
+        patterns: [{ group: ['../src/*', '../../src/*', '!../src/errors.js', '!../../src/errors.js', '!../../src/identity', '../../src/identity/*', '!../../src/identity/spiffe.js'], message: 'transports import only the contract, src/errors.js and src/identity/spiffe.js' }],
       }],
     },
   },

@@ -1,0 +1,110 @@
+// Header translation between the contract's HeaderMap / RequestHead and node:http2 header objects.
+import { constants, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2'
+import type { HeaderMap, RequestHead, ResponseHead } from '../contract.js'
+
+const { HTTP2_HEADER_METHOD, HTTP2_HEADER_AUTHORITY, HTTP2_HEADER_PATH, HTTP2_HEADER_SCHEME, HTTP2_HEADER_STATUS } = constants
+/** RFC 8441 §4 pseudo-header (absent from @types/node's constants). */
+const HTTP2_HEADER_PROTOCOL = ':protocol'
+
+/** Connection-specific fields HTTP/2 forbids (RFC 9113 §8.2.2); `te` is handled apart. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'])
+
+/**
+ * Copies `headers` without hop-by-hop fields: the fixed list, any field the `connection` header
+ * names, and `te` unless it is exactly `trailers` (RFC 9113 §8.2.2). Pseudo-headers are dropped.
+ */
+export function stripHopByHop (headers: HeaderMap): OutgoingHttpHeaders {
+  const named = connectionTokens(headers.connection)
+  const out: OutgoingHttpHeaders = {}
+  for (const [rawName, value] of Object.entries(headers)) {
+    const name = rawName.toLowerCase()
+    if (name.startsWith(':') || HOP_BY_HOP.has(name) || named.has(name)) continue
+    if (name === 'te') {
+      if (isTrailersOnly(value)) out.te = 'trailers'
+      continue
+    }
+    out[name] = value
+  }
+  return out
+}
+
+function connectionTokens (value: string | string[] | undefined): Set<string> {
+  const tokens = new Set<string>()
+  if (value === undefined) return tokens
+  for (const item of Array.isArray(value) ? value : [value]) {
+    for (const token of item.split(',')) {
+      const name = token.trim().toLowerCase()
+      if (name !== '') tokens.add(name)
+    }
+  }
+  return tokens
+}
+
+function isTrailersOnly (value: string | string[]): boolean {
+  const items = (Array.isArray(value) ? value : [value]).flatMap((v) => v.split(',')).map((v) => v.trim().toLowerCase())
+  return items.length > 0 && items.every((v) => v === 'trailers')
+}
+
+/**
+ * The HEADERS of a request. A plain CONNECT carries only `:method` and `:authority`
+ * (RFC 9113 §8.5); an extended CONNECT adds `:protocol`, `:scheme` and `:path` (RFC 8441 §4).
+ */
+export function requestHeaders (head: RequestHead): OutgoingHttpHeaders {
+  const out = stripHopByHop(head.headers)
+  const method = head.method.toUpperCase()
+  out[HTTP2_HEADER_METHOD] = method
+  out[HTTP2_HEADER_AUTHORITY] = head.authority
+  if (method === 'CONNECT' && head.protocol === undefined) return out
+  if (head.protocol !== undefined) out[HTTP2_HEADER_PROTOCOL] = head.protocol
+  out[HTTP2_HEADER_SCHEME] = head.scheme
+  out[HTTP2_HEADER_PATH] = head.path === '' ? '/' : head.path
+  return out
+}
+
+/** The HEADERS of a response: `:status` plus the fields without hop-by-hop ones. */
+export function responseHeaders (head: ResponseHead): OutgoingHttpHeaders {
+  const out = stripHopByHop(head.headers)
+  out[HTTP2_HEADER_STATUS] = head.status
+  return out
+}
+
+/** Trailers to send: hop-by-hop fields removed (RFC 9113 §8.1). */
+export function trailerHeaders (trailers: HeaderMap | undefined): OutgoingHttpHeaders {
+  return trailers === undefined ? {} : stripHopByHop(trailers)
+}
+
+/** A received header block as a HeaderMap: pseudo-headers and node's symbol keys left out. */
+export function toHeaderMap (headers: IncomingHttpHeaders): HeaderMap {
+  const out: HeaderMap = {}
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || name.startsWith(':')) continue
+    out[name] = value
+  }
+  return out
+}
+
+/** A received request's HEADERS as a RequestHead (the server side). */
+export function toRequestHead (headers: IncomingHttpHeaders): RequestHead {
+  const scheme = headers[HTTP2_HEADER_SCHEME] === 'http' ? 'http' : 'https'
+  const protocol = headers[HTTP2_HEADER_PROTOCOL]
+  const head: RequestHead = {
+    method: String(headers[HTTP2_HEADER_METHOD] ?? ''),
+    authority: String(headers[HTTP2_HEADER_AUTHORITY] ?? headers.host ?? ''),
+    path: String(headers[HTTP2_HEADER_PATH] ?? ''),
+    scheme,
+    headers: toHeaderMap(headers),
+  }
+  if (typeof protocol === 'string') head.protocol = protocol
+  return head
+}
+
+/** A received response's HEADERS as a ResponseHead (the client side). */
+export function toResponseHead (headers: IncomingHttpHeaders): ResponseHead {
+  return { status: Number(headers[HTTP2_HEADER_STATUS] ?? 0), headers: toHeaderMap(headers) }
+}
+
+/** One value of a header (the first, if it repeats). */
+export function headerValue (headers: HeaderMap, name: string): string | undefined {
+  const value = headers[name]
+  return Array.isArray(value) ? value[0] : value
+}

@@ -1,0 +1,117 @@
+// The server side of one stream: an InboundExchange for a request, an InboundTunnel for a CONNECT.
+import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2'
+import type { Duplex, Readable } from 'node:stream'
+import { ERROR_HEADER, MeshError } from '../../src/errors.js'
+import type {
+  HeaderMap, InboundExchange, InboundTunnel, RequestHead, ResponseHead, TransportLogger,
+} from '../contract.js'
+import { responseHeaders, stripHopByHop, toRequestHead, trailerHeaders } from './headers.js'
+
+const { NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR, HTTP2_HEADER_STATUS } = constants
+
+/** Statuses whose response carries no content (RFC 9110 §6.4.1). */
+const NO_CONTENT = new Set([204, 205, 304])
+
+/** State shared by both kinds of inbound stream. */
+abstract class InboundStream {
+  readonly caller: string
+  readonly head: RequestHead
+  readonly signal: AbortSignal
+  protected readonly stream: ServerHttp2Stream
+  protected readonly logger: TransportLogger
+
+  constructor (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, caller: string, logger: TransportLogger) {
+    this.stream = stream
+    this.caller = caller
+    this.head = toRequestHead(headers)
+    this.logger = logger
+    const controller = new AbortController()
+    this.signal = controller.signal
+    stream.once('close', () => {
+      // Reset by the peer, by the session dying, or closed before our side finished: abort.
+      if (stream.rstCode !== NGHTTP2_NO_ERROR || !stream.writableFinished) {
+        controller.abort(new MeshError('E_PEER_RESET', `stream from ${caller} closed early (RST_STREAM code ${stream.rstCode ?? 'none'})`))
+      }
+    })
+  }
+
+  /** Answers with the error's status, the `meshgate-error` header and the message as text. */
+  reject (err: MeshError): void {
+    const { stream } = this
+    if (stream.destroyed || stream.closed) return
+    if (stream.headersSent) {
+      stream.close(NGHTTP2_INTERNAL_ERROR)
+      return
+    }
+    stream.respond({
+      [HTTP2_HEADER_STATUS]: err.status,
+      [ERROR_HEADER]: err.code,
+      'content-type': 'text/plain; charset=utf-8',
+    })
+    stream.end(`${err.message}\n`)
+  }
+}
+
+/** One inbound HTTP request; the body is the h2 stream's readable side. */
+export class H2InboundExchange extends InboundStream implements InboundExchange {
+  get body (): Readable {
+    return this.stream
+  }
+
+  /** False when END_STREAM came on the request's HEADERS frame (RFC 9113 §8.1). */
+  get hasBody (): boolean {
+    return !this.stream.endAfterHeaders
+  }
+
+  /**
+   * Sends the head, pipes `body` (pausing it while the send window is full), then sends
+   * `trailers()` once the body has ended; empty trailers when the callback returns none.
+   */
+  respond (head: ResponseHead, body: Readable | null, trailers?: () => HeaderMap | undefined): void {
+    const { stream } = this
+    if (stream.destroyed || stream.closed) {
+      body?.destroy()
+      return
+    }
+    if (stream.headersSent) throw new MeshError('E_INTERNAL', 'respond() called twice on one exchange')
+    const noContent = NO_CONTENT.has(head.status) || this.head.method === 'HEAD'
+    const waitForTrailers = trailers !== undefined && !noContent
+    stream.respond(responseHeaders(head), { endStream: noContent || (body === null && !waitForTrailers), waitForTrailers })
+    if (waitForTrailers) {
+      // RFC 9113 §8.1: trailers are a HEADERS frame with END_STREAM after the last DATA.
+      stream.once('wantTrailers', () => {
+        let fields: HeaderMap | undefined
+        try {
+          fields = trailers()
+        } catch (err) {
+          this.logger.warn({ err }, 'trailers() threw; sending none')
+        }
+        stream.sendTrailers(trailerHeaders(fields))
+      })
+    }
+    if (body === null || noContent) {
+      body?.destroy()
+      if (waitForTrailers) stream.end()
+      return
+    }
+    body.once('error', (err) => {
+      this.logger.debug({ err, caller: this.caller }, 'response body failed; resetting the stream')
+      if (!stream.closed && !stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR)
+    })
+    stream.once('close', () => { if (!body.readableEnded) body.destroy() })
+    body.pipe(stream)
+  }
+}
+
+/** One inbound CONNECT (RFC 9113 §8.5) or extended CONNECT (RFC 8441 §4). */
+export class H2InboundTunnel extends InboundStream implements InboundTunnel {
+  /** Answers 200 and hands over the stream; END_STREAM maps to 'end' and end() sends it. */
+  accept (headers: HeaderMap = {}): Duplex {
+    const { stream } = this
+    if (stream.headersSent) throw new MeshError('E_INTERNAL', 'accept() called twice on one tunnel')
+    if (!stream.destroyed && !stream.closed) {
+      stream.respond({ ...stripHopByHop(headers), [HTTP2_HEADER_STATUS]: 200 })
+    }
+    return stream
+  }
+}
