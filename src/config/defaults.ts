@@ -1,0 +1,50 @@
+/**
+ * The one defaults object: every value a config may leave out, in the units MeshConfig holds.
+ */
+
+/** Defaults applied by loadConfig; sections absent from the YAML stay absent unless noted. */
+export const DEFAULTS = {
+  log: {
+    level: 'info',
+  },
+  timeouts: {
+    connectMs: 5_000, // 5 s
+    requestMs: 30_000, // 30 s (0 = none)
+    idleMs: 300_000, // 300 s (0 = none)
+    detectMs: 1_000, // 1 s
+  },
+  limits: {
+    maxHeaderBytes: 64 * 1024, // 64 KiB
+  },
+  h2: {
+    connectionWindowBytes: 16 * 1024 * 1024, // 16 MiB
+    streamWindowBytes: 4 * 1024 * 1024, // 4 MiB
+    maxConcurrentStreams: 1000,
+    keepAliveMs: 10_000, // 10 s (0 = off)
+    keepAliveTimeoutMs: 5_000, // 5 s
+  },
+  drainMs: 30_000, // 30 s
+  endpoint: {
+    weight: 1,
+    transport: 'h2',
+  },
+  /** The admin server is on unless the config says `admin: false`. */
+  admin: {
+    host: '127.0.0.1',
+    port: 4191,
+  },
+  outboundListener: {
+    protocol: 'auto',
+  },
+  inboundTarget: {
+    protocol: 'auto',
+  },
+  devPki: {
+    trustDomain: 'mesh.local',
+  },
+  demo: {
+    host: '127.0.0.1',
+    httpPort: 8080,
+    tcpPort: 9000,
+  },
+} as const
