@@ -1,0 +1,133 @@
+/**
+ * The development PKI: on first start, a CA and one certificate per workload written to a
+ * directory; afterwards the files are reused, and only missing, stale or foreign certificates are
+ * issued again from the saved CA.
+ */
+import { X509Certificate } from 'node:crypto'
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Logger } from 'pino'
+import { MeshError } from '../errors.js'
+import type { DevPkiConfig } from '../config/types.js'
+import { createCertificateAuthority, loadCertificateAuthority, spiffeId, type CertificateAuthority } from './pki.js'
+
+/** A workload certificate this close to expiry is issued again, ms (7 days). */
+const RENEW_BEFORE_MS = 7 * 86_400_000
+/** A lock older than this is taken to be left over from a crashed process, ms (30 s). */
+const STALE_LOCK_MS = 30_000
+/** How long to wait for another process holding the lock, ms (15 s). */
+const LOCK_WAIT_MS = 15_000
+
+async function exists (file: string): Promise<boolean> {
+  try {
+    await stat(file)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Writes via a temporary file and rename, so a reader never sees half a PEM. Keys get mode 0600. */
+async function writeAtomic (file: string, text: string, mode: number): Promise<void> {
+  const temporary = `${file}.${process.pid}.tmp`
+  await writeFile(temporary, text, { mode })
+  await rename(temporary, file)
+}
+
+/** Serialises first-start work between processes sharing one directory (a mkdir lock). */
+async function withLock<T> (dir: string, work: () => Promise<T>): Promise<T> {
+  const lock = join(dir, '.lock')
+  const deadline = Date.now() + LOCK_WAIT_MS
+  for (;;) {
+    try {
+      await mkdir(lock)
+      break
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0)
+      if (age > STALE_LOCK_MS) await rm(lock, { recursive: true, force: true })
+      else if (Date.now() > deadline) throw new MeshError('E_CONFIG', `dev PKI directory ${dir} is locked by another process (remove ${lock} if none is running)`)
+      else await sleep(50)
+    }
+  }
+  try {
+    return await work()
+  } finally {
+    await rm(lock, { recursive: true, force: true })
+  }
+}
+
+/** Why the workload certificate at `certFile` must be issued again, or undefined if it is fine. */
+async function staleReason (certFile: string, keyFile: string, ca: X509Certificate, id: string): Promise<string | undefined> {
+  if (!await exists(certFile) || !await exists(keyFile)) return 'missing'
+  let cert: X509Certificate
+  try {
+    cert = new X509Certificate(await readFile(certFile))
+  } catch {
+    return 'unreadable'
+  }
+  if (!cert.verify(ca.publicKey)) return 'not issued by the current CA'
+  if (!(cert.subjectAltName ?? '').split(/,\s*/).includes(`URI:${id}`)) return `identity is not ${id}`
+  if (Date.parse(cert.validTo) - Date.now() < RENEW_BEFORE_MS) return 'expiring'
+  return undefined
+}
+
+async function loadOrCreateCa (cfg: DevPkiConfig, logger: Logger): Promise<CertificateAuthority> {
+  const certFile = join(cfg.dir, 'ca.crt')
+  const keyFile = join(cfg.dir, 'ca.key')
+  const [hasCert, hasKey] = [await exists(certFile), await exists(keyFile)]
+  if (hasCert && hasKey) {
+    try {
+      return await loadCertificateAuthority({ cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8') })
+    } catch (err) {
+      throw new MeshError('E_CONFIG', `dev PKI CA in ${cfg.dir} cannot be loaded (${err instanceof Error ? err.message : String(err)}); delete the directory to start afresh`, { cause: err })
+    }
+  }
+  if (hasCert || hasKey) {
+    throw new MeshError('E_CONFIG', `dev PKI in ${cfg.dir} has ${hasCert ? 'ca.crt but no ca.key' : 'ca.key but no ca.crt'}; restore it or delete the directory to start afresh`)
+  }
+  const ca = await createCertificateAuthority(cfg.trustDomain)
+  await writeAtomic(keyFile, ca.key, 0o600)
+  await writeAtomic(certFile, ca.cert, 0o644)
+  logger.info({ dir: cfg.dir, trustDomain: cfg.trustDomain }, 'dev PKI: created CA')
+  return ca
+}
+
+/** Loads or creates the CA, then issues every workload certificate that is missing or stale. */
+async function issueMissing (cfg: DevPkiConfig, logger: Logger): Promise<void> {
+  const ca = await loadOrCreateCa(cfg, logger)
+  const caCert = new X509Certificate(ca.cert)
+  for (const name of cfg.workloads) {
+    const id = spiffeId(cfg.trustDomain, name)
+    const certFile = join(cfg.dir, `${name}.crt`)
+    const keyFile = join(cfg.dir, `${name}.key`)
+    const reason = await staleReason(certFile, keyFile, caCert, id)
+    if (reason === undefined) continue
+    const issued = await ca.issue(id, { dnsNames: ['localhost'] })
+    await writeAtomic(keyFile, issued.key, 0o600)
+    await writeAtomic(certFile, issued.cert, 0o644)
+    logger.info({ dir: cfg.dir, identity: id, reason }, 'dev PKI: issued workload certificate')
+  }
+}
+
+function errorReason (err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err))
+}
+
+/**
+ * Makes sure `cfg.dir` holds `ca.crt`, `ca.key` and, for each workload, `<name>.crt` and
+ * `<name>.key` with URI SAN `spiffe://<trustDomain>/ns/default/sa/<name>`. Existing files are
+ * kept; a workload certificate is issued again (from the saved CA) only when missing, not signed
+ * by that CA, of another identity, or within 7 days of expiry. Keys are written with mode 0600.
+ * Throws MeshError `E_CONFIG` when the directory holds half a CA or cannot be written.
+ */
+export async function ensureDevPki (cfg: DevPkiConfig, logger: Logger): Promise<void> {
+  try {
+    await mkdir(cfg.dir, { recursive: true, mode: 0o700 })
+    await withLock(cfg.dir, async () => await issueMissing(cfg, logger))
+  } catch (err) {
+    if (err instanceof MeshError) throw err
+    throw new MeshError('E_CONFIG', `cannot write dev PKI in ${cfg.dir}: ${errorReason(err)}`, { cause: err })
+  }
+}
