@@ -1,0 +1,120 @@
+/**
+ * Renders a bench run: the Markdown report (also printed to the terminal) and the JSON one with
+ * every raw measurement, written to bench/out/report.md and report.json.
+ */
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { BenchSummary, PathFigures } from './summary.js'
+import type { SuiteResults } from './suite.js'
+import type { TargetResult } from './targets.js'
+
+export interface BenchEnvironment {
+  cpus: number
+  node: string
+  /** First line of each tool's version output. */
+  tools: Record<string, string>
+}
+
+export interface BenchReport {
+  /** ISO 8601 start time (UTC). */
+  date: string
+  command: string
+  options: { rounds: number, durationSeconds: number }
+  environment: BenchEnvironment
+  loadAverage: SuiteResults['loadAverage']
+  summary: BenchSummary
+  targets: TargetResult[]
+  raw: SuiteResults
+}
+
+/** A Markdown table with padded columns, readable in a terminal as it is. */
+export function table (head: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const line = (cells: readonly string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`
+  return [line(head), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...rows.map(line)].join('\n')
+}
+
+function num (value: number | undefined, digits = 1): string {
+  return value === undefined || !Number.isFinite(value) ? '–' : value.toFixed(digits)
+}
+
+function times (value: number | undefined): string {
+  return value === undefined || !Number.isFinite(value) ? '–' : `${value.toFixed(2)}×`
+}
+
+function mb (bytes: number | undefined): string {
+  return bytes === undefined ? '–' : (bytes / 1e6).toFixed(1)
+}
+
+function perProcess (record: Record<string, number>, format: (v: number) => string): string {
+  const entries = Object.entries(record)
+  return entries.length === 0 ? '–' : entries.map(([name, v]) => `${name.replace(/^(meshgate|haproxy)-/, '')} ${format(v)}`).join(', ')
+}
+
+function scenarioRow (f: PathFigures, unit: string): string[] {
+  const value = f.value === undefined ? `n/a${f.error !== undefined ? ` (${f.error.slice(0, 60)})` : ''}` : `${num(f.value, unit === 'MB/s' ? 0 : 0)} ${unit}`
+  return [
+    f.title,
+    value,
+    num(f.p50Ms, 2),
+    num(f.p99Ms, 2),
+    times(f.vsDirect),
+    times(f.vsHaproxyPair),
+    num(f.cpuPerUnit, unit === 'req/s' ? 1 : 2),
+    times(f.cpuVsHaproxyPair),
+    perProcess(f.cpuSeconds, (v) => v.toFixed(2)),
+    perProcess(f.peakRssBytes, mb),
+    f.values.map((v) => v.toFixed(0)).join(' / '),
+  ]
+}
+
+export function renderMarkdown (report: BenchReport): string {
+  const out: string[] = []
+  out.push('# meshgate bench report', '')
+  out.push(`- Date: ${report.date}`)
+  out.push(`- Command: \`${report.command}\``)
+  out.push(`- ${report.options.rounds} rounds × ${report.options.durationSeconds} s per scenario and path, paths interleaved within each round; figures are medians over rounds`)
+  out.push(`- Machine: ${report.environment.cpus} CPUs, Node ${report.environment.node}; load average ${report.loadAverage.start.map((v) => v.toFixed(2)).join(' ')} at start, ${report.loadAverage.end.map((v) => v.toFixed(2)).join(' ')} at end (shared machine: compare ratios, not absolute figures)`)
+  out.push(`- Tools: ${Object.values(report.environment.tools).join('; ')}`)
+  out.push('')
+  for (const missing of report.summary.memory.filter((m) => !m.available && m.reason !== undefined)) {
+    out.push(`**${missing.title}: not available** — ${missing.reason ?? ''}`, '')
+  }
+
+  out.push('## Targets (issue 2)', '')
+  out.push(table(['target', 'measured', 'verdict'], report.targets.map((t) => [t.target, t.measured, t.verdict.toUpperCase()])), '')
+
+  for (const scenario of report.summary.scenarios) {
+    out.push(`## ${scenario.title} (\`${scenario.tool}\`)`, '')
+    out.push(table(
+      ['path', scenario.unit, 'p50 ms', 'p99 ms', '× direct', '× HAProxy pair', scenario.cpuUnit, 'CPU × HAProxy pair', 'CPU s per proxy', 'peak RSS MB per proxy', `each round (${scenario.unit})`],
+      scenario.paths.map((f) => scenarioRow(f, scenario.unit)),
+    ), '')
+  }
+
+  out.push('## Memory (RSS, MB)', '')
+  const rounds = report.options.rounds
+  const memoryRows = report.summary.memory.flatMap((m) => m.processes.map((p) => [
+    p.name,
+    mb(p.idleRssBytes),
+    ...Array.from({ length: rounds }, (_, i) => mb(p.rssAfterRoundBytes[i])),
+  ]))
+  out.push(table(['process', 'idle (after start)', ...Array.from({ length: rounds }, (_, i) => `after run ${i + 1}`)], memoryRows), '')
+
+  out.push('## How it is measured', '')
+  out.push('- **direct**: the load tool talks to the upstream itself. **HAProxy pair**: two Debian haproxy 2.6 processes, `nbthread 1` each; the client side takes HTTP/1.1, h2c (HTTP mode) and raw TCP (TCP mode) and re-encrypts to the server side with mutual TLS 1.3 (`ssl crt … ca-file … verify required`, ALPN `h2` for HTTP); the server side requires a client certificate from the mesh CA and forwards in plaintext. **meshgate pair**: `node dist/src/cli.js run` twice, an outbound-only and an inbound-only process, one h2 + mTLS peer session between them. All certificates come from src/identity/pki.ts, fresh per run.')
+  out.push('- Upstream for HTTP: a third haproxy (one thread) answering `200 ok` itself on an HTTP/1.1 port and an h2c port (`http-request return`), so the upstream is not the bottleneck as a Node server would be. Upstream for TCP: `iperf3 -s`.')
+  out.push('- CPU seconds: utime + stime from /proc/PID/stat over the scenario; peak RSS: VmRSS from /proc/PID/status sampled every 100 ms; idle RSS: after start plus a settle pause, before any load; "after run N": after round N plus the same pause. CPU per unit is all of a path\'s proxy processes together. MB = 10^6 bytes.')
+  out.push('- The load tools, the upstreams and both proxies of a pair share the same CPUs, so a faster proxy pair also leaves less CPU to the load tool; the CPU-per-unit column is the figure least disturbed by other load on the machine.')
+  out.push('')
+  return out.join('\n')
+}
+
+/** Writes report.md and report.json under `dir`; returns the Markdown. */
+export async function writeReport (dir: string, report: BenchReport): Promise<string> {
+  await mkdir(dir, { recursive: true })
+  const markdown = renderMarkdown(report)
+  await writeFile(join(dir, 'report.md'), markdown)
+  await writeFile(join(dir, 'report.json'), JSON.stringify(report, null, 2) + '\n')
+  return markdown
+}

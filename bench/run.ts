@@ -1,0 +1,122 @@
+/**
+ * `npm run bench`: the entry point. Reads options, makes certificates and upstreams, runs the
+ * suite over the direct, HAProxy-pair and meshgate-pair paths, prints the report and writes it to
+ * bench/out/. Every process it started is stopped at the end, also on failure or Ctrl-C.
+ *
+ *   node dist/bench/run.js [--rounds 3] [--duration 6] [--paths direct,haproxy-pair,meshgate-pair]
+ *                          [--scenarios http1-small,h2c-small,tcp-bulk] [--out bench/out] [--settle 2000]
+ */
+import { execFile } from 'node:child_process'
+import { mkdir, rm } from 'node:fs/promises'
+import { cpus } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { makeCertificates } from './certs.js'
+import { HAPROXY_BINARY } from './haproxy.js'
+import { directPath } from './paths/direct.js'
+import { haproxyPairPath } from './paths/haproxy-pair.js'
+import { meshgatePairPath } from './paths/meshgate-pair.js'
+import type { PathDefinition } from './paths/types.js'
+import { writeReport, type BenchEnvironment } from './report.js'
+import { scenarios as allScenarios } from './scenarios/index.js'
+import { summarise } from './summary.js'
+import { runSuite } from './suite.js'
+import { checkTargets } from './targets.js'
+import { startUpstreams } from './upstreams.js'
+
+/** dist/bench/run.js → the repository root. */
+const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
+
+const ALL_PATHS: readonly PathDefinition[] = [directPath, haproxyPairPath, meshgatePairPath]
+
+/** The tools the bench runs, with the Debian package that has each. */
+const TOOLS: ReadonlyArray<{ command: string, versionArgs: string[], apt: string }> = [
+  { command: HAPROXY_BINARY, versionArgs: ['-v'], apt: 'haproxy' },
+  { command: 'wrk', versionArgs: ['-v'], apt: 'wrk' },
+  { command: 'h2load', versionArgs: ['--version'], apt: 'nghttp2-client' },
+  { command: 'iperf3', versionArgs: ['--version'], apt: 'iperf3' },
+]
+
+async function toolVersion (command: string, args: string[]): Promise<string | undefined> {
+  return await new Promise((resolve) => {
+    execFile(command, args, { timeout: 5_000 }, (err, stdout, stderr) => {
+      if (err !== null && typeof err.code !== 'number') { resolve(undefined); return }
+      resolve(`${stdout}${stderr}`.split('\n').find((l) => l.trim() !== '')?.trim())
+    })
+  })
+}
+
+function pick<T extends { id: string }> (all: readonly T[], list: string | undefined, what: string): T[] {
+  if (list === undefined) return [...all]
+  return list.split(',').map((id) => {
+    const found = all.find((item) => item.id === id.trim())
+    if (found === undefined) throw new Error(`unknown ${what} "${id}" (known: ${all.map((i) => i.id).join(', ')})`)
+    return found
+  })
+}
+
+async function main (): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: 'string', default: '3' },
+      duration: { type: 'string', default: '6' },
+      paths: { type: 'string' },
+      scenarios: { type: 'string' },
+      out: { type: 'string', default: join(REPO_DIR, 'bench', 'out') },
+      settle: { type: 'string', default: '2000' },
+    },
+  })
+  const rounds = Number(values.rounds)
+  const durationSeconds = Number(values.duration)
+  const settleMs = Number(values.settle)
+  if (!(rounds >= 1 && durationSeconds >= 1 && settleMs >= 0)) throw new Error('--rounds and --duration must be ≥ 1, --settle ≥ 0')
+  const paths = pick(ALL_PATHS, values.paths, 'path')
+  const scenarios = pick(allScenarios, values.scenarios, 'scenario')
+  const date = new Date().toISOString()
+  const command = ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ')
+
+  const tools: Record<string, string> = {}
+  for (const tool of TOOLS) {
+    const version = await toolVersion(tool.command, tool.versionArgs)
+    if (version === undefined) throw new Error(`${tool.command} not found: install Debian package ${tool.apt} (apt-get install ${TOOLS.map((t) => t.apt).join(' ')})`)
+    tools[tool.apt] = version
+  }
+  const environment: BenchEnvironment = { cpus: cpus().length, node: process.version, tools }
+
+  const outDir = resolve(values.out)
+  const workDir = join(outDir, 'work')
+  await rm(workDir, { recursive: true, force: true })
+  await mkdir(workDir, { recursive: true })
+  const log = (line: string): void => { console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`) }
+  log(`${rounds} rounds × ${scenarios.length} scenarios × ${paths.length} paths, ${durationSeconds} s each; work files in ${workDir}`)
+
+  const certs = await makeCertificates(workDir)
+  const upstreams = await startUpstreams(workDir)
+  let results
+  try {
+    results = await runSuite({ workDir, repoDir: REPO_DIR, certs, upstream: upstreams.ports }, paths, scenarios, { rounds, durationSeconds, settleMs, log })
+  } finally {
+    await upstreams.stop()
+  }
+  const summary = summarise(results, scenarios)
+  const targets = checkTargets(summary)
+  const markdown = await writeReport(outDir, {
+    date,
+    command,
+    options: { rounds, durationSeconds },
+    environment,
+    loadAverage: results.loadAverage,
+    summary,
+    targets,
+    raw: results,
+  })
+  console.log('\n' + markdown)
+  log(`report written to ${join(outDir, 'report.md')} and report.json`)
+  return 0
+}
+
+main().then((code) => { process.exitCode = code }, (err: unknown) => {
+  console.error(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
+  process.exitCode = 1
+})

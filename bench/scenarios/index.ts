@@ -1,0 +1,10 @@
+/**
+ * The scenarios `npm run bench` runs, in order. New ones (issue 3's slow endpoint, issue 4's
+ * metrics switch, issue 5's h3 pair) are added as files here and listed below.
+ */
+import { h2cSmall } from './h2c-small.js'
+import { http1Small } from './http1-small.js'
+import { tcpBulk } from './tcp-bulk.js'
+import type { Scenario } from './types.js'
+
+export const scenarios: readonly Scenario[] = [http1Small, h2cSmall, tcpBulk]

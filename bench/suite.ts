@@ -1,0 +1,121 @@
+/**
+ * Runs the bench: starts every path once, then for each round runs every scenario on every path
+ * in turn (interleaved, so that load from the rest of the machine hits all paths alike), sampling
+ * the proxies' RSS and CPU. Records idle RSS after start and RSS after each round, which shows
+ * memory growth across back-to-back runs. Produces raw results; report.ts summarises them.
+ */
+import { loadavg } from 'node:os'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { PathDefinition, BenchContext, PathInstance } from './paths/types.js'
+import { UsageSampler, type ScenarioUsage } from './processes.js'
+import type { Measurement, Scenario } from './scenarios/types.js'
+
+/** One scenario on one path in one round. */
+export interface RunRecord {
+  round: number
+  scenario: string
+  path: string
+  measurement?: Measurement
+  /** Per proxy process: peak RSS and CPU seconds during this run. */
+  usage: Record<string, ScenarioUsage>
+  error?: string
+}
+
+export interface PathRecord {
+  id: string
+  title: string
+  available: boolean
+  /** Why the path is not available, or why it stopped part-way. */
+  reason?: string
+  /** Per process: RSS after start and a settle pause, bytes. */
+  idleRssBytes: Record<string, number>
+  /** Per process: RSS after each round (after a settle pause), bytes. */
+  rssAfterRoundBytes: Record<string, number[]>
+}
+
+export interface SuiteOptions {
+  rounds: number
+  durationSeconds: number
+  /** Pause after start and after each round before reading RSS, ms. */
+  settleMs: number
+  /** Called with a line of progress. */
+  log: (line: string) => void
+}
+
+export interface SuiteResults {
+  paths: PathRecord[]
+  runs: RunRecord[]
+  loadAverage: { start: number[], end: number[] }
+}
+
+async function rssByProcess (instance: PathInstance): Promise<Record<string, number>> {
+  const result: Record<string, number> = {}
+  for (const proc of instance.processes) result[proc.name] = (await proc.usage()).rssBytes
+  return result
+}
+
+export async function runSuite (context: BenchContext, paths: readonly PathDefinition[], scenarios: readonly Scenario[], options: SuiteOptions): Promise<SuiteResults> {
+  const loadStart = loadavg()
+  const records: PathRecord[] = []
+  const instances = new Map<string, PathInstance>()
+  const runs: RunRecord[] = []
+  try {
+    for (const path of paths) {
+      const record: PathRecord = { id: path.id, title: path.title, available: false, idleRssBytes: {}, rssAfterRoundBytes: {} }
+      records.push(record)
+      try {
+        const instance = await path.start(context)
+        instances.set(path.id, instance)
+        await sleep(options.settleMs)
+        record.idleRssBytes = await rssByProcess(instance)
+        record.available = true
+        options.log(`started ${path.title}${instance.processes.length > 0 ? ` (${instance.processes.map((p) => `${p.name} pid ${p.pid}`).join(', ')})` : ''}`)
+      } catch (err) {
+        record.reason = (err as Error).message
+        options.log(`${path.title} not available: ${record.reason}`)
+      }
+    }
+
+    for (let round = 1; round <= options.rounds; round++) {
+      for (const scenario of scenarios) {
+        for (const record of records) {
+          const instance = instances.get(record.id)
+          if (!record.available || instance === undefined) continue
+          const run: RunRecord = { round, scenario: scenario.id, path: record.id, usage: {} }
+          runs.push(run)
+          const sampler = new UsageSampler(instance.processes)
+          try {
+            await sampler.start()
+            run.measurement = await scenario.run(instance.entry, { durationSeconds: options.durationSeconds, workDir: context.workDir })
+          } catch (err) {
+            run.error = (err as Error).message.split('\n')[0]
+          }
+          try {
+            run.usage = await sampler.stop()
+          } catch (err) {
+            run.error ??= (err as Error).message
+          }
+          const dead = instance.processes.find((p) => !p.alive)
+          if (dead !== undefined) {
+            record.available = false
+            record.reason = `${dead.name} exited during ${scenario.id} round ${round}`
+          }
+          const m = run.measurement
+          options.log(`round ${round} ${scenario.id.padEnd(12)} ${record.title.padEnd(14)} ${m === undefined ? `FAILED: ${run.error ?? ''}` : `${m.value.toFixed(1)} ${m.unit}${m.p99Ms !== undefined ? ` p99 ${m.p99Ms.toFixed(2)} ms` : ''}${m.errors > 0 ? ` (${m.errors} ${m.unit === 'MB/s' ? 'retransmits' : 'errors'})` : ''}`}`)
+          await sleep(500)
+        }
+      }
+      await sleep(options.settleMs)
+      for (const record of records) {
+        const instance = instances.get(record.id)
+        if (!record.available || instance === undefined) continue
+        for (const [name, rss] of Object.entries(await rssByProcess(instance))) {
+          (record.rssAfterRoundBytes[name] ??= []).push(rss)
+        }
+      }
+    }
+  } finally {
+    await Promise.all([...instances.values()].map(async (instance) => await instance.stop()))
+  }
+  return { paths: records, runs, loadAverage: { start: loadStart, end: loadavg() } }
+}
