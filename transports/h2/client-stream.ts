@@ -1,11 +1,15 @@
 // Outbound streams on a client session: a request with streamed bodies, or a CONNECT tunnel.
-import { constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2'
+import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2'
 import { Readable } from 'node:stream'
 import { ERROR_CODES, ERROR_HEADER, MeshError, type ErrorCode } from '../../src/errors.js'
 import type { HeaderMap, PeerResponse, PeerTunnel, RequestHead, StreamOptions } from '../contract.js'
 import { headerValue, requestHeaders, toHeaderMap, toResponseHead } from './headers.js'
 
-const { NGHTTP2_CANCEL } = constants
+/** A stream plus the way to reset it with RST_STREAM(CANCEL) and no END_STREAM before it. */
+interface OpenedStream {
+  stream: ClientHttp2Stream
+  cancel: (reason?: Error) => void
+}
 
 /** Sends a request (not CONNECT); resolves on the response head, the body streaming behind it. */
 export async function sendRequest (
@@ -20,7 +24,7 @@ export async function sendRequest (
   }
   const { signal } = options
   if (signal?.aborted === true) throw abortReason(signal)
-  const stream = openStream(session, head, body === null)
+  const { stream, cancel } = openStream(session, head, body === null)
   track(stream)
 
   return await new Promise<PeerResponse>((resolve, reject) => {
@@ -31,12 +35,12 @@ export async function sendRequest (
       const reason = abortReason(signal)
       if (response === undefined) reject(reason)
       else response.destroy(reason)
-      resetStream(stream, NGHTTP2_CANCEL)
+      cancel(reason)
     }
     signal?.addEventListener('abort', onAbort, { once: true })
 
     stream.once('response', (headers) => {
-      response = responseBody(stream, head.authority)
+      response = responseBody(stream, cancel, head.authority)
       resolve({ head: toResponseHead(headers), body: response, trailers: () => trailers })
     })
     stream.once('trailers', (headers) => { trailers = toHeaderMap(headers) })
@@ -51,7 +55,7 @@ export async function sendRequest (
 
     if (body !== null) {
       body.once('error', (err) => {
-        resetStream(stream, NGHTTP2_CANCEL)
+        cancel(err)
         if (response === undefined) reject(new MeshError('E_PEER_RESET', `request body to ${head.authority} failed: ${err.message}`, { cause: err }))
       })
       body.pipe(stream) // backpressure: pipe pauses the body while the stream's send window is full
@@ -78,15 +82,16 @@ export async function openTunnel (
   }
   const { signal } = options
   if (signal?.aborted === true) throw abortReason(signal)
-  const stream = openStream(session, head, false)
+  const { stream, cancel } = openStream(session, head, false)
   track(stream)
 
   return await new Promise<PeerTunnel>((resolve, reject) => {
     let settled = false
     const onAbort = (): void => {
-      if (!settled) reject(abortReason(signal))
+      const reason = abortReason(signal)
+      if (!settled) reject(reason)
       settled = true
-      resetStream(stream, NGHTTP2_CANCEL)
+      cancel(reason)
     }
     signal?.addEventListener('abort', onAbort, { once: true })
 
@@ -97,7 +102,7 @@ export async function openTunnel (
         resolve({ head: response, stream })
         return
       }
-      resetStream(stream, NGHTTP2_CANCEL)
+      cancel()
       reject(refusal(response.status, response.headers, head))
     })
     stream.on('error', (err) => {
@@ -112,9 +117,14 @@ export async function openTunnel (
   })
 }
 
-function openStream (session: ClientHttp2Session, head: RequestHead, endStream: boolean): ClientHttp2Stream {
+function openStream (session: ClientHttp2Session, head: RequestHead, endStream: boolean): OpenedStream {
+  // Why a signal: node resets a stream aborted this way with RST_STREAM(CANCEL) at once, whereas
+  // stream.close(code) on a stream still sending would first flush END_STREAM, and the peer would
+  // take a cut-off body for a whole one.
+  const controller = new AbortController()
   try {
-    return session.request(requestHeaders(head), { endStream })
+    const stream = session.request(requestHeaders(head), { endStream, signal: controller.signal })
+    return { stream, cancel: (reason) => { if (!stream.destroyed) controller.abort(reason) } }
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     const invalid = code === 'ERR_HTTP2_INVALID_HEADER_VALUE' || code === 'ERR_INVALID_HTTP_TOKEN' ||
@@ -127,12 +137,12 @@ function openStream (session: ClientHttp2Session, head: RequestHead, endStream: 
  * The response body as its own Readable so that failures surface as E_PEER_RESET; flow control
  * is kept because the h2 stream is paused whenever this body's buffer is full.
  */
-function responseBody (stream: ClientHttp2Stream, authority: string): Readable {
+function responseBody (stream: ClientHttp2Stream, cancel: (reason?: Error) => void, authority: string): Readable {
   let ended = false
   const body = new Readable({
     read () { stream.resume() },
     destroy (err, callback) {
-      if (!ended) resetStream(stream, NGHTTP2_CANCEL)
+      if (!ended) cancel(err ?? undefined)
       callback(err)
     },
   })
@@ -147,10 +157,6 @@ function refusal (status: number, headers: HeaderMap, head: RequestHead): MeshEr
   const peerCode = headerValue(headers, ERROR_HEADER)
   const code: ErrorCode = peerCode !== undefined && peerCode in ERROR_CODES ? peerCode as ErrorCode : 'E_PEER_REFUSED'
   return new MeshError(code, `peer refused CONNECT ${head.authority}${head.protocol === undefined ? '' : ` (:protocol ${head.protocol})`}: status ${status}${peerCode === undefined ? '' : ` ${peerCode}`}`)
-}
-
-function resetStream (stream: ClientHttp2Stream, code: number): void {
-  if (!stream.closed && !stream.destroyed) stream.close(code)
 }
 
 function resetError (err: Error, authority: string): MeshError {

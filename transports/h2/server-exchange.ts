@@ -7,7 +7,7 @@ import type {
 } from '../contract.js'
 import { responseHeaders, stripHopByHop, toRequestHead, trailerHeaders } from './headers.js'
 
-const { NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR, HTTP2_HEADER_STATUS } = constants
+const { NGHTTP2_NO_ERROR, HTTP2_HEADER_STATUS } = constants
 
 /** Statuses whose response carries no content (RFC 9110 §6.4.1). */
 const NO_CONTENT = new Set([204, 205, 304])
@@ -40,7 +40,8 @@ abstract class InboundStream {
     const { stream } = this
     if (stream.destroyed || stream.closed) return
     if (stream.headersSent) {
-      stream.close(NGHTTP2_INTERNAL_ERROR)
+      // Too late for a status: reset (destroy sends RST_STREAM without flushing END_STREAM first).
+      stream.destroy(err)
       return
     }
     stream.respond({
@@ -96,7 +97,8 @@ export class H2InboundExchange extends InboundStream implements InboundExchange 
     }
     body.once('error', (err) => {
       this.logger.debug({ err, caller: this.caller }, 'response body failed; resetting the stream')
-      if (!stream.closed && !stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR)
+      // RST_STREAM(INTERNAL_ERROR), never END_STREAM: the client must not take a cut body for whole.
+      stream.destroy(err)
     })
     stream.once('close', () => { if (!body.readableEnded) body.destroy() })
     body.pipe(stream)
