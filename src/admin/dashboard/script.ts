@@ -1,0 +1,2 @@
+/** The dashboard's browser script. */
+export const DASHBOARD_SCRIPT = '\n'
