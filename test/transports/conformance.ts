@@ -89,14 +89,13 @@ export function runTransportConformance (name: string, setup: () => Promise<Conf
     describe('requests', () => {
       it('streams 1 MB bodies both ways, sha256 intact', async () => {
         requestRoutes.set('/hash', (exchange) => {
-          void (async () => {
-            const received = await digest(exchange.body)
+          digest(exchange.body).then((received) => {
             const payload = pattern(MiB, 7)
             exchange.respond({
               status: 200,
               headers: { 'x-request-sha256': received.sha256, 'x-request-bytes': String(received.bytes), 'x-body-sha256': sha256(payload) },
             }, chunked(payload))
-          })()
+          }, (err: Error) => exchange.reject(new MeshError('E_BAD_REQUEST', err.message)))
         })
         const session = await connect()
         const payload = pattern(MiB, 3)
@@ -225,10 +224,10 @@ export function runTransportConformance (name: string, setup: () => Promise<Conf
         tunnelRoutes.set('reverse.svc:7', (tunnel) => {
           seenCaller = tunnel.caller
           const stream = tunnel.accept()
-          void collect(stream).then((data) => {
+          collect(stream).then((data) => {
             // The client's END_STREAM arrived; our write side is still open.
             stream.end(Buffer.from(data.toString().split('').reverse().join('')))
-          })
+          }, (err: Error) => stream.destroy(err))
         })
         const session = await connect()
         const { head, stream } = await session.tunnel(connectHead('reverse.svc:7'))
@@ -410,7 +409,7 @@ export function runTransportConformance (name: string, setup: () => Promise<Conf
       const gate = { entered: new Promise<void>((resolve) => { entered = resolve }), release }
       requestRoutes.set(path, (exchange) => {
         entered()
-        void released.then(() => exchange.respond({ status: 200, headers: {} }, Readable.from([Buffer.from('finished')])))
+        released.then(() => exchange.respond({ status: 200, headers: {} }, Readable.from([Buffer.from('finished')])), () => {})
       })
       return gate
     }

@@ -1,10 +1,20 @@
-// The h2 transport: the shared conformance suite, plus what only HTTP/2 has (PING RTT, window settings).
-import { h2Transport } from '../../transports/h2/index.js'
-import type { TransportLogger } from '../../transports/contract.js'
+// The h2 transport: the shared conformance suite, plus what only HTTP/2 has (PING RTT, SETTINGS, windows).
+import assert from 'node:assert/strict'
+import { createSecureServer, type Http2SecureServer, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2'
+import type { AddressInfo } from 'node:net'
+import { Readable } from 'node:stream'
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls'
+import { after, before, describe, it } from 'node:test'
+import { MeshError } from '../../src/errors.js'
+import type {
+  InboundExchange, PeerSession, RequestHead, TlsMaterial, TransportListener, TransportLogger, TransportObserver,
+} from '../../transports/contract.js'
+import { H2_DEFAULTS, h2Transport, type H2Options } from '../../transports/h2/index.js'
+import { makePki, type TestPki } from '../helpers/pki.js'
 import { runTransportConformance } from './conformance.js'
 
-/** A logger that drops everything (set MESHGATE_TEST_LOG=1 to see it). */
-export const quietLogger: TransportLogger = {
+/** A logger that drops everything (MESHGATE_TEST_LOG=1 prints it). */
+const quietLogger: TransportLogger = {
   debug: (obj, msg) => log('debug', obj, msg),
   info: (obj, msg) => log('info', obj, msg),
   warn: (obj, msg) => log('warn', obj, msg),
@@ -17,3 +27,199 @@ function log (level: string, obj: object, msg?: string): void {
 }
 
 runTransportConformance('h2', async () => ({ transport: h2Transport({ keepAliveMs: 1000 })({ logger: quietLogger }) }))
+
+describe('h2 only', { timeout: 30_000 }, () => {
+  let pki: TestPki
+  let serverTls: TlsMaterial
+  let clientTls: TlsMaterial
+  const cleanups: Array<() => void> = []
+
+  before(async () => {
+    pki = await makePki()
+    serverTls = await pki.workload('server')
+    clientTls = await pki.workload('client')
+  })
+
+  after(() => {
+    for (const cleanup of cleanups.reverse()) cleanup()
+  })
+
+  const transport = (options: H2Options = {}, observer?: TransportObserver): ReturnType<ReturnType<typeof h2Transport>> =>
+    h2Transport(options)(observer === undefined ? { logger: quietLogger } : { logger: quietLogger, observer })
+
+  const listen = async (options: H2Options, onRequest: (exchange: InboundExchange) => void): Promise<TransportListener> => {
+    const listener = await transport(options).listen({ host: '127.0.0.1', port: 0, tls: serverTls }, {
+      request: onRequest,
+      tunnel: (tunnel) => tunnel.reject(new MeshError('E_TARGET_NOT_ALLOWED', 'no tunnels here')),
+    })
+    cleanups.push(() => listener.destroy())
+    return listener
+  }
+
+  const connect = async (port: number, options: H2Options = {}, observer?: TransportObserver): Promise<PeerSession> => {
+    const session = await transport(options, observer).connect({
+      address: { host: '127.0.0.1', port }, expectedIdentity: pki.id('server'), tls: clientTls, connectTimeoutMs: 3000,
+    })
+    cleanups.push(() => session.destroy())
+    return session
+  }
+
+  /** A plain node:http2 server with the mesh certificates, to look at what our client sends. */
+  const rawServer = async (settings: { enableConnectProtocol?: boolean }, onStream: (stream: ServerHttp2Stream) => void): Promise<{ server: Http2SecureServer, port: number, sessions: ServerHttp2Session[] }> => {
+    const server = createSecureServer({ ...serverTls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3', settings })
+    const sessions: ServerHttp2Session[] = []
+    server.on('session', (session) => sessions.push(session))
+    server.on('stream', onStream)
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    cleanups.push(() => {
+      for (const session of sessions) session.destroy()
+      server.close()
+    })
+    return { server, port: (server.address() as AddressInfo).port, sessions }
+  }
+
+  it('measures RTT from keep-alive PINGs and reports it to the observer', async () => {
+    const listener = await listen({}, (exchange) => exchange.respond({ status: 204, headers: {} }, null))
+    const rtts: number[] = []
+    const session = await connect(listener.address().port, { keepAliveMs: 50 }, { rtt: (name, seconds) => { if (name === 'h2') rtts.push(seconds) } })
+    await until(() => rtts.length >= 2)
+    const rtt = session.stats().rttSeconds
+    assert.ok(rtt !== undefined && rtt >= 0 && rtt < 1, `rtt ${String(rtt)}`)
+    assert.ok(rtts.every((s) => s >= 0 && s < 1))
+  })
+
+  it('kills a session whose peer leaves a PING unanswered', async () => {
+    const silent = await silentH2Peer(serverTls)
+    cleanups.push(() => silent.close())
+    const session = await connect(silent.port, { keepAliveMs: 50, keepAliveTimeoutMs: 100 })
+    const closed = new Promise<Error | undefined>((resolve) => session.onClose(resolve))
+    const err = await closed
+    assert.ok(err instanceof MeshError && err.code === 'E_PEER_RESET', String(err))
+    assert.match(err.message, /PING/)
+    assert.equal(session.closed, true)
+  })
+
+  it('advertises its SETTINGS and connection window to a client (defaults)', async () => {
+    const listener = await listen({}, (exchange) => exchange.respond({ status: 204, headers: {} }, null))
+    const { connect: rawConnect } = await import('node:http2')
+    const client = rawConnect(`https://127.0.0.1:${listener.address().port}`, { ...clientTls, checkServerIdentity: () => undefined })
+    cleanups.push(() => client.destroy())
+    const settings = await new Promise<Record<string, unknown>>((resolve) => client.once('remoteSettings', (s) => resolve({ ...s })))
+    assert.equal(settings.initialWindowSize, H2_DEFAULTS.streamWindowBytes)
+    assert.equal(settings.maxConcurrentStreams, H2_DEFAULTS.maxConcurrentStreams)
+    assert.equal(settings.maxHeaderListSize, H2_DEFAULTS.maxHeaderListBytes)
+    assert.equal(settings.enableConnectProtocol, true)
+    // The listener raised its connection window with WINDOW_UPDATE (RFC 9113 §6.9.2).
+    await until(() => client.state.remoteWindowSize === H2_DEFAULTS.connectionWindowBytes)
+  })
+
+  it('applies its window options on the client side', async () => {
+    const raw = await rawServer({}, (stream) => stream.respond({ ':status': 204 }, { endStream: true }))
+    const session = await connect(raw.port, { streamWindowBytes: 1024 * 1024, connectionWindowBytes: 8 * 1024 * 1024, maxConcurrentStreams: 77 })
+    const response = await session.request(get('/'), null)
+    assert.equal(response.head.status, 204)
+    const [serverSession] = raw.sessions
+    assert.ok(serverSession !== undefined)
+    assert.equal(serverSession.remoteSettings.initialWindowSize, 1024 * 1024)
+    assert.equal(serverSession.remoteSettings.maxConcurrentStreams, 77)
+    assert.equal(serverSession.remoteSettings.enablePush, false)
+    await until(() => serverSession.state.remoteWindowSize === 8 * 1024 * 1024)
+  })
+
+  it('is unavailable while open streams reach the peer\'s SETTINGS_MAX_CONCURRENT_STREAMS', async () => {
+    const held: InboundExchange[] = []
+    const listener = await listen({ maxConcurrentStreams: 2 }, (exchange) => { held.push(exchange) })
+    const session = await connect(listener.address().port)
+    assert.equal(session.available, true)
+    const pending = [session.request(get('/a'), null), session.request(get('/b'), null)]
+    await until(() => held.length === 2)
+    assert.equal(session.available, false)
+    for (const exchange of held) exchange.respond({ status: 200, headers: {} }, Readable.from([Buffer.from('done')]))
+    for (const response of await Promise.all(pending)) response.body.resume()
+    await until(() => session.available)
+  })
+
+  it('refuses extended CONNECT when the peer did not enable it (RFC 8441 §3)', async () => {
+    const raw = await rawServer({}, (stream) => stream.respond({ ':status': 200 }))
+    const session = await connect(raw.port)
+    await assert.rejects(session.tunnel({ method: 'CONNECT', authority: 'ws.svc:80', path: '/', scheme: 'http', protocol: 'websocket', headers: {} }),
+      (err: unknown) => err instanceof MeshError && err.code === 'E_PEER_REFUSED')
+  })
+
+  it('maps a refused tunnel with an unknown meshgate-error to E_PEER_REFUSED, status in the message', async () => {
+    const raw = await rawServer({}, (stream) => stream.respond({ ':status': 502, 'meshgate-error': 'E_SOMETHING_NEW' }, { endStream: true }))
+    const session = await connect(raw.port)
+    await assert.rejects(session.tunnel({ method: 'CONNECT', authority: 'db.svc:5432', path: '', scheme: 'https', headers: {} }), (err: unknown) => {
+      assert.ok(err instanceof MeshError)
+      assert.equal(err.code, 'E_PEER_REFUSED')
+      assert.match(err.message, /502/)
+      return true
+    })
+  })
+
+  it('sends a plain CONNECT with only :method and :authority (RFC 9113 §8.5)', async () => {
+    let seen: Record<string, unknown> | undefined
+    const raw = await rawServer({}, (stream) => {
+      stream.respond({ ':status': 200 })
+      stream.end()
+    })
+    raw.server.on('stream', (_stream, headers) => { seen = { ...headers } })
+    const session = await connect(raw.port)
+    const { stream } = await session.tunnel({ method: 'CONNECT', authority: 'db.svc:5432', path: '', scheme: 'https', headers: { connection: 'close' } })
+    stream.end()
+    stream.resume()
+    assert.equal(seen?.[':method'], 'CONNECT')
+    assert.equal(seen?.[':authority'], 'db.svc:5432')
+    assert.equal(seen?.[':path'], undefined)
+    assert.equal(seen?.[':scheme'], undefined)
+    assert.equal(seen?.connection, undefined)
+  })
+
+  it('refuses a peer that does not negotiate ALPN h2 (E_PEER_TLS)', async () => {
+    const server: TlsServer = createTlsServer({ ...serverTls, requestCert: true, minVersion: 'TLSv1.3', ALPNProtocols: ['http/1.1'] }, (socket) => socket.end())
+    server.on('tlsClientError', () => {})
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    cleanups.push(() => server.close())
+    await assert.rejects(connect((server.address() as AddressInfo).port), (err: unknown) => err instanceof MeshError && err.code === 'E_PEER_TLS')
+  })
+
+  it('checks its options (E_CONFIG)', () => {
+    assert.throws(() => h2Transport({ streamWindowBytes: -1 }), (err: unknown) => err instanceof MeshError && err.code === 'E_CONFIG' && /streamWindowBytes/.test(err.message))
+    assert.throws(() => h2Transport({ keepAliveTimeoutMs: 0 }), (err: unknown) => err instanceof MeshError && err.code === 'E_CONFIG')
+    assert.equal(h2Transport({ keepAliveMs: 0 })({ logger: quietLogger }).name, 'h2')
+  })
+})
+
+function get (path: string): RequestHead {
+  return { method: 'GET', authority: 'svc.test', path, scheme: 'https', headers: {} }
+}
+
+async function until (check: () => boolean, timeoutMs = 3000): Promise<void> {
+  for (let waited = 0; waited < timeoutMs; waited += 10) {
+    if (check()) return
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  assert.fail(`condition not met within ${timeoutMs} ms: ${check.toString()}`)
+}
+
+/**
+ * A TLS peer that negotiates h2 and sends one empty SETTINGS frame (RFC 9113 §6.5), then reads
+ * and ignores everything: PINGs go unanswered.
+ */
+async function silentH2Peer (tls: TlsMaterial): Promise<{ port: number, close: () => void }> {
+  const sockets = new Set<TLSSocket>()
+  const server = createTlsServer({ ...tls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3', ALPNProtocols: ['h2'] }, (socket) => {
+    sockets.add(socket)
+    socket.on('error', () => {})
+    socket.write(Buffer.from([0, 0, 0, 0x4, 0, 0, 0, 0, 0]))
+    socket.resume()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => {
+      for (const socket of sockets) socket.destroy()
+      server.close()
+    },
+  }
+}
