@@ -1,11 +1,15 @@
 /**
  * The metrics of one meshgate process: builds the prom-client registry with every `meshgate_`
- * family plus process and Node runtime metrics, and the hooks (Telemetry, TransportObserver) that
- * feed it.
+ * family plus process and Node runtime metrics, and the hooks that feed it (Telemetry for the roles,
+ * TransportObserver, BalancerObserver, DiscoveryObserver).
  */
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import type { TransportObserver } from '../../transports/contract.js'
+import { noopBalancerObserver, type BalancerObserver } from '../balance/observer.js'
+import { noopDiscoveryObserver, type DiscoveryObserver } from '../discovery/observer.js'
 import { noopTelemetry, type Telemetry } from '../telemetry.js'
+import { balancerObserver } from './balance-metrics.js'
+import { discoveryObserver } from './discovery-metrics.js'
 import { HttpMetrics } from './http-metrics.js'
 import { LabelGuard } from './label-guard.js'
 import { CounterFamily } from './series.js'
@@ -21,6 +25,8 @@ export interface MetricsOptions {
   maxAuthorities?: number
   /** Distinct `identity` / `peer_identity` values kept before new ones become `other` (default 1000). */
   maxIdentities?: number
+  /** Distinct `service` values (balancer, discovery) kept before new ones become `other` (default 1000). */
+  maxServices?: number
   /** False gives no-op hooks and an empty registry: the switch the bench measures against (default true). */
   enabled?: boolean
   /** Register `process_*` and `nodejs_*` runtime metrics (default true). */
@@ -35,6 +41,10 @@ export interface Metrics {
   readonly telemetry: Telemetry
   /** Pass to the transports as `TransportComponents.observer`. */
   readonly transportObserver: TransportObserver
+  /** Pass to the service balancers. */
+  readonly balancerObserver: BalancerObserver
+  /** Pass to the discovery sources. */
+  readonly discoveryObserver: DiscoveryObserver
   /** The authority cardinality guard (distinct values kept, events folded). */
   readonly authorities: LabelGuard
   readonly identities: LabelGuard
@@ -42,7 +52,7 @@ export interface Metrics {
 
 /** Creates the registry and the hooks that feed it; one per process (or per test). */
 export function createMetrics (options: MetricsOptions = {}): Metrics {
-  const { maxAuthorities = 100, maxIdentities = 1000, enabled = true, defaultMetrics = true } = options
+  const { maxAuthorities = 100, maxIdentities = 1000, maxServices = 1000, enabled = true, defaultMetrics = true } = options
   const registry = new Registry()
   if (!enabled) {
     return {
@@ -50,6 +60,8 @@ export function createMetrics (options: MetricsOptions = {}): Metrics {
       registry,
       telemetry: noopTelemetry,
       transportObserver: {},
+      balancerObserver: noopBalancerObserver,
+      discoveryObserver: noopDiscoveryObserver,
       authorities: new LabelGuard(maxAuthorities),
       identities: new LabelGuard(maxIdentities),
     }
@@ -62,6 +74,7 @@ export function createMetrics (options: MetricsOptions = {}): Metrics {
   })
   const authorities = new LabelGuard(maxAuthorities, folded.cell(['authority']))
   const identities = new LabelGuard(maxIdentities, folded.cell(['identity']))
+  const services = new LabelGuard(maxServices, folded.cell(['service']))
   const http = new HttpMetrics(registry, authorities, identities)
   const tcp = new TcpMetrics(registry, authorities, identities)
   const transports = new TransportMetrics(registry)
@@ -75,6 +88,8 @@ export function createMetrics (options: MetricsOptions = {}): Metrics {
       tunnel: (e) => { tcp.tunnel(e) },
     },
     transportObserver: transports.observer(),
+    balancerObserver: balancerObserver(registry, services),
+    discoveryObserver: discoveryObserver(registry, services),
     authorities,
     identities,
   }

@@ -174,3 +174,21 @@ export class HistogramFamily extends Family<HistogramCell> {
     return { labels, bounds: this.bounds, counts: new Array<number>(this.bounds.length + 1).fill(0), sum: 0, count: 0 }
   }
 }
+
+/**
+ * Caches series of several counter/gauge families by family and label values, for observers whose
+ * events come in one call per label set (one string key and one map lookup per event).
+ */
+export class CellCache {
+  private readonly cells = new Map<string, ValueCell>()
+
+  get (family: CounterFamily | GaugeFamily, values: readonly string[]): ValueCell {
+    const key = `${family.name}\u0001${values.join('\u0001')}`
+    let cell = this.cells.get(key)
+    if (cell === undefined) {
+      cell = family.cell(values)
+      this.cells.set(key, cell)
+    }
+    return cell
+  }
+}
