@@ -64,8 +64,17 @@ export function isAllowEntry (value: string): boolean {
   return match !== null && isTrustDomain(match[1])
 }
 
-/** True when a listener bound to `host` also takes connections meant for `other` (same host or a wildcard). */
+/** True for the any-address hosts `0.0.0.0` and `::`. */
+export function isWildcard (host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '::0'
+}
+
+/** True when two listeners on one port would clash: the same host, or either one a wildcard. */
 export function hostsOverlap (host: string, other: string): boolean {
-  const wildcard = (h: string): boolean => h === '0.0.0.0' || h === '::' || h === '::0'
-  return host === other || wildcard(host) || wildcard(other)
+  return host === other || isWildcard(host) || isWildcard(other)
+}
+
+/** True for an address that always means this machine: 127.0.0.0/8, ::1, localhost. */
+export function isLoopback (host: string): boolean {
+  return host === 'localhost' || host === '::1' || (isIPv4(host) && host.startsWith('127.'))
 }

@@ -5,7 +5,7 @@
  */
 import { basename, dirname, isAbsolute, resolve } from 'node:path'
 import { DEFAULTS } from './defaults.js'
-import { formatHostPort, hostsOverlap, parseHostPort } from './address.js'
+import { formatHostPort, hostsOverlap, isLoopback, isWildcard, parseHostPort } from './address.js'
 import { describeValue, formatPath, isRecord, type Context, type Path } from './schema.js'
 
 type Raw = Record<string, unknown>
@@ -125,7 +125,10 @@ function checkTargets (raw: Raw, ctx: Context): void {
       const peer = parseHostPort(str(endpoint.peer) ?? '')
       const target = str(endpoint.target)
       if (peer === undefined || target === undefined || targets.has(target)) continue
-      const local = listeners.find(([, l]) => l.port === peer.port && typeof l.host === 'string' && hostsOverlap(l.host, peer.host))
+      // Only a sure match: the same host, or loopback reaching a wildcard or loopback listener.
+      // (A wildcard listener and a remote-looking peer on the same port is usually another machine.)
+      const local = listeners.find(([, l]) => l.port === peer.port && typeof l.host === 'string' &&
+        (l.host === peer.host || (isLoopback(peer.host) && (isLoopback(l.host) || isWildcard(l.host)))))
       if (local === undefined) continue
       problem(ctx, ['services', service, 'endpoints', i, 'target'], target,
         `an address listed in inbound.targets (the peer ${endpoint.peer as string} is this process's inbound.listeners[${local[0]}])`)

@@ -189,17 +189,19 @@ export function withDefault<T> (schema: Schema<T>, fallback: unknown): Field<T> 
 
 type FieldsOf<F> = { -readonly [K in keyof F]: F[K] extends Field<infer T> ? T : never }
 
-/** Distance between two short strings, for "did you mean". */
+/** Edit distance between two short strings, a swap of neighbours counting as one edit, for "did you mean". */
 function editDistance (a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i]
-    for (let j = 1; j <= b.length; j++) {
-      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1))
+  const x = a.toLowerCase()
+  const y = b.toLowerCase()
+  const d: number[][] = Array.from({ length: x.length + 1 }, (_, i) => Array.from({ length: y.length + 1 }, (_, j) => i === 0 ? j : j === 0 ? i : 0))
+  for (let i = 1; i <= x.length; i++) {
+    for (let j = 1; j <= y.length; j++) {
+      const cost = x[i - 1] === y[j - 1] ? 0 : 1
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1)
     }
-    row = next
   }
-  return row[b.length]
+  return d[x.length][y.length]
 }
 
 function unknownKeyExpected (key: string, known: string[]): string {
