@@ -88,7 +88,7 @@ export function renderMarkdown (report: BenchReport): string {
     out.push(`## ${scenario.title} (\`${scenario.tool}\`)`, '')
     out.push(table(
       ['path', scenario.unit, 'p50 ms', 'p99 ms', '× direct', '× HAProxy pair', scenario.cpuUnit, 'CPU × HAProxy pair', 'CPU s per proxy', 'peak RSS MB per proxy', `each round (${scenario.unit})`],
-      scenario.paths.map((f) => scenarioRow(f, scenario.unit)),
+      scenario.paths.map((f) => scenarioRow(f, scenario.unit))
     ), '')
   }
 

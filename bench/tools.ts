@@ -88,7 +88,15 @@ export async function runWrk (options: WrkOptions): Promise<RequestRate> {
   for (const header of options.headers ?? []) args.push('-H', header)
   args.push(options.url)
   const result = await run('wrk', args, (options.durationSeconds + 30) * 1000)
-  return parseWrk(result.stdout)
+  return succeeded(parseWrk(result.stdout), options.durationSeconds)
+}
+
+/** A run in which no request succeeded is a failure, not a figure of zero. */
+function succeeded (rate: RequestRate, durationSeconds: number): RequestRate {
+  if (!(rate.requestsPerSecond > 0)) {
+    throw new Error(`no successful response in ${durationSeconds} s (${rate.requests} completed, ${rate.errors} errors)`)
+  }
+  return rate
 }
 
 /** Value at fraction `q` (0..1) of sorted numbers, nearest rank. */
@@ -145,7 +153,7 @@ export async function runH2load (options: H2loadOptions): Promise<RequestRate> {
   args.push(options.url)
   const result = await run('h2load', args, (options.durationSeconds + 30) * 1000)
   try {
-    return parseH2load(result.stdout, await readFile(options.logFile, 'utf8'))
+    return succeeded(parseH2load(result.stdout, await readFile(options.logFile, 'utf8').catch(() => '')), options.durationSeconds)
   } finally {
     await rm(options.logFile, { force: true })
   }

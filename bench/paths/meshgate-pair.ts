@@ -33,7 +33,7 @@ export const meshgatePairPath: PathDefinition = {
         cwd: context.repoDir,
         env,
         logFile: join(context.workDir, 'meshgate-inbound.log'),
-        readyPorts: [peerPort, inboundAdmin],
+        readyPorts: [peerPort],
       }))
       processes.push(await BenchProcess.start({
         name: 'meshgate-outbound',
@@ -42,7 +42,7 @@ export const meshgatePairPath: PathDefinition = {
         cwd: context.repoDir,
         env,
         logFile: join(context.workDir, 'meshgate-outbound.log'),
-        readyPorts: [http1, h2c, tcp, outboundAdmin],
+        readyPorts: [http1, h2c, tcp],
       }))
     } catch (err) {
       await stop()
