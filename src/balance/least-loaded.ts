@@ -1,8 +1,8 @@
-// Tunnels: power of two choices over open tunnels, (open + 1) / weight.
+// Tunnels: power of two choices over open tunnels per unit of weight.
 import type { Endpoint } from '../discovery/types.js'
 import { reconcile, once, type Slot } from './keyed.js'
 import { noopBalancerObserver, type BalancerObserver } from './observer.js'
-import { powerOfTwoChoices } from './p2c.js'
+import { powerOfTwoChoices, WeightedIndex } from './p2c.js'
 import type { Balancer, Pick, PickKind } from './types.js'
 
 export interface LeastLoadedOptions {
@@ -18,12 +18,14 @@ interface LoadState {
 
 /**
  * Weighted least-loaded P2C, the linkerd-tcp shape: the load of an endpoint is its open tunnels
- * (picks not yet `done`); comparing (open + 1) / weight makes open tunnels settle in proportion
- * to weight.
+ * (picks not yet `done`). Candidates are drawn in proportion to weight and the lower
+ * open / weight wins, the first drawn on a tie: idle endpoints share picks ∝ weight and open
+ * tunnels settle ∝ weight.
  */
 export class LeastLoadedBalancer implements Balancer {
   private slots = new Map<string, Slot<LoadState>>()
   private list: Array<Slot<LoadState>> = []
+  private index = new WeightedIndex([])
   private readonly random: () => number
   private readonly service: string
   private readonly observer: BalancerObserver
@@ -46,10 +48,11 @@ export class LeastLoadedBalancer implements Balancer {
   update (endpoints: readonly Endpoint[]): void {
     this.slots = reconcile(this.slots, endpoints, () => ({ open: 0 }))
     this.list = [...this.slots.values()]
+    this.index = new WeightedIndex(this.list.map((s) => s.endpoint.weight))
   }
 
   pick (kind: PickKind): Pick | undefined {
-    const slot = powerOfTwoChoices(this.list, (s) => (s.state.open + 1) / s.endpoint.weight, this.random)
+    const slot = powerOfTwoChoices(this.list, this.index, (s) => s.state.open / s.endpoint.weight, this.random)
     if (slot === undefined) return undefined
     const state = slot.state
     state.open += 1

@@ -1,9 +1,9 @@
-// Requests: power of two choices over peak-EWMA latency × (pending + 1), divided by weight.
+// Requests: power of two choices over peak-EWMA latency × (1 + pending / weight).
 import type { Endpoint } from '../discovery/types.js'
 import { systemClock, type Clock } from './clock.js'
 import { reconcile, once, type Slot } from './keyed.js'
 import { noopBalancerObserver, type BalancerObserver } from './observer.js'
-import { powerOfTwoChoices } from './p2c.js'
+import { powerOfTwoChoices, WeightedIndex } from './p2c.js'
 import type { Balancer, Pick, PickKind, PickResult } from './types.js'
 
 export interface PeakEwmaOptions {
@@ -64,9 +64,14 @@ interface LatencyState {
   pending: number
 }
 
+/**
+ * P2C over peak-EWMA (the Finagle / linkerd2-proxy balancer): candidates are drawn in proportion
+ * to weight, the lower `cost()` wins. Pending requests count from `pick()` to `done()`.
+ */
 export class PeakEwmaBalancer implements Balancer {
   private slots = new Map<string, Slot<LatencyState>>()
   private list: Array<Slot<LatencyState>> = []
+  private index = new WeightedIndex([])
   private readonly decayMs: number
   private readonly defaultRttMs: number
   private readonly clock: Clock
@@ -91,16 +96,21 @@ export class PeakEwmaBalancer implements Balancer {
     const now = this.clock.now()
     this.slots = reconcile(this.slots, endpoints, () => ({ ewma: new PeakEwma(this.defaultRttMs, now, this.decayMs), pending: 0 }))
     this.list = [...this.slots.values()]
+    this.index = new WeightedIndex(this.list.map((s) => s.endpoint.weight))
   }
 
-  /** Cost of an endpoint now: decayed latency × (pending + 1) / weight. Lower is better. */
+  /**
+   * Cost of an endpoint now: decayed latency × (1 + pending / weight). Lower is better. Weight
+   * scales the pending penalty, not the latency: idle endpoints of equal latency tie (and the
+   * weighted draw then shares picks ∝ weight), loaded ones settle at pending ∝ weight.
+   */
   cost (slot: Slot<LatencyState>, now: number): number {
-    return slot.state.ewma.at(now) * (slot.state.pending + 1) / slot.endpoint.weight
+    return slot.state.ewma.at(now) * (1 + slot.state.pending / slot.endpoint.weight)
   }
 
   pick (kind: PickKind): Pick | undefined {
     const now = this.clock.now()
-    const slot = powerOfTwoChoices(this.list, (s) => this.cost(s, now), this.random)
+    const slot = powerOfTwoChoices(this.list, this.index, (s) => this.cost(s, now), this.random)
     if (slot === undefined) return undefined
     const state = slot.state
     state.pending += 1
