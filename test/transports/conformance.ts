@@ -342,6 +342,42 @@ export function runTransportConformance (name: string, setup: () => Promise<Conf
       })
     })
 
+    describe('aborting', () => {
+      it('aborting connect rejects with the reason at once', async () => {
+        const sink = await silentPeer()
+        try {
+          const controller = new AbortController()
+          const pending = transport.connect({
+            address: { host: '127.0.0.1', port: sink.port }, expectedIdentity: pki.id('server'), tls: clientTls, connectTimeoutMs: 5000, signal: controller.signal,
+          })
+          const reason = new Error('caller gave up')
+          setTimeout(() => controller.abort(reason), 20)
+          await assert.rejects(pending, (err: unknown) => err === reason)
+        } finally {
+          await sink.close()
+        }
+      })
+
+      it('aborting an open tunnel resets it and the listener sees the abort', async () => {
+        let serverSignal: AbortSignal | undefined
+        tunnelRoutes.set('abort.svc:9', (tunnel) => {
+          serverSignal = tunnel.signal
+          tunnel.accept().resume()
+        })
+        const session = await connect()
+        const controller = new AbortController()
+        const { stream } = await session.tunnel(connectHead('abort.svc:9'), { signal: controller.signal })
+        stream.on('error', () => {})
+        stream.write('some bytes')
+        await until(() => serverSignal !== undefined)
+        controller.abort()
+        await until(() => serverSignal?.aborted === true)
+        await until(() => stream.destroyed)
+        const response = await session.request(get('/echo', 'POST'), Readable.from([Buffer.from('unaffected')]))
+        assert.equal((await collect(response.body)).toString(), 'unaffected')
+      })
+    })
+
     describe('lifecycle', () => {
       it('session.close() lets an in-flight request finish, then refuses new streams', async () => {
         const gate = slowRoute('/slow-session')

@@ -183,6 +183,22 @@ describe('h2 only', { timeout: 30_000 }, () => {
     await assert.rejects(connect((server.address() as AddressInfo).port), (err: unknown) => err instanceof MeshError && err.code === 'E_PEER_TLS')
   })
 
+  it('refuses bad client certificates at connect time (E_PEER_TLS), before any stream', async () => {
+    const listener = await listen({}, (exchange) => exchange.respond({ status: 204, headers: {} }, null))
+    const foreign = await makePki('foreign.local')
+    const alien = await foreign.workload('client')
+    const noSpiffe = await pki.ca.issue('https://not-spiffe.example/client')
+    const bad: TlsMaterial[] = [
+      { ...alien, ca: pki.ca.cert },
+      { ca: pki.ca.cert, ...noSpiffe },
+      await pki.workload('client', { expired: true }),
+    ]
+    for (const tls of bad) {
+      await assert.rejects(transport().connect({ address: listener.address(), expectedIdentity: pki.id('server'), tls, connectTimeoutMs: 3000 }),
+        (err: unknown) => err instanceof MeshError && err.code === 'E_PEER_TLS' && /refused our client/.test(err.message))
+    }
+  })
+
   it('checks its options (E_CONFIG)', () => {
     assert.throws(() => h2Transport({ streamWindowBytes: -1 }), (err: unknown) => err instanceof MeshError && err.code === 'E_CONFIG' && /streamWindowBytes/.test(err.message))
     assert.throws(() => h2Transport({ keepAliveTimeoutMs: 0 }), (err: unknown) => err instanceof MeshError && err.code === 'E_CONFIG')

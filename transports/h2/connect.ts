@@ -1,5 +1,5 @@
 // Dialing a peer: TCP, TLS 1.3 with ALPN h2 and the SPIFFE check, then the HTTP/2 session.
-import { connect as h2connect, type ClientHttp2Session, type Settings } from 'node:http2'
+import { constants, connect as h2connect, type ClientHttp2Session, type Settings } from 'node:http2'
 import { connect as tlsConnect } from 'node:tls'
 import { MeshError } from '../../src/errors.js'
 import type { ConnectOptions, PeerSession, TransportComponents } from '../contract.js'
@@ -77,15 +77,29 @@ export async function connectH2 (
       })
       session = h2
       h2.on('error', onSessionError)
-      const onEarlyClose = (): void => fail(new MeshError('E_PEER_TLS', `peer ${where} closed the session before its SETTINGS`))
+      // In TLS 1.3 the server checks our certificate after our handshake is done, so a refusal
+      // shows up here: the connection closes, or a GOAWAY comes with (or instead of) SETTINGS.
+      const onEarlyClose = (): void => fail(new MeshError('E_PEER_TLS', `peer ${where} closed the connection right after the TLS handshake: it refused our client certificate (unknown CA, expired, or no SPIFFE ID)`))
+      const onEarlyGoaway = (errorCode: number): void => {
+        fail(errorCode === constants.NGHTTP2_INADEQUATE_SECURITY
+          ? new MeshError('E_PEER_TLS', `peer ${where} refused our client identity (GOAWAY INADEQUATE_SECURITY)`)
+          : new MeshError('E_PEER_REFUSED', `peer ${where} sent GOAWAY (code ${errorCode}) before the session was up`))
+      }
       h2.once('close', onEarlyClose)
-      h2.once('remoteSettings', () => {
+      h2.once('goaway', onEarlyGoaway)
+      // The GOAWAY of a refusal may sit in the same read as the SETTINGS: look once more after it.
+      h2.once('remoteSettings', () => setImmediate(() => {
         if (settled) return
+        if (h2.closed || h2.destroyed) {
+          onEarlyClose()
+          return
+        }
         settled = true
         cleanup()
         socket.off('error', onSocketError)
         h2.off('error', onSessionError)
         h2.off('close', onEarlyClose)
+        h2.off('goaway', onEarlyGoaway)
         // RFC 9113 §6.9.2: the connection window is only ever raised by WINDOW_UPDATE.
         h2.setLocalWindowSize(config.connectionWindowBytes)
         components.observer?.handshake?.('h2', 'client', 'ok')
@@ -98,7 +112,7 @@ export async function connectH2 (
           logger: components.logger.child({ transport: 'h2', peer: peerIdentity, remote: `${address.host}:${address.port}` }),
           observer: components.observer,
         }))
-      })
+      }))
     })
   })
 }

@@ -10,7 +10,7 @@ import type { ResolvedH2Options } from './options.js'
 import { H2InboundExchange, H2InboundTunnel } from './server-exchange.js'
 import { identityOf, serverTlsOptions } from './tls.js'
 
-const { NGHTTP2_REFUSED_STREAM } = constants
+const { NGHTTP2_REFUSED_STREAM, NGHTTP2_INADEQUATE_SECURITY } = constants
 
 /** Starts listening; resolves once the port is bound. */
 export async function listenH2 (
@@ -37,9 +37,11 @@ export async function listenH2 (
     sockets.add(socket)
     socket.once('close', () => sockets.delete(socket))
   })
-  server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
+  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
     observer?.handshake?.('h2', 'server', 'E_PEER_TLS')
-    logger.info({ code: 'E_PEER_TLS', reason: err.code ?? err.message }, 'TLS handshake with a client failed')
+    // A refused client certificate shows only as the socket's authorizationError (the error is a hang-up).
+    const reason = socket.authorizationError ?? err.code ?? err.message
+    logger.info({ code: 'E_PEER_TLS', reason: String(reason) }, 'TLS handshake with a client failed')
   })
   server.on('session', (session: ServerHttp2Session) => {
     const socket = session.socket as TLSSocket
@@ -48,7 +50,9 @@ export async function listenH2 (
     if (caller === undefined) {
       observer?.handshake?.('h2', 'server', 'E_PEER_IDENTITY')
       logger.warn({ code: 'E_PEER_IDENTITY', remote }, 'client certificate has no SPIFFE URI SAN; session refused')
-      session.destroy()
+      session.on('error', () => {}) // destroy(err) emits it again; it is logged above
+      // GOAWAY INADEQUATE_SECURITY (RFC 9113 §7): the client's certificate does not identify it.
+      session.destroy(new MeshError('E_PEER_IDENTITY', 'client certificate has no SPIFFE URI SAN'), NGHTTP2_INADEQUATE_SECURITY)
       return
     }
     observer?.handshake?.('h2', 'server', 'ok')
