@@ -155,7 +155,7 @@ function responseBody (stream: ClientHttp2Stream, cancel: (reason?: Error) => vo
 
 function refusal (status: number, headers: HeaderMap, head: RequestHead): MeshError {
   const peerCode = headerValue(headers, ERROR_HEADER)
-  const code: ErrorCode = peerCode !== undefined && peerCode in ERROR_CODES ? peerCode as ErrorCode : 'E_PEER_REFUSED'
+  const code: ErrorCode = peerCode !== undefined && Object.hasOwn(ERROR_CODES, peerCode) ? peerCode as ErrorCode : 'E_PEER_REFUSED'
   return new MeshError(code, `peer refused CONNECT ${head.authority}${head.protocol === undefined ? '' : ` (:protocol ${head.protocol})`}: status ${status}${peerCode === undefined ? '' : ` ${peerCode}`}`)
 }
 
@@ -168,7 +168,8 @@ function closedEarly (stream: ClientHttp2Stream, authority: string): MeshError {
   return new MeshError('E_PEER_RESET', `stream to ${authority} closed early (RST_STREAM code ${stream.rstCode ?? 'none'})`)
 }
 
-function abortReason (signal: AbortSignal | undefined): Error {
+/** Why a signal aborted: its reason when that is an Error, else an AbortError. */
+export function abortReason (signal: AbortSignal | undefined): Error {
   const reason: unknown = signal?.reason
   return reason instanceof Error ? reason : new DOMException('the stream was aborted', 'AbortError')
 }

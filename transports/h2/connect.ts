@@ -4,6 +4,7 @@ import { connect as tlsConnect } from 'node:tls'
 import { MeshError } from '../../src/errors.js'
 import type { ConnectOptions, PeerSession, TransportComponents } from '../contract.js'
 import { H2PeerSession } from './client-session.js'
+import { abortReason } from './client-stream.js'
 import type { ResolvedH2Options } from './options.js'
 import { ALPN_H2, clientTlsOptions, connectError, identityOf } from './tls.js'
 
@@ -115,9 +116,4 @@ export async function connectH2 (
       }))
     })
   })
-}
-
-function abortReason (signal: AbortSignal | undefined): Error {
-  const reason: unknown = signal?.reason
-  return reason instanceof Error ? reason : new DOMException('connect was aborted', 'AbortError')
 }

@@ -44,12 +44,13 @@ abstract class InboundStream {
       stream.destroy(err)
       return
     }
+    const headOnly = this.head.method === 'HEAD'
     stream.respond({
       [HTTP2_HEADER_STATUS]: err.status,
       [ERROR_HEADER]: err.code,
       'content-type': 'text/plain; charset=utf-8',
-    })
-    stream.end(`${err.message}\n`)
+    }, { endStream: headOnly })
+    if (!headOnly) stream.end(`${err.message}\n`)
   }
 }
 
@@ -77,7 +78,14 @@ export class H2InboundExchange extends InboundStream implements InboundExchange 
     if (stream.headersSent) throw new MeshError('E_INTERNAL', 'respond() called twice on one exchange')
     const noContent = NO_CONTENT.has(head.status) || this.head.method === 'HEAD'
     const waitForTrailers = trailers !== undefined && !noContent
-    stream.respond(responseHeaders(head), { endStream: noContent || (body === null && !waitForTrailers), waitForTrailers })
+    try {
+      stream.respond(responseHeaders(head), { endStream: noContent || (body === null && !waitForTrailers), waitForTrailers })
+    } catch (err) {
+      // node refuses invalid field names or values before anything is sent: answer with an error instead.
+      body?.destroy()
+      this.reject(new MeshError('E_INTERNAL', `invalid response head: ${(err as Error).message}`, { cause: err }))
+      return
+    }
     if (waitForTrailers) {
       // RFC 9113 §8.1: trailers are a HEADERS frame with END_STREAM after the last DATA.
       stream.once('wantTrailers', () => {
@@ -112,7 +120,13 @@ export class H2InboundTunnel extends InboundStream implements InboundTunnel {
     const { stream } = this
     if (stream.headersSent) throw new MeshError('E_INTERNAL', 'accept() called twice on one tunnel')
     if (!stream.destroyed && !stream.closed) {
-      stream.respond({ ...stripHopByHop(headers), [HTTP2_HEADER_STATUS]: 200 })
+      try {
+        stream.respond({ ...stripHopByHop(headers), [HTTP2_HEADER_STATUS]: 200 })
+      } catch (err) {
+        const meshErr = new MeshError('E_INTERNAL', `invalid tunnel response head: ${(err as Error).message}`, { cause: err })
+        this.reject(meshErr)
+        throw meshErr
+      }
     }
     return stream
   }
