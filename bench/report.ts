@@ -52,7 +52,7 @@ function perProcess (record: Record<string, number>, format: (v: number) => stri
 }
 
 function scenarioRow (f: PathFigures, unit: string): string[] {
-  const value = f.value === undefined ? `n/a${f.error !== undefined ? ` (${f.error.slice(0, 60)})` : ''}` : `${num(f.value, unit === 'MB/s' ? 0 : 0)} ${unit}`
+  const value = f.value === undefined ? `FAILED: ${(f.error ?? 'no measurement').slice(0, 70)}` : `${num(f.value, 0)} ${unit}`
   return [
     f.title,
     value,
