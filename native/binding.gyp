@@ -1,0 +1,24 @@
+# meshgate_quic: the QUIC/HTTP/3 addon (ngtcp2 + ngtcp2_crypto_gnutls + nghttp3 + GnuTLS).
+# Built by native/build.mjs only when pkg-config finds the Debian -dev packages.
+{
+  "targets": [
+    {
+      "target_name": "meshgate_quic",
+      "sources": [
+        "src/addon.cc",
+        "src/endpoint.cc",
+        "src/connection.cc",
+        "src/h3session.cc",
+        "src/tls.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags_cc": [
+        "-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers",
+        "<!@(pkg-config --cflags libngtcp2 libngtcp2_crypto_gnutls libnghttp3 gnutls)"
+      ],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "libraries": ["<!@(pkg-config --libs libngtcp2 libngtcp2_crypto_gnutls libnghttp3 gnutls)"]
+    }
+  ]
+}

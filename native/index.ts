@@ -1,0 +1,188 @@
+/**
+ * The one loader of the QUIC/HTTP/3 addon (native/build/Release/meshgate_quic.node). Nothing
+ * else loads the .node file: everything goes through `loadQuic()`, which says every path it tried
+ * and which Debian packages are missing when the addon is not there.
+ */
+import { createRequire } from 'node:module'
+import { existsSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** The apt packages the addon builds against (`native/build.mjs` checks them with pkg-config). */
+export const QUIC_APT_PACKAGES = [
+  'libngtcp2-dev',
+  'libngtcp2-crypto-gnutls-dev',
+  'libnghttp3-dev',
+  'libgnutls28-dev',
+  'pkg-config',
+] as const
+
+export const QUIC_INSTALL_HINT =
+  `apt-get install -y ${QUIC_APT_PACKAGES.join(' ')} g++ make python3 && npm run native:build`
+
+/** Event kinds the addon emits; values match `EventKind` in native/src/common.h. */
+export const EVENT_KIND = {
+  handshake: 1,
+  close: 2,
+  headers: 3,
+  data: 4,
+  end: 5,
+  streamClose: 6,
+  reset: 7,
+  drain: 8,
+  goaway: 9,
+  streamsAvailable: 10,
+} as const
+
+/**
+ * The addon's event callback: `(kind, conn, stream, code, flag, payload)`. For `data` events its
+ * return value says whether JS wants more (false holds back the peer's flow-control credit
+ * until `resumeRead`).
+ */
+export type EmitFn = (
+  kind: number,
+  conn: number,
+  stream: number,
+  code: number,
+  flag: number,
+  payload: Buffer | string[] | undefined,
+) => boolean | undefined
+
+/** Options of one UDP endpoint (server, or client carrying outgoing connections). */
+export interface RawEndpointOptions {
+  server: boolean
+  /** IP literal to bind; default 127.0.0.1. */
+  host?: string
+  /** 0 (default) picks a free port. */
+  port?: number
+  /** PEM trust root the peer's certificate must chain to. */
+  ca: string
+  /** PEM certificate chain and private key of this side. */
+  cert?: string
+  key?: string
+  /** Default `h3`. */
+  alpn?: string
+  /** Server: refuse clients without a certificate (default true). */
+  requireClientCert?: boolean
+  /** Concurrent bidi streams the peer may open (server; default 100). */
+  maxStreams?: number
+  /** QUIC max_idle_timeout, ms (default 30 000). */
+  idleTimeoutMs?: number
+  /** PING after this much quiet, ms; 0 (default) disables. */
+  keepAliveMs?: number
+  /** Default 10 000 ms. */
+  handshakeTimeoutMs?: number
+  /** Per-stream receive window, bytes (default 6 MiB). */
+  maxStreamData?: number
+  /** Connection receive window, bytes (default 16 MiB). */
+  maxData?: number
+  /** Unacknowledged bytes per stream before `write` says wait (default 2 MiB). */
+  sendHighWater?: number
+  /** Congestion control: cubic (default), reno, bbr, bbr2. */
+  cc?: 'cubic' | 'reno' | 'bbr' | 'bbr2'
+  /** Socket buffer sizes asked of the kernel, bytes (default 4 MiB; capped by net.core.*mem_max). */
+  recvBufferSize?: number
+  sendBufferSize?: number
+  /** ngtcp2's own trace on stderr. */
+  debug?: boolean
+}
+
+export interface RawConnectOptions {
+  host: string
+  port: number
+  /** SNI; empty sends none. */
+  servername?: string
+  /** When set, the handshake fails unless the server's URI SAN is exactly this. */
+  expectedIdentity?: string
+}
+
+export interface RawStats {
+  smoothedRttMs: number
+  minRttMs: number
+  latestRttMs: number
+  cwnd: number
+  bytesInFlight: number
+  bytesSent: number
+  bytesReceived: number
+  packetsSent: number
+  packetsReceived: number
+  /** Packets carrying STREAM frames declared lost (ngtcp2 0.12 exposes no global loss count). */
+  lostStreamPackets: number
+  ptoCount: number
+  openStreams: number
+  streamsBidiLeft: number
+}
+
+/** One bound UDP socket and its connections; ids are plain numbers. */
+export interface RawEndpoint {
+  address: () => { host: string, port: number, family: 'IPv4' | 'IPv6' }
+  connect: (options: RawConnectOptions) => number
+  /** Returns the stream id, or -2 while the peer's stream limit is reached. */
+  request: (conn: number, headers: string[], endStream: boolean) => number
+  respond: (conn: number, stream: number, headers: string[], endStream: boolean) => void
+  /** Returns false when the stream's buffer is over the high-water mark (wait for `drain`). */
+  write: (conn: number, stream: number, chunks: Uint8Array[] | null, end: boolean, trailers?: string[]) => boolean
+  resumeRead: (conn: number, stream: number) => void
+  resetStream: (conn: number, stream: number, code?: number) => void
+  closeConnection: (conn: number, code: number, graceful: boolean) => void
+  stats: (conn: number) => RawStats | undefined
+  close: () => void
+  setRef: (ref: boolean) => void
+}
+
+export interface QuicBinding {
+  Endpoint: new (options: RawEndpointOptions, emit: EmitFn) => RawEndpoint
+  versions: { ngtcp2: string, nghttp3: string, gnutls: string }
+}
+
+const ADDON = 'meshgate_quic.node'
+let cached: QuicBinding | undefined
+let failure: Error | undefined
+
+/** Where the .node file may be, from the package root (this file runs from dist/native/ or native/). */
+function candidates (): string[] {
+  const here = dirname(fileURLToPath(import.meta.url))
+  const roots = [resolve(here, '..', '..'), resolve(here, '..')]
+  const paths: string[] = []
+  const fromEnv = process.env.MESHGATE_QUIC_ADDON
+  if (fromEnv !== undefined && fromEnv !== '') paths.push(resolve(fromEnv))
+  for (const root of roots) {
+    for (const kind of ['Release', 'Debug']) paths.push(join(root, 'native', 'build', kind, ADDON))
+  }
+  return [...new Set(paths)]
+}
+
+/** Loads the addon once; throws an Error naming every path tried and the install line. */
+export function loadQuic (): QuicBinding {
+  if (cached !== undefined) return cached
+  if (failure !== undefined) throw failure
+  const require = createRequire(import.meta.url)
+  const tried: string[] = []
+  for (const path of candidates()) {
+    if (!existsSync(path)) {
+      tried.push(`${path} (not found)`)
+      continue
+    }
+    try {
+      cached = require(path) as QuicBinding
+      return cached
+    } catch (err) {
+      tried.push(`${path} (${(err as Error).message.split('\n')[0] ?? 'load failed'})`)
+    }
+  }
+  failure = new Error(
+    'meshgate QUIC addon is not available. Tried:\n  ' + tried.join('\n  ') +
+    `\nTo build it: ${QUIC_INSTALL_HINT}`
+  )
+  throw failure
+}
+
+/** True when the addon loads. */
+export function quicAvailable (): boolean {
+  try {
+    loadQuic()
+    return true
+  } catch {
+    return false
+  }
+}

@@ -1,0 +1,108 @@
+// A UDP endpoint on the Node event loop: one uv_udp_t socket, the connection-ID routing table,
+// batched sends (sendmsg with UDP GSO where the kernel has it), and the pump that writes dirty
+// connections and hands queued events to JavaScript. It is the object JS holds (ObjectWrap).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <napi.h>
+#include <ngtcp2/ngtcp2.h>
+#include <uv.h>
+
+#include "common.h"
+#include "connection.h"
+#include "tls.h"
+
+namespace meshgate {
+
+class Endpoint : public Napi::ObjectWrap<Endpoint> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit Endpoint(const Napi::CallbackInfo& info);
+  ~Endpoint() override;
+
+  // For connections.
+  uv_loop_t* loop() const { return loop_; }
+  TlsContext* tls() const { return tls_.get(); }
+  const QuicSettings& settings() const { return settings_; }
+  bool server() const { return server_; }
+  void MarkDirty(Connection* conn);
+  void Push(Event&& event) { events_.push_back(std::move(event)); }
+  std::vector<Event>& events() { return events_; }
+  void AddCid(const std::string& key, Connection* conn) { cids_[key] = conn; }
+  void RemoveCid(const std::string& key) { cids_.erase(key); }
+  // Sends `count` packets laid out back to back in `data`, each `segment` bytes except maybe the
+  // last. Returns false when the socket is full (the caller stops; it is re-dirtied later).
+  bool Send(const sockaddr* remote, socklen_t remoteLen, const uint8_t* data, size_t total,
+            size_t segment);
+  bool sendBlocked() const { return sendBlocked_; }
+  uint8_t* txBuffer() { return txbuf_.data(); }
+  void HandleClosed();  // a connection's timer handle finished closing
+
+  static constexpr size_t kMaxPacket = 1500;
+  static constexpr size_t kMaxBatch = 44;  // packets per sendmsg (GSO keeps it under 64 KB)
+  static constexpr size_t kCidLen = 16;
+
+ private:
+  Napi::Value Address(const Napi::CallbackInfo& info);
+  Napi::Value Connect(const Napi::CallbackInfo& info);
+  Napi::Value Request(const Napi::CallbackInfo& info);
+  Napi::Value Respond(const Napi::CallbackInfo& info);
+  Napi::Value Write(const Napi::CallbackInfo& info);
+  Napi::Value End(const Napi::CallbackInfo& info);
+  Napi::Value ResumeRead(const Napi::CallbackInfo& info);
+  Napi::Value ResetStream(const Napi::CallbackInfo& info);
+  Napi::Value CloseConnection(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value SetRef(const Napi::CallbackInfo& info);
+
+  Connection* Find(const Napi::CallbackInfo& info, size_t index);
+  void OnDatagram(const uint8_t* data, size_t len, const sockaddr* addr);
+  void Pump();
+  void DeliverEvents();
+  void Reap();
+  void Shutdown();
+  void SendQueued(const sockaddr* remote, const uint8_t* data, size_t total, size_t segment);
+
+  static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void OnRecv(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr,
+                     unsigned flags);
+  static void OnPumpHandle(uv_idle_t* handle);
+  static void OnCheckHandle(uv_check_t* handle);
+  static void OnHandleClosed(uv_handle_t* handle);
+  static void OnSendDone(uv_udp_send_t* req, int status);
+  static void Cleanup(void* arg);
+
+  Napi::Env env_;
+  uv_loop_t* loop_ = nullptr;
+  bool server_ = false;
+  QuicSettings settings_;
+  std::unique_ptr<TlsContext> tls_;
+  uv_udp_t udp_;
+  uv_idle_t idle_;
+  uv_check_t check_;
+  int openHandles_ = 0;
+  bool closing_ = false;
+  bool closed_ = false;
+  bool pumping_ = false;
+  bool gso_ = true;
+  bool sendBlocked_ = false;
+  int pendingSends_ = 0;
+  sockaddr_storage local_{};
+  socklen_t localLen_ = 0;
+  uint32_t nextConnId_ = 1;
+  std::unordered_map<std::string, Connection*> cids_;
+  std::unordered_map<uint32_t, Connection*> conns_;
+  std::vector<Connection*> dirty_;
+  std::vector<Event> events_;
+  std::vector<uint8_t> rxbuf_;
+  std::vector<uint8_t> txbuf_;
+  Napi::FunctionReference emit_;
+  std::unique_ptr<Napi::AsyncContext> async_;
+};
+
+}  // namespace meshgate
