@@ -1,0 +1,137 @@
+// A small Kubernetes API server for tests: EndpointSlice list + watch in the real wire format.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR'
+export type Json = Record<string, unknown>
+
+interface Recorded { type: WatchEventType, object: Json, rv: number }
+
+/** What the source asked for, in order. */
+export interface SeenRequest { path: string, query: URLSearchParams, authorization: string | undefined }
+
+/**
+ * Serves `GET /apis/discovery.k8s.io/v1/namespaces/<ns>/endpointslices` with `labelSelector`,
+ * as a list (`EndpointSliceList`) or, with `watch=1`, as a chunked stream of one JSON watch event
+ * per line, replaying the events after the asked resourceVersion first (like the API server's
+ * watch cache). `expire()` makes older resourceVersions answer 410 — as an HTTP status or, as the
+ * real API server does for an expired watch, a 200 stream carrying an ERROR event with code 410.
+ */
+export class FakeKubeApi {
+  readonly requests: SeenRequest[] = []
+  private server: Server | undefined
+  private rv = 100
+  private readonly slices = new Map<string, Json>()
+  private readonly history: Recorded[] = []
+  /** Open watches and the label selection each asked for. */
+  private readonly watchers = new Map<ServerResponse, (o: Json) => boolean>()
+  private oldestValid = 0
+  private goneAs: 'status' | 'event' = 'status'
+
+  async start (): Promise<string> {
+    this.server = createServer((req, res) => { this.handle(req, res) })
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve))
+    return `http://127.0.0.1:${(this.server?.address() as AddressInfo).port}`
+  }
+
+  get resourceVersion (): string {
+    return String(this.rv)
+  }
+
+  /** Stores a slice and sends the event to open watches. */
+  emit (type: 'ADDED' | 'MODIFIED' | 'DELETED', slice: Json): void {
+    this.rv += 1
+    const object = { ...slice, metadata: { ...(slice.metadata as Json), resourceVersion: String(this.rv) } }
+    const name = (object.metadata as Json).name as string
+    if (type === 'DELETED') this.slices.delete(name)
+    else this.slices.set(name, object)
+    this.history.push({ type, object, rv: this.rv })
+    this.broadcast({ type, object })
+  }
+
+  /** Writes a raw line to every open watch (for unknown types or broken lines). */
+  raw (line: string): void {
+    for (const res of this.watchers.keys()) res.write(line + '\n')
+  }
+
+  /** A BOOKMARK with the current resourceVersion. */
+  bookmark (): void {
+    this.broadcast({ type: 'BOOKMARK', object: { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', metadata: { resourceVersion: this.resourceVersion } } })
+  }
+
+  /** Resource versions up to now expire: watches from them get 410. */
+  expire (as: 'status' | 'event'): void {
+    this.oldestValid = this.rv + 1
+    this.goneAs = as
+  }
+
+  /** Cuts every open watch connection abruptly. */
+  drop (): void {
+    for (const res of this.watchers.keys()) res.socket?.destroy()
+    this.watchers.clear()
+  }
+
+  get openWatches (): number {
+    return this.watchers.size
+  }
+
+  async stop (): Promise<void> {
+    this.drop()
+    this.server?.closeAllConnections()
+    await new Promise<void>((resolve) => { if (this.server === undefined) resolve(); else this.server.close(() => resolve()) })
+  }
+
+  private broadcast (event: { type: WatchEventType, object: Json }): void {
+    const line = JSON.stringify(event) + '\n'
+    for (const [res, selected] of this.watchers) if (event.type === 'BOOKMARK' || selected(event.object)) res.write(line)
+  }
+
+  private handle (req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://x')
+    this.requests.push({ path: url.pathname, query: url.searchParams, authorization: req.headers.authorization })
+    const match = /^\/apis\/discovery\.k8s\.io\/v1\/namespaces\/([^/]+)\/endpointslices$/.exec(url.pathname)
+    if (req.headers.authorization !== 'Bearer test-token') return this.status(res, 401, 'Unauthorized')
+    if (match === null) return this.status(res, 404, 'NotFound')
+    const selector = url.searchParams.get('labelSelector') ?? ''
+    const [label, value] = selector.split('=')
+    const selected = (o: Json): boolean => ((o.metadata as Json).labels as Record<string, string> | undefined)?.[label ?? ''] === value
+    if (url.searchParams.get('watch') !== '1') {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ kind: 'EndpointSliceList', apiVersion: 'discovery.k8s.io/v1', metadata: { resourceVersion: this.resourceVersion }, items: [...this.slices.values()].filter(selected) }))
+      return
+    }
+    const from = Number(url.searchParams.get('resourceVersion') ?? '0')
+    if (from < this.oldestValid && this.goneAs === 'status') return this.status(res, 410, 'Expired', `too old resource version: ${from} (${this.oldestValid})`)
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' })
+    if (from < this.oldestValid) {
+      res.end(JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `too old resource version: ${from} (${this.oldestValid})`, reason: 'Expired', code: 410 } }) + '\n')
+      return
+    }
+    for (const e of this.history) if (e.rv > from && selected(e.object)) res.write(JSON.stringify({ type: e.type, object: e.object }) + '\n')
+    this.watchers.set(res, selected)
+    res.on('close', () => this.watchers.delete(res))
+  }
+
+  private status (res: ServerResponse, code: number, reason: string, message = reason): void {
+    res.writeHead(code, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code }))
+  }
+}
+
+/** An EndpointSlice of Service `service` in the real shape; `ips` ready unless listed in `notReady`. */
+export function endpointSlice (name: string, service: string, ips: string[], notReady: string[] = [], port = 8080): Json {
+  return {
+    kind: 'EndpointSlice',
+    apiVersion: 'discovery.k8s.io/v1',
+    metadata: { name, namespace: 'shop', labels: { 'kubernetes.io/service-name': service, 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' }, generateName: `${service}-` },
+    addressType: 'IPv4',
+    endpoints: [...ips, ...notReady].map((ip, i) => ({
+      addresses: [ip],
+      conditions: { ready: !notReady.includes(ip), serving: true, terminating: false },
+      nodeName: 'node-1',
+      zone: 'zone-a',
+      targetRef: { kind: 'Pod', namespace: 'shop', name: `${service}-${i}`, uid: '00000000-0000-0000-0000-00000000000' + String(i) },
+    })),
+    ports: [{ name: 'metrics', port: 9100, protocol: 'TCP' }, { name: 'http', port, protocol: 'TCP', appProtocol: 'http' }],
+  }
+}
