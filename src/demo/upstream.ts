@@ -58,7 +58,8 @@ export async function startDemoUpstream (host: string, httpPort: number, tcpPort
     detectProtocol(socket, 1000).then((p) => {
       if (p === 'http2') h2c.emit('connection', socket)
       else if (p === 'http1') http1.emit('connection', socket)
-      else socket.destroy()
+      else { socket.destroy(); return }
+      socket.resume()
     }, () => socket.destroy())
   })
   const echo = net.createServer({ allowHalfOpen: true }, (socket) => {

@@ -66,5 +66,6 @@ export async function detectProtocol (socket: Socket, timeoutMs: number): Promis
     socket.on('data', onData)
     socket.once('end', onEnd)
     socket.once('error', onEnd)
+    socket.resume()
   })
 }

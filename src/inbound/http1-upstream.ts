@@ -3,7 +3,7 @@
  * per target address.
  */
 import { Pool } from 'undici'
-import type { Readable } from 'node:stream'
+import { PassThrough, type Readable } from 'node:stream'
 import type { Timeouts } from '../config/types.js'
 import { endToEndHeaders, forwardableTrailers } from '../http/headers.js'
 import type { HeaderMap, InboundExchange } from '../../transports/contract.js'
@@ -40,7 +40,7 @@ export class Http1Upstream {
         method: exchange.head.method as 'GET',
         path: exchange.head.path,
         headers: { ...headers, host: exchange.head.authority },
-        body: exchange.hasBody ? exchange.body : null,
+        body: exchange.hasBody ? detachedBody(exchange.body) : null,
         signal: exchange.signal,
       })
     } catch (err) {
@@ -57,4 +57,14 @@ export class Http1Upstream {
   async close (): Promise<void> {
     await Promise.allSettled([...this.#pools.values()].map(async (p) => await p.close()))
   }
+}
+
+/**
+ * The request body behind a PassThrough: undici destroys a body stream once it has sent it, and
+ * destroying the transport's stream itself would reset the exchange before the response is back.
+ */
+function detachedBody (body: Readable): Readable {
+  const detached = new PassThrough({ highWaterMark: 64 * 1024 })
+  body.once('error', (err) => detached.destroy(err))
+  return body.pipe(detached)
 }

@@ -54,8 +54,9 @@ export async function startOutboundListener (ctx: OutboundContext, config: Outbo
 
   const dispatch = (socket: Socket, protocol: DetectedProtocol): void => {
     switch (protocol) {
-      case 'http1': http1.emit('connection', socket); break
-      case 'http2': h2c.emit('connection', socket); break
+      // Node's servers take an accepted socket; resume it so they read what detection put back.
+      case 'http1': http1.emit('connection', socket); socket.resume(); break
+      case 'http2': h2c.emit('connection', socket); socket.resume(); break
       case 'tls':
       case 'tcp': handleOutboundTcp(ctx, socket, config.tcpService); break
     }

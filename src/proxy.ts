@@ -1,0 +1,117 @@
+/**
+ * One meshgate process, assembled from its config in a documented order:
+ *   transports → demo upstream → inbound role → outbound role → admin server.
+ * Shutdown runs the other way: stop accepting, drain in-flight work up to a deadline (GOAWAY to
+ * peers), then drop what is left.
+ */
+import { X509Certificate } from 'node:crypto'
+import type { Logger } from 'pino'
+import type { MeshConfig } from './config/types.js'
+import { startDemoUpstream, type DemoUpstream } from './demo/upstream.js'
+import { spiffeIdFromSubjectAltName } from './identity/spiffe.js'
+import { readTlsMaterial } from './identity/tls-files.js'
+import { startInboundRole, type InboundRole } from './inbound/role.js'
+import { createMetrics, type Metrics } from './metrics/index.js'
+import { StaticRoundRobinPicker } from './outbound/endpoint-picker.js'
+import { startOutboundRole, type OutboundRole } from './outbound/role.js'
+import { h2Transport } from '../transports/h2/index.js'
+import { TransportRegistry } from '../transports/registry.js'
+
+export interface RunningProxy {
+  /** Graceful: stop accepting, let in-flight work finish up to `deadlineMs`, then close. Safe twice. */
+  drain: (deadlineMs: number) => Promise<void>
+  /** Abrupt. Safe twice. */
+  close: () => Promise<void>
+  readonly metrics: Metrics
+  readonly outbound?: OutboundRole
+  readonly inbound?: InboundRole
+  readonly demo?: DemoUpstream
+  readonly adminAddress?: { host: string, port: number }
+}
+
+export interface StartOptions {
+  /** Metrics on (default) or off (the bench's switch). */
+  metrics?: boolean
+}
+
+/** The SPIFFE ID in a PEM certificate's URI SAN ('' if none). */
+export function identityOfCert (pem: string): string {
+  return spiffeIdFromSubjectAltName(new X509Certificate(pem).subjectAltName) ?? ''
+}
+
+export async function startProxy (config: MeshConfig, logger: Logger, options: StartOptions = {}): Promise<RunningProxy> {
+  const metrics = createMetrics({ enabled: options.metrics ?? true })
+  const telemetry = metrics.telemetry
+  const transports = new TransportRegistry({ logger: logger.child({ component: 'transport' }), observer: metrics.transportObserver })
+  transports.add(h2Transport({
+    connectionWindowBytes: config.h2.connectionWindowBytes,
+    streamWindowBytes: config.h2.streamWindowBytes,
+    maxConcurrentStreams: config.h2.maxConcurrentStreams,
+    keepAliveMs: config.h2.keepAliveMs,
+    keepAliveTimeoutMs: config.h2.keepAliveTimeoutMs,
+    maxHeaderListBytes: config.limits.maxHeaderBytes,
+  }))
+
+  let demo: DemoUpstream | undefined
+  let inbound: InboundRole | undefined
+  let outbound: OutboundRole | undefined
+  const destroyAll = (): void => {
+    outbound?.destroy()
+    inbound?.destroy()
+    void demo?.close()
+  }
+  try {
+    if (config.demo !== undefined) {
+      demo = await startDemoUpstream(config.demo.host, config.demo.httpPort, config.demo.tcpPort)
+      logger.info({ http: demo.httpPort, tcp: demo.tcpPort }, 'demo upstream ready')
+    }
+    if (config.inbound !== undefined) {
+      inbound = await startInboundRole({
+        config: config.inbound, tls: await readTlsMaterial(config.inbound.tls), timeouts: config.timeouts, transports, telemetry, logger,
+      })
+    }
+    if (config.outbound !== undefined) {
+      const tls = await readTlsMaterial(config.outbound.tls)
+      outbound = await startOutboundRole({
+        config: config.outbound,
+        services: config.services,
+        picker: new StaticRoundRobinPicker(config.services),
+        tls,
+        identity: identityOfCert(tls.cert),
+        timeouts: config.timeouts,
+        limits: config.limits,
+        transports,
+        telemetry,
+        logger,
+      })
+    }
+  } catch (err) {
+    destroyAll()
+    throw err
+  }
+
+  let drained: Promise<void> | undefined
+  const drain = async (deadlineMs: number): Promise<void> => {
+    drained ??= (async () => {
+      logger.info({ deadlineMs }, 'draining')
+      let timer: NodeJS.Timeout | undefined
+      const deadline = new Promise<'deadline'>((resolve) => { timer = setTimeout(() => resolve('deadline'), deadlineMs) })
+      const graceful = Promise.allSettled([outbound?.close(), inbound?.close()]).then(() => 'drained' as const)
+      const outcome = await Promise.race([graceful, deadline])
+      clearTimeout(timer)
+      if (outcome === 'deadline') logger.warn({ deadlineMs }, 'drain deadline reached; dropping what is left')
+      destroyAll()
+      await demo?.close()
+      logger.info('stopped')
+    })()
+    await drained
+  }
+  return {
+    drain,
+    close: async () => await drain(0),
+    metrics,
+    outbound,
+    inbound,
+    demo,
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * A meshgate pair on loopback for integration tests: a workload upstream (the demo upstream:
+ * HTTP/1 + h2c echo and a TCP echo), an inbound proxy in front of it and an outbound proxy the
+ * test talks to, with certificates from a fresh test CA. Both proxies run in this process.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pino } from 'pino'
+import { parseConfig } from '../../src/config/load.js'
+import { startDemoUpstream, type DemoUpstream } from '../../src/demo/upstream.js'
+import { startProxy, type RunningProxy } from '../../src/proxy.js'
+import type { TlsMaterial } from '../../transports/contract.js'
+import { makePki, type TestPki } from './pki.js'
+
+export interface PairOptions {
+  /** Extra YAML for the outbound side's top level (e.g. `timeouts: {requestMs: 500}`). */
+  outboundExtra?: string
+  inboundExtra?: string
+  /** `allow` entries of the inbound targets (default: the whole test trust domain). */
+  allow?: string[]
+  /** Identity the outbound side expects of the inbound peer (default: the server's). */
+  expectIdentity?: string
+  /** TLS material of each side (default: fresh certificates from the test CA). */
+  clientTls?: TlsMaterial
+  serverTls?: TlsMaterial
+  pki?: TestPki
+}
+
+export interface Pair {
+  pki: TestPki
+  upstream: DemoUpstream
+  client: RunningProxy
+  server: RunningProxy
+  /** The outbound `auto` listener (HTTP/1, h2c, TCP by detection). */
+  appPort: number
+  /** The outbound `tcp` listener. */
+  tcpPort: number
+  /** The inbound peer port. */
+  peerPort: number
+  dir: string
+  close: () => Promise<void>
+}
+
+const silent = pino({ level: process.env.MESHGATE_TEST_LOG ?? 'silent' })
+
+async function writeTls (dir: string, name: string, tls: TlsMaterial): Promise<string> {
+  await writeFile(join(dir, `${name}.crt`), tls.cert)
+  await writeFile(join(dir, `${name}.key`), tls.key, { mode: 0o600 })
+  await writeFile(join(dir, `${name}-ca.crt`), tls.ca)
+  return `{ ca: ${name}-ca.crt, cert: ${name}.crt, key: ${name}.key }`
+}
+
+export async function startPair (options: PairOptions = {}): Promise<Pair> {
+  const pki = options.pki ?? await makePki()
+  const dir = await mkdtemp(join(tmpdir(), 'meshgate-pair-'))
+  const upstream = await startDemoUpstream('127.0.0.1', 0, 0)
+  const serverTls = await writeTls(dir, 'server', options.serverTls ?? await pki.workload('server'))
+  const clientTls = await writeTls(dir, 'client', options.clientTls ?? await pki.workload('client'))
+  const allow = JSON.stringify(options.allow ?? [`spiffe://${pki.id('x').split('/')[2] ?? ''}`])
+  const web = `127.0.0.1:${upstream.httpPort}`
+  const echo = `127.0.0.1:${upstream.tcpPort}`
+
+  const serverYaml = `
+log: { level: silent }
+inbound:
+  tls: ${serverTls}
+  listeners: [{ host: 127.0.0.1, port: 0 }]
+  targets:
+    - { address: "${web}", protocol: auto, allow: ${allow} }
+    - { address: "${echo}", protocol: tcp, allow: ${allow} }
+${options.inboundExtra ?? ''}
+`
+  const server = await startProxy(parseConfig(serverYaml, join(dir, 'server.yaml')), silent)
+  const peerPort = server.inbound?.addresses()[0]?.port ?? 0
+  const identity = options.expectIdentity ?? pki.id('server')
+  const clientYaml = `
+log: { level: silent }
+services:
+  web:
+    aliases: [web.test]
+    endpoints: [{ peer: "127.0.0.1:${peerPort}", identity: "${identity}", target: "${web}" }]
+  echo:
+    endpoints: [{ peer: "127.0.0.1:${peerPort}", identity: "${identity}", target: "${echo}" }]
+  nowhere:
+    endpoints: [{ peer: "127.0.0.1:${peerPort}", identity: "${identity}", target: "127.0.0.1:1" }]
+outbound:
+  tls: ${clientTls}
+  listeners:
+    - { name: app, host: 127.0.0.1, port: 0, protocol: auto, tcpService: echo }
+    - { name: tcp, host: 127.0.0.1, port: 0, protocol: tcp, tcpService: echo }
+${options.outboundExtra ?? ''}
+`
+  let client: RunningProxy
+  try {
+    client = await startProxy(parseConfig(clientYaml, join(dir, 'client.yaml')), silent)
+  } catch (err) {
+    await server.close()
+    await upstream.close()
+    throw err
+  }
+  const ports = client.outbound?.listeners.map((l) => l.address().port) ?? []
+  return {
+    pki,
+    upstream,
+    client,
+    server,
+    appPort: ports[0] ?? 0,
+    tcpPort: ports[1] ?? 0,
+    peerPort,
+    dir,
+    close: async () => {
+      await client.close()
+      await server.close()
+      await upstream.close()
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+}
