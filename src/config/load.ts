@@ -39,7 +39,8 @@ function withLines (doc: Document, lines: LineCounter, problems: Problem[]): Con
 export function parseConfig (text: string, file: string): MeshConfig {
   const absolute = resolve(file)
   const lines = new LineCounter()
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
+  // merge: YAML `<<: *anchor` keys, handy for repeated endpoint blocks.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true })
   if (doc.errors.length > 0) {
     throw new ConfigError(absolute, doc.errors.map((e) => {
       const at = lines.linePos(e.pos[0])

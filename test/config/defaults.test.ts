@@ -73,3 +73,14 @@ test('the loaded config is deeply frozen', () => {
   assert.ok(Object.isFrozen(config.outbound?.listeners))
   assert.throws(() => { (config.timeouts as { connectMs: number }).connectMs = 1 }, TypeError)
 })
+
+test('YAML anchors and merge keys work', () => {
+  const config = parseConfig(`
+services:
+  a: { endpoints: [{ <<: &server { peer: "10.0.0.2:4143", identity: "spiffe://mesh.local/ns/default/sa/s" }, target: "127.0.0.1:8080" }] }
+  b: { endpoints: [{ <<: *server, target: "127.0.0.1:9000", weight: 3 }] }
+`, '/x/anchors.yaml')
+  assert.equal(config.services.a.endpoints[0].peer, '10.0.0.2:4143')
+  assert.equal(config.services.b.endpoints[0].identity, 'spiffe://mesh.local/ns/default/sa/s')
+  assert.equal(config.services.b.endpoints[0].weight, 3)
+})
