@@ -25,6 +25,8 @@ export interface PairOptions {
   clientTls?: TlsMaterial
   serverTls?: TlsMaterial
   pki?: TestPki
+  /** Workload address of the `web` service (default: the demo upstream's HTTP port). */
+  webTarget?: string
 }
 
 export interface Pair {
@@ -58,7 +60,7 @@ export async function startPair (options: PairOptions = {}): Promise<Pair> {
   const serverTls = await writeTls(dir, 'server', options.serverTls ?? await pki.workload('server'))
   const clientTls = await writeTls(dir, 'client', options.clientTls ?? await pki.workload('client'))
   const allow = JSON.stringify(options.allow ?? [`spiffe://${pki.id('x').split('/')[2] ?? ''}`])
-  const web = `127.0.0.1:${upstream.httpPort}`
+  const web = options.webTarget ?? `127.0.0.1:${upstream.httpPort}`
   const echo = `127.0.0.1:${upstream.tcpPort}`
 
   const serverYaml = `
