@@ -220,7 +220,8 @@ async function run (file: string, logLevel: LogLevel | undefined): Promise<numbe
     if (config.devPki !== undefined) await ensureDevPki(config.devPki, logger.child({ component: 'dev-pki' }))
     // Loaded here, not at the top, so help/check/doctor work without the proxy's module graph.
     const { startProxy } = await import('./proxy.js')
-    proxy = await startProxy(config, logger)
+    // POST /shutdown takes the same path as SIGTERM: drain, then exit.
+    proxy = await startProxy(config, logger, { onShutdown: () => { process.kill(process.pid, 'SIGTERM') } })
   } catch (err) {
     process.stderr.write(startFailure(err))
     process.exit(EXIT_FAILURE)

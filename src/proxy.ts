@@ -6,6 +6,7 @@
  */
 import { X509Certificate } from 'node:crypto'
 import type { Logger } from 'pino'
+import { startAdmin, TapHub, type AdminServer } from './admin/index.js'
 import type { MeshConfig } from './config/types.js'
 import { startDemoUpstream, type DemoUpstream } from './demo/upstream.js'
 import { spiffeIdFromSubjectAltName } from './identity/spiffe.js'
@@ -14,6 +15,7 @@ import { startInboundRole, type InboundRole } from './inbound/role.js'
 import { createMetrics, type Metrics } from './metrics/index.js'
 import { StaticRoundRobinPicker } from './outbound/endpoint-picker.js'
 import { startOutboundRole, type OutboundRole } from './outbound/role.js'
+import { combineTelemetry } from './telemetry.js'
 import { h2Transport } from '../transports/h2/index.js'
 import { TransportRegistry } from '../transports/registry.js'
 
@@ -32,6 +34,8 @@ export interface RunningProxy {
 export interface StartOptions {
   /** Metrics on (default) or off (the bench's switch). */
   metrics?: boolean
+  /** What `POST /shutdown` on the admin server does (default: drain for the config's drainMs). */
+  onShutdown?: () => void
 }
 
 /** The SPIFFE ID in a PEM certificate's URI SAN ('' if none). */
@@ -41,7 +45,8 @@ export function identityOfCert (pem: string): string {
 
 export async function startProxy (config: MeshConfig, logger: Logger, options: StartOptions = {}): Promise<RunningProxy> {
   const metrics = createMetrics({ enabled: options.metrics ?? true })
-  const telemetry = metrics.telemetry
+  const tap = new TapHub()
+  const telemetry = combineTelemetry(metrics.telemetry, tap)
   const transports = new TransportRegistry({ logger: logger.child({ component: 'transport' }), observer: metrics.transportObserver })
   transports.add(h2Transport({
     connectionWindowBytes: config.h2.connectionWindowBytes,
@@ -55,10 +60,13 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
   let demo: DemoUpstream | undefined
   let inbound: InboundRole | undefined
   let outbound: OutboundRole | undefined
+  let admin: AdminServer | undefined
+  let ready = false
   const destroyAll = (): void => {
     outbound?.destroy()
     inbound?.destroy()
     void demo?.close()
+    void admin?.close()
   }
   try {
     if (config.demo !== undefined) {
@@ -85,14 +93,29 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
         logger,
       })
     }
+    if (config.admin !== undefined) {
+      admin = await startAdmin({
+        host: config.admin.host,
+        port: config.admin.port,
+        registry: metrics.registry,
+        logger,
+        getConfig: () => config,
+        ready: () => ready,
+        onShutdown: () => (options.onShutdown ?? (() => { void drain(config.drainMs) }))(),
+        tap,
+      })
+      logger.info({ ...admin.address }, 'admin server ready')
+    }
   } catch (err) {
     destroyAll()
     throw err
   }
+  ready = true
 
   let drained: Promise<void> | undefined
   const drain = async (deadlineMs: number): Promise<void> => {
     drained ??= (async () => {
+      ready = false
       logger.info({ deadlineMs }, 'draining')
       let timer: NodeJS.Timeout | undefined
       const deadline = new Promise<'deadline'>((resolve) => { timer = setTimeout(() => resolve('deadline'), deadlineMs) })
@@ -101,7 +124,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
       clearTimeout(timer)
       if (outcome === 'deadline') logger.warn({ deadlineMs }, 'drain deadline reached; dropping what is left')
       destroyAll()
-      await demo?.close()
+      await Promise.allSettled([demo?.close(), admin?.close()])
       logger.info('stopped')
     })()
     await drained
@@ -113,5 +136,6 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
     outbound,
     inbound,
     demo,
+    adminAddress: admin?.address,
   }
 }

@@ -65,6 +65,7 @@ export async function startPair (options: PairOptions = {}): Promise<Pair> {
 
   const serverYaml = `
 log: { level: silent }
+admin: { host: 127.0.0.1, port: 0 }
 inbound:
   tls: ${serverTls}
   listeners: [{ host: 127.0.0.1, port: 0 }]
@@ -78,6 +79,7 @@ ${options.inboundExtra ?? ''}
   const identity = options.expectIdentity ?? pki.id('server')
   const clientYaml = `
 log: { level: silent }
+admin: { host: 127.0.0.1, port: 0 }
 services:
   web:
     aliases: [web.test]
