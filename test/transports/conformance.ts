@@ -202,6 +202,23 @@ export function runTransportConformance (name: string, setup: () => Promise<Conf
         assert.equal(session.closed, false)
       })
 
+      it('a request body failing mid-way is a reset at the listener, never a clean end', async () => {
+        let outcome!: (what: string) => void
+        const seen = new Promise<string>((resolve) => { outcome = resolve })
+        requestRoutes.set('/upload', (exchange) => {
+          collect(exchange.body).then((data) => outcome(`clean end after ${data.length} bytes`), (err: unknown) => {
+            outcome(err instanceof MeshError ? err.code : String(err))
+          })
+        })
+        const session = await connect()
+        const body = new Readable({ read () {} })
+        body.push(Buffer.alloc(10_000, 1))
+        const pending = session.request(get('/upload', 'POST'), body)
+        setTimeout(() => body.destroy(new Error('the app went away')), 20)
+        await assert.rejects(pending, (err: unknown) => err instanceof MeshError && err.code === 'E_PEER_RESET')
+        assert.equal(await seen, 'E_PEER_RESET')
+      })
+
       it('a response body failing mid-way surfaces as E_PEER_RESET on that stream only', async () => {
         requestRoutes.set('/broken', (exchange) => {
           const body = new Readable({ read () {} })
@@ -362,7 +379,7 @@ export function runTransportConformance (name: string, setup: () => Promise<Conf
         let serverSignal: AbortSignal | undefined
         tunnelRoutes.set('abort.svc:9', (tunnel) => {
           serverSignal = tunnel.signal
-          tunnel.accept().resume()
+          tunnel.accept().on('error', () => {}).resume()
         })
         const session = await connect()
         const controller = new AbortController()

@@ -1,14 +1,15 @@
 // Outbound streams on a client session: a request with streamed bodies, or a CONNECT tunnel.
 import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2'
-import { Readable } from 'node:stream'
+import type { Readable } from 'node:stream'
 import { ERROR_CODES, ERROR_HEADER, MeshError, type ErrorCode } from '../../src/errors.js'
 import type { HeaderMap, PeerResponse, PeerTunnel, RequestHead, StreamOptions } from '../contract.js'
-import { headerValue, requestHeaders, toHeaderMap, toResponseHead } from './headers.js'
+import { cancellable, guardDuplex, guardReadable, type Cancel } from './peer-stream.js'
+import { headerListSize, headerValue, requestHeaders, toHeaderMap, toResponseHead } from './headers.js'
 
 /** A stream plus the way to reset it with RST_STREAM(CANCEL) and no END_STREAM before it. */
 interface OpenedStream {
   stream: ClientHttp2Stream
-  cancel: (reason?: Error) => void
+  cancel: Cancel
 }
 
 /** Sends a request (not CONNECT); resolves on the response head, the body streaming behind it. */
@@ -40,17 +41,17 @@ export async function sendRequest (
     signal?.addEventListener('abort', onAbort, { once: true })
 
     stream.once('response', (headers) => {
-      response = responseBody(stream, cancel, head.authority)
+      response = guardReadable(stream, cancel, { reset: (cause) => resetError(stream, head.authority, cause) })
       resolve({ head: toResponseHead(headers), body: response, trailers: () => trailers })
     })
     stream.once('trailers', (headers) => { trailers = toHeaderMap(headers) })
     stream.on('error', (err) => {
-      if (response === undefined) reject(resetError(err, head.authority))
+      if (response === undefined) reject(resetError(stream, head.authority, err))
     })
     stream.once('close', () => {
       signal?.removeEventListener('abort', onAbort)
       if (body !== null && !body.readableEnded) body.destroy()
-      if (response === undefined) reject(closedEarly(stream, head.authority))
+      if (response === undefined) reject(resetError(stream, head.authority))
     })
 
     if (body !== null) {
@@ -99,58 +100,42 @@ export async function openTunnel (
       settled = true
       const response = toResponseHead(headers)
       if (response.status >= 200 && response.status < 300) {
-        resolve({ head: response, stream })
+        resolve({ head: response, stream: guardDuplex(stream, cancel, { reset: (cause) => resetError(stream, head.authority, cause) }) })
         return
       }
       cancel()
       reject(refusal(response.status, response.headers, head))
     })
     stream.on('error', (err) => {
-      if (!settled) reject(resetError(err, head.authority))
+      if (!settled) reject(resetError(stream, head.authority, err))
       settled = true
     })
     stream.once('close', () => {
       signal?.removeEventListener('abort', onAbort)
-      if (!settled) reject(closedEarly(stream, head.authority))
+      if (!settled) reject(resetError(stream, head.authority))
       settled = true
     })
   })
 }
 
 function openStream (session: ClientHttp2Session, head: RequestHead, endStream: boolean): OpenedStream {
-  // Why a signal: node resets a stream aborted this way with RST_STREAM(CANCEL) at once, whereas
-  // stream.close(code) on a stream still sending would first flush END_STREAM, and the peer would
-  // take a cut-off body for a whole one.
-  const controller = new AbortController()
+  const headers = requestHeaders(head)
+  const limit = session.remoteSettings.maxHeaderListSize
+  const size = headerListSize(headers)
+  if (limit !== undefined && size > limit) {
+    // Checked here because a peer that gets a too-large header block may drop the whole session.
+    throw new MeshError('E_HEADERS_TOO_LARGE', `request head to ${head.authority} is ${size} bytes; the peer accepts at most ${limit} (SETTINGS_MAX_HEADER_LIST_SIZE)`)
+  }
+  let stream: ClientHttp2Stream
   try {
-    const stream = session.request(requestHeaders(head), { endStream, signal: controller.signal })
-    return { stream, cancel: (reason) => { if (!stream.destroyed) controller.abort(reason) } }
+    stream = session.request(headers, { endStream })
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     const invalid = code === 'ERR_HTTP2_INVALID_HEADER_VALUE' || code === 'ERR_INVALID_HTTP_TOKEN' ||
       code === 'ERR_HTTP2_INVALID_CONNECTION_HEADERS' || code === 'ERR_HTTP2_HEADER_SINGLE_VALUE'
     throw new MeshError(invalid ? 'E_BAD_REQUEST' : 'E_PEER_REFUSED', `cannot open a stream to ${head.authority}: ${(err as Error).message}`, { cause: err })
   }
-}
-
-/**
- * The response body as its own Readable so that failures surface as E_PEER_RESET; flow control
- * is kept because the h2 stream is paused whenever this body's buffer is full.
- */
-function responseBody (stream: ClientHttp2Stream, cancel: (reason?: Error) => void, authority: string): Readable {
-  let ended = false
-  const body = new Readable({
-    read () { stream.resume() },
-    destroy (err, callback) {
-      if (!ended) cancel(err ?? undefined)
-      callback(err)
-    },
-  })
-  stream.on('data', (chunk: Buffer) => { if (!body.push(chunk)) stream.pause() })
-  stream.once('end', () => { ended = true; body.push(null) })
-  stream.once('error', (err) => body.destroy(resetError(err, authority)))
-  stream.once('close', () => { if (!ended) body.destroy(closedEarly(stream, authority)) })
-  return body
+  return { stream, cancel: cancellable(stream) }
 }
 
 function refusal (status: number, headers: HeaderMap, head: RequestHead): MeshError {
@@ -159,13 +144,10 @@ function refusal (status: number, headers: HeaderMap, head: RequestHead): MeshEr
   return new MeshError(code, `peer refused CONNECT ${head.authority}${head.protocol === undefined ? '' : ` (:protocol ${head.protocol})`}: status ${status}${peerCode === undefined ? '' : ` ${peerCode}`}`)
 }
 
-function resetError (err: Error, authority: string): MeshError {
-  if (err instanceof MeshError) return err
-  return new MeshError('E_PEER_RESET', `stream to ${authority} failed: ${err.message}`, { cause: err })
-}
-
-function closedEarly (stream: ClientHttp2Stream, authority: string): MeshError {
-  return new MeshError('E_PEER_RESET', `stream to ${authority} closed early (RST_STREAM code ${stream.rstCode ?? 'none'})`)
+function resetError (stream: ClientHttp2Stream, authority: string, cause?: Error): MeshError {
+  if (cause instanceof MeshError) return cause
+  const reason = cause?.message ?? `closed early (RST_STREAM code ${stream.rstCode ?? 'none'})`
+  return new MeshError('E_PEER_RESET', `stream to ${authority} failed: ${reason}`, { cause })
 }
 
 /** Why a signal aborted: its reason when that is an Error, else an AbortError. */

@@ -108,3 +108,16 @@ export function headerValue (headers: HeaderMap, name: string): string | undefin
   const value = headers[name]
   return Array.isArray(value) ? value[0] : value
 }
+
+/**
+ * The size of a header list as SETTINGS_MAX_HEADER_LIST_SIZE counts it: per field, name and
+ * value octets plus 32 (RFC 9113 §6.5.2).
+ */
+export function headerListSize (headers: OutgoingHttpHeaders): number {
+  let size = 0
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue
+    for (const item of Array.isArray(value) ? value : [value]) size += Buffer.byteLength(name) + Buffer.byteLength(String(item)) + 32
+  }
+  return size
+}

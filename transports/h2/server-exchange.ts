@@ -5,6 +5,7 @@ import { ERROR_HEADER, MeshError } from '../../src/errors.js'
 import type {
   HeaderMap, InboundExchange, InboundTunnel, RequestHead, ResponseHead, TransportLogger,
 } from '../contract.js'
+import { cancellable, guardDuplex, guardReadable, type Cancel, type ResetErrors } from './peer-stream.js'
 import { responseHeaders, stripHopByHop, toRequestHead, trailerHeaders } from './headers.js'
 
 const { NGHTTP2_NO_ERROR, HTTP2_HEADER_STATUS } = constants
@@ -19,12 +20,18 @@ abstract class InboundStream {
   readonly signal: AbortSignal
   protected readonly stream: ServerHttp2Stream
   protected readonly logger: TransportLogger
+  protected readonly cancel: Cancel
+  protected readonly resetErrors: ResetErrors
 
   constructor (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, caller: string, logger: TransportLogger) {
     this.stream = stream
     this.caller = caller
     this.head = toRequestHead(headers)
     this.logger = logger
+    this.cancel = cancellable(stream)
+    this.resetErrors = {
+      reset: (cause) => new MeshError('E_PEER_RESET', `stream from ${caller} failed: ${cause?.message ?? `reset (RST_STREAM code ${stream.rstCode ?? 'none'})`}`, { cause }),
+    }
     const controller = new AbortController()
     this.signal = controller.signal
     stream.once('close', () => {
@@ -56,8 +63,12 @@ abstract class InboundStream {
 
 /** One inbound HTTP request; the body is the h2 stream's readable side. */
 export class H2InboundExchange extends InboundStream implements InboundExchange {
-  get body (): Readable {
-    return this.stream
+  /** The request body; a reset by the caller is an E_PEER_RESET error here, never a clean end. */
+  readonly body: Readable
+
+  constructor (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, caller: string, logger: TransportLogger) {
+    super(stream, headers, caller, logger)
+    this.body = guardReadable(stream, this.cancel, this.resetErrors)
   }
 
   /** False when END_STREAM came on the request's HEADERS frame (RFC 9113 §8.1). */
@@ -128,6 +139,6 @@ export class H2InboundTunnel extends InboundStream implements InboundTunnel {
         throw meshErr
       }
     }
-    return stream
+    return guardDuplex(stream, this.cancel, this.resetErrors)
   }
 }
