@@ -18,10 +18,21 @@ export interface DemoUpstream {
 
 /**
  * `GET` answers a JSON summary (method, path, protocol, the caller identity meshgate set);
- * any request with a body echoes it back; `/status/NNN` answers that status; a `trailer-echo`
- * request header is sent back as a trailer.
+ * any request with a body echoes it back; `/status/NNN` answers that status; `/delay/MS` answers
+ * after MS milliseconds (at most 60 s); a `trailer-echo` request header is sent back as a trailer.
  */
 function handle (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void {
+  const delay = /^\/delay\/(\d+)$/.exec(req.url ?? '')
+  if (delay !== null) {
+    const timer = setTimeout(() => answer(req, res), Math.min(Number(delay[1]), 60_000))
+    res.once('close', () => clearTimeout(timer))
+    req.resume()
+    return
+  }
+  answer(req, res)
+}
+
+function answer (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void {
   const status = /^\/status\/(\d{3})$/.exec(req.url ?? '')
   const trailer = req.headers['trailer-echo']
   if (typeof trailer === 'string') res.setHeader('trailer', 'x-echo')
