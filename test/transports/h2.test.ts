@@ -9,6 +9,7 @@ import { MeshError } from '../../src/errors.js'
 import type {
   InboundExchange, PeerSession, RequestHead, TlsMaterial, TransportListener, TransportLogger, TransportObserver,
 } from '../../transports/contract.js'
+import { TransportRegistry } from '../../transports/registry.js'
 import { H2_DEFAULTS, h2Transport, type H2Options } from '../../transports/h2/index.js'
 import { makePki, type TestPki } from '../helpers/pki.js'
 import { runTransportConformance } from './conformance.js'
@@ -86,6 +87,34 @@ describe('h2 only', { timeout: 30_000 }, () => {
     const rtt = session.stats().rttSeconds
     assert.ok(rtt !== undefined && rtt >= 0 && rtt < 1, `rtt ${String(rtt)}`)
     assert.ok(rtts.every((s) => s >= 0 && s < 1))
+  })
+
+  it('reports sessions, streams and handshakes to the observer, and registers by name', async () => {
+    const events: string[] = []
+    const observer: TransportObserver = {
+      handshake: (name, side, result) => events.push(`${name} handshake ${side} ${result}`),
+      sessionOpened: (name, side) => events.push(`${name} session+ ${side}`),
+      sessionClosed: (name, side) => events.push(`${name} session- ${side}`),
+      streamOpened: (name, side) => events.push(`${name} stream+ ${side}`),
+      streamClosed: (name, side) => events.push(`${name} stream- ${side}`),
+    }
+    const registry = new TransportRegistry({ logger: quietLogger, observer })
+    const h2 = registry.add(h2Transport({ keepAliveMs: 0 }))
+    assert.equal(registry.get('h2'), h2)
+    const listener = await h2.listen({ host: '127.0.0.1', port: 0, tls: serverTls }, {
+      request: (exchange) => exchange.respond({ status: 204, headers: {} }, null),
+      tunnel: (tunnel) => tunnel.reject(new MeshError('E_TARGET_NOT_ALLOWED', 'no')),
+    })
+    cleanups.push(() => listener.destroy())
+    const session = await h2.connect({ address: listener.address(), expectedIdentity: pki.id('server'), tls: clientTls, connectTimeoutMs: 3000 })
+    (await session.request(get('/'), null)).body.resume()
+    await session.close()
+    await until(() => events.filter((e) => e.startsWith('h2 session-')).length === 2)
+    for (const expected of ['h2 handshake client ok', 'h2 handshake server ok', 'h2 session+ client', 'h2 session+ server',
+      'h2 stream+ client', 'h2 stream+ server', 'h2 stream- client', 'h2 stream- server', 'h2 session- client', 'h2 session- server']) {
+      assert.equal(events.filter((e) => e === expected).length, 1, `${expected} in ${events.join(', ')}`)
+    }
+    assert.equal(session.stats().rttSeconds, undefined, 'keepAliveMs 0 sends no PING')
   })
 
   it('kills a session whose peer leaves a PING unanswered', async () => {
