@@ -107,7 +107,8 @@ describe('h2 only', { timeout: 30_000 }, () => {
     })
     cleanups.push(() => listener.destroy())
     const session = await h2.connect({ address: listener.address(), expectedIdentity: pki.id('server'), tls: clientTls, connectTimeoutMs: 3000 })
-    (await session.request(get('/'), null)).body.resume()
+    const response = await session.request(get('/'), null)
+    response.body.resume()
     await session.close()
     await until(() => events.filter((e) => e.startsWith('h2 session-')).length === 2)
     for (const expected of ['h2 handshake client ok', 'h2 handshake server ok', 'h2 session+ client', 'h2 session+ server',
