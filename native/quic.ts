@@ -219,7 +219,9 @@ export class QuicStream extends Duplex {
   }
 
   override _destroy (err: Error | null, callback: (error?: Error | null) => void): void {
-    if (!this.closedOnWire && this.id >= 0 && !this.session.closed) {
+    // autoDestroy after a complete exchange must not cancel what is still in flight.
+    const complete = err === null && this.readableEnded && this.writableFinished
+    if (!complete && !this.closedOnWire && this.id >= 0 && !this.session.closed) {
       this.session.endpoint.resetStream(this.session.conn, this.id, H3_CODES.requestCancelled)
     }
     this.closedOnWire = true

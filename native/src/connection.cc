@@ -36,6 +36,8 @@ void Log(void*, const char* format, ...) {
 
 int HandshakeCompleted(ngtcp2_conn*, void* ud) { return Self(ud)->OnHandshakeCompleted(); }
 
+int HandshakeConfirmed(ngtcp2_conn*, void* ud) { return Self(ud)->OnHandshakeConfirmed(); }
+
 int RecvStreamData(ngtcp2_conn*, uint32_t flags, int64_t sid, uint64_t, const uint8_t* data,
                    size_t len, void* ud, void*) {
   return Self(ud)->OnRecvStreamData(flags, sid, data, len);
@@ -96,6 +98,7 @@ void FillCallbacks(ngtcp2_callbacks* cb, bool server) {
   cb->get_new_connection_id = GetNewConnectionId;
   cb->remove_connection_id = RemoveConnectionId;
   cb->handshake_completed = HandshakeCompleted;
+  cb->handshake_confirmed = HandshakeConfirmed;
   cb->recv_stream_data = RecvStreamData;
   cb->acked_stream_data_offset = AckedStreamDataOffset;
   cb->stream_close = StreamClose;

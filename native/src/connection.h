@@ -100,6 +100,7 @@ class Connection {
 
   // Called from the C callbacks (public because they are free functions).
   int OnHandshakeCompleted();
+  int OnHandshakeConfirmed();
   int OnRecvStreamData(uint32_t flags, int64_t sid, const uint8_t* data, size_t len);
   int OnAckedStreamData(int64_t sid, uint64_t len);
   int OnStreamClose(uint32_t flags, int64_t sid, uint64_t code);
@@ -132,6 +133,7 @@ class Connection {
   int InitTls(const std::string& servername, const std::string& expectedIdentity, std::string* error);
   void InitSettings(ngtcp2_settings* settings, ngtcp2_transport_params* params);
   int SetupHttp3();
+  void Expose();
   void HandleError(int liberr);
   // Sends CONNECTION_CLOSE and enters the closing period (RFC 9000 §10.2.1).
   void StartClosing();

@@ -70,28 +70,11 @@ struct QueuedSend {
 
 }  // namespace
 
-Napi::Function Endpoint::Init(Napi::Env env) {
-  return DefineClass(env, "Endpoint",
-                     {
-                         InstanceMethod("address", &Endpoint::Address),
-                         InstanceMethod("connect", &Endpoint::Connect),
-                         InstanceMethod("request", &Endpoint::Request),
-                         InstanceMethod("respond", &Endpoint::Respond),
-                         InstanceMethod("write", &Endpoint::Write),
-                         InstanceMethod("resumeRead", &Endpoint::ResumeRead),
-                         InstanceMethod("resetStream", &Endpoint::ResetStream),
-                         InstanceMethod("closeConnection", &Endpoint::CloseConnection),
-                         InstanceMethod("stats", &Endpoint::Stats),
-                         InstanceMethod("close", &Endpoint::Close),
-                         InstanceMethod("setRef", &Endpoint::SetRef),
-                     });
-}
-
 // new Endpoint(options, emit): binds the UDP socket and loads the TLS credentials.
-Endpoint::Endpoint(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Endpoint>(info), env_(info.Env()) {
+Endpoint::Endpoint(const Napi::CallbackInfo& info, EndpointWrap* wrap) : env_(info.Env()), wrap_(wrap) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
-    Fail(env, "new Endpoint(options, emit)");
+    initError_ = "new Endpoint(options, emit)";
     return;
   }
   Napi::Object o = info[0].As<Napi::Object>();
@@ -122,7 +105,7 @@ Endpoint::Endpoint(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Endpoint>(
   std::string error;
   tls_ = TlsContext::Create(tlsOptions, &error);
   if (!tls_) {
-    Fail(env, "TLS: " + error);
+    initError_ = "TLS: " + error;
     return;
   }
 
@@ -130,7 +113,7 @@ Endpoint::Endpoint(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Endpoint>(
   std::string host = GetString(o, "host");
   if (host.empty()) host = "127.0.0.1";
   if (!ParseAddress(host, static_cast<int>(GetNumber(o, "port", 0)), &bindAddr)) {
-    Fail(env, "host must be an IP address: " + host);
+    initError_ = "host must be an IP address: " + host;
     return;
   }
   napi_get_uv_event_loop(env, &loop_);
@@ -139,7 +122,7 @@ Endpoint::Endpoint(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Endpoint>(
   int family = bindAddr.ss_family;
   int rv = uv_udp_init_ex(loop_, &udp_, static_cast<unsigned>(family) | UV_UDP_RECVMMSG);
   if (rv != 0) {
-    Fail(env, std::string("udp init: ") + uv_strerror(rv));
+    initError_ = std::string("udp init: ") + uv_strerror(rv);
     return;
   }
   udp_.data = this;
@@ -150,11 +133,10 @@ Endpoint::Endpoint(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Endpoint>(
   uv_unref(reinterpret_cast<uv_handle_t*>(&idle_));
   uv_unref(reinterpret_cast<uv_handle_t*>(&check_));
   openHandles_ = 3;
-  Ref();  // alive while the handles are: released when the last one has closed
+  self_ = Napi::Persistent(info.This().As<Napi::Object>());  // released when the last handle closed
   rv = uv_udp_bind(&udp_, reinterpret_cast<sockaddr*>(&bindAddr), 0);
   if (rv != 0) {
-    Shutdown();
-    Fail(env, "bind " + host + ": " + uv_strerror(rv));
+    initError_ = "bind " + host + ": " + uv_strerror(rv);
     return;
   }
   int size = static_cast<int>(GetNumber(o, "recvBufferSize", 4 * 1024 * 1024));
@@ -166,14 +148,27 @@ Endpoint::Endpoint(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Endpoint>(
   localLen_ = static_cast<socklen_t>(namelen);
   rv = uv_udp_recv_start(&udp_, OnAlloc, OnRecv);
   if (rv != 0) {
-    Shutdown();
-    Fail(env, std::string("udp recv: ") + uv_strerror(rv));
+    initError_ = std::string("udp recv: ") + uv_strerror(rv);
     return;
   }
   uv_check_start(&check_, OnCheckHandle);
 }
 
-Endpoint::~Endpoint() = default;
+Endpoint::~Endpoint() {
+  if (teardown_) {
+    // The environment is going away: its references are no longer ours to delete.
+    emit_.SuppressDestruct();
+    self_.SuppressDestruct();
+    async_.release();
+  }
+}
+
+void Endpoint::WrapperGone() {
+  wrap_ = nullptr;
+  if (closed_) return;
+  teardown_ = true;
+  Shutdown();
+}
 
 void Endpoint::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
   auto* self = static_cast<Endpoint*>(handle->data);
@@ -341,9 +336,13 @@ void Endpoint::Pump() {
 }
 
 void Endpoint::DeliverEvents() {
+  if (teardown_ || self_.IsEmpty()) {
+    events_.clear();
+    return;
+  }
   Napi::Env env = env_;
   Napi::HandleScope scope(env);
-  Napi::Object self = Value();
+  Napi::Object self = self_.Value();
   std::vector<Event> events;
   events.swap(events_);
   for (Event& ev : events) {
@@ -400,7 +399,10 @@ void Endpoint::Reap() {
 }
 
 void Endpoint::HandleClosed() {
-  if (--openHandles_ == 0) Unref();
+  if (--openHandles_ > 0) return;
+  if (wrap_ != nullptr) DetachWrap(wrap_);
+  if (!teardown_) self_.Reset();
+  delete this;
 }
 
 void Endpoint::OnHandleClosed(uv_handle_t* handle) {
@@ -417,7 +419,7 @@ void Endpoint::Shutdown() {
     if (!c->dead()) c->Kill("endpoint closed");
   }
   // Close events are still due to JS: deliver them before going quiet.
-  if (!events_.empty() && !pumping_) {
+  if (!events_.empty() && !pumping_ && !teardown_) {
     pumping_ = true;
     DeliverEvents();
     pumping_ = false;

@@ -1,6 +1,8 @@
 // A UDP endpoint on the Node event loop: one uv_udp_t socket, the connection-ID routing table,
 // batched sends (sendmsg with UDP GSO where the kernel has it), and the pump that writes dirty
-// connections and hands queued events to JavaScript. It is the object JS holds (ObjectWrap).
+// connections and hands queued events to JavaScript. JS holds an EndpointWrap (addon.cc) that
+// forwards to this object; this one lives until its last libuv handle has closed, which may be
+// after the JS object is gone (at process exit, Node finalizes wrappers before closing handles).
 #pragma once
 
 #include <memory>
@@ -18,11 +20,21 @@
 
 namespace meshgate {
 
-class Endpoint : public Napi::ObjectWrap<Endpoint> {
+class EndpointWrap;
+// Tells the wrapper its Endpoint is gone (defined with EndpointWrap in addon.cc).
+void DetachWrap(EndpointWrap* wrap);
+
+class Endpoint {
  public:
-  static Napi::Function Init(Napi::Env env);
-  explicit Endpoint(const Napi::CallbackInfo& info);
-  ~Endpoint() override;
+  // new Endpoint(options, emit) from JS; on failure `initError()` is set and the caller closes.
+  Endpoint(const Napi::CallbackInfo& info, EndpointWrap* wrap);
+  ~Endpoint();
+  const std::string& initError() const { return initError_; }
+  int openHandles() const { return openHandles_; }
+  // The JS wrapper is being finalized: forget it, and close everything if still open.
+  void WrapperGone();
+  void Detach() { wrap_ = nullptr; }
+  void Shutdown();
 
   // For connections.
   uv_loop_t* loop() const { return loop_; }
@@ -46,7 +58,7 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   static constexpr size_t kMaxBatch = 44;  // packets per sendmsg (GSO keeps it under 64 KB)
   static constexpr size_t kCidLen = 16;
 
- private:
+  // JS methods (forwarded by EndpointWrap).
   Napi::Value Address(const Napi::CallbackInfo& info);
   Napi::Value Connect(const Napi::CallbackInfo& info);
   Napi::Value Request(const Napi::CallbackInfo& info);
@@ -60,12 +72,13 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value SetRef(const Napi::CallbackInfo& info);
 
+ private:
+
   Connection* Find(const Napi::CallbackInfo& info, size_t index);
   void OnDatagram(const uint8_t* data, size_t len, const sockaddr* addr);
   void Pump();
   void DeliverEvents();
   void Reap();
-  void Shutdown();
   void SendQueued(const sockaddr* remote, const uint8_t* data, size_t total, size_t segment);
 
   static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
@@ -75,9 +88,11 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   static void OnCheckHandle(uv_check_t* handle);
   static void OnHandleClosed(uv_handle_t* handle);
   static void OnSendDone(uv_udp_send_t* req, int status);
-  static void Cleanup(void* arg);
-
   Napi::Env env_;
+  EndpointWrap* wrap_;
+  std::string initError_;
+  bool teardown_ = false;   // process exit: no JS, leak the JS references
+  Napi::ObjectReference self_;  // keeps the JS wrapper alive while the socket is open
   uv_loop_t* loop_ = nullptr;
   bool server_ = false;
   QuicSettings settings_;

@@ -124,11 +124,23 @@ int Connection::OnHandshakeCompleted() {
     return NGTCP2_ERR_CALLBACK_FAILURE;
   }
   state_ = kOpen;
+  // A server's handshake is confirmed when it completes; a client waits for HANDSHAKE_DONE
+  // (RFC 9001 §4.1.2), which also tells it that the server accepted its certificate.
+  if (server_) Expose();
+  return 0;
+}
+
+int Connection::OnHandshakeConfirmed() {
+  if (!server_) Expose();
+  return 0;
+}
+
+void Connection::Expose() {
+  if (exposed_) return;
   exposed_ = true;
   Event ev{kEventHandshake, id_, -1, 0, 0, {tlsState_.peerIdentity, endpoint_->tls()->alpn()}, {}};
   endpoint_->Push(std::move(ev));
   endpoint_->MarkDirty(this);
-  return 0;
 }
 
 int Connection::OnRecvStreamData(uint32_t flags, int64_t sid, const uint8_t* data, size_t len) {
