@@ -78,6 +78,8 @@ export class PickQueue implements Balancer {
 
   /** An endpoint now or within `maxWaitMs`; rejects with MeshError('E_NO_ENDPOINT'). */
   acquire (kind: PickKind, signal?: AbortSignal): Promise<Pick> {
+    // Serve earlier callers first; an endpoint may have become ready without a signal.
+    if (this.waiters.length > 0) this.drain()
     if (this.waiters.length === 0) {
       const now = this.inner.pick(kind)
       if (now !== undefined) return Promise.resolve(now)

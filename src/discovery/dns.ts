@@ -1,6 +1,7 @@
 // The `dns` source: A/AAAA or SRV lookups per service, refreshed as the answers' TTLs allow.
 import { Resolver } from 'node:dns/promises'
 import type { TransportName } from '../config/types.js'
+import { MeshError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { DiscoveryErrorCode } from './codes.js'
 import { ServiceFeed } from './feed.js'
@@ -107,7 +108,7 @@ export class DnsSource implements DiscoverySource {
     this.resolver = new Resolver({ timeout: this.o.timeoutMs, tries: this.o.tries })
     if (options.servers !== undefined) this.resolver.setServers(options.servers)
     for (const [service, config] of Object.entries(options.services)) {
-      if ((config.type !== 'SRV') && config.port === undefined) throw new TypeError(`dns source: service ${service} (${config.type}) needs a port`)
+      if (config.type !== 'SRV' && config.port === undefined) throw new MeshError('E_CONFIG', `dns discovery: service ${service} looks up ${config.type} records and needs a port`)
       this.refresh(service)
     }
   }

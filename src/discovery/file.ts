@@ -89,13 +89,18 @@ export class FileSource implements DiscoverySource {
     this.observer = observer
     this.feed = new ServiceFeed(this.name, observer)
     const file = basename(this.path)
-    this.watcher = watch(dirname(this.path), { persistent: false }, (_event, name) => {
-      // A null name (some platforms) or a sibling rename (ConfigMap `..data`) may be our file too.
-      if (name === null || name === file || String(name).startsWith('..')) this.schedule()
-    })
-    this.watcher.on('error', (err) => {
-      this.fail('E_DISCOVERY_FILE_READ', `watching ${dirname(this.path)} failed: ${err.message}`)
-    })
+    try {
+      this.watcher = watch(dirname(this.path), { persistent: false }, (_event, name) => {
+        // A null name (some platforms) or a sibling rename (ConfigMap `..data`) may be our file too.
+        if (name === null || name === file || String(name).startsWith('..')) this.schedule()
+      })
+      this.watcher.on('error', (err) => {
+        this.fail('E_DISCOVERY_FILE_READ', `watching ${dirname(this.path)} failed: ${err.message}`)
+      })
+    } catch (err) {
+      // The directory does not exist (yet): the file is read once; a reload() call retries.
+      this.fail('E_DISCOVERY_FILE_READ', `cannot watch ${dirname(this.path)}: ${(err as Error).message}`)
+    }
     this.firstLoad = this.reload()
   }
 
