@@ -65,8 +65,8 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
   const destroyAll = (): void => {
     outbound?.destroy()
     inbound?.destroy()
-    void demo?.close()
-    void admin?.close()
+    demo?.close().catch(() => {})
+    admin?.close().catch(() => {})
   }
   try {
     if (config.demo !== undefined) {
@@ -101,7 +101,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
         logger,
         getConfig: () => config,
         ready: () => ready,
-        onShutdown: () => (options.onShutdown ?? (() => { void drain(config.drainMs) }))(),
+        onShutdown: () => (options.onShutdown ?? (() => { drain(config.drainMs).catch(() => {}) }))(),
         tap,
       })
       logger.info({ ...admin.address }, 'admin server ready')

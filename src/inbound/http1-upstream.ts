@@ -50,7 +50,7 @@ export class Http1Upstream {
     exchange.respond(
       { status: response.statusCode, headers: endToEndHeaders(response.headers as HeaderMap) },
       response.body as unknown as Readable,
-      () => forwardableTrailers(trailers as HeaderMap),
+      () => forwardableTrailers(trailers as HeaderMap)
     )
   }
 

@@ -65,9 +65,18 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
 
   const report = (exchange: InboundExchange, status: number, started: number, errorCode?: string): void => {
     telemetry.request({
-      direction: 'inbound', protocol: headerValue(exchange.head.headers, WIRE_HEADERS.origProto) === undefined ? 'http2' : 'http1',
-      authority: exchange.head.authority, method: exchange.head.method, path: exchange.head.path, identity: exchange.caller,
-      peerIdentity: '', transport: 'h2', status, errorCode, durationSeconds: (performance.now() - started) / 1000, requestId: '',
+      direction: 'inbound',
+      protocol: headerValue(exchange.head.headers, WIRE_HEADERS.origProto) === undefined ? 'http2' : 'http1',
+      authority: exchange.head.authority,
+      method: exchange.head.method,
+      path: exchange.head.path,
+      identity: exchange.caller,
+      peerIdentity: '',
+      transport: 'h2',
+      status,
+      errorCode,
+      durationSeconds: (performance.now() - started) / 1000,
+      requestId: '',
     })
   }
 
@@ -78,8 +87,15 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
       const address = isUpgrade ? headerValue(tunnel.head.headers, WIRE_HEADERS.target) : tunnel.head.authority
       const target = targets.authorize(address, tunnel.caller, isUpgrade ? 'http' : 'tcp')
       const event = {
-        direction: 'inbound' as const, authority: target.address, identity: tunnel.caller, peerIdentity: '', transport: 'h2',
-        errorCode: undefined as string | undefined, bytesIn: 0, bytesOut: 0, durationSeconds: 0,
+        direction: 'inbound' as const,
+        authority: target.address,
+        identity: tunnel.caller,
+        peerIdentity: '',
+        transport: 'h2',
+        errorCode: undefined as string | undefined,
+        bytesIn: 0,
+        bytesOut: 0,
+        durationSeconds: 0,
       }
       telemetry.tunnel({ ...event, phase: 'open' })
       let result
@@ -91,7 +107,11 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
         result = await deliverTcp(tunnel, target.address, timeouts.connectMs, timeouts.idleMs)
       }
       telemetry.tunnel({
-        ...event, phase: 'close', errorCode: result.error?.code, bytesIn: result.aToB, bytesOut: result.bToA,
+        ...event,
+        phase: 'close',
+        errorCode: result.error?.code,
+        bytesIn: result.aToB,
+        bytesOut: result.bToA,
         durationSeconds: (performance.now() - started) / 1000,
       })
     }
@@ -120,7 +140,7 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
     destroy: () => {
       for (const l of listeners) l.listener.destroy()
       h2c.close()
-      void http1.close()
+      http1.close().catch(() => {})
     },
   }
 }

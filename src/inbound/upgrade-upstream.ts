@@ -17,7 +17,12 @@ export async function deliverUpgrade (tunnel: InboundTunnel, address: string, he
   const protocol = tunnel.head.protocol ?? 'websocket'
   const { res, socket, head } = await new Promise<{ res: IncomingMessage, socket: Socket, head: Buffer }>((resolve, reject) => {
     const req = http.request({
-      host, port, method: 'GET', path: tunnel.head.path === '' ? '/' : tunnel.head.path, agent: false, timeout: connectMs,
+      host,
+      port,
+      method: 'GET',
+      path: tunnel.head.path === '' ? '/' : tunnel.head.path,
+      agent: false,
+      timeout: connectMs,
       headers: { ...headers, host: tunnel.head.authority, connection: 'Upgrade', upgrade: protocol },
     })
     req.once('upgrade', (res, socket: Socket, head: Buffer) => resolve({ res, socket, head }))

@@ -96,7 +96,11 @@ async function forward (ctx: OutboundContext, protocol: AppProtocol, req: AppReq
   pipeline(upstream, res, (err) => {
     if (err !== undefined && err !== null) ctx.logger.debug({ code: toMeshError(err, 'E_PEER_RESET').code, err: err.message, requestId }, 'response stream ended early')
     ctx.telemetry.requestEnd({
-      direction: 'outbound', authority: head.authority, status, requestBytes: 0, responseBytes,
+      direction: 'outbound',
+      authority: head.authority,
+      status,
+      requestBytes: 0,
+      responseBytes,
       totalSeconds: (performance.now() - started) / 1000,
     })
   })
@@ -105,8 +109,17 @@ async function forward (ctx: OutboundContext, protocol: AppProtocol, req: AppReq
 function report (ctx: OutboundContext, protocol: AppProtocol, head: RequestHead, requestId: string, peerIdentity: string,
   transport: string, status: number, started: number, errorCode: string | undefined): void {
   ctx.telemetry.request({
-    direction: 'outbound', protocol, authority: head.authority, method: head.method, path: head.path,
-    identity: ctx.identity, peerIdentity, transport, status, errorCode,
-    durationSeconds: (performance.now() - started) / 1000, requestId,
+    direction: 'outbound',
+    protocol,
+    authority: head.authority,
+    method: head.method,
+    path: head.path,
+    identity: ctx.identity,
+    peerIdentity,
+    transport,
+    status,
+    errorCode,
+    durationSeconds: (performance.now() - started) / 1000,
+    requestId,
   })
 }

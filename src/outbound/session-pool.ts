@@ -68,7 +68,7 @@ export class SessionPool {
         const idx = entry.sessions.indexOf(session)
         if (idx >= 0) entry.sessions.splice(idx, 1)
       })
-      if (this.#closed) void session.close()
+      if (this.#closed) session.close().catch(() => {})
       return session
     } catch (err) {
       const meshErr = toMeshError(err, 'E_PEER_UNREACHABLE')

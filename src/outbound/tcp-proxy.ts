@@ -46,14 +46,25 @@ async function tunnelTcp (ctx: OutboundContext, socket: Socket, service: string 
   }
   pick.done({ ok: true, latencyMs: performance.now() - started })
   const event = {
-    direction: 'outbound' as const, authority: service, identity: ctx.identity, peerIdentity: session.peerIdentity,
-    transport: session.transport, errorCode: undefined as string | undefined, bytesIn: 0, bytesOut: 0, durationSeconds: 0,
+    direction: 'outbound' as const,
+    authority: service,
+    identity: ctx.identity,
+    peerIdentity: session.peerIdentity,
+    transport: session.transport,
+    errorCode: undefined as string | undefined,
+    bytesIn: 0,
+    bytesOut: 0,
+    durationSeconds: 0,
   }
   ctx.telemetry.tunnel({ ...event, phase: 'open' })
   socket.resume()
   const result = await splice(socket, tunnel.stream, { idleMs: ctx.timeouts.idleMs })
   ctx.telemetry.tunnel({
-    ...event, phase: 'close', errorCode: result.error?.code, bytesIn: result.aToB, bytesOut: result.bToA,
+    ...event,
+    phase: 'close',
+    errorCode: result.error?.code,
+    bytesIn: result.aToB,
+    bytesOut: result.bToA,
     durationSeconds: (performance.now() - started) / 1000,
   })
   if (result.error !== undefined) ctx.logger.debug({ code: result.error.code, err: result.error.message, service }, 'tunnel ended by failure')

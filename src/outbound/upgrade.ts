@@ -50,13 +50,24 @@ async function upgrade (ctx: OutboundContext, req: IncomingMessage, socket: Sock
   socket.write(switchingProtocols(protocol, endToEndHeaders(tunnel.head.headers)))
   if (head.length > 0) tunnel.stream.write(head)
   const event = {
-    direction: 'outbound' as const, authority, identity: ctx.identity, peerIdentity: session.peerIdentity,
-    transport: session.transport, errorCode: undefined as string | undefined, bytesIn: 0, bytesOut: 0, durationSeconds: 0,
+    direction: 'outbound' as const,
+    authority,
+    identity: ctx.identity,
+    peerIdentity: session.peerIdentity,
+    transport: session.transport,
+    errorCode: undefined as string | undefined,
+    bytesIn: 0,
+    bytesOut: 0,
+    durationSeconds: 0,
   }
   ctx.telemetry.tunnel({ ...event, phase: 'open' })
   const result = await splice(socket, tunnel.stream, { idleMs: ctx.timeouts.idleMs })
   ctx.telemetry.tunnel({
-    ...event, phase: 'close', errorCode: result.error?.code, bytesIn: result.aToB + head.length, bytesOut: result.bToA,
+    ...event,
+    phase: 'close',
+    errorCode: result.error?.code,
+    bytesIn: result.aToB + head.length,
+    bytesOut: result.bToA,
     durationSeconds: (performance.now() - started) / 1000,
   })
 }

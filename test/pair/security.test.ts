@@ -108,8 +108,10 @@ describe('security of the pair', () => {
   it('refuses a CONNECT to a target the inbound side does not serve (E_TARGET_NOT_ALLOWED)', async () => {
     const transport = h2Transport()({ logger: pino({ level: 'silent' }) })
     const session = await transport.connect({
-      address: { host: '127.0.0.1', port: good.peerPort }, expectedIdentity: pki.id('server'),
-      tls: await pki.workload('client'), connectTimeoutMs: 5000,
+      address: { host: '127.0.0.1', port: good.peerPort },
+      expectedIdentity: pki.id('server'),
+      tls: await pki.workload('client'),
+      connectTimeoutMs: 5000,
     })
     try {
       await assert.rejects(
