@@ -22,6 +22,10 @@ export interface H2PeerSessionInit {
   observer: TransportObserver | undefined
 }
 
+/**
+ * One authenticated HTTP/2 session to a peer proxy. Streams open on demand; the core pools
+ * sessions and asks `available` before using one.
+ */
 export class H2PeerSession implements PeerSession {
   readonly transport = 'h2'
   readonly peerIdentity: string
@@ -50,6 +54,7 @@ export class H2PeerSession implements PeerSession {
     const session = init.session
 
     session.on('error', (err) => {
+      if (err === this.#closeError) return // our own destroy(err): the caller knows
       this.#closeError ??= err instanceof MeshError ? err : new MeshError('E_PEER_RESET', `session with ${this.peerIdentity} failed: ${err.message}`, { cause: err })
       this.#logger.warn({ err, code: this.#closeError instanceof MeshError ? this.#closeError.code : undefined }, 'h2 session error')
     })

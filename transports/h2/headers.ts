@@ -14,7 +14,10 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
  * names, and `te` unless it is exactly `trailers` (RFC 9113 §8.2.2). Pseudo-headers are dropped.
  */
 export function stripHopByHop (headers: HeaderMap): OutgoingHttpHeaders {
-  const named = connectionTokens(headers.connection)
+  const named = new Set<string>()
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.toLowerCase() === 'connection') connectionTokens(value, named)
+  }
   const out: OutgoingHttpHeaders = {}
   for (const [rawName, value] of Object.entries(headers)) {
     const name = rawName.toLowerCase()
@@ -28,16 +31,14 @@ export function stripHopByHop (headers: HeaderMap): OutgoingHttpHeaders {
   return out
 }
 
-function connectionTokens (value: string | string[] | undefined): Set<string> {
-  const tokens = new Set<string>()
-  if (value === undefined) return tokens
+/** Adds the field names a `connection` header lists to `into` (RFC 9110 §7.6.1). */
+function connectionTokens (value: string | string[], into: Set<string>): void {
   for (const item of Array.isArray(value) ? value : [value]) {
     for (const token of item.split(',')) {
       const name = token.trim().toLowerCase()
-      if (name !== '') tokens.add(name)
+      if (name !== '') into.add(name)
     }
   }
-  return tokens
 }
 
 function isTrailersOnly (value: string | string[]): boolean {
