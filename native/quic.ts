@@ -146,6 +146,7 @@ export class QuicStream extends Duplex {
   private responded: boolean
   private noBody = false
   private closedOnWire = false
+  private finReceived = false
 
   /** @internal */
   constructor (session: QuicSession, id: number, responded: boolean) {
@@ -270,6 +271,7 @@ export class QuicStream extends Duplex {
   }
 
   /** @internal */ onEnd (): void {
+    this.finReceived = true
     if (!this.destroyed) this.push(null)
   }
 
@@ -304,9 +306,15 @@ export class QuicStream extends Duplex {
 
   /** @internal */ onSessionClose (err: Error | undefined): void {
     this.closedOnWire = true
-    if (!this.destroyed && !(this.readableEnded && this.writableFinished)) {
-      this.destroy(err ?? new QuicStreamError('session closed', H3_CODES.requestCancelled))
+    if (this.destroyed) return
+    // Both directions were complete (our FIN sent, the peer's received): nothing was lost, even
+    // if the peer closed the session before acknowledging the stream's end.
+    if (this.finReceived && this.writableFinished) {
+      this.onDrain()
+      if (this.readableEnded || this.readableLength === 0) this.destroy()
+      return
     }
+    this.destroy(err ?? new QuicStreamError('session closed', H3_CODES.requestCancelled))
   }
 }
 
