@@ -66,9 +66,11 @@ describe('h2 only', { timeout: 30_000 }, () => {
   }
 
   /** A plain node:http2 server with the mesh certificates, to look at what our client sends. */
-  const rawServer = async (settings: { enableConnectProtocol?: boolean }, onStream: (stream: ServerHttp2Stream) => void): Promise<{ server: Http2SecureServer, port: number, sessions: ServerHttp2Session[] }> => {
+  const rawServer = async (settings: { enableConnectProtocol?: boolean }, onStream: (stream: ServerHttp2Stream) => void): Promise<{ server: Http2SecureServer, port: number, sessions: ServerHttp2Session[], sockets: TLSSocket[] }> => {
     const server = createSecureServer({ ...serverTls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3', settings })
     const sessions: ServerHttp2Session[] = []
+    const sockets: TLSSocket[] = []
+    server.on('secureConnection', (socket: TLSSocket) => sockets.push(socket))
     server.on('session', (session) => sessions.push(session))
     server.on('stream', onStream)
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -76,7 +78,7 @@ describe('h2 only', { timeout: 30_000 }, () => {
       for (const session of sessions) session.destroy()
       server.close()
     })
-    return { server, port: (server.address() as AddressInfo).port, sessions }
+    return { server, port: (server.address() as AddressInfo).port, sessions, sockets }
   }
 
   it('measures RTT from keep-alive PINGs and reports it to the observer', async () => {
@@ -127,6 +129,22 @@ describe('h2 only', { timeout: 30_000 }, () => {
     assert.ok(err instanceof MeshError && err.code === 'E_PEER_RESET', String(err))
     assert.match(err.message, /PING/)
     assert.equal(session.closed, true)
+  })
+
+  it('reports a lost connection to onClose as E_PEER_RESET, a GOAWAY as a clean close', async () => {
+    const raw = await rawServer({}, (stream) => stream.respond({ ':status': 204 }, { endStream: true }))
+    const lost = await connect(raw.port)
+    const lostErr = new Promise<Error | undefined>((resolve) => lost.onClose(resolve))
+    await until(() => raw.sessions.length === 1)
+    raw.sockets[0]?.destroy()
+    const err = await lostErr
+    assert.ok(err instanceof MeshError && err.code === 'E_PEER_RESET', String(err))
+
+    const drained = await connect(raw.port)
+    const drainedErr = new Promise<Error | undefined>((resolve) => drained.onClose(resolve))
+    await until(() => raw.sessions.length === 2)
+    raw.sessions[1]?.close()
+    assert.equal(await drainedErr, undefined)
   })
 
   it('advertises its SETTINGS and connection window to a client (defaults)', async () => {

@@ -64,6 +64,10 @@ export class H2PeerSession implements PeerSession {
     })
     this.#gone = new Promise((resolve) => {
       session.once('close', () => {
+        if (!this.#closing && !this.#goawayReceived) {
+          // Neither side asked for it (no close(), no GOAWAY): the connection was lost.
+          this.#closeError ??= new MeshError('E_PEER_RESET', `connection to ${this.peerIdentity} was lost`)
+        }
         this.#isGone = true
         this.#closing = true
         this.#observer?.sessionClosed?.('h2', 'client')
