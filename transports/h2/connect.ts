@@ -1,22 +1,12 @@
 // Dialing a peer: TCP, TLS 1.3 with ALPN h2 and the SPIFFE check, then the HTTP/2 session.
-import { constants, connect as h2connect, type ClientHttp2Session, type Settings } from 'node:http2'
+import { constants, connect as h2connect, type ClientHttp2Session } from 'node:http2'
 import { connect as tlsConnect } from 'node:tls'
 import { MeshError } from '../../src/errors.js'
 import type { ConnectOptions, PeerSession, TransportComponents } from '../contract.js'
 import { H2PeerSession } from './client-session.js'
 import { abortReason } from './client-stream.js'
-import type { ResolvedH2Options } from './options.js'
+import { localSettings, type ResolvedH2Options } from './options.js'
 import { ALPN_H2, clientTlsOptions, connectError, identityOf } from './tls.js'
-
-/** The SETTINGS both sides advertise (RFC 9113 §6.5.2). */
-export function localSettings (options: ResolvedH2Options): Settings {
-  return {
-    enablePush: false,
-    initialWindowSize: options.streamWindowBytes,
-    maxConcurrentStreams: options.maxConcurrentStreams,
-    maxHeaderListSize: options.maxHeaderListBytes,
-  }
-}
 
 /**
  * Connects to `options.address` and resolves once the peer's SETTINGS arrived, so that a session

@@ -1,4 +1,5 @@
 // The h2 transport's user options (step one of the factory) and their defaults.
+import type { Settings } from 'node:http2'
 import { MeshError } from '../../src/errors.js'
 
 /** Tuning of the h2 transport; every field is optional and falls back to {@link H2_DEFAULTS}. */
@@ -51,5 +52,15 @@ function stripUndefined (options: H2Options): H2Options {
 function checkRange (name: string, value: number, min: number, max: number): void {
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new MeshError('E_CONFIG', `h2 transport option ${name}: expected an integer in [${min}, ${max}], found ${String(value)}`)
+  }
+}
+
+/** The SETTINGS both sides advertise (RFC 9113 §6.5.2). */
+export function localSettings (options: ResolvedH2Options): Settings {
+  return {
+    enablePush: false,
+    initialWindowSize: options.streamWindowBytes,
+    maxConcurrentStreams: options.maxConcurrentStreams,
+    maxHeaderListSize: options.maxHeaderListBytes,
   }
 }
