@@ -57,7 +57,7 @@ export { ServiceDirectory, type ServiceDirectoryOptions, type ServiceDirectoryCo
 export { StaticSource, type StaticSourceOptions } from './static.js'
 export { FileSource, FILE_SOURCE_DEFAULTS, type FileSourceOptions } from './file.js'
 export { DnsSource, DNS_SOURCE_DEFAULTS, type DnsSourceOptions, type DnsServiceOptions, type DnsRecordType } from './dns.js'
-export { KubernetesSource, KUBERNETES_SOURCE_DEFAULTS, type KubernetesSourceOptions, type KubernetesServiceOptions } from './kubernetes.js'
+export { KubernetesSource, KUBERNETES_SOURCE_DEFAULTS, SERVICE_ACCOUNT_DIR, type KubernetesSourceOptions, type KubernetesServiceOptions, type KubernetesConnection } from './kubernetes.js'
 export { DISCOVERY_ERROR_CODES, type DiscoveryErrorCode } from './codes.js'
 export { noopDiscoveryObserver, type DiscoveryObserver } from './observer.js'
 export { endpointKey, type Endpoint, type DiscoveryUpdate, type DiscoverySource } from './types.js'

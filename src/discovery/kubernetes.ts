@@ -1,32 +1,18 @@
 // The `kubernetes` source: list + watch of discovery.k8s.io/v1 EndpointSlices per service.
-import { readFile } from 'node:fs/promises'
+import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Agent, request } from 'undici'
 import type { Logger } from '../log.js'
 import type { DiscoveryErrorCode } from './codes.js'
 import { ServiceFeed } from './feed.js'
+import { GoneError, KubernetesApiClient, KubernetesError, type KubernetesConnection } from './kubernetes-api.js'
 import { readEndpointSlice, sliceMeta, type KubernetesServiceOptions } from './kubernetes-slice.js'
 import { noopDiscoveryObserver, type DiscoveryObserver } from './observer.js'
 import type { DiscoverySource, DiscoveryUpdate, Endpoint } from './types.js'
 
-export type { KubernetesServiceOptions }
+export type { KubernetesServiceOptions, KubernetesConnection }
+export { SERVICE_ACCOUNT_DIR } from './kubernetes-api.js'
 
-/** In-cluster service-account files. */
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount'
-
-export interface KubernetesSourceOptions {
-  /** API server URL (default `https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT`). */
-  apiServer?: string
-  /** Bearer token; else read from `tokenFile` before every request (tokens rotate). */
-  token?: string
-  /** Default `<SERVICE_ACCOUNT_DIR>/token`; `false` sends no token. */
-  tokenFile?: string | false
-  /** CA bundle PEM for an https API server; else read from `caFile`. */
-  ca?: string
-  /** Default `<SERVICE_ACCOUNT_DIR>/ca.crt` (used for https only). */
-  caFile?: string
-  /** Namespace of services that name none (default: `<SERVICE_ACCOUNT_DIR>/namespace`, else `default`). */
-  namespace?: string
+export interface KubernetesSourceOptions extends KubernetesConnection {
   /** meshgate service name → the Kubernetes Service behind it. */
   services: Record<string, KubernetesServiceOptions>
   /** First wait after a failure, ms (default 500 ms); doubles up to `backoffMaxMs`. */
@@ -46,13 +32,8 @@ export const KUBERNETES_SOURCE_DEFAULTS = {
   listTimeoutMs: 10_000, // 10 s
 } as const
 
-/** The stored resourceVersion is too old (HTTP 410 or an ERROR event with code 410): relist. */
-class Gone extends Error {}
-
-/** A failure with a discovery code, logged once by the loop. */
-class CodedError extends Error {
-  constructor (readonly code: DiscoveryErrorCode, message: string) { super(message) }
-}
+/** A watch that stayed open this long ended normally (server timeout), not by failing, ms. */
+const HEALTHY_WATCH_MS = 1_000
 
 interface WatchState {
   service: string
@@ -66,21 +47,23 @@ interface WatchState {
 /**
  * One list+watch loop per service: list the slices labelled `kubernetes.io/service-name=<name>`,
  * then watch from the list's resourceVersion with bookmarks. A dropped or ended watch resumes
- * from the last resourceVersion seen (after a backoff that resets once events flow again);
- * 410 Gone relists. An invalid slice is logged (E_DISCOVERY_K8S_INVALID_SLICE) and its last good
- * version kept. The service's set is the union of its slices' ready endpoints.
+ * from the last resourceVersion seen, after a backoff (with jitter) that grows on failures and
+ * resets once a watch delivers events or stays up; 410 Gone (HTTP status or ERROR event) relists.
+ * An invalid slice is logged (E_DISCOVERY_K8S_INVALID_SLICE) and its last good version kept.
+ * The service's set is the union of its slices' ready endpoints.
  */
 export class KubernetesSource implements DiscoverySource {
   readonly name = 'kubernetes'
   private readonly feed: ServiceFeed
+  private readonly api: KubernetesApiClient
   private readonly abort = new AbortController()
   private readonly loops: Array<Promise<void>> = []
-  private readonly agents = new Map<string, Agent>()
   private readonly o: Required<Pick<KubernetesSourceOptions, 'backoffInitialMs' | 'backoffMaxMs' | 'watchTimeoutSeconds' | 'listTimeoutMs'>>
   private closed = false
 
   constructor (private readonly options: KubernetesSourceOptions, private readonly logger?: Logger, private readonly observer: DiscoveryObserver = noopDiscoveryObserver) {
     this.feed = new ServiceFeed(this.name, observer)
+    this.api = new KubernetesApiClient(options)
     this.o = {
       backoffInitialMs: options.backoffInitialMs ?? KUBERNETES_SOURCE_DEFAULTS.backoffInitialMs,
       backoffMaxMs: options.backoffMaxMs ?? KUBERNETES_SOURCE_DEFAULTS.backoffMaxMs,
@@ -105,40 +88,45 @@ export class KubernetesSource implements DiscoverySource {
     this.abort.abort()
     this.feed.close()
     await Promise.allSettled(this.loops)
-    await Promise.allSettled([...this.agents.values()].map((a) => a.close()))
+    await this.api.close()
   }
 
   private async run (service: string, config: KubernetesServiceOptions): Promise<void> {
-    const namespace = config.namespace ?? this.options.namespace ?? await this.defaultNamespace()
-    const state: WatchState = { service, config, namespace, slices: new Map(), resourceVersion: undefined }
+    const state: WatchState = { service, config, namespace: '', slices: new Map(), resourceVersion: undefined }
     let backoff = this.o.backoffInitialMs
     while (!this.closed) {
       try {
+        if (state.namespace === '') state.namespace = config.namespace ?? await this.api.namespace()
         if (state.resourceVersion === undefined) await this.list(state)
+        const started = performance.now()
         const events = await this.watchOnce(state)
-        if (events > 0) backoff = this.o.backoffInitialMs
+        if (events > 0 || performance.now() - started >= HEALTHY_WATCH_MS) backoff = this.o.backoffInitialMs
       } catch (err) {
         if (this.closed) return
         // A 410 to a watch means our resourceVersion is too old: relist at once. (One to a list
         // is an ordinary failure, retried after the backoff.)
-        if (err instanceof Gone && state.resourceVersion !== undefined) {
-          this.problem('E_DISCOVERY_K8S_GONE', service, `resourceVersion ${state.resourceVersion ?? '?'} expired; relisting`)
+        if (err instanceof GoneError && state.resourceVersion !== undefined) {
+          this.problem('E_DISCOVERY_K8S_GONE', service, `resourceVersion ${state.resourceVersion} expired; relisting`)
           state.resourceVersion = undefined
           continue
         }
-        const code = err instanceof CodedError ? err.code : 'E_DISCOVERY_K8S_STREAM'
-        this.problem(code, service, (err as Error).message)
+        this.problem(err instanceof KubernetesError ? err.code : 'E_DISCOVERY_K8S_STREAM', service, (err as Error).message)
+        await this.pause(backoff)
+        backoff = Math.min(this.o.backoffMaxMs, backoff * 2)
+        continue
       }
-      if (this.closed) return
-      await sleep(backoff * (0.8 + 0.2 * Math.random()), undefined, { signal: this.abort.signal }).catch(() => {})
-      backoff = Math.min(this.o.backoffMaxMs, backoff * 2)
+      await this.pause(backoff)
     }
   }
 
-  private sliceUrl (state: WatchState, query: Record<string, string>): string {
-    const base = this.apiServer().replace(/\/+$/, '')
+  private async pause (ms: number): Promise<void> {
+    if (this.closed) return
+    await sleep(ms * (0.8 + 0.2 * Math.random()), undefined, { signal: this.abort.signal }).catch(() => {})
+  }
+
+  private slicePath (state: WatchState, query: Record<string, string>): string {
     const params = new URLSearchParams({ labelSelector: `kubernetes.io/service-name=${state.config.name}`, ...query })
-    return `${base}/apis/discovery.k8s.io/v1/namespaces/${encodeURIComponent(state.namespace)}/endpointslices?${params.toString()}`
+    return `/apis/discovery.k8s.io/v1/namespaces/${encodeURIComponent(state.namespace)}/endpointslices?${params.toString()}`
   }
 
   private async list (state: WatchState): Promise<void> {
@@ -149,9 +137,10 @@ export class KubernetesSource implements DiscoverySource {
     do {
       const query: Record<string, string> = { limit: '500' }
       if (cont !== undefined) query.continue = cont
-      const body = await this.get(this.sliceUrl(state, query), AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.o.listTimeoutMs)]), this.o.listTimeoutMs)
+      const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.o.listTimeoutMs)])
+      const body = await this.api.get(this.slicePath(state, query), signal, this.o.listTimeoutMs)
       const list = await body.json() as { metadata?: { resourceVersion?: unknown, continue?: unknown }, items?: unknown }
-      if (!Array.isArray(list.items)) throw new CodedError('E_DISCOVERY_K8S_HTTP', 'list answer has no items')
+      if (!Array.isArray(list.items)) throw new KubernetesError('E_DISCOVERY_K8S_HTTP', 'list answer has no items')
       for (const item of list.items) this.apply(state, slices, previous, item)
       resourceVersion = typeof list.metadata?.resourceVersion === 'string' ? list.metadata.resourceVersion : undefined
       cont = typeof list.metadata?.continue === 'string' && list.metadata.continue !== '' ? list.metadata.continue : undefined
@@ -163,17 +152,18 @@ export class KubernetesSource implements DiscoverySource {
 
   /** Streams one watch until it ends; returns the number of events seen. */
   private async watchOnce (state: WatchState): Promise<number> {
-    const url = this.sliceUrl(state, {
+    const path = this.slicePath(state, {
       watch: '1',
       resourceVersion: state.resourceVersion ?? '',
       allowWatchBookmarks: 'true',
       timeoutSeconds: String(this.o.watchTimeoutSeconds),
     })
-    const body = await this.get(url, this.abort.signal, (this.o.watchTimeoutSeconds + 30) * 1000)
+    const body = await this.api.get(path, this.abort.signal, (this.o.watchTimeoutSeconds + 30) * 1000)
     let events = 0
     let buffered = ''
     const decoder = new TextDecoder()
     try {
+      // One JSON watch event per line, in chunks that need not align with lines.
       for await (const chunk of body) {
         buffered += decoder.decode(chunk as Buffer, { stream: true })
         let newline: number
@@ -196,7 +186,7 @@ export class KubernetesSource implements DiscoverySource {
     try {
       event = JSON.parse(line) as { type?: unknown, object?: unknown }
     } catch {
-      throw new CodedError('E_DISCOVERY_K8S_STREAM', `unreadable watch line: ${line.slice(0, 80)}`)
+      throw new KubernetesError('E_DISCOVERY_K8S_STREAM', `unreadable watch line: ${line.slice(0, 80)}`)
     }
     const { name, resourceVersion } = sliceMeta(event.object)
     switch (event.type) {
@@ -215,8 +205,8 @@ export class KubernetesSource implements DiscoverySource {
         break
       case 'ERROR': {
         const status = event.object as { code?: unknown, message?: unknown } | undefined
-        if (status?.code === 410) throw new Gone(String(status.message ?? 'Gone'))
-        throw new CodedError('E_DISCOVERY_K8S_HTTP', `watch ERROR event: ${String(status?.code)} ${String(status?.message ?? '')}`)
+        if (status?.code === 410) throw new GoneError(String(status.message ?? 'Gone'))
+        throw new KubernetesError('E_DISCOVERY_K8S_HTTP', `watch ERROR event: ${String(status?.code)} ${String(status?.message ?? '')}`)
       }
       default:
         this.logger?.debug({ service: state.service, type: event.type }, 'unknown watch event type ignored')
@@ -240,71 +230,6 @@ export class KubernetesSource implements DiscoverySource {
     const union = new Map<string, Endpoint>()
     for (const endpoints of state.slices.values()) for (const e of endpoints) if (!union.has(e.key)) union.set(e.key, e)
     this.feed.publish(state.service, [...union.values()])
-  }
-
-  private async get (url: string, signal: AbortSignal, bodyTimeoutMs: number): Promise<Awaited<ReturnType<typeof request>>['body']> {
-    const headers: Record<string, string> = { accept: 'application/json' }
-    const token = await this.token()
-    if (token !== undefined) headers.authorization = `Bearer ${token}`
-    const response = await request(url, { method: 'GET', headers, signal, dispatcher: await this.agent(url), bodyTimeout: bodyTimeoutMs })
-    if (response.statusCode === 410) {
-      await response.body.dump()
-      throw new Gone('410 Gone')
-    }
-    if (response.statusCode !== 200) {
-      const text = (await response.body.text()).slice(0, 200)
-      throw new CodedError('E_DISCOVERY_K8S_HTTP', `GET ${new URL(url).pathname} answered ${response.statusCode}: ${text}`)
-    }
-    return response.body
-  }
-
-  private apiServer (): string {
-    if (this.options.apiServer !== undefined) return this.options.apiServer
-    const host = process.env.KUBERNETES_SERVICE_HOST
-    const port = process.env.KUBERNETES_SERVICE_PORT ?? '443'
-    if (host === undefined) throw new CodedError('E_DISCOVERY_K8S_CREDENTIALS', 'no apiServer given and KUBERNETES_SERVICE_HOST is not set')
-    return `https://${host.includes(':') ? `[${host}]` : host}:${port}`
-  }
-
-  private async token (): Promise<string | undefined> {
-    if (this.options.token !== undefined) return this.options.token
-    if (this.options.tokenFile === false) return undefined
-    const file = this.options.tokenFile ?? `${SERVICE_ACCOUNT_DIR}/token`
-    try {
-      return (await readFile(file, 'utf8')).trim()
-    } catch (err) {
-      throw new CodedError('E_DISCOVERY_K8S_CREDENTIALS', `cannot read token ${file}: ${(err as Error).message}`)
-    }
-  }
-
-  private async agent (url: string): Promise<Agent> {
-    const https = url.startsWith('https:')
-    const key = https ? 'https' : 'http'
-    let agent = this.agents.get(key)
-    if (agent !== undefined) return agent
-    let ca: string | undefined
-    if (https) {
-      ca = this.options.ca
-      if (ca === undefined) {
-        const file = this.options.caFile ?? `${SERVICE_ACCOUNT_DIR}/ca.crt`
-        try {
-          ca = await readFile(file, 'utf8')
-        } catch (err) {
-          throw new CodedError('E_DISCOVERY_K8S_CREDENTIALS', `cannot read CA ${file}: ${(err as Error).message}`)
-        }
-      }
-    }
-    agent = this.agents.get(key) ?? new Agent(ca !== undefined ? { connect: { ca } } : {})
-    this.agents.set(key, agent)
-    return agent
-  }
-
-  private async defaultNamespace (): Promise<string> {
-    try {
-      return (await readFile(`${SERVICE_ACCOUNT_DIR}/namespace`, 'utf8')).trim() || 'default'
-    } catch {
-      return 'default'
-    }
   }
 
   private problem (code: DiscoveryErrorCode, service: string, message: string): void {
