@@ -9,7 +9,7 @@ import type { Balancer, Pick, PickKind, PickResult } from './types.js'
 export interface FailureAccrualOptions {
   /** Consecutive failures that eject an endpoint (default 5; 0 = off). */
   consecutiveFailures?: number
-  /** Failure share over the last `rateWindow` outcomes that ejects (default 0.5; 1 < x = off). */
+  /** Failure share over the last `rateWindow` outcomes that ejects (default 0.5; above 1 turns it off). */
   failureRate?: number
   /** Outcomes the failure rate is computed over (default 20). */
   rateWindow?: number
