@@ -58,7 +58,9 @@ async function serve (certDir: string): Promise<void> {
   })
   process.stdout.write(`${server.address().port}\n`)
   process.stdin.resume()
-  process.stdin.on('end', () => { void server.close().then(() => process.exit(0)) })
+  process.stdin.on('end', () => {
+    server.close().then(() => process.exit(0), () => process.exit(1))
+  })
 }
 
 async function freeUdpPort (): Promise<number> {

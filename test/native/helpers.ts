@@ -35,10 +35,17 @@ export const echo: Handler = (stream) => {
   stream.pipe(stream)
 }
 
+/**
+ * The readable side to its end. Events, not `for await`: the async iterator destroys the whole
+ * Duplex when it finishes, which would reset our still-open writable side.
+ */
 export async function readAll (stream: QuicStream): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const chunk of stream) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks)
+  return await new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk))
+    stream.once('end', () => resolve(Buffer.concat(chunks)))
+    stream.once('error', reject)
+  })
 }
 
 export function get (path: string, method = 'GET'): QuicHeaders {
