@@ -113,9 +113,18 @@ export interface RawStats {
   streamsBidiLeft: number
 }
 
+export interface EndpointAddress {
+  host: string
+  port: number
+  family: 'IPv4' | 'IPv6'
+  /** Socket buffer sizes the kernel granted, bytes (compare with what was asked to warn). */
+  recvBufferSize?: number
+  sendBufferSize?: number
+}
+
 /** One bound UDP socket and its connections; ids are plain numbers. */
 export interface RawEndpoint {
-  address: () => { host: string, port: number, family: 'IPv4' | 'IPv6' }
+  address: () => EndpointAddress
   connect: (options: RawConnectOptions) => number
   /** Returns the stream id, or -2 while the peer's stream limit is reached. */
   request: (conn: number, headers: string[], endStream: boolean) => number

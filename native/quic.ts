@@ -12,6 +12,7 @@ import {
   EVENT_KIND,
   loadQuic,
   type EmitFn,
+  type EndpointAddress,
   type RawEndpoint,
   type RawEndpointOptions,
   type RawStats,
@@ -62,6 +63,8 @@ export interface ConnectOptions extends QuicTlsOptions, QuicTuning {
   servername?: string
   /** Refuse the handshake unless the server's URI SAN is exactly this. */
   expectedIdentity?: string
+  /** Aborting before the handshake completed closes the attempt and rejects. */
+  signal?: AbortSignal
 }
 
 export interface StreamOptions {
@@ -506,7 +509,8 @@ export class QuicServer extends EventEmitter {
     this.endpoint = new Endpoint({ ...options, server: true }, emit)
   }
 
-  address (): { host: string, port: number, family: 'IPv4' | 'IPv6' } {
+  /** Bound address, and the socket buffer sizes the kernel granted. */
+  address (): EndpointAddress {
     return this.endpoint.address()
   }
 
@@ -573,8 +577,17 @@ export async function connect (options: ConnectOptions): Promise<QuicSession> {
     host: family === 6 ? '::' : '0.0.0.0',
     port: 0,
   }, emit)
+  if (options.signal?.aborted === true) throw options.signal.reason ?? new Error('aborted')
+  let conn = -1
+  const onAbort = (): void => {
+    if (session !== undefined || endpoint === undefined) return
+    settle?.reject(options.signal?.reason instanceof Error ? options.signal.reason : new Error('connect aborted'))
+    endpoint.closeConnection(conn, H3_CODES.noError, false)
+  }
+  options.signal?.addEventListener('abort', onAbort, { once: true })
+  done.then(() => options.signal?.removeEventListener('abort', onAbort), () => options.signal?.removeEventListener('abort', onAbort))
   try {
-    endpoint.connect({
+    conn = endpoint.connect({
       host,
       port: options.port,
       servername: options.servername ?? '',

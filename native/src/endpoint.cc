@@ -461,6 +461,14 @@ Napi::Value Endpoint::Address(const Napi::CallbackInfo& info) {
   o.Set("host", host);
   o.Set("port", port);
   o.Set("family", local_.ss_family == AF_INET6 ? "IPv6" : "IPv4");
+  // What the kernel granted (Linux reports twice the usable size; capped by net.core.*mem_max).
+  if (!closed_) {
+    int rcv = 0, snd = 0;
+    uv_recv_buffer_size(reinterpret_cast<uv_handle_t*>(&udp_), &rcv);
+    uv_send_buffer_size(reinterpret_cast<uv_handle_t*>(&udp_), &snd);
+    o.Set("recvBufferSize", rcv);
+    o.Set("sendBufferSize", snd);
+  }
   return o;
 }
 

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { makePki, type TestPki } from '../helpers/pki.js'
 import { SKIP, startServer, connectTo, get, readAll } from './helpers.js'
-import type { QuicServer, QuicSession } from '../../native/quic.js'
+import { connect, type QuicServer, type QuicSession } from '../../native/quic.js'
 import type { TlsMaterial } from '../../transports/contract.js'
 
 let pki: TestPki
@@ -89,3 +89,19 @@ async function waitFor (cond: () => boolean, ms = 2000): Promise<void> {
     await new Promise(resolve => setTimeout(resolve, 10))
   }
 }
+
+test('connect to a silent port: the abort signal and the handshake timeout both end the attempt', { skip: SKIP }, async () => {
+  const client = await pki.workload('client')
+  const { createSocket } = await import('node:dgram')
+  const silent = createSocket('udp4')
+  await new Promise<void>(resolve => silent.bind(0, '127.0.0.1', resolve))
+  const port = silent.address().port
+  try {
+    const t0 = Date.now()
+    await assert.rejects(connect({ ...client, host: '127.0.0.1', port, signal: AbortSignal.timeout(150) }), /abort|timeout/i)
+    assert.ok(Date.now() - t0 < 2000)
+    await assert.rejects(connect({ ...client, host: '127.0.0.1', port, handshakeTimeoutMs: 300 }), /handshake timeout/)
+  } finally {
+    silent.close()
+  }
+})
