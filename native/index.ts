@@ -137,6 +137,8 @@ export interface RawEndpoint {
   stats: (conn: number) => RawStats | undefined
   close: () => void
   setRef: (ref: boolean) => void
+  /** Drop new connection attempts from now on (existing ones go on). */
+  stopAccepting: () => void
 }
 
 export interface QuicBinding {

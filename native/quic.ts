@@ -474,7 +474,7 @@ export class QuicSession extends EventEmitter {
 export class QuicServer extends EventEmitter {
   private readonly endpoint: RawEndpoint
   private readonly sessions = new Map<number, QuicSession>()
-  private closing = false
+  private closing: Promise<void> | undefined
 
   /** @internal */
   constructor (options: ServerOptions) {
@@ -516,16 +516,18 @@ export class QuicServer extends EventEmitter {
 
   /** Graceful: GOAWAY on every session, wait for them, then close the socket. */
   async close (): Promise<void> {
-    if (this.closing) return
-    this.closing = true
-    await Promise.all([...this.sessions.values()].map(async s => await s.close()))
-    this.endpoint.close()
-    this.emit('close')
+    this.closing ??= (async () => {
+      this.endpoint.stopAccepting()
+      await Promise.all([...this.sessions.values()].map(async s => await s.close()))
+      this.endpoint.close()
+      this.emit('close')
+    })()
+    await this.closing
   }
 
   /** Abrupt: CONNECTION_CLOSE to every session and close the socket now. */
   destroy (): void {
-    this.closing = true
+    this.closing ??= Promise.resolve()
     this.endpoint.close()
   }
 }

@@ -26,6 +26,7 @@ class EndpointWrap : public Napi::ObjectWrap<EndpointWrap> {
                            InstanceMethod("stats", &EndpointWrap::Stats),
                            InstanceMethod("close", &EndpointWrap::Close),
                            InstanceMethod("setRef", &EndpointWrap::SetRef),
+                           InstanceMethod("stopAccepting", &EndpointWrap::StopAccepting),
                        });
   }
 
@@ -64,6 +65,7 @@ class EndpointWrap : public Napi::ObjectWrap<EndpointWrap> {
   MESHGATE_FORWARD(Stats, info.Env().Undefined())
   MESHGATE_FORWARD(Close, info.Env().Undefined())
   MESHGATE_FORWARD(SetRef, info.Env().Undefined())
+  MESHGATE_FORWARD(StopAccepting, info.Env().Undefined())
 #undef MESHGATE_FORWARD
 
   static Napi::Value Closed(const Napi::CallbackInfo& info) {

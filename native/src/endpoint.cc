@@ -611,6 +611,12 @@ Napi::Value Endpoint::Close(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// stopAccepting(): new connection attempts are dropped from now on (graceful server close)
+Napi::Value Endpoint::StopAccepting(const Napi::CallbackInfo& info) {
+  closing_ = true;
+  return info.Env().Undefined();
+}
+
 // setRef(bool): whether the socket keeps the process alive (like net.Socket#ref/unref)
 Napi::Value Endpoint::SetRef(const Napi::CallbackInfo& info) {
   if (!closed_) {

@@ -71,6 +71,7 @@ class Endpoint {
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value SetRef(const Napi::CallbackInfo& info);
+  Napi::Value StopAccepting(const Napi::CallbackInfo& info);
 
  private:
 
