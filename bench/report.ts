@@ -19,7 +19,7 @@ export interface BenchReport {
   /** ISO 8601 start time (UTC). */
   date: string
   command: string
-  options: { rounds: number, durationSeconds: number }
+  options: { rounds: number, durationSeconds: number, warmupSeconds: number }
   environment: BenchEnvironment
   loadAverage: SuiteResults['loadAverage']
   summary: BenchSummary
@@ -73,7 +73,7 @@ export function renderMarkdown (report: BenchReport): string {
   out.push('# meshgate bench report', '')
   out.push(`- Date: ${report.date}`)
   out.push(`- Command: \`${report.command}\``)
-  out.push(`- ${report.options.rounds} rounds × ${report.options.durationSeconds} s per scenario and path, paths interleaved within each round; figures are medians over rounds`)
+  out.push(`- ${report.options.rounds} rounds × ${report.options.durationSeconds} s per scenario and path, paths interleaved within each round, after an unmeasured warm-up of ${report.options.warmupSeconds} s each; figures are medians over rounds`)
   out.push(`- Machine: ${report.environment.cpus} CPUs, Node ${report.environment.node}; load average ${report.loadAverage.start.map((v) => v.toFixed(2)).join(' ')} at start, ${report.loadAverage.end.map((v) => v.toFixed(2)).join(' ')} at end (shared machine: compare ratios, not absolute figures)`)
   out.push(`- Tools: ${Object.values(report.environment.tools).join('; ')}`)
   out.push('')

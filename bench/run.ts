@@ -5,6 +5,7 @@
  *
  *   node dist/bench/run.js [--rounds 3] [--duration 6] [--paths direct,haproxy-pair,meshgate-pair]
  *                          [--scenarios http1-small,h2c-small,tcp-bulk] [--out bench/out] [--settle 2000]
+ *                          [--warmup 1]
  */
 import { execFile } from 'node:child_process'
 import { mkdir, rm } from 'node:fs/promises'
@@ -65,12 +66,16 @@ async function main (): Promise<number> {
       scenarios: { type: 'string' },
       out: { type: 'string', default: join(REPO_DIR, 'bench', 'out') },
       settle: { type: 'string', default: '2000' },
+      warmup: { type: 'string', default: '1' },
     },
   })
   const rounds = Number(values.rounds)
   const durationSeconds = Number(values.duration)
   const settleMs = Number(values.settle)
-  if (!(rounds >= 1 && durationSeconds >= 1 && settleMs >= 0)) throw new Error('--rounds and --duration must be ≥ 1, --settle ≥ 0')
+  const warmupSeconds = Number(values.warmup)
+  if (!(rounds >= 1 && durationSeconds >= 1 && settleMs >= 0 && (warmupSeconds === 0 || warmupSeconds >= 1))) {
+    throw new Error('--rounds and --duration must be ≥ 1, --settle ≥ 0, --warmup 0 or ≥ 1')
+  }
   const paths = pick(ALL_PATHS, values.paths, 'path')
   const scenarios = pick(allScenarios, values.scenarios, 'scenario')
   const date = new Date().toISOString()
@@ -95,7 +100,7 @@ async function main (): Promise<number> {
   const upstreams = await startUpstreams(workDir)
   let results
   try {
-    results = await runSuite({ workDir, repoDir: REPO_DIR, certs, upstream: upstreams.ports }, paths, scenarios, { rounds, durationSeconds, settleMs, log })
+    results = await runSuite({ workDir, repoDir: REPO_DIR, certs, upstream: upstreams.ports }, paths, scenarios, { rounds, durationSeconds, warmupSeconds, settleMs, log })
   } finally {
     await upstreams.stop()
   }
@@ -104,7 +109,7 @@ async function main (): Promise<number> {
   const markdown = await writeReport(outDir, {
     date,
     command,
-    options: { rounds, durationSeconds },
+    options: { rounds, durationSeconds, warmupSeconds },
     environment,
     loadAverage: results.loadAverage,
     summary,

@@ -36,6 +36,8 @@ export interface PathRecord {
 export interface SuiteOptions {
   rounds: number
   durationSeconds: number
+  /** Unmeasured run of every scenario on every path before round 1, seconds (0 = none). */
+  warmupSeconds: number
   /** Pause after start and after each round before reading RSS, ms. */
   settleMs: number
   /** Called with a line of progress. */
@@ -74,6 +76,18 @@ export async function runSuite (context: BenchContext, paths: readonly PathDefin
         record.reason = (err as Error).message
         options.log(`${path.title} not available: ${record.reason}`)
       }
+    }
+
+    if (options.warmupSeconds > 0) {
+      // A short unmeasured run of each scenario first, so that round 1 does not time the JIT.
+      for (const scenario of scenarios) {
+        for (const record of records) {
+          const instance = instances.get(record.id)
+          if (!record.available || instance === undefined) continue
+          await scenario.run(instance.entry, { durationSeconds: options.warmupSeconds, workDir: context.workDir }).catch(() => undefined)
+        }
+      }
+      options.log(`warmed up (${options.warmupSeconds} s per scenario and path, not measured)`)
     }
 
     for (let round = 1; round <= options.rounds; round++) {

@@ -116,7 +116,9 @@ export function parseH2load (output: string, log: string): RequestRate {
   const statuses = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(output)
   if (finished === null || counts === null || statuses === null) throw new Error(`cannot parse h2load output:\n${output}`)
   const seconds = Number(finished[1])
-  const ok = Number(statuses[1]) + Number(statuses[2])
+  // `succeeded` counts finished 2xx/3xx requests; the status-code line also counts responses
+  // whose stream had not finished when the run ended.
+  const ok = Number(counts[4])
   const done = Number(counts[3])
   const durations: number[] = []
   for (const line of log.split('\n')) {
@@ -130,7 +132,7 @@ export function parseH2load (output: string, log: string): RequestRate {
     requestsPerSecond: seconds > 0 ? ok / seconds : 0,
     p50Ms: percentile(durations, 0.5),
     p99Ms: percentile(durations, 0.99),
-    errors: Math.max(0, done - ok) + Number(counts[6]) + Number(counts[7]),
+    errors: Number(counts[5]) + Number(counts[6]) + Number(counts[7]) + Number(statuses[3]) + Number(statuses[4]),
     requests: done,
   }
 }
