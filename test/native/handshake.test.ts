@@ -105,3 +105,22 @@ test('connect to a silent port: the abort signal and the handshake timeout both 
     silent.close()
   }
 })
+
+test('the client refuses an expired server certificate', { skip: SKIP }, async () => {
+  const expired = await startServer(await pki.workload('server', { expired: true }), (stream) => {
+    stream.respond({ ':status': '200' }, { endStream: true })
+  })
+  try {
+    await assert.rejects(connectTo(expired, await pki.workload('client')), /peer certificate refused.*expired/i)
+  } finally {
+    await expired.close()
+  }
+})
+
+test('fifty sessions at once, each with a request', { skip: SKIP }, async () => {
+  const client = await pki.workload('client')
+  const sessions = await Promise.all(Array.from({ length: 50 }, async () => await connectTo(server, client)))
+  const bodies = await Promise.all(sessions.map(async s => (await readAll(s.request(get('/'), { endStream: true }))).toString()))
+  assert.deepEqual(new Set(bodies), new Set([pki.id('client')]))
+  await Promise.all(sessions.map(async s => await s.close()))
+})
