@@ -70,6 +70,8 @@ export interface ConnectOptions extends QuicTlsOptions, QuicTuning {
 export interface StreamOptions {
   /** No body: the header section ends the message (END_STREAM). */
   endStream?: boolean
+  /** Aborting resets the stream (H3_REQUEST_CANCELLED) and destroys it with the reason. */
+  signal?: AbortSignal
 }
 
 export interface QuicSessionStats extends RawStats {}
@@ -173,10 +175,10 @@ export class QuicStream extends Duplex {
   }
 
   /** Aborts both directions with RESET_STREAM and STOP_SENDING. */
-  reset (code: number = H3_CODES.requestCancelled): void {
+  reset (code: number = H3_CODES.requestCancelled, err?: Error): void {
     if (!this.closedOnWire && this.id >= 0) this.session.endpoint.resetStream(this.session.conn, this.id, code)
     this.closedOnWire = true
-    this.destroy()
+    this.destroy(err)
   }
 
   private whenOpen (fn: () => void): boolean {
@@ -363,6 +365,18 @@ export class QuicSession extends EventEmitter {
       this.pending.push({ stream, headers: flat, endStream })
     }
     if (endStream) stream.endWithoutBody()
+    const signal = options.signal
+    if (signal !== undefined) {
+      const onAbort = (): void => {
+        const reason: unknown = signal.reason
+        stream.reset(H3_CODES.requestCancelled, reason instanceof Error ? reason : new Error('request aborted'))
+      }
+      if (signal.aborted) onAbort()
+      else {
+        signal.addEventListener('abort', onAbort, { once: true })
+        stream.once('close', () => signal.removeEventListener('abort', onAbort))
+      }
+    }
     return stream
   }
 
@@ -377,6 +391,12 @@ export class QuicSession extends EventEmitter {
   /** Streams open now. */
   get openStreams (): number {
     return this.streams.size
+  }
+
+  /** True while a new request would open at once: not closing, no GOAWAY, below the peer's limit. */
+  get available (): boolean {
+    if (this.closed || this.goingAway || this.pending.length > 0) return false
+    return (this.endpoint.stats(this.conn)?.streamsBidiLeft ?? 0) > 0
   }
 
   /** RTT, congestion window, packet and byte counters (last values once closed). */

@@ -422,11 +422,6 @@ void Connection::ScheduleTimer() {
 
 void Connection::WritePackets() {
   if (state_ != kHandshaking && state_ != kOpen) return;
-  if (closeWhenIdle_ && streams_.empty()) {
-    SetAppError(NGHTTP3_H3_NO_ERROR, "closed");
-    StartClosing();
-    return;
-  }
   if (endpoint_->sendBlocked()) return;
   ngtcp2_path_storage ps;
   ngtcp2_path_storage_zero(&ps);
@@ -534,6 +529,12 @@ void Connection::WritePackets() {
     }
   }
   ngtcp2_conn_update_pkt_tx_time(conn_, ts);
+  if (closeWhenIdle_ && streams_.empty()) {
+    // Graceful close: the GOAWAY went out above; no request is left, so end the connection.
+    SetAppError(NGHTTP3_H3_NO_ERROR, "closed");
+    StartClosing();
+    return;
+  }
   ScheduleTimer();
 }
 

@@ -139,3 +139,18 @@ test('a slow reader holds the sender back (flow control), then gets every byte',
   assert.equal(body.length + 0, 8 * 1024 * 1024)
   assert.ok(body.every(b => b === 7))
 })
+
+test('aborting a request resets it; the session stays available', { skip: SKIP }, async () => {
+  const controller = new AbortController()
+  const stream = session.request(get('/echo', 'POST'), { signal: controller.signal })
+  stream.write('some')
+  await once(stream, 'response')
+  const failed = once(stream, 'error')
+  controller.abort(new Error('caller gave up'))
+  const [err] = await failed as [Error]
+  assert.match(err.message, /caller gave up/)
+  assert.equal(session.available, true)
+  const ok = session.request(get('/missing'), { endStream: true })
+  await readAll(ok)
+  assert.equal(ok.headers?.[':status'], '404')
+})
