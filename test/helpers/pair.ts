@@ -27,6 +27,8 @@ export interface PairOptions {
   pki?: TestPki
   /** Workload address of the `web` service (default: the demo upstream's HTTP port). */
   webTarget?: string
+  /** Peer address of the `web` service (default: the inbound proxy). */
+  webPeer?: string
 }
 
 export interface Pair {
@@ -83,7 +85,7 @@ admin: { host: 127.0.0.1, port: 0 }
 services:
   web:
     aliases: [web.test]
-    endpoints: [{ peer: "127.0.0.1:${peerPort}", identity: "${identity}", target: "${web}" }]
+    endpoints: [{ peer: "${options.webPeer ?? `127.0.0.1:${peerPort}`}", identity: "${identity}", target: "${web}" }]
   echo:
     endpoints: [{ peer: "127.0.0.1:${peerPort}", identity: "${identity}", target: "${echo}" }]
   nowhere:
