@@ -107,17 +107,21 @@ export interface StartOptions {
   readyPorts?: number[]
   /** How long to wait for `readyPorts`, ms (default 15 s). */
   readyTimeoutMs?: number
+  /** Prometheus endpoint of a Node process, for its JS heap in use (see node-heap.ts). */
+  metricsUrl?: string
 }
 
 /** A process started by the bench. `stop()` is safe to call twice. */
 export class BenchProcess {
   readonly name: string
+  readonly metricsUrl: string | undefined
   private readonly child: ChildProcess
   private readonly exited: Promise<void>
   private exitDescription: string | undefined
 
-  private constructor (name: string, child: ChildProcess) {
+  private constructor (name: string, child: ChildProcess, metricsUrl: string | undefined) {
     this.name = name
+    this.metricsUrl = metricsUrl
     this.child = child
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
@@ -141,7 +145,7 @@ export class BenchProcess {
     child.stdout?.pipe(log, { end: false })
     child.stderr?.pipe(log, { end: false })
     child.once('close', () => log.end())
-    const proc = new BenchProcess(options.name, child)
+    const proc = new BenchProcess(options.name, child, options.metricsUrl)
     const spawned = new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve)
       child.once('error', (err) => reject(new Error(`${options.name}: cannot start ${options.command}: ${err.message}`)))

@@ -92,12 +92,13 @@ export function renderMarkdown (report: BenchReport): string {
     ), '')
   }
 
-  out.push('## Memory (RSS, MB)', '')
+  out.push('## Memory (RSS, MB; in brackets the JS heap in use, for Node processes)', '')
   const rounds = report.options.rounds
+  const cell = (rss: number | undefined, heap: number | undefined): string => heap === undefined ? mb(rss) : `${mb(rss)} (${mb(heap)})`
   const memoryRows = report.summary.memory.flatMap((m) => m.processes.map((p) => [
     p.name,
-    mb(p.idleRssBytes),
-    ...Array.from({ length: rounds }, (_, i) => mb(p.rssAfterRoundBytes[i])),
+    cell(p.idleRssBytes, p.idleHeapUsedBytes),
+    ...Array.from({ length: rounds }, (_, i) => cell(p.rssAfterRoundBytes[i], p.heapUsedAfterRoundBytes?.[i])),
   ]))
   out.push(table(['process', 'idle (after start)', ...Array.from({ length: rounds }, (_, i) => `after run ${i + 1}`)], memoryRows), '')
 

@@ -1,11 +1,13 @@
 /**
  * Runs the bench: starts every path once, then for each round runs every scenario on every path
  * in turn (interleaved, so that load from the rest of the machine hits all paths alike), sampling
- * the proxies' RSS and CPU. Records idle RSS after start and RSS after each round, which shows
- * memory growth across back-to-back runs. Produces raw results; report.ts summarises them.
+ * the proxies' RSS and CPU. Records idle RSS after start and RSS after each round (and the JS
+ * heap in use, for Node processes that serve metrics), which shows memory growth across
+ * back-to-back runs. Produces raw results; report.ts summarises them.
  */
 import { loadavg } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { readHeapUsedBytes } from './node-heap.js'
 import type { PathDefinition, BenchContext, PathInstance } from './paths/types.js'
 import { UsageSampler, type ScenarioUsage } from './processes.js'
 import type { Measurement, Scenario } from './scenarios/types.js'
@@ -31,6 +33,10 @@ export interface PathRecord {
   idleRssBytes: Record<string, number>
   /** Per process: RSS after each round (after a settle pause), bytes. */
   rssAfterRoundBytes: Record<string, number[]>
+  /** Per Node process with metrics: JS heap in use after start, bytes. */
+  idleHeapUsedBytes: Record<string, number>
+  /** Per Node process with metrics: JS heap in use after each round, bytes. */
+  heapUsedAfterRoundBytes: Record<string, number[]>
 }
 
 export interface SuiteOptions {
@@ -50,9 +56,19 @@ export interface SuiteResults {
   loadAverage: { start: number[], end: number[] }
 }
 
-async function rssByProcess (instance: PathInstance): Promise<Record<string, number>> {
-  const result: Record<string, number> = {}
-  for (const proc of instance.processes) result[proc.name] = (await proc.usage()).rssBytes
+interface MemoryReading {
+  rssBytes: number
+  heapUsedBytes?: number
+}
+
+async function readMemory (instance: PathInstance): Promise<Record<string, MemoryReading>> {
+  const result: Record<string, MemoryReading> = {}
+  for (const proc of instance.processes) {
+    result[proc.name] = {
+      rssBytes: (await proc.usage()).rssBytes,
+      heapUsedBytes: proc.metricsUrl === undefined ? undefined : await readHeapUsedBytes(proc.metricsUrl),
+    }
+  }
   return result
 }
 
@@ -63,13 +79,16 @@ export async function runSuite (context: BenchContext, paths: readonly PathDefin
   const runs: RunRecord[] = []
   try {
     for (const path of paths) {
-      const record: PathRecord = { id: path.id, title: path.title, available: false, idleRssBytes: {}, rssAfterRoundBytes: {} }
+      const record: PathRecord = { id: path.id, title: path.title, available: false, idleRssBytes: {}, rssAfterRoundBytes: {}, idleHeapUsedBytes: {}, heapUsedAfterRoundBytes: {} }
       records.push(record)
       try {
         const instance = await path.start(context)
         instances.set(path.id, instance)
         await sleep(options.settleMs)
-        record.idleRssBytes = await rssByProcess(instance)
+        for (const [name, reading] of Object.entries(await readMemory(instance))) {
+          record.idleRssBytes[name] = reading.rssBytes
+          if (reading.heapUsedBytes !== undefined) record.idleHeapUsedBytes[name] = reading.heapUsedBytes
+        }
         record.available = true
         options.log(`started ${path.title}${instance.processes.length > 0 ? ` (${instance.processes.map((p) => `${p.name} pid ${p.pid}`).join(', ')})` : ''}`)
       } catch (err) {
@@ -123,8 +142,9 @@ export async function runSuite (context: BenchContext, paths: readonly PathDefin
       for (const record of records) {
         const instance = instances.get(record.id)
         if (!record.available || instance === undefined) continue
-        for (const [name, rss] of Object.entries(await rssByProcess(instance))) {
-          (record.rssAfterRoundBytes[name] ??= []).push(rss)
+        for (const [name, reading] of Object.entries(await readMemory(instance))) {
+          (record.rssAfterRoundBytes[name] ??= []).push(reading.rssBytes)
+          if (reading.heapUsedBytes !== undefined) (record.heapUsedAfterRoundBytes[name] ??= []).push(reading.heapUsedBytes)
         }
       }
     }

@@ -49,6 +49,9 @@ export interface ProcessMemory {
   name: string
   idleRssBytes: number
   rssAfterRoundBytes: number[]
+  /** JS heap in use (Node processes with metrics only). */
+  idleHeapUsedBytes?: number
+  heapUsedAfterRoundBytes?: number[]
 }
 
 export interface PathMemory {
@@ -134,6 +137,8 @@ export function summarise (results: SuiteResults, scenarios: readonly Scenario[]
       name,
       idleRssBytes: p.idleRssBytes[name] ?? 0,
       rssAfterRoundBytes: p.rssAfterRoundBytes[name] ?? [],
+      idleHeapUsedBytes: p.idleHeapUsedBytes[name],
+      heapUsedAfterRoundBytes: p.heapUsedAfterRoundBytes[name],
     })),
   }))
   return { scenarios: summaries, memory }

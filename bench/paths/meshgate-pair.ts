@@ -34,6 +34,7 @@ export const meshgatePairPath: PathDefinition = {
         env,
         logFile: join(context.workDir, 'meshgate-inbound.log'),
         readyPorts: [peerPort],
+        metricsUrl: `http://127.0.0.1:${inboundAdmin}/metrics`,
       }))
       processes.push(await BenchProcess.start({
         name: 'meshgate-outbound',
@@ -43,6 +44,7 @@ export const meshgatePairPath: PathDefinition = {
         env,
         logFile: join(context.workDir, 'meshgate-outbound.log'),
         readyPorts: [http1, h2c, tcp],
+        metricsUrl: `http://127.0.0.1:${outboundAdmin}/metrics`,
       }))
     } catch (err) {
       await stop()
