@@ -11,6 +11,8 @@ import type { TargetResult } from './targets.js'
 export interface BenchEnvironment {
   cpus: number
   node: string
+  /** Git commit of the checkout whose dist/ was measured. */
+  revision: string
   /** First line of each tool's version output. */
   tools: Record<string, string>
 }
@@ -75,6 +77,7 @@ export function renderMarkdown (report: BenchReport): string {
   out.push(`- Command: \`${report.command}\``)
   out.push(`- ${report.options.rounds} rounds × ${report.options.durationSeconds} s per scenario and path, paths interleaved within each round, after an unmeasured warm-up of ${report.options.warmupSeconds} s each; figures are medians over rounds`)
   out.push(`- Machine: ${report.environment.cpus} CPUs, Node ${report.environment.node}; load average ${report.loadAverage.start.map((v) => v.toFixed(2)).join(' ')} at start, ${report.loadAverage.end.map((v) => v.toFixed(2)).join(' ')} at end (shared machine: compare ratios, not absolute figures)`)
+  out.push(`- meshgate: ${report.environment.revision} (dist/ as built by \`npx tsc -p tsconfig.json\`)`)
   out.push(`- Tools: ${Object.values(report.environment.tools).join('; ')}`)
   out.push('')
   for (const missing of report.summary.memory.filter((m) => !m.available && m.reason !== undefined)) {

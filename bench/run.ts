@@ -48,6 +48,17 @@ async function toolVersion (command: string, args: string[]): Promise<string | u
   })
 }
 
+/** The commit dist/ was most likely built from, and how many source files differ from it. */
+async function revision (): Promise<string> {
+  const git = async (args: string[]): Promise<string> => await new Promise((resolve) => {
+    execFile('git', args, { cwd: REPO_DIR, timeout: 5_000 }, (err, stdout) => resolve(err === null ? stdout.trim() : ''))
+  })
+  const head = await git(['rev-parse', '--short', 'HEAD'])
+  if (head === '') return 'unknown (not a git checkout)'
+  const dirty = (await git(['status', '--porcelain', '--', 'src', 'transports', 'native'])).split('\n').filter((l) => l !== '').length
+  return dirty === 0 ? head : `${head} + ${dirty} uncommitted file(s) in src/, transports/, native/`
+}
+
 function pick<T extends { id: string }> (all: readonly T[], list: string | undefined, what: string): T[] {
   if (list === undefined) return [...all]
   return list.split(',').map((id) => {
@@ -87,7 +98,7 @@ async function main (): Promise<number> {
     if (version === undefined) throw new Error(`${tool.command} not found: install Debian package ${tool.apt} (apt-get install ${TOOLS.map((t) => t.apt).join(' ')})`)
     tools[tool.apt] = version
   }
-  const environment: BenchEnvironment = { cpus: cpus().length, node: process.version, tools }
+  const environment: BenchEnvironment = { cpus: cpus().length, node: process.version, revision: await revision(), tools }
 
   const outDir = resolve(values.out)
   const workDir = join(outDir, 'work')
