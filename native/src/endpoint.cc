@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include <gnutls/crypto.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <sys/socket.h>
@@ -188,9 +189,12 @@ void Endpoint::OnRecv(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf, cons
 void Endpoint::OnDatagram(const uint8_t* data, size_t len, const sockaddr* addr) {
   if (closed_) return;
   ngtcp2_version_cid vc;
-  // Datagrams we cannot parse, or of a version we do not speak, are dropped (RFC 9000 §5.2.2
-  // allows a server to skip Version Negotiation).
-  if (ngtcp2_pkt_decode_version_cid(&vc, data, len, kCidLen) != 0) return;
+  int rv = ngtcp2_pkt_decode_version_cid(&vc, data, len, kCidLen);
+  if (rv == NGTCP2_ERR_VERSION_NEGOTIATION) {
+    SendVersionNegotiation(vc, addr, len);
+    return;
+  }
+  if (rv != 0) return;  // not QUIC: dropped
   ngtcp2_path path = {{reinterpret_cast<sockaddr*>(&local_), localLen_},
                       {const_cast<sockaddr*>(addr), SockLen(addr)}, nullptr};
   auto it = cids_.find(CidKey(vc.dcid, vc.dcidlen));
@@ -213,6 +217,19 @@ void Endpoint::OnDatagram(const uint8_t* data, size_t len, const sockaddr* addr)
     return;
   }
   conn->OnDatagram(path, data, len);
+}
+
+// RFC 9000 §6.1: a server answers a client Initial of a version it does not speak with the
+// versions it does, echoing the connection IDs swapped; never for datagrams under 1200 bytes.
+void Endpoint::SendVersionNegotiation(const ngtcp2_version_cid& vc, const sockaddr* addr, size_t len) {
+  if (!server_ || closing_ || len < 1200) return;
+  uint8_t buf[256];
+  uint8_t unused;
+  gnutls_rnd(GNUTLS_RND_NONCE, &unused, 1);
+  const uint32_t versions[] = {NGTCP2_PROTO_VER_V1};
+  ngtcp2_ssize n = ngtcp2_pkt_write_version_negotiation(buf, sizeof(buf), unused, vc.scid, vc.scidlen,
+                                                        vc.dcid, vc.dcidlen, versions, 1);
+  if (n > 0 && !sendBlocked_) Send(addr, SockLen(addr), buf, static_cast<size_t>(n), static_cast<size_t>(n));
 }
 
 bool Endpoint::Send(const sockaddr* remote, socklen_t remoteLen, const uint8_t* data,

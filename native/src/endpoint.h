@@ -77,6 +77,7 @@ class Endpoint {
 
   Connection* Find(const Napi::CallbackInfo& info, size_t index);
   void OnDatagram(const uint8_t* data, size_t len, const sockaddr* addr);
+  void SendVersionNegotiation(const ngtcp2_version_cid& vc, const sockaddr* addr, size_t len);
   void Pump();
   void DeliverEvents();
   void Reap();

@@ -1,7 +1,7 @@
 /**
  * Interop with Debian's ngtcp2 example tools (packages ngtcp2-server / ngtcp2-client, the same
  * libngtcp2 + libnghttp3 + GnuTLS): our client downloads a file from `gtlsserver`, and
- * `gtlsclient` downloads one from our server; sha256 compared both ways.
+ * `gtlsclient` downloads one from our server (also after Version Negotiation); sha256 compared.
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -95,7 +95,14 @@ test('our client downloads from Debian\'s gtlsserver (client certificate request
   server.kill('SIGTERM')
 })
 
-test('Debian\'s gtlsclient downloads from our server (with its client certificate)', { skip: TOOLS_SKIP }, async () => {
+for (const [name, extraArgs] of [
+  ['Debian\'s gtlsclient downloads from our server (with its client certificate)', []],
+  ['gtlsclient offering an unknown QUIC version gets Version Negotiation and retries in v1', ['-v', '0x1a2a3a4a', '--preferred-versions=v1']],
+] as Array<[string, string[]]>) {
+  test(name, { skip: TOOLS_SKIP }, async () => { await gtlsclientDownload(extraArgs) })
+}
+
+async function gtlsclientDownload (extraArgs: string[]): Promise<void> {
   const identities: string[] = []
   const server = await createServer({
     ...serverTls,
@@ -114,7 +121,8 @@ test('Debian\'s gtlsclient downloads from our server (with its client certificat
     },
   })
   const { port } = server.address()
-  const client = spawn('gtlsclient', ['-q', '--exit-on-all-streams-close', `--download=${join(dir, 'download')}`,
+  rmSync(join(dir, 'download', 'file.bin'), { force: true })
+  const client = spawn('gtlsclient', ['-q', ...extraArgs, '--exit-on-all-streams-close', `--download=${join(dir, 'download')}`,
     `--key=${join(dir, 'client.key')}`, `--cert=${join(dir, 'client.pem')}`,
     '127.0.0.1', String(port), `https://127.0.0.1:${port}/file.bin`], { stdio: 'ignore' })
   children.push(client)
@@ -124,4 +132,4 @@ test('Debian\'s gtlsclient downloads from our server (with its client certificat
   assert.equal(sha256(downloaded), sha256(content))
   assert.deepEqual(identities, [pki.id('client')])
   await server.close()
-})
+}
