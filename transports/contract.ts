@@ -76,6 +76,12 @@ export interface PeerSession {
   readonly remote: PeerAddress
   /** True while new streams may open: not closing, no GOAWAY seen, below the peer's stream limit. */
   readonly available: boolean
+  /**
+   * How many more streams may open now: the peer's concurrent-stream limit minus the open ones
+   * (0 when not available; Infinity when the peer sets no limit). The pool uses it to hand one
+   * session to no more callers than it has room for.
+   */
+  readonly streamCapacity: number
   readonly closed: boolean
   /**
    * Sends a request (not CONNECT) and resolves when the response head arrives. Rejects with a

@@ -5,7 +5,10 @@
  * for every request; during the backoff the last failure is returned at once.
  */
 import type { PeerAddress, PeerSession, TlsMaterial, Transport } from '../../transports/contract.js'
-import { toMeshError, type MeshError } from '../errors.js'
+import { MeshError, toMeshError } from '../errors.js'
+
+/** Dials one get() may wait for or make before giving up (each session adds the peer's stream limit). */
+const MAX_DIALS_PER_GET = 8
 
 export interface SessionPoolOptions {
   tls: TlsMaterial
@@ -27,6 +30,7 @@ interface PeerEntry {
 
 export class SessionPool {
   readonly #entries = new Map<string, PeerEntry>()
+  readonly #claimed = new Map<PeerSession, number>()
   readonly #options: Required<SessionPoolOptions>
   #closed = false
 
@@ -43,17 +47,39 @@ export class SessionPool {
       entry = { sessions: [], connecting: undefined, failures: 0, retryAt: 0, lastError: undefined }
       this.#entries.set(key, entry)
     }
-    for (const session of entry.sessions) {
-      if (session.available) return session
+    // Waiters on a dial re-check afterwards: the new session may already be at the peer's
+    // stream limit, and then the next waiter dials another one.
+    for (let round = 0; round < MAX_DIALS_PER_GET; round++) {
+      for (const session of entry.sessions) {
+        if (this.#claim(session)) return session
+      }
+      if (entry.connecting !== undefined) {
+        await entry.connecting.catch(() => {})
+        continue
+      }
+      if (entry.lastError !== undefined && Date.now() < entry.retryAt) throw entry.lastError
+      entry.connecting = this.#connect(entry, transport, address, identity)
+      try {
+        const session = await entry.connecting
+        if (this.#claim(session)) return session
+      } finally {
+        entry.connecting = undefined
+      }
     }
-    if (entry.connecting !== undefined) return await entry.connecting
-    if (entry.lastError !== undefined && Date.now() < entry.retryAt) throw entry.lastError
-    entry.connecting = this.#connect(entry, transport, address, identity)
-    try {
-      return await entry.connecting
-    } finally {
-      entry.connecting = undefined
-    }
+    throw new MeshError('E_PEER_REFUSED', `no session to ${address.host}:${address.port} has room for another stream`)
+  }
+
+  /**
+   * Takes a stream slot on `session` if it has one. A caller opens its stream a few microtasks
+   * after get() resolves; until then (one turn of the event loop) the slot stays claimed, so
+   * concurrent callers do not all crowd onto a session at its limit.
+   */
+  #claim (session: PeerSession): boolean {
+    const claimed = this.#claimed.get(session) ?? 0
+    if (session.streamCapacity - claimed <= 0) return false
+    this.#claimed.set(session, claimed + 1)
+    if (claimed === 0) setImmediate(() => this.#claimed.delete(session))
+    return true
   }
 
   async #connect (entry: PeerEntry, transport: Transport, address: PeerAddress, identity: string): Promise<PeerSession> {

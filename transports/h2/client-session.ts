@@ -94,9 +94,13 @@ export class H2PeerSession implements PeerSession {
 
   /** False once closing, after a GOAWAY, or while open streams reach the peer's SETTINGS_MAX_CONCURRENT_STREAMS. */
   get available (): boolean {
-    if (this.#closing || this.#goawayReceived || this.#session.closed || this.#session.destroyed) return false
+    return this.streamCapacity > 0
+  }
+
+  get streamCapacity (): number {
+    if (this.#closing || this.#goawayReceived || this.#session.closed || this.#session.destroyed) return 0
     const limit = this.#session.remoteSettings.maxConcurrentStreams ?? Number.POSITIVE_INFINITY
-    return this.#openStreams < limit
+    return Math.max(0, limit - this.#openStreams)
   }
 
   get closed (): boolean {
