@@ -140,6 +140,19 @@ export function runTransportConformance (name: string, setup: () => Promise<Conf
         })
       })
 
+      it('can still answer after dropping an unread request body', async () => {
+        requestRoutes.set('/drop-body', (exchange) => {
+          exchange.body.destroy()
+          exchange.reject(new MeshError('E_UPSTREAM_RESET', 'upstream went away'))
+        })
+        const session = await connect()
+        const response = await session.request(get('/drop-body', 'POST'), chunked(pattern(MiB, 5)))
+        assert.equal(response.head.status, 502)
+        assert.equal(response.head.headers['meshgate-error'], 'E_UPSTREAM_RESET')
+        assert.match((await collect(response.body)).toString(), /upstream went away/)
+        await until(() => session.stats().openStreams === 0)
+      })
+
       it("keeps the peer's status and meshgate-error header on a rejected request", async () => {
         requestRoutes.set('/forbidden', (exchange) => exchange.reject(new MeshError('E_FORBIDDEN', 'caller not allowed')))
         const session = await connect()

@@ -27,7 +27,7 @@ export async function connectH2 (
     let settled = false
     let session: ClientHttp2Session | undefined
 
-    const socket = tlsConnect({ host: address.host, port: address.port, ...clientTlsOptions(options.tls, expectedIdentity) })
+    const socket = tlsConnect({ host: address.host, port: address.port, ...clientTlsOptions(options.tls, expectedIdentity), noDelay: true })
 
     const fail = (err: unknown, asIs = false): void => {
       if (settled) return

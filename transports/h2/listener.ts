@@ -33,6 +33,8 @@ export async function listenH2 (
   let closing: Promise<void> | undefined
 
   server.on('connection', (socket: Socket) => {
+    // Small frames (a response head, a WINDOW_UPDATE) must not wait for Nagle + delayed ACK (~40 ms).
+    socket.setNoDelay(true)
     sockets.add(socket)
     socket.once('close', () => sockets.delete(socket))
   })

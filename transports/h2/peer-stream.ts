@@ -38,25 +38,36 @@ function wasReset (stream: Http2Stream): boolean {
 /**
  * The readable side of `stream` as its own Readable: it ends only on a real END_STREAM and fails
  * with `errors.reset()` on a reset. Reading starts lazily; flow control holds because the h2 stream
- * is paused whenever this buffer is full.
+ * is paused whenever this buffer is full. Destroying it early calls `abandon` and drops whatever
+ * still arrives (never pausing the h2 stream, so the peer cannot stall on a full window).
  */
-export function guardReadable (stream: Http2Stream, cancel: Cancel, errors: ResetErrors): Readable {
+export function guardReadable (stream: Http2Stream, abandon: Cancel, errors: ResetErrors): Readable {
   let ended = false
   let flowing = false
+  let abandoned = false
+  const startFlowing = (): void => {
+    if (flowing) return
+    flowing = true
+    stream.on('data', onData)
+  }
   const readable = new Readable({
     read () {
-      if (!flowing) {
-        flowing = true
-        stream.on('data', onData)
-      }
+      startFlowing()
       stream.resume()
     },
     destroy (err, callback) {
-      if (!ended) cancel(err ?? undefined)
+      if (!ended) {
+        abandoned = true
+        abandon(err ?? undefined)
+        startFlowing()
+        stream.resume()
+      }
       callback(err)
     },
   })
-  const onData = (chunk: Buffer): void => { if (!readable.push(chunk)) stream.pause() }
+  const onData = (chunk: Buffer): void => {
+    if (!abandoned && !readable.push(chunk)) stream.pause()
+  }
   watchEnd(stream, readable, errors, () => { ended = true })
   return readable
 }
