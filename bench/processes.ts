@@ -151,6 +151,8 @@ export class BenchProcess {
       child.once('error', (err) => reject(new Error(`${options.name}: cannot start ${options.command}: ${err.message}`)))
     })
     await spawned
+    // Later errors (a failed kill) surface through `alive` and the exit, not as a crash.
+    child.on('error', () => {})
     try {
       for (const port of options.readyPorts ?? []) {
         await waitForPort(port, options.readyTimeoutMs ?? 15_000, () => proc.alive)
