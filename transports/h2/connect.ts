@@ -27,7 +27,8 @@ export async function connectH2 (
     let settled = false
     let session: ClientHttp2Session | undefined
 
-    const socket = tlsConnect({ host: address.host, port: address.port, ...clientTlsOptions(options.tls, expectedIdentity), noDelay: true })
+    const socket = tlsConnect({ host: address.host, port: address.port, ...clientTlsOptions(options.tls, expectedIdentity) })
+    socket.setNoDelay(true)
 
     const fail = (err: unknown, asIs = false): void => {
       if (settled) return
