@@ -304,6 +304,19 @@ export function runTransportConformance (name: string, setup: () => Promise<Conf
         assert.equal(seen?.headers['sec-websocket-version'], '13')
       })
 
+      it('a tunnel reset by the listener is an E_PEER_RESET error at the client, never a FIN', async () => {
+        tunnelRoutes.set('reset.svc:9', (tunnel) => {
+          const stream = tunnel.accept()
+          stream.on('error', () => {})
+          stream.write('partial')
+          setTimeout(() => stream.destroy(new Error('upstream reset')), 20)
+        })
+        const session = await connect()
+        const { stream } = await session.tunnel(connectHead('reset.svc:9'))
+        await assert.rejects(collect(stream), (err: unknown) => err instanceof MeshError && err.code === 'E_PEER_RESET')
+        assert.equal(session.closed, false)
+      })
+
       it("rejects a refused tunnel with the peer's error code", async () => {
         const session = await connect()
         await assert.rejects(session.tunnel(connectHead('denied.svc:1')), (err: unknown) => {
