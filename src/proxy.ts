@@ -9,11 +9,11 @@ import type { Logger } from 'pino'
 import { startAdmin, TapHub, type AdminServer } from './admin/index.js'
 import type { MeshConfig } from './config/types.js'
 import { startDemoUpstream, type DemoUpstream } from './demo/upstream.js'
+import { discoveryFromConfig, type ConfiguredDiscovery } from './discovery/from-config.js'
 import { spiffeIdFromSubjectAltName } from './identity/spiffe.js'
 import { readTlsMaterial } from './identity/tls-files.js'
 import { startInboundRole, type InboundRole } from './inbound/role.js'
 import { createMetrics, type Metrics } from './metrics/index.js'
-import { StaticRoundRobinPicker } from './outbound/endpoint-picker.js'
 import { startOutboundRole, type OutboundRole } from './outbound/role.js'
 import { combineTelemetry } from './telemetry.js'
 import { h2Transport } from '../transports/h2/index.js'
@@ -60,10 +60,12 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
   let demo: DemoUpstream | undefined
   let inbound: InboundRole | undefined
   let outbound: OutboundRole | undefined
+  let discovery: ConfiguredDiscovery | undefined
   let admin: AdminServer | undefined
   let ready = false
   const destroyAll = (): void => {
     outbound?.destroy()
+    discovery?.close().catch(() => {})
     inbound?.destroy()
     demo?.close().catch(() => {})
     admin?.close().catch(() => {})
@@ -80,10 +82,12 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
     }
     if (config.outbound !== undefined) {
       const tls = await readTlsMaterial(config.outbound.tls)
+      // Discovery sources feed one balancer per service (P2C peak-EWMA / least-loaded, failure accrual, queue).
+      discovery = discoveryFromConfig(config, { logger, balancerObserver: metrics.balancerObserver, discoveryObserver: metrics.discoveryObserver })
       outbound = await startOutboundRole({
         config: config.outbound,
         services: config.services,
-        picker: new StaticRoundRobinPicker(config.services),
+        picker: discovery.directory,
         tls,
         identity: identityOfCert(tls.cert),
         timeouts: config.timeouts,
@@ -100,7 +104,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
         registry: metrics.registry,
         logger,
         getConfig: () => config,
-        ready: () => ready,
+        ready: () => ready && (discovery?.primed() ?? true),
         onShutdown: () => (options.onShutdown ?? (() => { drain(config.drainMs).catch(() => {}) }))(),
         tap,
       })

@@ -9,12 +9,18 @@ import type { BalancerObserver, EndpointStateCounts } from './observer.js'
 import { PeakEwmaBalancer, type PeakEwmaOptions } from './peak-ewma.js'
 import { PickQueue, type PickQueueOptions } from './queue.js'
 import type { Random } from './random.js'
+import { RoundRobinBalancer } from './round-robin.js'
 import type { Balancer, Pick, PickKind } from './types.js'
 
 type Injected = 'clock' | 'random' | 'service' | 'observer' | 'logger'
 
+/** How request picks are made: P2C over peak-EWMA (default) or smooth weighted round robin (the baseline). */
+export type RequestBalancing = 'peak-ewma' | 'round-robin'
+
 /** Tuning of the per-service stack; every field has a default (see each balancer). */
 export interface BalancingOptions {
+  /** Request balancer (default `peak-ewma`; `round-robin` is blind to latency, for comparison). */
+  requests?: RequestBalancing
   peakEwma?: Omit<PeakEwmaOptions, Injected>
   failureAccrual?: Omit<FailureAccrualOptions, Injected>
   queue?: Omit<PickQueueOptions, Injected>
@@ -29,7 +35,7 @@ export interface BalancingComponents {
 }
 
 /**
- * Requests go to P2C over peak-EWMA, tunnels to P2C over least-loaded; both see the same
+ * Requests go to P2C over peak-EWMA (or round robin when asked), tunnels to P2C over least-loaded; both see the same
  * endpoints minus those failure accrual ejected; `acquire()` waits in a bounded queue.
  */
 export class ServiceBalancer implements Balancer {
@@ -40,8 +46,11 @@ export class ServiceBalancer implements Balancer {
   constructor (service: string, options: BalancingOptions = {}, components: BalancingComponents = {}) {
     this.service = service
     const common = { service, clock: components.clock, random: components.random, observer: components.observer }
+    const requests = options.requests === 'round-robin'
+      ? new RoundRobinBalancer({ service, observer: common.observer })
+      : new PeakEwmaBalancer({ ...options.peakEwma, ...common })
     const byKind = new ByKindBalancer(
-      new PeakEwmaBalancer({ ...options.peakEwma, ...common }),
+      requests,
       new LeastLoadedBalancer({ random: common.random, service, observer: common.observer })
     )
     this.accrual = new FailureAccrualBalancer(byKind, { ...options.failureAccrual, ...common, logger: components.logger })

@@ -164,6 +164,41 @@ function checkDevPkiFiles (raw: Raw, ctx: Context): void {
   }
 }
 
+/**
+ * Discovery references: a service's `source` is a configured source; `static` is not a source
+ * name (it means inline endpoints); a dns or kubernetes source lists exactly the services that
+ * name it (an entry for any other service could never be used).
+ */
+function checkDiscovery (raw: Raw, ctx: Context): void {
+  const sources = section(section(raw, 'discovery'), 'sources')
+  const names = Object.keys(sources)
+  if (Object.hasOwn(sources, 'static')) problem(ctx, ['discovery', 'sources', 'static'], 'static', 'a name other than static (reserved for services\' own endpoints)')
+  const known = names.length === 0 ? 'discovery.sources is empty' : `one of: ${names.join(', ')}`
+  const users = new Map<string, string[]>()
+  for (const [service, config] of Object.entries(section(raw, 'services'))) {
+    if (!isRecord(config)) continue
+    const source = str(config.source)
+    if (source === undefined) continue
+    if (!Object.hasOwn(sources, source) || source === 'static') {
+      problem(ctx, ['services', service, 'source'], source, `the name of a source in discovery.sources (${known})`)
+      continue
+    }
+    users.set(source, [...(users.get(source) ?? []), service])
+    const def = sources[source]
+    if (!isRecord(def) || (def.kind !== 'dns' && def.kind !== 'kubernetes') || !isRecord(def.services)) continue
+    if (!Object.hasOwn(def.services, service)) {
+      problem(ctx, ['services', service, 'source'], source, `a source that lists ${service} (discovery.sources.${source}.services has no ${service})`)
+    }
+  }
+  for (const [name, def] of Object.entries(sources)) {
+    if (!isRecord(def) || (def.kind !== 'dns' && def.kind !== 'kubernetes') || !isRecord(def.services)) continue
+    const using = users.get(name) ?? []
+    for (const service of Object.keys(def.services)) {
+      if (!using.includes(service)) problem(ctx, ['discovery', 'sources', name, 'services', service], service, `a service in services with source: ${name}`)
+    }
+  }
+}
+
 /** Runs every cross-field check against the raw document. */
 export function checkReferences (raw: unknown, ctx: Context): void {
   if (!isRecord(raw)) return
@@ -172,4 +207,5 @@ export function checkReferences (raw: unknown, ctx: Context): void {
   checkAliases(raw, ctx)
   checkTargets(raw, ctx)
   checkDevPkiFiles(raw, ctx)
+  checkDiscovery(raw, ctx)
 }

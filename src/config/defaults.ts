@@ -24,6 +24,27 @@ export const DEFAULTS = {
     keepAliveTimeoutMs: 5_000, // 5 s
   },
   drainMs: 30_000, // 30 s
+  /** The same values as the balancers' own defaults (src/balance; a test keeps them in step). */
+  balancing: {
+    requests: 'peak-ewma',
+    peakEwma: {
+      decayMs: 10_000, // 10 s
+      defaultRttMs: 30, // 30 ms
+    },
+    failureAccrual: {
+      consecutiveFailures: 5, // 0 = off
+      failureRate: 0.5, // above 1 = off
+      rateWindow: 20, // outcomes
+      rateMinRequests: 10, // outcomes
+      backoffInitialMs: 1_000, // 1 s, doubling per repeated ejection
+      backoffMaxMs: 60_000, // 60 s
+      jitter: 0.2, // share of the backoff removed at random
+    },
+    queue: {
+      maxWaitMs: 1_000, // 1 s
+      maxWaiting: 1000, // callers
+    },
+  },
   endpoint: {
     weight: 1,
     transport: 'h2',

@@ -2,12 +2,13 @@
  * The schema of a meshgate YAML file, field by field; parsing it yields MeshConfig (minus `file`)
  * with defaults applied, units converted and paths made absolute.
  */
-import type { MeshConfig, OutboundListenerConfig } from './types.js'
+import { isIP } from 'node:net'
+import type { DiscoverySourceConfig, MeshConfig, OutboundListenerConfig, ServiceConfig } from './types.js'
 import { DEFAULTS } from './defaults.js'
 import { isAllowEntry, isAuthority, isHost, isSpiffeId, isTrustDomain, parseHostPort } from './address.js'
 import {
-  duration, filePath, integer, list, map, object, oneOf, optional, orFalse, refine, required, size, string,
-  withDefault, type Schema,
+  boolean, decimal, duration, fail, filePath, integer, leaf, list, map, object, oneOf, optional, orFalse,
+  refine, required, size, string, tagged, withDefault, type Schema,
 } from './schema.js'
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
@@ -61,9 +62,132 @@ const endpoint = object({
   transport: withDefault(oneOf(['h2', 'h3', 'auto'] as const), DEFAULTS.endpoint.transport),
 })
 
-const service = object({
+// A service has static endpoints or names a discovery source, never both.
+const service: Schema<ServiceConfig> = refine(object({
   aliases: withDefault(list(authority), []),
-  endpoints: required(list(endpoint, 1)),
+  endpoints: optional(list(endpoint, 1)),
+  source: optional(name),
+}), (s, path, ctx) => {
+  if (s.endpoints === undefined && s.source === undefined) return fail(ctx, [...path, 'endpoints'], undefined, 'a list (at least 1) of endpoints, or source: <a name in discovery.sources>')
+  if (s.endpoints !== undefined && s.source !== undefined) return fail(ctx, [...path, 'source'], s.source, 'no source when endpoints are listed (one or the other)')
+  const out: ServiceConfig = { aliases: s.aliases, endpoints: s.endpoints ?? [] }
+  if (s.source !== undefined) out.source = s.source
+  return out
+})
+
+// Discovery sources. Option names are those of the sources (src/discovery), durations in ms.
+const port = integer(1, 65535, 'a port 1–65535')
+const weight = integer(1, 1_000_000)
+const transport = oneOf(['h2', 'h3', 'auto'] as const)
+const identityTemplate = string('a SPIFFE ID (placeholders allowed) like spiffe://mesh.local/ns/default/sa/web', (v) => /^spiffe:\/\/[^\s/]+\/\S*$/.test(v))
+const dnsName = string('a DNS name like web.mesh.internal or _meshgate._tcp.web.mesh.internal', (v) => /^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9.])?$/.test(v) && v.length <= 253)
+const resolverAddress = string('a resolver IP address, optionally with a port (10.0.0.2, 127.0.0.1:5353, [::1]:53)', (v) => {
+  if (isIP(v) !== 0) return true
+  const hp = parseHostPort(v)
+  return hp !== undefined && isIP(hp.host) !== 0
+})
+const kubeName = string('a Kubernetes name (lowercase letters, digits, "-")', (v) => /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(v) && v.length <= 63)
+const targetPort = leaf<string | number>('a port name or number 1–65535', (v) =>
+  (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535) || (typeof v === 'string' && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(v)) ? v : undefined)
+const tokenFile: Schema<string | false> = {
+  expected: 'a path to a token file, or false (send no token)',
+  parse: (value, path, ctx) => value === false ? false : filePath('a path to a token file, or false (send no token)').parse(value, path, ctx),
+}
+
+/** `lower` ≤ `upper` in a parsed object, else one problem at `lower`'s path. */
+function ordered<T extends object> (schema: Schema<T>, lower: keyof T & string, upper: keyof T & string): Schema<T> {
+  return refine(schema, (v, path, ctx) => {
+    const a = v[lower]
+    const b = v[upper]
+    if (typeof a === 'number' && typeof b === 'number' && a > b) return fail(ctx, [...path, lower], a, `at most ${upper} (${b})`)
+    return v
+  })
+}
+
+const dnsService = refine(object({
+  name: required(dnsName),
+  type: required(oneOf(['A', 'AAAA', 'A+AAAA', 'SRV'] as const)),
+  port: optional(port),
+  identity: required(identityTemplate),
+  target: optional(string('a host:port template like {address}:8080', (v) => v.includes(':'))),
+  weight: optional(weight),
+  transport: optional(transport),
+  zone: optional(string()),
+}), (s, path, ctx) => s.type !== 'SRV' && s.port === undefined ? fail(ctx, [...path, 'port'], undefined, `a port 1–65535 (${s.type} answers carry none)`) : s)
+
+const fileSource = object({
+  kind: required(oneOf(['file'] as const)),
+  path: required(filePath('a path to a YAML or JSON file')),
+  debounceMs: optional(duration(0, 60_000)),
+})
+
+const dnsSource = ordered(object({
+  kind: required(oneOf(['dns'] as const)),
+  servers: optional(list(resolverAddress, 1)),
+  services: required(map(dnsService, name)),
+  minRefreshMs: optional(duration(1)),
+  maxRefreshMs: optional(duration(1)),
+  srvTtlMs: optional(duration(1)),
+  retryMs: optional(duration(1)),
+  timeoutMs: optional(duration(1, 60_000)),
+  tries: optional(integer(1, 10)),
+}), 'minRefreshMs', 'maxRefreshMs')
+
+const kubernetesService = object({
+  name: required(kubeName),
+  namespace: optional(kubeName),
+  peerPort: required(port),
+  targetPort: optional(targetPort),
+  identity: required(identityTemplate),
+  weight: optional(weight),
+  transport: optional(transport),
+  includeNotReady: optional(boolean()),
+})
+
+const kubernetesSource = ordered(object({
+  kind: required(oneOf(['kubernetes'] as const)),
+  apiServer: optional(string('an API server URL like https://10.96.0.1:443', (v) => /^https?:\/\/[^\s/]+\/?$/.test(v))),
+  tokenFile: optional(tokenFile),
+  caFile: optional(filePath('a path to a PEM file')),
+  kubeconfig: optional(filePath('a path to a kubeconfig file')),
+  namespace: optional(kubeName),
+  services: required(map(kubernetesService, name)),
+  backoffInitialMs: optional(duration(1)),
+  backoffMaxMs: optional(duration(1)),
+  watchTimeoutSeconds: optional(integer(1, 3600)),
+  listTimeoutMs: optional(duration(1)),
+}), 'backoffInitialMs', 'backoffMaxMs')
+
+const discoverySource: Schema<DiscoverySourceConfig> = tagged<DiscoverySourceConfig>('kind', {
+  file: fileSource,
+  dns: dnsSource,
+  kubernetes: kubernetesSource,
+})
+
+const discovery = object({
+  sources: withDefault(map(discoverySource, name), {}),
+})
+
+const D = DEFAULTS.balancing
+const balancing = object({
+  requests: withDefault(oneOf(['peak-ewma', 'round-robin'] as const), D.requests),
+  peakEwma: withDefault(object({
+    decayMs: withDefault(duration(1), D.peakEwma.decayMs),
+    defaultRttMs: withDefault(duration(1, 60_000), D.peakEwma.defaultRttMs),
+  }), {}),
+  failureAccrual: withDefault(ordered(ordered(object({
+    consecutiveFailures: withDefault(integer(0, 10_000, 'an integer 0–10000 (0 = off)'), D.failureAccrual.consecutiveFailures),
+    failureRate: withDefault(decimal(0.01, 100, 'a share 0.01–1 (above 1 turns the rate check off)'), D.failureAccrual.failureRate),
+    rateWindow: withDefault(integer(1, 10_000), D.failureAccrual.rateWindow),
+    rateMinRequests: withDefault(integer(1, 10_000), D.failureAccrual.rateMinRequests),
+    backoffInitialMs: withDefault(duration(1), D.failureAccrual.backoffInitialMs),
+    backoffMaxMs: withDefault(duration(1), D.failureAccrual.backoffMaxMs),
+    jitter: withDefault(decimal(0, 1, 'a share 0–1'), D.failureAccrual.jitter),
+  }), 'backoffInitialMs', 'backoffMaxMs'), 'rateMinRequests', 'rateWindow'), {}),
+  queue: withDefault(object({
+    maxWaitMs: withDefault(duration(0, 600_000), D.queue.maxWaitMs),
+    maxWaiting: withDefault(integer(0, 1_000_000), D.queue.maxWaiting),
+  }), {}),
 })
 
 // A listener without a name is named after its address.
@@ -112,6 +236,8 @@ export const meshConfigSchema: Schema<Omit<MeshConfig, 'file'>> = object({
   h2: withDefault(h2, {}),
   drainMs: withDefault(duration(0), DEFAULTS.drainMs),
   services: withDefault(map(service, name), {}),
+  discovery: optional(discovery),
+  balancing: withDefault(balancing, {}),
   outbound: optional(outbound),
   inbound: optional(inbound),
   admin: withDefault(orFalse(admin), {}),

@@ -96,6 +96,16 @@ export function integer (min: number, max: number, expected = `an integer ${min}
   return leaf(expected, (value) => typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max ? value : undefined)
 }
 
+/** A number (fractions allowed) in [min, max]. */
+export function decimal (min: number, max: number, expected = `a number ${min}–${max}`): Schema<number> {
+  return leaf(expected, (value) => typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max ? value : undefined)
+}
+
+/** `true` or `false`. */
+export function boolean (): Schema<boolean> {
+  return leaf('true or false', (value) => typeof value === 'boolean' ? value : undefined)
+}
+
 /** A duration (`5s`, `250ms`, bare ms) in [min, max] ms. */
 export function duration (min: number, max = 24 * 3_600_000): Schema<number> {
   const expected = `a duration ${formatDuration(min)}–${formatDuration(max)} (like 250ms, 5s, 2m)`
@@ -248,6 +258,25 @@ export function object<F extends Record<string, Field<unknown>>> (fields: F, exp
         else if (parsed !== undefined) out[key] = parsed
       }
       return ok ? out as FieldsOf<F> : INVALID
+    },
+  }
+}
+
+/**
+ * A map whose `tag` key (e.g. `kind`) picks the schema the whole map is checked against; each
+ * variant's schema lists the tag among its own keys. An unknown tag is one problem at the tag.
+ */
+export function tagged<T> (tag: string, variants: Readonly<Record<string, Schema<T>>>): Schema<T> {
+  const names = Object.keys(variants)
+  const expected = `a map with ${tag}: ${names.join(' | ')}`
+  return {
+    expected,
+    parse: (value, path, ctx) => {
+      if (!isRecord(value)) return fail(ctx, path, value, expected)
+      const which = value[tag]
+      const variant = typeof which === 'string' && Object.hasOwn(variants, which) ? variants[which] : undefined
+      if (variant === undefined) return fail(ctx, [...path, tag], which, `one of ${names.map((n) => JSON.stringify(n)).join(', ')}`)
+      return variant.parse(value, path, ctx)
     },
   }
 }

@@ -86,7 +86,134 @@ export interface EndpointConfig {
 export interface ServiceConfig {
   /** Authorities that route here besides the service name itself (e.g. `demo.local:4140`). */
   aliases: string[]
+  /** Static endpoints (empty when `source` is set). */
   endpoints: EndpointConfig[]
+  /** Name of the discovery source (`discovery.sources.<name>`) that serves this service instead. */
+  source?: string
+}
+
+/** A `file` discovery source: a YAML/JSON file of `services: { <name>: { endpoints: [...] } }`, watched. */
+export interface FileSourceConfig {
+  kind: 'file'
+  /** Absolute once loaded. */
+  path: string
+  /** Quiet time after a change before rereading, ms (default 100 ms). */
+  debounceMs?: number
+}
+
+/** How one service is looked up in DNS (see src/discovery/dns.ts for the templates). */
+export interface DnsServiceConfig {
+  /** Name to look up, e.g. `web.mesh.internal` or `_meshgate._tcp.web.mesh.internal`. */
+  name: string
+  type: 'A' | 'AAAA' | 'A+AAAA' | 'SRV'
+  /** Peer port for A/AAAA answers (required for them). */
+  port?: number
+  /** SPIFFE ID the peers must present; `{address}`, `{port}`, `{host}` are filled in. */
+  identity: string
+  /** Workload address template (default `{address}:{port}`). */
+  target?: string
+  weight?: number
+  transport?: TransportName
+  zone?: string
+}
+
+/** A `dns` discovery source: A/AAAA/SRV lookups refreshed as TTLs allow. */
+export interface DnsSourceConfig {
+  kind: 'dns'
+  /** Resolvers `ip` or `ip:port` (default: the system's). */
+  servers?: string[]
+  /** meshgate service name → lookup. */
+  services: Record<string, DnsServiceConfig>
+  /** Refresh bounds, ms (defaults 1 s and 5 min). */
+  minRefreshMs?: number
+  maxRefreshMs?: number
+  /** TTL assumed for SRV answers, ms (default 30 s). */
+  srvTtlMs?: number
+  /** Retry after a failed or empty lookup, ms (default 5 s). */
+  retryMs?: number
+  /** Per-try resolver timeout, ms (default 2 s). */
+  timeoutMs?: number
+  /** Tries per lookup (default 2). */
+  tries?: number
+}
+
+/** How one service maps to a Kubernetes Service's EndpointSlices. */
+export interface KubernetesServiceConfig {
+  /** The Kubernetes Service name. */
+  name: string
+  namespace?: string
+  /** Port of the meshgate inbound listener on every pod. */
+  peerPort: number
+  /** Workload port of the slice, by name or number (default: the slice's first port). */
+  targetPort?: string | number
+  /** SPIFFE ID template: `{namespace}`, `{service}`, `{pod}`. */
+  identity: string
+  weight?: number
+  transport?: TransportName
+  /** Also use endpoints that are serving but not ready (default false). */
+  includeNotReady?: boolean
+}
+
+/** A `kubernetes` discovery source: list + watch of discovery.k8s.io/v1 EndpointSlices. */
+export interface KubernetesSourceConfig {
+  kind: 'kubernetes'
+  /** API server URL (default: in cluster, or the kubeconfig's). */
+  apiServer?: string
+  /** Paths, absolute once loaded. `tokenFile: false` sends no token. */
+  tokenFile?: string | false
+  caFile?: string
+  kubeconfig?: string
+  namespace?: string
+  /** meshgate service name → Kubernetes Service. */
+  services: Record<string, KubernetesServiceConfig>
+  /** Backoff after a failure, ms (defaults 500 ms doubling to 30 s). */
+  backoffInitialMs?: number
+  backoffMaxMs?: number
+  /** Server-side watch timeout, s (default 300). */
+  watchTimeoutSeconds?: number
+  /** Time allowed for a list answer, ms (default 10 s). */
+  listTimeoutMs?: number
+}
+
+export type DiscoverySourceConfig = FileSourceConfig | DnsSourceConfig | KubernetesSourceConfig
+
+export interface DiscoveryConfig {
+  /** Sources by the name services refer to them with (`static` is reserved for inline endpoints). */
+  sources: Record<string, DiscoverySourceConfig>
+}
+
+/** Tuning of every service's balancer stack (src/balance). */
+export interface BalancingConfig {
+  /** Request balancer: `peak-ewma` (default) or `round-robin` (latency-blind, for comparison). */
+  requests: 'peak-ewma' | 'round-robin'
+  peakEwma: {
+    /** Time constant of the latency average's decay, ms (default 10 s). */
+    decayMs: number
+    /** Latency a new endpoint starts with, ms (default 30 ms). */
+    defaultRttMs: number
+  }
+  failureAccrual: {
+    /** Consecutive failures that eject an endpoint (default 5; 0 = off). */
+    consecutiveFailures: number
+    /** Failure share over the last `rateWindow` outcomes that ejects (default 0.5; above 1 = off). */
+    failureRate: number
+    /** Outcomes the rate is computed over (default 20). */
+    rateWindow: number
+    /** Outcomes needed before the rate counts (default 10). */
+    rateMinRequests: number
+    /** First ejection, ms (default 1 s); doubles per repeated ejection. */
+    backoffInitialMs: number
+    /** Longest ejection, ms (default 60 s). */
+    backoffMaxMs: number
+    /** Share of the backoff removed at random, 0..1 (default 0.2). */
+    jitter: number
+  }
+  queue: {
+    /** Longest a request or tunnel waits for an endpoint before 503 E_NO_ENDPOINT, ms (default 1 s). */
+    maxWaitMs: number
+    /** Callers allowed to wait at once (default 1000). */
+    maxWaiting: number
+  }
 }
 
 export interface InboundListenerConfig {
@@ -131,6 +258,9 @@ export interface MeshConfig {
   /** Grace period for in-flight work on SIGTERM / POST /shutdown, ms (default 30 s). */
   drainMs: number
   services: Record<string, ServiceConfig>
+  /** Discovery sources services may name (absent: every service has static endpoints). */
+  discovery?: DiscoveryConfig
+  balancing: BalancingConfig
   outbound?: OutboundConfig
   inbound?: InboundConfig
   admin?: AdminConfig

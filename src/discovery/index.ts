@@ -9,7 +9,7 @@
  *   new ServiceDirectory(options: { sources: Record<string, DiscoverySource>,
  *                                   services?: Record<string, string>,   // service → source name
  *                                   defaultSource?: string,               // for unlisted services
- *                                   balancing?: BalancingOptions },       // peakEwma / failureAccrual / queue
+ *                                   balancing?: BalancingOptions },       // requests / peakEwma / failureAccrual / queue
  *                        components?: { logger?: Logger, observer?: BalancerObserver,
  *                                       clock?: Clock, random?: Random }) // clock/random: tests
  *   directory.pick(service: string, kind: 'request' | 'tunnel', signal?: AbortSignal): Promise<Pick>
@@ -74,7 +74,7 @@ export { KubernetesSource, KUBERNETES_SOURCE_DEFAULTS, SERVICE_ACCOUNT_DIR, type
 export { DISCOVERY_ERROR_CODES, type DiscoveryErrorCode } from './codes.js'
 export { noopDiscoveryObserver, type DiscoveryObserver } from './observer.js'
 export { endpointKey, type Endpoint, type DiscoveryUpdate, type DiscoverySource } from './types.js'
-export { ServiceBalancer, type BalancingOptions, type BalancingComponents } from '../balance/service-balancer.js'
+export { ServiceBalancer, type BalancingOptions, type BalancingComponents, type RequestBalancing } from '../balance/service-balancer.js'
 export { systemClock, ManualClock, type Clock } from '../balance/clock.js'
 export { mulberry32, type Random } from '../balance/random.js'
 export { noopBalancerObserver, type BalancerObserver, type EndpointStateCounts } from '../balance/observer.js'

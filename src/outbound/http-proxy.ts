@@ -50,16 +50,18 @@ async function forward (ctx: OutboundContext, protocol: AppProtocol, req: AppReq
   const service = ctx.router.resolve(authority)
   if (service === undefined) throw new MeshError('E_NO_ROUTE', `no service for authority "${authority}"`)
 
-  const pick = await ctx.picker.pick(service, 'request')
+  const abort = new AbortController()
+  const clientGone = new MeshError('E_UPSTREAM_RESET', 'the client went away')
+  const onClientGone = (): void => { if (!res.writableFinished) abort.abort(clientGone) }
+  res.once('close', onClientGone)
+  // The wait for an endpoint (bounded by balancing.queue.maxWaitMs) ends early if the client leaves.
+  const pick = await ctx.picker.pick(service, 'request', abort.signal)
   const endpoint = pick.endpoint
   const headers = endToEndHeaders(req.headers, MESH_HEADERS)
   headers[WIRE_HEADERS.target] = endpoint.target
   if (protocol === 'http1') headers[WIRE_HEADERS.origProto] = 'HTTP/1.1'
   const head: RequestHead = { method: req.method ?? 'GET', authority, path: req.url ?? '/', scheme: 'http', headers }
 
-  const abort = new AbortController()
-  const onClientGone = (): void => { if (!res.writableFinished) abort.abort(new MeshError('E_UPSTREAM_RESET', 'the client went away')) }
-  res.once('close', onClientGone)
   const timer = ctx.timeouts.requestMs > 0
     ? setTimeout(() => abort.abort(new MeshError('E_REQUEST_TIMEOUT', `no response head within ${ctx.timeouts.requestMs} ms`)), ctx.timeouts.requestMs)
     : undefined
@@ -72,15 +74,17 @@ async function forward (ctx: OutboundContext, protocol: AppProtocol, req: AppReq
     response = await session.request(head, body, { signal: abort.signal })
   } catch (err) {
     const meshErr = abort.signal.aborted && abort.signal.reason instanceof MeshError ? abort.signal.reason : toMeshError(err, 'E_PEER_UNREACHABLE')
-    pick.done({ ok: false, latencyMs: performance.now() - started })
+    // A client that left says nothing about the endpoint; anything else counts against it.
+    pick.done({ ok: meshErr === clientGone, latencyMs: performance.now() - started })
     report(ctx, protocol, head, requestId, session?.peerIdentity ?? endpoint.identity, session?.transport ?? endpoint.transport, meshErr.status, started, meshErr.code)
     throw meshErr
   } finally {
     clearTimeout(timer)
   }
   const latencyMs = performance.now() - started
-  pick.done({ ok: response.head.status < 500, latencyMs })
   const status = response.head.status
+  // Failure accrual counts 5xx the peer proxy generated (it names an error code), not the app's own.
+  pick.done({ ok: status < 500 || headerValue(response.head.headers, WIRE_HEADERS.error) === undefined, latencyMs })
   report(ctx, protocol, head, requestId, session.peerIdentity, session.transport, status, started, headerValue(response.head.headers, WIRE_HEADERS.error))
 
   const responseHeaders = endToEndHeaders(response.head.headers)

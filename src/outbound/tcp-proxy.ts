@@ -24,11 +24,17 @@ export function handleOutboundTcp (ctx: OutboundContext, socket: Socket, service
 async function tunnelTcp (ctx: OutboundContext, socket: Socket, service: string | undefined): Promise<void> {
   const started = performance.now()
   if (service === undefined) throw new MeshError('E_NO_ROUTE', 'opaque TCP on a listener with no tcpService')
-  const pick = await ctx.picker.pick(service, 'tunnel')
-  const endpoint = pick.endpoint
   const abort = new AbortController()
   const onGone = (): void => abort.abort(new MeshError('E_UPSTREAM_RESET', 'the client closed before the tunnel opened'))
   socket.once('close', onGone)
+  let pick
+  try {
+    pick = await ctx.picker.pick(service, 'tunnel', abort.signal)
+  } catch (err) {
+    socket.off('close', onGone)
+    throw err
+  }
+  const endpoint = pick.endpoint
   const timer = setTimeout(() => abort.abort(new MeshError('E_CONNECT_TIMEOUT', `tunnel not open within ${ctx.timeouts.connectMs} ms`)), ctx.timeouts.connectMs)
   let tunnel
   let session
@@ -44,7 +50,8 @@ async function tunnelTcp (ctx: OutboundContext, socket: Socket, service: string 
     clearTimeout(timer)
     socket.off('close', onGone)
   }
-  pick.done({ ok: true, latencyMs: performance.now() - started })
+  // The pick stays open until the tunnel closes: least-loaded balancing counts open tunnels.
+  const openedMs = performance.now() - started
   const event = {
     direction: 'outbound' as const,
     authority: service,
@@ -58,7 +65,12 @@ async function tunnelTcp (ctx: OutboundContext, socket: Socket, service: string 
   }
   ctx.telemetry.tunnel({ ...event, phase: 'open' })
   socket.resume()
-  const result = await splice(socket, tunnel.stream, { idleMs: ctx.timeouts.idleMs })
+  let result
+  try {
+    result = await splice(socket, tunnel.stream, { idleMs: ctx.timeouts.idleMs })
+  } finally {
+    pick.done({ ok: result?.error?.code !== 'E_PEER_RESET', latencyMs: openedMs })
+  }
   ctx.telemetry.tunnel({
     ...event,
     phase: 'close',

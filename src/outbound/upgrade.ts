@@ -46,7 +46,8 @@ async function upgrade (ctx: OutboundContext, req: IncomingMessage, socket: Sock
     pick.done({ ok: false, latencyMs: performance.now() - started })
     throw err
   }
-  pick.done({ ok: true, latencyMs: performance.now() - started })
+  // The pick stays open until the tunnel closes: least-loaded balancing counts open tunnels.
+  const openedMs = performance.now() - started
   socket.write(switchingProtocols(protocol, endToEndHeaders(tunnel.head.headers)))
   if (head.length > 0) tunnel.stream.write(head)
   const event = {
@@ -61,7 +62,12 @@ async function upgrade (ctx: OutboundContext, req: IncomingMessage, socket: Sock
     durationSeconds: 0,
   }
   ctx.telemetry.tunnel({ ...event, phase: 'open' })
-  const result = await splice(socket, tunnel.stream, { idleMs: ctx.timeouts.idleMs })
+  let result
+  try {
+    result = await splice(socket, tunnel.stream, { idleMs: ctx.timeouts.idleMs })
+  } finally {
+    pick.done({ ok: result?.error?.code !== 'E_PEER_RESET', latencyMs: openedMs })
+  }
   ctx.telemetry.tunnel({
     ...event,
     phase: 'close',

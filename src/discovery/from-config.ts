@@ -1,0 +1,114 @@
+// Builds the discovery sources and the ServiceDirectory a config describes, and says when they are primed.
+import type { BalancerObserver } from '../balance/observer.js'
+import type { BalancingOptions } from '../balance/service-balancer.js'
+import type { BalancingConfig, DiscoverySourceConfig, MeshConfig, ServiceConfig } from '../config/types.js'
+import type { Logger } from '../log.js'
+import { ServiceDirectory } from './directory.js'
+import { createSource } from './index.js'
+import { noopDiscoveryObserver, type DiscoveryObserver } from './observer.js'
+import type { DiscoverySource } from './types.js'
+
+/** Name of the source that serves services' own `endpoints` (reserved: no configured source has it). */
+export const STATIC_SOURCE = 'static'
+
+export interface DiscoveryComponents {
+  logger?: Logger
+  balancerObserver?: BalancerObserver
+  discoveryObserver?: DiscoveryObserver
+}
+
+/** The directory the outbound role picks from, and its readiness. */
+export interface ConfiguredDiscovery {
+  readonly directory: ServiceDirectory
+  /**
+   * True once every service has heard from its source: a set (maybe empty), "does not exist",
+   * or a problem the source reported (it then keeps retrying). Stays true afterwards.
+   */
+  primed: () => boolean
+  /** Closes the directory and every source. Safe twice. */
+  close: () => Promise<void>
+}
+
+/** The config's balancing section as the balancers' options. */
+export function balancingOptions (config: BalancingConfig): BalancingOptions {
+  return {
+    requests: config.requests,
+    peakEwma: { ...config.peakEwma },
+    failureAccrual: { ...config.failureAccrual },
+    queue: { ...config.queue },
+  }
+}
+
+/**
+ * The observer a source gets: events are labelled with the source's config name (two dns sources
+ * stay apart in metrics), and a problem marks the source as having answered.
+ */
+function labelled (inner: DiscoveryObserver, name: string, onError: () => void): DiscoveryObserver {
+  return {
+    updated: (_source, service, kind) => { inner.updated(name, service, kind) },
+    error: (_source, code) => { onError(); inner.error(name, code) },
+    endpoints: (_source, service, count) => { inner.endpoints(name, service, count) },
+  }
+}
+
+function sourceFor (name: string, config: DiscoverySourceConfig, observer: DiscoveryObserver, logger: Logger | undefined): DiscoverySource {
+  const log = logger?.child({ discoverySource: name })
+  switch (config.kind) {
+    case 'file': {
+      const { kind: _kind, ...options } = config
+      return createSource('file', options, log, observer)
+    }
+    case 'dns': {
+      const { kind: _kind, servers, services, ...options } = config
+      return createSource('dns', { ...options, ...(servers !== undefined ? { servers: [...servers] } : {}), services: { ...services } }, log, observer)
+    }
+    case 'kubernetes': {
+      const { kind: _kind, services, ...options } = config
+      return createSource('kubernetes', { ...options, services: { ...services } }, log, observer)
+    }
+  }
+}
+
+/**
+ * Services with `endpoints` are served by the static source, the others by the source they name.
+ * Only sources some service names are started. Throws ConfigError / MeshError (E_CONFIG) when a
+ * source cannot be built.
+ */
+export function discoveryFromConfig (config: Pick<MeshConfig, 'file' | 'services' | 'discovery' | 'balancing'>, components: DiscoveryComponents = {}): ConfiguredDiscovery {
+  const observer = components.discoveryObserver ?? noopDiscoveryObserver
+  const answered = new Set<string>()
+  const sourceOf = (service: ServiceConfig): string => service.source ?? STATIC_SOURCE
+  const statics: Record<string, ServiceConfig> = {}
+  const services: Record<string, string> = {}
+  for (const [name, service] of Object.entries(config.services)) {
+    services[name] = sourceOf(service)
+    if (service.source === undefined) statics[name] = service
+  }
+  const sources: Record<string, DiscoverySource> = {}
+  const used = new Set(Object.values(services))
+  try {
+    if (used.has(STATIC_SOURCE)) {
+      sources[STATIC_SOURCE] = createSource('static', { services: statics, file: config.file }, components.logger, labelled(observer, STATIC_SOURCE, () => {}))
+    }
+    for (const [name, source] of Object.entries(config.discovery?.sources ?? {})) {
+      if (!used.has(name)) continue
+      sources[name] = sourceFor(name, source, labelled(observer, name, () => answered.add(name)), components.logger)
+    }
+  } catch (err) {
+    for (const source of Object.values(sources)) source.close().catch(() => {})
+    throw err
+  }
+  const directory = new ServiceDirectory({ sources, services, balancing: balancingOptions(config.balancing) }, {
+    logger: components.logger?.child({ component: 'balancer' }),
+    observer: components.balancerObserver,
+  })
+  let primed = false
+  return {
+    directory,
+    primed: () => {
+      primed ||= Object.entries(services).every(([service, source]) => directory.status(service) !== 'pending' || answered.has(source))
+      return primed
+    },
+    close: async () => { await directory.close() },
+  }
+}
