@@ -34,6 +34,12 @@ export interface ScenarioUsage {
 /** Every process started by the bench, so that all of them die when it exits, however it exits. */
 const started = new Set<ChildProcess>()
 
+/** Registers a short-lived child (a load tool) so that it is killed too if the bench exits early. */
+export function killOnExit (child: ChildProcess): void {
+  started.add(child)
+  child.once('exit', () => started.delete(child))
+}
+
 function killAllNow (): void {
   for (const child of started) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')

@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process'
 import { readFile, rm } from 'node:fs/promises'
+import { killOnExit } from './processes.js'
 
 /** Result of a request-rate run. */
 export interface RequestRate {
@@ -38,13 +39,14 @@ interface RunResult {
 
 async function run (command: string, args: string[], timeoutMs: number): Promise<RunResult> {
   return await new Promise((resolve, reject) => {
-    execFile(command, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    const child = execFile(command, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err !== null && typeof err.code !== 'number') {
         reject(new Error(`${command} ${args.join(' ')}: ${err.message}\n${stderr}`))
         return
       }
       resolve({ stdout, stderr, code: err === null ? 0 : Number(err.code) })
     })
+    killOnExit(child)
   })
 }
 
