@@ -25,7 +25,15 @@ export interface ConformanceSetup {
 const MiB = 1024 * 1024
 const CONNECT_TIMEOUT_MS = 3000
 
-/** Runs every conformance case against the transport `setup()` returns. */
+/**
+ * Defines (node:test `describe`/`it`) every conformance case against the transport `setup()`
+ * returns, e.g. in test/transports/h3.test.ts:
+ *
+ *   runTransportConformance('h3', async () => ({ transport: h3Transport()({ logger }) }))
+ *
+ * The suite makes its own certificates (test/helpers/pki.ts), listens on 127.0.0.1 port 0 and
+ * closes every session and listener it opened in after().
+ */
 export function runTransportConformance (name: string, setup: () => Promise<ConformanceSetup>): void {
   describe(`transport conformance: ${name}`, { timeout: 60_000 }, () => {
     let env: ConformanceSetup
