@@ -174,6 +174,26 @@ describe('h2 only', { timeout: 30_000 }, () => {
     await until(() => serverSession.state.remoteWindowSize === 8 * 1024 * 1024)
   })
 
+  it('holds a fast sender back while the reader does not read (flow control + backpressure)', async () => {
+    let produced = 0
+    const chunk = Buffer.alloc(64 * 1024, 1)
+    const listener = await listen({}, (exchange) => {
+      const body = new Readable({
+        read () {
+          if (produced >= 256 * 1024 * 1024) this.push(null) // bound: 256 MiB
+          else { produced += chunk.length; this.push(chunk) }
+        },
+      })
+      exchange.respond({ status: 200, headers: {} }, body)
+    })
+    const session = await connect(listener.address().port)
+    const response = await session.request(get('/flood'), null)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    // One stream window (4 MiB) plus socket and stream buffers, not the whole 256 MiB.
+    assert.ok(produced < 16 * 1024 * 1024, `sender produced ${produced} bytes for a reader that read none`)
+    response.body.destroy()
+  })
+
   it('is unavailable while open streams reach the peer\'s SETTINGS_MAX_CONCURRENT_STREAMS', async () => {
     const held: InboundExchange[] = []
     const listener = await listen({ maxConcurrentStreams: 2 }, (exchange) => { held.push(exchange) })
