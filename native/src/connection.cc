@@ -75,6 +75,11 @@ int RemoveConnectionId(ngtcp2_conn*, const ngtcp2_cid* cid, void* ud) {
   return Self(ud)->OnRemoveConnectionId(cid);
 }
 
+int RecvStatelessReset(ngtcp2_conn*, const ngtcp2_pkt_stateless_reset*, void* ud) {
+  Self(ud)->statelessReset = true;
+  return 0;
+}
+
 void OnTimerCb(uv_timer_t* handle) { static_cast<Connection*>(handle->data)->OnTimer(); }
 
 void FillCallbacks(ngtcp2_callbacks* cb, bool server) {
@@ -97,6 +102,7 @@ void FillCallbacks(ngtcp2_callbacks* cb, bool server) {
   cb->rand = Rand;
   cb->get_new_connection_id = GetNewConnectionId;
   cb->remove_connection_id = RemoveConnectionId;
+  cb->recv_stateless_reset = RecvStatelessReset;
   cb->handshake_completed = HandshakeCompleted;
   cb->handshake_confirmed = HandshakeConfirmed;
   cb->recv_stream_data = RecvStreamData;
@@ -217,6 +223,11 @@ int Connection::InitServer(const ngtcp2_pkt_hd& hd, const sockaddr* local, sockl
   settings.token = hd.token;
   // RFC 9000 §7.3: the server echoes the client's first Destination Connection ID.
   params.original_dcid = hd.dcid;
+  // RFC 9000 §18.2: the reset token of the connection ID chosen in the handshake.
+  if (ngtcp2_crypto_generate_stateless_reset_token(params.stateless_reset_token, endpoint_->resetSecret(),
+                                                   Endpoint::kResetSecretLen, &scid) == 0) {
+    params.stateless_reset_token_present = 1;
+  }
   int rv = ngtcp2_conn_server_new(&conn_, &hd.scid, &scid, &path, hd.version, &cb, &settings,
                                   &params, nullptr, this);
   if (rv != 0) {
@@ -240,7 +251,10 @@ int Connection::InitServer(const ngtcp2_pkt_hd& hd, const sockaddr* local, sockl
 
 int Connection::OnNewConnectionId(ngtcp2_cid* cid, uint8_t* token, size_t cidlen) {
   RandomCid(cid, cidlen);
-  gnutls_rnd(GNUTLS_RND_RANDOM, token, NGTCP2_STATELESS_RESET_TOKENLEN);
+  if (ngtcp2_crypto_generate_stateless_reset_token(token, endpoint_->resetSecret(),
+                                                   Endpoint::kResetSecretLen, cid) != 0) {
+    return NGTCP2_ERR_CALLBACK_FAILURE;
+  }
   std::string key = CidKey(cid->data, cid->datalen);
   cids_.push_back(key);
   endpoint_->AddCid(key, this);
@@ -275,6 +289,26 @@ void Connection::OnDatagram(const ngtcp2_path& path, const uint8_t* data, size_t
     return;
   }
   endpoint_->MarkDirty(this);
+}
+
+bool Connection::MatchesResetToken(const uint8_t* token) {
+  if (conn_ == nullptr || (state_ != kOpen && state_ != kHandshaking)) return false;
+  size_t n = ngtcp2_conn_get_num_active_dcid(conn_);
+  if (n == 0) return false;
+  std::vector<ngtcp2_cid_token> dcids(n);
+  n = ngtcp2_conn_get_active_dcid(conn_, dcids.data());
+  for (size_t i = 0; i < n; ++i) {
+    if (dcids[i].token_present &&
+        memcmp(dcids[i].token, token, NGTCP2_STATELESS_RESET_TOKENLEN) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void Connection::OnStatelessReset() {
+  statelessReset = true;
+  EnterDraining();
 }
 
 void Connection::HandleError(int liberr) {
@@ -346,6 +380,12 @@ void Connection::StartClosing() {
 void Connection::EnterDraining() {
   if (state_ == kClosing || state_ == kDraining || state_ == kDead) return;
   state_ = kDraining;
+  if (statelessReset) {
+    EmitClose(NGTCP2_INTERNAL_ERROR, NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_TRANSPORT,
+              "stateless reset: the peer has no state for this connection (restarted?)");
+    uv_timer_start(&timer_, OnTimerCb, 1, 0);
+    return;
+  }
   ngtcp2_connection_close_error peer;
   ngtcp2_conn_get_connection_close_error(conn_, &peer);
   std::string reason = "closed by peer";

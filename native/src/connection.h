@@ -65,6 +65,7 @@ class Connection {
   bool dead() const { return state_ == kDead; }
   bool exposed() const { return exposed_; }
   bool dirty = false;
+  bool statelessReset = false;  // the peer sent a stateless reset (RFC 9000 §10.3)
 
   int InitClient(const sockaddr* local, socklen_t localLen, const sockaddr* remote,
                  socklen_t remoteLen, const std::string& servername,
@@ -74,6 +75,10 @@ class Connection {
 
   // A datagram for this connection (RFC 9000 §5.2).
   void OnDatagram(const ngtcp2_path& path, const uint8_t* data, size_t len);
+  // Stateless reset (RFC 9000 §10.3): whether `token` is one the peer issued to us, and the
+  // reaction to one (the peer has no state: drain and report).
+  bool MatchesResetToken(const uint8_t* token);
+  void OnStatelessReset();
   // Sends what ngtcp2 and nghttp3 have to send, then re-arms the timer.
   void WritePackets();
 

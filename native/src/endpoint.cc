@@ -3,11 +3,13 @@
 // packets and queued events into JS calls, and the JS-facing methods.
 #include "endpoint.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include <gnutls/crypto.h>
 #include <netinet/in.h>
+#include <ngtcp2/ngtcp2_crypto.h>
 #include <netinet/udp.h>
 #include <sys/socket.h>
 
@@ -103,6 +105,12 @@ Endpoint::Endpoint(const Napi::CallbackInfo& info, EndpointWrap* wrap) : env_(in
   std::string alpn = GetString(o, "alpn");
   if (!alpn.empty()) tlsOptions.alpn = alpn;
   tlsOptions.requirePeerCert = GetBool(o, "requireClientCert", true);
+  if (tlsOptions.key.empty()) {
+    gnutls_rnd(GNUTLS_RND_KEY, resetSecret_, kResetSecretLen);
+  } else {
+    std::string input = "meshgate stateless reset v1\n" + tlsOptions.key;
+    gnutls_hash_fast(GNUTLS_DIG_SHA256, input.data(), input.size(), resetSecret_);
+  }
   std::string error;
   tls_ = TlsContext::Create(tlsOptions, &error);
   if (!tls_) {
@@ -202,6 +210,23 @@ void Endpoint::OnDatagram(const uint8_t* data, size_t len, const sockaddr* addr)
     it->second->OnDatagram(path, data, len);
     return;
   }
+  if ((data[0] & 0x80) == 0) {
+    if (server_) {
+      SendStatelessReset(vc, addr, len);
+    } else if (len >= 1 + NGTCP2_MIN_STATELESS_RESET_RANDLEN + NGTCP2_STATELESS_RESET_TOKENLEN) {
+      // RFC 9000 §10.3.1: a packet we cannot route may be a stateless reset: its last 16 bytes
+      // are then the token the peer gave for one of the connection IDs we send to. (Clients
+      // only: an endpoint of that kind carries few connections, so the scan is cheap.)
+      const uint8_t* token = data + len - NGTCP2_STATELESS_RESET_TOKENLEN;
+      for (auto& entry : conns_) {
+        if (entry.second->MatchesResetToken(token)) {
+          entry.second->OnStatelessReset();
+          break;
+        }
+      }
+    }
+    return;
+  }
   if (!server_ || closing_) return;
   ngtcp2_pkt_hd hd;
   if (ngtcp2_accept(&hd, data, len) != 0) return;
@@ -230,6 +255,25 @@ void Endpoint::SendVersionNegotiation(const ngtcp2_version_cid& vc, const sockad
   ngtcp2_ssize n = ngtcp2_pkt_write_version_negotiation(buf, sizeof(buf), unused, vc.scid, vc.scidlen,
                                                         vc.dcid, vc.dcidlen, versions, 1);
   if (n > 0 && !sendBlocked_) Send(addr, SockLen(addr), buf, static_cast<size_t>(n), static_cast<size_t>(n));
+}
+
+// RFC 9000 §10.3: a short-header packet for a connection we do not have (we restarted, or it
+// was reaped) is answered with a stateless reset, smaller than the packet that triggered it so
+// two endpoints can never loop, and never for packets too small to hide a reset in.
+void Endpoint::SendStatelessReset(const ngtcp2_version_cid& vc, const sockaddr* addr, size_t len) {
+  if (!server_ || vc.dcidlen != kCidLen || len < 43 || sendBlocked_) return;
+  ngtcp2_cid cid;
+  ngtcp2_cid_init(&cid, vc.dcid, vc.dcidlen);
+  uint8_t token[NGTCP2_STATELESS_RESET_TOKENLEN];
+  if (ngtcp2_crypto_generate_stateless_reset_token(token, resetSecret_, kResetSecretLen, &cid) != 0) return;
+  // One byte shorter than what came in: first byte, random bytes, token.
+  size_t size = std::min<size_t>(len - 1, 64);
+  uint8_t rand[64];
+  size_t randlen = size - 1 - NGTCP2_STATELESS_RESET_TOKENLEN;
+  gnutls_rnd(GNUTLS_RND_NONCE, rand, randlen);
+  uint8_t buf[80];
+  ngtcp2_ssize n = ngtcp2_pkt_write_stateless_reset(buf, sizeof(buf), token, rand, randlen);
+  if (n > 0) Send(addr, SockLen(addr), buf, static_cast<size_t>(n), static_cast<size_t>(n));
 }
 
 bool Endpoint::Send(const sockaddr* remote, socklen_t remoteLen, const uint8_t* data,

@@ -41,6 +41,10 @@ class Endpoint {
   TlsContext* tls() const { return tls_.get(); }
   const QuicSettings& settings() const { return settings_; }
   bool server() const { return server_; }
+  // Static key of stateless reset tokens (RFC 9000 §10.3): derived from our private key, so a
+  // restarted process with the same key can tell peers of the old one that their state is gone.
+  const uint8_t* resetSecret() const { return resetSecret_; }
+  static constexpr size_t kResetSecretLen = 32;
   void MarkDirty(Connection* conn);
   void Push(Event&& event) { events_.push_back(std::move(event)); }
   std::vector<Event>& events() { return events_; }
@@ -78,6 +82,7 @@ class Endpoint {
   Connection* Find(const Napi::CallbackInfo& info, size_t index);
   void OnDatagram(const uint8_t* data, size_t len, const sockaddr* addr);
   void SendVersionNegotiation(const ngtcp2_version_cid& vc, const sockaddr* addr, size_t len);
+  void SendStatelessReset(const ngtcp2_version_cid& vc, const sockaddr* addr, size_t len);
   void Pump();
   void DeliverEvents();
   void Reap();
@@ -112,6 +117,7 @@ class Endpoint {
   sockaddr_storage local_{};
   socklen_t localLen_ = 0;
   uint32_t nextConnId_ = 1;
+  uint8_t resetSecret_[kResetSecretLen];
   std::unordered_map<std::string, Connection*> cids_;
   std::unordered_map<uint32_t, Connection*> conns_;
   std::vector<Connection*> dirty_;
