@@ -178,7 +178,7 @@ function checkDiscovery (raw: Raw, ctx: Context): void {
   for (const [service, config] of Object.entries(section(raw, 'services'))) {
     if (!isRecord(config)) continue
     const source = str(config.source)
-    if (source === undefined) continue
+    if (source === undefined || config.endpoints !== undefined) continue // both: the schema's problem
     if (!Object.hasOwn(sources, source) || source === 'static') {
       problem(ctx, ['services', service, 'source'], source, `the name of a source in discovery.sources (${known})`)
       continue

@@ -7,7 +7,7 @@ import type { DiscoverySourceConfig, MeshConfig, OutboundListenerConfig, Service
 import { DEFAULTS } from './defaults.js'
 import { isAllowEntry, isAuthority, isHost, isSpiffeId, isTrustDomain, parseHostPort } from './address.js'
 import {
-  boolean, decimal, duration, fail, filePath, integer, leaf, list, map, object, oneOf, optional, orFalse,
+  boolean, decimal, duration, fail, filePath, integer, INVALID, leaf, list, map, object, oneOf, optional, orFalse,
   refine, required, size, string, tagged, withDefault, type Schema,
 } from './schema.js'
 
@@ -94,13 +94,19 @@ const tokenFile: Schema<string | false> = {
   parse: (value, path, ctx) => value === false ? false : filePath('a path to a token file, or false (send no token)').parse(value, path, ctx),
 }
 
-/** `lower` ≤ `upper` in a parsed object, else one problem at `lower`'s path. */
-function ordered<T extends object> (schema: Schema<T>, lower: keyof T & string, upper: keyof T & string): Schema<T> {
+/** For each `[lower, upper]` pair, lower ≤ upper in a parsed object, else a problem at `lower`'s path. */
+function ordered<T extends object> (schema: Schema<T>, ...pairs: Array<[keyof T & string, keyof T & string]>): Schema<T> {
   return refine(schema, (v, path, ctx) => {
-    const a = v[lower]
-    const b = v[upper]
-    if (typeof a === 'number' && typeof b === 'number' && a > b) return fail(ctx, [...path, lower], a, `at most ${upper} (${b})`)
-    return v
+    let ok = true
+    for (const [lower, upper] of pairs) {
+      const a = v[lower]
+      const b = v[upper]
+      if (typeof a === 'number' && typeof b === 'number' && a > b) {
+        fail(ctx, [...path, lower], a, `at most ${upper} (${b})`)
+        ok = false
+      }
+    }
+    return ok ? v : INVALID
   })
 }
 
@@ -131,7 +137,7 @@ const dnsSource = ordered(object({
   retryMs: optional(duration(1)),
   timeoutMs: optional(duration(1, 60_000)),
   tries: optional(integer(1, 10)),
-}), 'minRefreshMs', 'maxRefreshMs')
+}), ['minRefreshMs', 'maxRefreshMs'])
 
 const kubernetesService = object({
   name: required(kubeName),
@@ -156,7 +162,7 @@ const kubernetesSource = ordered(object({
   backoffMaxMs: optional(duration(1)),
   watchTimeoutSeconds: optional(integer(1, 3600)),
   listTimeoutMs: optional(duration(1)),
-}), 'backoffInitialMs', 'backoffMaxMs')
+}), ['backoffInitialMs', 'backoffMaxMs'])
 
 const discoverySource: Schema<DiscoverySourceConfig> = tagged<DiscoverySourceConfig>('kind', {
   file: fileSource,
@@ -175,7 +181,7 @@ const balancing = object({
     decayMs: withDefault(duration(1), D.peakEwma.decayMs),
     defaultRttMs: withDefault(duration(1, 60_000), D.peakEwma.defaultRttMs),
   }), {}),
-  failureAccrual: withDefault(ordered(ordered(object({
+  failureAccrual: withDefault(ordered(object({
     consecutiveFailures: withDefault(integer(0, 10_000, 'an integer 0–10000 (0 = off)'), D.failureAccrual.consecutiveFailures),
     failureRate: withDefault(decimal(0.01, 100, 'a share 0.01–1 (above 1 turns the rate check off)'), D.failureAccrual.failureRate),
     rateWindow: withDefault(integer(1, 10_000), D.failureAccrual.rateWindow),
@@ -183,7 +189,7 @@ const balancing = object({
     backoffInitialMs: withDefault(duration(1), D.failureAccrual.backoffInitialMs),
     backoffMaxMs: withDefault(duration(1), D.failureAccrual.backoffMaxMs),
     jitter: withDefault(decimal(0, 1, 'a share 0–1'), D.failureAccrual.jitter),
-  }), 'backoffInitialMs', 'backoffMaxMs'), 'rateMinRequests', 'rateWindow'), {}),
+  }), ['backoffInitialMs', 'backoffMaxMs'], ['rateMinRequests', 'rateWindow']), {}),
   queue: withDefault(object({
     maxWaitMs: withDefault(duration(0, 600_000), D.queue.maxWaitMs),
     maxWaiting: withDefault(integer(0, 1_000_000), D.queue.maxWaiting),
