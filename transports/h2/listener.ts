@@ -23,6 +23,8 @@ export async function listenH2 (
   const server = createSecureServer({
     ...serverTlsOptions(options.tls),
     allowHTTP1: false,
+    // A client stuck mid-handshake must not hold close() for node's default 120 s.
+    handshakeTimeout: 10_000, // 10 s
     // RFC 8441 §3: SETTINGS_ENABLE_CONNECT_PROTOCOL lets peers send extended CONNECT.
     settings: { ...localSettings(config), enableConnectProtocol: true },
     maxSessionMemory: 64, // MB; the default 10 is too tight for 16 MiB windows
