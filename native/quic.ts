@@ -143,6 +143,8 @@ export class QuicStream extends Duplex {
   headers: QuicHeaders | undefined
   /** Trailers received, once the body has ended. */
   receivedTrailers: QuicHeaders | undefined
+  /** True when the first header section carried END_STREAM: no body follows (RFC 9114 §4.1). */
+  endAfterHeaders = false
   readonly session: QuicSession
   private trailersOut: QuicHeaders | undefined
   private readPaused = false
@@ -265,6 +267,7 @@ export class QuicStream extends Duplex {
       return
     }
     this.headers = headers
+    this.endAfterHeaders = (flag & 2) !== 0
     if (this.session.side === 'client') this.emit('response', headers)
   }
 
