@@ -177,10 +177,29 @@ export interface TransportObserver {
   rtt?: (transport: string, seconds: number) => void
 }
 
+/** The optional hook of QUIC transports (h3), apart so TransportObserver implementations stay whole. */
+export interface QuicPathObserver {
+  /**
+   * QUIC recovery state sampled from a client session: packets declared lost and probe timeouts
+   * since the last sample, and the congestion window now, bytes (RFC 9002).
+   */
+  quicPath?: (transport: string, sample: QuicPathSample) => void
+}
+
+/** One sample of a QUIC session's loss recovery and congestion control (RFC 9002). */
+export interface QuicPathSample {
+  /** Packets declared lost since the previous sample. */
+  lostPackets: number
+  /** Probe timeouts (PTO) since the previous sample. */
+  probeTimeouts: number
+  /** Congestion window now, bytes. */
+  cwndBytes: number
+}
+
 /** What the core injects into every transport (step two of the two-step factory). */
 export interface TransportComponents {
   logger: TransportLogger
-  observer?: TransportObserver
+  observer?: TransportObserver & QuicPathObserver
 }
 
 export interface Transport {

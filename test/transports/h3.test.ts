@@ -1,0 +1,218 @@
+// The h3 transport: the shared conformance suite unchanged, plus what only QUIC has (UDP noise, MAX_STREAMS, path stats).
+import assert from 'node:assert/strict'
+import { createSocket } from 'node:dgram'
+import { Readable } from 'node:stream'
+import { after, before, describe, it } from 'node:test'
+import { MeshError } from '../../src/errors.js'
+import type {
+  InboundExchange, PeerSession, QuicPathSample, RequestHead, TlsMaterial, TransportListener, TransportLogger, TransportObserver,
+} from '../../transports/contract.js'
+import { TransportRegistry } from '../../transports/registry.js'
+import { bufferShortfall, h3Availability, h3Transport, type H3Listener, type H3Options } from '../../transports/h3/index.js'
+import { makePki, type TestPki } from '../helpers/pki.js'
+import { runTransportConformance } from './conformance.js'
+
+const availability = h3Availability()
+/** `false` when the QUIC addon loads, else why these tests are skipped. */
+const SKIP: string | false = availability.available ? false : `QUIC addon not built (${availability.installHint})`
+
+/** A logger that drops everything (MESHGATE_TEST_LOG=1 prints it). */
+const quietLogger: TransportLogger = {
+  debug: (obj, msg) => log('debug', obj, msg),
+  info: (obj, msg) => log('info', obj, msg),
+  warn: (obj, msg) => log('warn', obj, msg),
+  error: (obj, msg) => log('error', obj, msg),
+  child: () => quietLogger,
+}
+
+function log (level: string, obj: object, msg?: string): void {
+  if (process.env.MESHGATE_TEST_LOG === '1') console.error(level, msg, obj)
+}
+
+if (SKIP === false) {
+  runTransportConformance('h3', async () => ({ transport: h3Transport({ keepAliveMs: 1000 })({ logger: quietLogger }) }))
+} else {
+  it('transport conformance: h3', { skip: SKIP }, () => {})
+}
+
+describe('h3 only', { timeout: 60_000, skip: SKIP }, () => {
+  let pki: TestPki
+  let serverTls: TlsMaterial
+  let clientTls: TlsMaterial
+  const cleanups: Array<() => void> = []
+
+  before(async () => {
+    pki = await makePki()
+    serverTls = await pki.workload('server')
+    clientTls = await pki.workload('client')
+  })
+
+  after(() => {
+    for (const cleanup of cleanups.reverse()) cleanup()
+  })
+
+  const transport = (options: H3Options = {}, observer?: TransportObserver): ReturnType<ReturnType<typeof h3Transport>> =>
+    h3Transport(options)(observer === undefined ? { logger: quietLogger } : { logger: quietLogger, observer })
+
+  const listen = async (options: H3Options, onRequest: (exchange: InboundExchange) => void): Promise<TransportListener> => {
+    const listener = await transport(options).listen({ host: '127.0.0.1', port: 0, tls: serverTls }, {
+      request: onRequest,
+      tunnel: (tunnel) => tunnel.reject(new MeshError('E_TARGET_NOT_ALLOWED', 'no tunnels here')),
+    })
+    cleanups.push(() => listener.destroy())
+    return listener
+  }
+
+  const connect = async (port: number, options: H3Options = {}, observer?: TransportObserver): Promise<PeerSession> => {
+    const session = await transport(options, observer).connect({
+      address: { host: '127.0.0.1', port }, expectedIdentity: pki.id('server'), tls: clientTls, connectTimeoutMs: 3000,
+    })
+    cleanups.push(() => session.destroy())
+    return session
+  }
+
+  it('garbage datagrams to the listener\'s UDP port do not disturb its sessions', async () => {
+    const listener = await listen({}, (exchange) => exchange.respond({ status: 200, headers: {} }, exchange.body))
+    const session = await connect(listener.address().port)
+    const noise = createSocket('udp4')
+    cleanups.push(() => noise.close())
+    const { port } = listener.address()
+    const send = async (buf: Buffer): Promise<void> => await new Promise((resolve) => noise.send(buf, port, '127.0.0.1', () => resolve()))
+    // Short junk, a long-header Initial look-alike of an unknown version, and 1200-byte random packets.
+    const junk = [Buffer.from('hello'), Buffer.alloc(0), Buffer.concat([Buffer.from([0xc0, 0x0a, 0x0a, 0x0a, 0x0a, 8]), Buffer.alloc(1300, 7)])]
+    for (let i = 0; i < 50; i++) junk.push(Buffer.from(Array.from({ length: 1200 }, (_, j) => (i * 131 + j * 7) & 0xff)))
+    const payload = Buffer.alloc(2 * 1024 * 1024, 9)
+    const echoed = session.request(get('/echo', 'POST'), Readable.from([payload.subarray(0, 1024 * 1024), payload.subarray(1024 * 1024)]))
+    for (const buf of junk) await send(buf)
+    const response = await echoed
+    const body = await collect(response.body)
+    assert.equal(body.length, payload.length)
+    assert.ok(body.equals(payload))
+    const again = await session.request(get('/echo', 'POST'), Readable.from([Buffer.from('still here')]))
+    assert.equal((await collect(again.body)).toString(), 'still here')
+    assert.equal(session.closed, false)
+  })
+
+  it('is unavailable while open streams use up the peer\'s MAX_STREAMS, and queues nothing past it', async () => {
+    const held: InboundExchange[] = []
+    const listener = await listen({ maxConcurrentStreams: 2 }, (exchange) => { held.push(exchange) })
+    const session = await connect(listener.address().port)
+    assert.equal(session.available, true)
+    assert.equal(session.streamCapacity, 2)
+    const pending = [session.request(get('/a'), null), session.request(get('/b'), null)]
+    await until(() => held.length === 2)
+    assert.equal(session.available, false)
+    assert.equal(session.streamCapacity, 0)
+    for (const exchange of held) exchange.respond({ status: 200, headers: {} }, Readable.from([Buffer.from('done')]))
+    for (const response of await Promise.all(pending)) await collect(response.body)
+    await until(() => session.available)
+  })
+
+  it('reports handshakes, sessions, streams, RTT and QUIC path samples to the observer, and registers by name', async () => {
+    const events: string[] = []
+    const rtts: number[] = []
+    const paths: QuicPathSample[] = []
+    const observer: TransportObserver & { quicPath: (name: string, s: QuicPathSample) => void } = {
+      handshake: (name, side, result) => events.push(`${name} handshake ${side} ${result}`),
+      sessionOpened: (name, side) => events.push(`${name} session+ ${side}`),
+      sessionClosed: (name, side) => events.push(`${name} session- ${side}`),
+      streamOpened: (name, side) => events.push(`${name} stream+ ${side}`),
+      streamClosed: (name, side) => events.push(`${name} stream- ${side}`),
+      rtt: (name, seconds) => { if (name === 'h3') rtts.push(seconds) },
+      quicPath: (name, sample) => { if (name === 'h3') paths.push(sample) },
+    }
+    const registry = new TransportRegistry({ logger: quietLogger, observer })
+    const h3 = registry.add(h3Transport({ keepAliveMs: 50 }))
+    assert.equal(registry.get('h3'), h3)
+    const listener = await h3.listen({ host: '127.0.0.1', port: 0, tls: serverTls }, {
+      request: (exchange) => exchange.respond({ status: 204, headers: {} }, null),
+      tunnel: (tunnel) => tunnel.reject(new MeshError('E_TARGET_NOT_ALLOWED', 'no')),
+    })
+    cleanups.push(() => listener.destroy())
+    const session = await h3.connect({ address: listener.address(), expectedIdentity: pki.id('server'), tls: clientTls, connectTimeoutMs: 3000 })
+    const rtt = session.stats().rttSeconds
+    assert.ok(rtt !== undefined && rtt > 0 && rtt < 1, `rtt right after the handshake: ${String(rtt)}`)
+    const response = await session.request(get('/'), null)
+    assert.equal(response.head.status, 204)
+    await collect(response.body)
+    await until(() => rtts.length >= 2 && paths.length >= 2)
+    assert.ok(paths.every((p) => p.cwndBytes > 0 && p.lostPackets >= 0 && p.probeTimeouts >= 0))
+    await session.close()
+    await until(() => events.filter((e) => e.startsWith('h3 session-')).length === 2)
+    for (const expected of ['h3 handshake client ok', 'h3 handshake server ok', 'h3 session+ client', 'h3 session+ server',
+      'h3 stream+ client', 'h3 stream+ server', 'h3 stream- client', 'h3 stream- server', 'h3 session- client', 'h3 session- server']) {
+      assert.equal(events.filter((e) => e === expected).length, 1, `${expected} in ${events.join(', ')}`)
+    }
+  })
+
+  it('refuses bad client certificates at connect time (E_PEER_TLS), before any stream', async () => {
+    const listener = await listen({}, (exchange) => exchange.respond({ status: 204, headers: {} }, null))
+    const foreign = await makePki('foreign.local')
+    const alien = await foreign.workload('client')
+    const bad: TlsMaterial[] = [
+      { ...alien, ca: pki.ca.cert },
+      await pki.workload('client', { expired: true }),
+    ]
+    for (const tls of bad) {
+      await assert.rejects(transport().connect({ address: listener.address(), expectedIdentity: pki.id('server'), tls, connectTimeoutMs: 3000 }),
+        (err: unknown) => err instanceof MeshError && err.code === 'E_PEER_TLS' && /refused our client/.test(err.message))
+    }
+  })
+
+  it('a session the peer closes with GOAWAY ends cleanly; one the listener destroys reports E_PEER_RESET', async () => {
+    const drained = await transport().listen({ host: '127.0.0.1', port: 0, tls: serverTls }, {
+      request: (exchange) => exchange.respond({ status: 204, headers: {} }, null),
+      tunnel: (tunnel) => tunnel.reject(new MeshError('E_TARGET_NOT_ALLOWED', 'no')),
+    })
+    const clean = await connect(drained.address().port)
+    const cleanErr = new Promise<Error | undefined>((resolve) => clean.onClose(resolve))
+    await drained.close()
+    assert.equal(await cleanErr, undefined)
+
+    const killed = await listen({}, (exchange) => exchange.respond({ status: 204, headers: {} }, null))
+    const lost = await connect(killed.address().port)
+    const lostErr = new Promise<Error | undefined>((resolve) => lost.onClose(resolve))
+    killed.destroy()
+    const err = await lostErr
+    assert.ok(err instanceof MeshError && err.code === 'E_PEER_RESET', String(err))
+  })
+
+  it('reports the UDP buffer sizes the kernel granted, and names the sysctls when it capped them', async () => {
+    const listener = await transport({ recvBufferBytes: 64 * 1024, sendBufferBytes: 64 * 1024 }).listen({ host: '127.0.0.1', port: 0, tls: serverTls }, {
+      request: (exchange) => exchange.respond({ status: 204, headers: {} }, null),
+      tunnel: (tunnel) => tunnel.reject(new MeshError('E_TARGET_NOT_ALLOWED', 'no')),
+    }) as H3Listener
+    cleanups.push(() => listener.destroy())
+    const granted = listener.udpBuffers()
+    assert.ok((granted.recvBytes ?? 0) >= 64 * 1024, `granted ${String(granted.recvBytes)}`)
+    assert.equal(bufferShortfall({ recvBufferBytes: 64 * 1024, sendBufferBytes: 64 * 1024 }, granted), undefined)
+    const capped = bufferShortfall({ recvBufferBytes: 8 * 1024 * 1024, sendBufferBytes: 1024 }, { recvBytes: 425_984, sendBytes: 4096 })
+    assert.match(capped?.message ?? '', /net\.core\.rmem_max=8388608/)
+    assert.doesNotMatch(capped?.message ?? '', /wmem_max/)
+  })
+
+  it('checks its options (E_CONFIG)', () => {
+    assert.throws(() => h3Transport({ streamWindowBytes: -1 }), (err: unknown) => err instanceof MeshError && err.code === 'E_CONFIG' && /streamWindowBytes/.test(err.message))
+    assert.throws(() => h3Transport({ keepAliveMs: 40_000, idleTimeoutMs: 30_000 }), (err: unknown) => err instanceof MeshError && err.code === 'E_CONFIG')
+    assert.throws(() => h3Transport({ zeroRtt: true as unknown as false }), (err: unknown) => err instanceof MeshError && /zeroRtt/.test(err.message))
+    assert.equal(h3Transport({ keepAliveMs: 0 })({ logger: quietLogger }).name, 'h3')
+  })
+})
+
+function get (path: string, method = 'GET'): RequestHead {
+  return { method, authority: 'svc.test', path, scheme: 'https', headers: {} }
+}
+
+async function collect (stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer))
+  return Buffer.concat(chunks)
+}
+
+async function until (check: () => boolean, timeoutMs = 3000): Promise<void> {
+  for (let waited = 0; waited < timeoutMs; waited += 10) {
+    if (check()) return
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  assert.fail(`condition not met within ${timeoutMs} ms: ${check.toString()}`)
+}

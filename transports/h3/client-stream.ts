@@ -1,0 +1,139 @@
+// Outbound streams on an HTTP/3 session: a request with streamed bodies, or a CONNECT tunnel.
+import type { Readable } from 'node:stream'
+import type { QuicSession, QuicStream } from '../../native/quic.js'
+import { ERROR_CODES, ERROR_HEADER, MeshError, type ErrorCode } from '../../src/errors.js'
+import type { HeaderMap, PeerResponse, PeerTunnel, RequestHead, StreamOptions } from '../contract.js'
+import { headerValue, requestFields, toHeaderMap, toResponseHead } from './headers.js'
+import { guardDuplex, guardReadable, resetStream } from './peer-stream.js'
+
+/** Sends a request (not CONNECT); resolves on the response head, the body streaming behind it. */
+export async function sendRequest (
+  session: QuicSession,
+  head: RequestHead,
+  body: Readable | null,
+  options: StreamOptions,
+  track: (stream: QuicStream) => void
+): Promise<PeerResponse> {
+  if (head.method.toUpperCase() === 'CONNECT') {
+    throw new MeshError('E_BAD_REQUEST', 'CONNECT goes through tunnel(), not request()')
+  }
+  const { signal } = options
+  if (signal?.aborted === true) throw abortReason(signal)
+  const stream = openStream(session, head, body === null)
+  track(stream)
+
+  return await new Promise<PeerResponse>((resolve, reject) => {
+    let response: Readable | undefined
+    let trailers: HeaderMap | undefined
+
+    const onAbort = (): void => {
+      const reason = abortReason(signal)
+      if (response === undefined) reject(reason)
+      else response.destroy(reason)
+      resetStream(stream)
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+
+    stream.once('response', (fields) => {
+      response = guardReadable(stream, { reset: (cause) => resetError(head.authority, cause) }, 'reset')
+      resolve({ head: toResponseHead(fields), body: response, trailers: () => trailers })
+    })
+    stream.once('trailers', (fields) => { trailers = toHeaderMap(fields) })
+    stream.on('error', (err: Error) => {
+      if (response === undefined) reject(resetError(head.authority, err))
+    })
+    stream.once('close', () => {
+      signal?.removeEventListener('abort', onAbort)
+      if (body !== null && !body.readableEnded) body.destroy()
+      if (response === undefined) reject(resetError(head.authority, stream.errored ?? undefined))
+    })
+
+    if (body !== null) {
+      body.once('error', (err) => {
+        // RESET_STREAM, never FIN: the peer must not take a cut-off body for a whole one.
+        resetStream(stream)
+        if (response === undefined) reject(new MeshError('E_PEER_RESET', `request body to ${head.authority} failed: ${err.message}`, { cause: err }))
+      })
+      body.pipe(stream) // backpressure: pipe pauses the body while the stream is over its high-water mark
+    }
+  })
+}
+
+/**
+ * Opens a CONNECT stream (RFC 9114 §4.4) or an extended CONNECT (RFC 9220 §3); resolves on a 2xx.
+ * Any other status rejects with the peer's `meshgate-error` code when it is one we know.
+ */
+export async function openTunnel (
+  session: QuicSession,
+  head: RequestHead,
+  options: StreamOptions,
+  track: (stream: QuicStream) => void
+): Promise<PeerTunnel> {
+  if (head.method.toUpperCase() !== 'CONNECT') {
+    throw new MeshError('E_BAD_REQUEST', `tunnel() needs method CONNECT, found ${head.method}`)
+  }
+  const { signal } = options
+  if (signal?.aborted === true) throw abortReason(signal)
+  const stream = openStream(session, head, false)
+  track(stream)
+
+  return await new Promise<PeerTunnel>((resolve, reject) => {
+    let settled = false
+    const onAbort = (): void => {
+      const reason = abortReason(signal)
+      if (!settled) reject(reason)
+      settled = true
+      resetStream(stream)
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+
+    stream.once('response', (fields) => {
+      settled = true
+      const response = toResponseHead(fields)
+      if (response.status >= 200 && response.status < 300) {
+        resolve({ head: response, stream: guardDuplex(stream, { reset: (cause) => resetError(head.authority, cause) }) })
+        return
+      }
+      // The refusal is a whole response: read it to its end and close our side with FIN.
+      stream.on('error', () => {})
+      stream.resume()
+      stream.end()
+      reject(refusal(response.status, response.headers, head))
+    })
+    stream.on('error', (err: Error) => {
+      if (!settled) reject(resetError(head.authority, err))
+      settled = true
+    })
+    stream.once('close', () => {
+      signal?.removeEventListener('abort', onAbort)
+      if (!settled) reject(resetError(head.authority, stream.errored ?? undefined))
+      settled = true
+    })
+  })
+}
+
+function openStream (session: QuicSession, head: RequestHead, endStream: boolean): QuicStream {
+  try {
+    return session.request(requestFields(head), { endStream })
+  } catch (err) {
+    throw new MeshError('E_PEER_REFUSED', `cannot open a stream to ${head.authority}: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+function refusal (status: number, headers: HeaderMap, head: RequestHead): MeshError {
+  const peerCode = headerValue(headers, ERROR_HEADER)
+  const code: ErrorCode = peerCode !== undefined && Object.hasOwn(ERROR_CODES, peerCode) ? peerCode as ErrorCode : 'E_PEER_REFUSED'
+  return new MeshError(code, `peer refused CONNECT ${head.authority}${head.protocol === undefined ? '' : ` (:protocol ${head.protocol})`}: status ${status}${peerCode === undefined ? '' : ` ${peerCode}`}`)
+}
+
+function resetError (authority: string, cause?: Error): MeshError {
+  if (cause instanceof MeshError) return cause
+  const reason = cause?.message ?? 'closed before its end (RESET_STREAM or session lost)'
+  return new MeshError('E_PEER_RESET', `stream to ${authority} failed: ${reason}`, { cause })
+}
+
+/** Why a signal aborted: its reason when that is an Error, else an AbortError. */
+export function abortReason (signal: AbortSignal | undefined): Error {
+  const reason: unknown = signal?.reason
+  return reason instanceof Error ? reason : new DOMException('the stream was aborted', 'AbortError')
+}

@@ -1,0 +1,100 @@
+// The h3 listener: accepts QUIC sessions with mutual TLS, learns each caller's SPIFFE ID, dispatches streams.
+import { createServer, type QuicHeaders, type QuicServer, type QuicSession, type QuicStream } from '../../native/quic.js'
+import { MeshError, toMeshError } from '../../src/errors.js'
+import type { InboundHandlers, ListenOptions, PeerAddress, TransportComponents, TransportListener } from '../contract.js'
+import { bindingTuning, type ResolvedH3Options } from './options.js'
+import { H3InboundExchange, H3InboundTunnel } from './server-exchange.js'
+import { bufferShortfall } from './udp-buffers.js'
+
+/** A TransportListener that also says what the kernel granted its UDP socket. */
+export interface H3Listener extends TransportListener {
+  /** SO_RCVBUF / SO_SNDBUF as the kernel reports them, bytes. */
+  udpBuffers: () => { recvBytes: number | undefined, sendBytes: number | undefined }
+}
+
+/** Binds the UDP port and starts accepting; resolves once bound. */
+export async function listenH3 (
+  options: ListenOptions,
+  handlers: InboundHandlers,
+  config: ResolvedH3Options,
+  components: TransportComponents
+): Promise<H3Listener> {
+  const { observer } = components
+  const logger = components.logger.child({ transport: 'h3', side: 'server' })
+  const sessions = new Set<QuicSession>()
+
+  const onSession = (session: QuicSession): void => {
+    const caller = session.peerIdentity
+    if (!caller.startsWith('spiffe://')) {
+      observer?.handshake?.('h3', 'server', 'E_PEER_IDENTITY')
+      logger.warn({ code: 'E_PEER_IDENTITY' }, 'client certificate has no SPIFFE URI SAN; session refused')
+      session.destroy(new MeshError('E_PEER_IDENTITY', 'client certificate has no SPIFFE URI SAN'))
+      return
+    }
+    observer?.handshake?.('h3', 'server', 'ok')
+    observer?.sessionOpened?.('h3', 'server')
+    sessions.add(session)
+    const sessionLogger = logger.child({ caller })
+    session.once('close', (err?: Error) => {
+      sessions.delete(session)
+      observer?.sessionClosed?.('h3', 'server')
+      if (err !== undefined) sessionLogger.debug({ err }, 'h3 session ended with an error')
+    })
+    session.on('stream', (stream: QuicStream, fields: QuicHeaders | undefined) => {
+      observer?.streamOpened?.('h3', 'server')
+      stream.once('close', () => observer?.streamClosed?.('h3', 'server'))
+      const head = fields ?? {}
+      const inbound = head[':method'] === 'CONNECT'
+        ? new H3InboundTunnel(stream, head, caller, sessionLogger)
+        : new H3InboundExchange(stream, head, caller, sessionLogger)
+      try {
+        if (inbound instanceof H3InboundTunnel) handlers.tunnel(inbound)
+        else handlers.request(inbound)
+      } catch (err) {
+        sessionLogger.error({ err }, 'inbound handler threw')
+        inbound.reject(toMeshError(err))
+      }
+    })
+  }
+
+  let server: QuicServer
+  try {
+    server = await createServer({
+      ...options.tls,
+      ...bindingTuning(config),
+      host: options.host,
+      port: options.port,
+      maxStreams: config.maxConcurrentStreams,
+      requireClientCert: true,
+      onSession,
+    })
+  } catch (err) {
+    throw new MeshError('E_CONFIG', `cannot listen on UDP ${options.host}:${options.port}: ${(err as Error).message}`, { cause: err })
+  }
+  server.on('handshakeError', (err: Error) => {
+    observer?.handshake?.('h3', 'server', 'E_PEER_TLS')
+    logger.info({ code: 'E_PEER_TLS', reason: err.message }, 'QUIC handshake with a client failed')
+  })
+  const bound = server.address()
+  const address: PeerAddress = { host: bound.host, port: bound.port }
+  const shortfall = bufferShortfall(config, { recvBytes: bound.recvBufferSize, sendBytes: bound.sendBufferSize })
+  if (shortfall !== undefined) logger.warn({ address, ...shortfall.figures }, shortfall.message)
+  logger.info({ address }, 'h3 listener ready')
+
+  let closing: Promise<void> | undefined
+  return {
+    address: () => ({ ...address }),
+    udpBuffers: () => ({ recvBytes: bound.recvBufferSize, sendBytes: bound.sendBufferSize }),
+    // RFC 9114 §5.2: GOAWAY lets requests in flight finish while no new ones start.
+    close: async () => {
+      closing ??= server.close()
+      await closing
+    },
+    destroy: () => {
+      closing ??= Promise.resolve()
+      // CONNECTION_CLOSE with H3_INTERNAL_ERROR: the callers must not take this for a clean close.
+      for (const session of sessions) session.destroy(new MeshError('E_PEER_RESET', 'listener destroyed'))
+      server.destroy()
+    },
+  }
+}
