@@ -23,6 +23,18 @@ export const DEFAULTS = {
     keepAliveMs: 10_000, // 10 s (0 = off)
     keepAliveTimeoutMs: 5_000, // 5 s
   },
+  h3: {
+    maxConcurrentStreams: 1000,
+    idleTimeoutMs: 30_000, // 30 s
+    keepAliveMs: 10_000, // 10 s (0 = off)
+    streamWindowBytes: 6 * 1024 * 1024, // 6 MiB
+    connectionWindowBytes: 16 * 1024 * 1024, // 16 MiB
+    congestionControl: 'cubic',
+    recvBufferBytes: 4 * 1024 * 1024, // 4 MiB (capped by net.core.rmem_max)
+    sendBufferBytes: 4 * 1024 * 1024, // 4 MiB (capped by net.core.wmem_max)
+    autoHeadStartMs: 150, // 150 ms
+    autoRetryH3Ms: 300_000, // 5 min
+  },
   drainMs: 30_000, // 30 s
   /** The same values as the balancers' own defaults (src/balance; a test keeps them in step). */
   balancing: {

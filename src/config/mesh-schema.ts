@@ -54,6 +54,20 @@ const h2 = object({
   keepAliveTimeoutMs: withDefault(duration(1), DEFAULTS.h2.keepAliveTimeoutMs),
 })
 
+// RFC 9000 §4.6 / §18.2: stream and window limits are variable-length integers; buffers are ints.
+const h3 = object({
+  maxConcurrentStreams: withDefault(integer(1, 2 ** 31 - 1), DEFAULTS.h3.maxConcurrentStreams),
+  idleTimeoutMs: withDefault(duration(1), DEFAULTS.h3.idleTimeoutMs),
+  keepAliveMs: withDefault(duration(0), DEFAULTS.h3.keepAliveMs),
+  streamWindowBytes: withDefault(size(1024, 2 ** 31 - 1), DEFAULTS.h3.streamWindowBytes),
+  connectionWindowBytes: withDefault(size(1024, 2 ** 31 - 1), DEFAULTS.h3.connectionWindowBytes),
+  congestionControl: withDefault(oneOf(['cubic', 'reno', 'bbr', 'bbr2'] as const), DEFAULTS.h3.congestionControl),
+  recvBufferBytes: withDefault(size(4096, 2 ** 31 - 1), DEFAULTS.h3.recvBufferBytes),
+  sendBufferBytes: withDefault(size(4096, 2 ** 31 - 1), DEFAULTS.h3.sendBufferBytes),
+  autoHeadStartMs: withDefault(duration(0, 10_000), DEFAULTS.h3.autoHeadStartMs),
+  autoRetryH3Ms: withDefault(duration(0), DEFAULTS.h3.autoRetryH3Ms),
+})
+
 const endpoint = object({
   peer: required(hostPort),
   identity: required(workloadId),
@@ -212,7 +226,7 @@ const outbound = object({
 
 const inbound = object({
   tls: required(tlsFiles),
-  listeners: required(list(object({ host: required(host), port: required(listenPort) }), 1)),
+  listeners: required(list(object({ host: required(host), port: required(listenPort), h3: optional(boolean()) }), 1)),
   targets: required(list(object({
     address: required(hostPort),
     protocol: withDefault(oneOf(['auto', 'http1', 'http2', 'tcp'] as const), DEFAULTS.inboundTarget.protocol),
@@ -240,6 +254,7 @@ export const meshConfigSchema: Schema<Omit<MeshConfig, 'file'>> = object({
   timeouts: withDefault(timeouts, {}),
   limits: withDefault(limits, {}),
   h2: withDefault(h2, {}),
+  h3: withDefault(h3, {}),
   drainMs: withDefault(duration(0), DEFAULTS.drainMs),
   services: withDefault(map(service, name), {}),
   discovery: optional(discovery),

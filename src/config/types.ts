@@ -51,6 +51,30 @@ export interface H2Tuning {
   keepAliveTimeoutMs: number
 }
 
+/** Tuning of the h3 transport (QUIC, RFC 9000 / RFC 9114) and of `auto` endpoint selection. */
+export interface H3Tuning {
+  /** Request streams a peer may have open on one session (initial_max_streams_bidi; default 1000). */
+  maxConcurrentStreams: number
+  /** QUIC max_idle_timeout, ms (default 30 s). */
+  idleTimeoutMs: number
+  /** PING after this much quiet, ms (default 10 s; 0 = off; below idleTimeoutMs). */
+  keepAliveMs: number
+  /** Per-stream receive window, bytes (default 6 MiB). */
+  streamWindowBytes: number
+  /** Connection receive window, bytes (default 16 MiB). */
+  connectionWindowBytes: number
+  /** Congestion control (default `cubic`). */
+  congestionControl: 'cubic' | 'reno' | 'bbr' | 'bbr2'
+  /** UDP SO_RCVBUF asked of the kernel, bytes (default 4 MiB; capped by net.core.rmem_max). */
+  recvBufferBytes: number
+  /** UDP SO_SNDBUF asked of the kernel, bytes (default 4 MiB; capped by net.core.wmem_max). */
+  sendBufferBytes: number
+  /** `auto` endpoints: h3's head start before h2 joins the race, ms (default 150 ms). */
+  autoHeadStartMs: number
+  /** `auto` endpoints: after h3 failed to a peer, stay on h2 this long before trying h3 again, ms (default 5 min). */
+  autoRetryH3Ms: number
+}
+
 export interface Limits {
   /** Max bytes of an HTTP/1 request head or h2 header block (default 64 KiB). */
   maxHeaderBytes: number
@@ -219,6 +243,11 @@ export interface BalancingConfig {
 export interface InboundListenerConfig {
   host: string
   port: number
+  /**
+   * Also listen for h3 on the same port number over UDP. Absent: on when the QUIC addon is
+   * available; `true` without the addon fails at start.
+   */
+  h3?: boolean
 }
 
 export interface InboundTargetConfig {
@@ -255,6 +284,7 @@ export interface MeshConfig {
   timeouts: Timeouts
   limits: Limits
   h2: H2Tuning
+  h3: H3Tuning
   /** Grace period for in-flight work on SIGTERM / POST /shutdown, ms (default 30 s). */
   drainMs: number
   services: Record<string, ServiceConfig>
