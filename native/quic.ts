@@ -307,9 +307,9 @@ export class QuicStream extends Duplex {
       this.destroy(new QuicStreamError(`stream closed with code 0x${code.toString(16)}`, code))
       return
     }
+    // Both directions are done on the wire (the peer's FIN came as an `end` event before this):
+    // release a writer still waiting for acknowledgements.
     this.onDrain()
-    // Both directions are done on the wire; anything not ended locally never will be.
-    if (!this.readableEnded && this.readableLength === 0 && !this.listenerCount('end')) this.push(null)
   }
 
   /** @internal */ onSessionClose (err: Error | undefined): void {
