@@ -93,8 +93,8 @@ test('an idle session closes after idleTimeoutMs', { skip: SKIP }, async () => {
 })
 
 test('keep-alive PINGs hold an idle session open', { skip: SKIP }, async () => {
-  const kept = await connectTo(server, await pki.workload('client'), { idleTimeoutMs: 300, keepAliveMs: 100 })
-  await new Promise(resolve => setTimeout(resolve, 800))
+  const kept = await connectTo(server, await pki.workload('client'), { idleTimeoutMs: 600, keepAliveMs: 150 })
+  await new Promise(resolve => setTimeout(resolve, 2000))
   assert.equal(kept.closed, false)
   await kept.close()
 })
