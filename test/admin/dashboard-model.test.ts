@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Script } from 'node:vm'
-import { diff, formatValue, summarize } from '../../src/admin/dashboard/client.js'
 import { DASHBOARD_SCRIPT } from '../../src/admin/dashboard/index.js'
 import { createMetrics } from '../../src/metrics/index.js'
+import { diff, formatValue, summarize } from '../../src/metrics/rates.js'
 import { parseMetricsText } from '../../src/metrics/text-format.js'
 import { requestEvent, tunnelEvent } from '../metrics/events.js'
 

@@ -1,9 +1,10 @@
 /**
- * The dashboard's browser script, assembled from the compiled source of client.ts and the
- * text-format reader, so the page runs the same code the tests run in Node.
+ * The dashboard's browser script, assembled from the compiled source of client.ts, the live
+ * model (metrics/rates.ts) and the text-format reader, so the page runs the same code the tests run in Node.
  */
 import { histogramQuantile, parseMetricsText } from '../../metrics/text-format.js'
-import { dashboardMain, diff, drawChart, fillTable, formatValue, summarize, tapCells } from './client.js'
+import { diff, formatValue, summarize } from '../../metrics/rates.js'
+import { dashboardMain, drawChart, fillTable, tapCells } from './client.js'
 
 const parts: Array<(...args: never[]) => unknown> = [
   parseMetricsText, histogramQuantile, summarize, diff, formatValue, drawChart, fillTable, tapCells, dashboardMain,
