@@ -8,6 +8,7 @@ import { X509Certificate } from 'node:crypto'
 import type { Logger } from 'pino'
 import { startAdmin, TapHub, type AdminServer } from './admin/index.js'
 import type { MeshConfig } from './config/types.js'
+import { MeshError } from './errors.js'
 import { startDemoUpstream, type DemoUpstream } from './demo/upstream.js'
 import { discoveryFromConfig, type ConfiguredDiscovery } from './discovery/from-config.js'
 import { spiffeIdFromSubjectAltName } from './identity/spiffe.js'
@@ -15,8 +16,10 @@ import { readTlsMaterial } from './identity/tls-files.js'
 import { startInboundRole, type InboundRole } from './inbound/role.js'
 import { createMetrics, type Metrics } from './metrics/index.js'
 import { startOutboundRole, type OutboundRole } from './outbound/role.js'
+import { configureSelection } from './outbound/transport-selector.js'
 import { combineTelemetry } from './telemetry.js'
 import { h2Transport } from '../transports/h2/index.js'
+import { bufferShortfall, grantedUdpBuffers, h3Availability, h3Transport } from '../transports/h3/index.js'
 import { TransportRegistry } from '../transports/registry.js'
 
 export interface RunningProxy {
@@ -43,6 +46,63 @@ export function identityOfCert (pem: string): string {
   return spiffeIdFromSubjectAltName(new X509Certificate(pem).subjectAltName) ?? ''
 }
 
+/** YAML paths of a config that ask for h3 outright (`auto` does not: it falls back to h2). */
+export function h3Requests (config: MeshConfig): string[] {
+  const paths: string[] = []
+  for (const [name, service] of Object.entries(config.services)) {
+    service.endpoints.forEach((e, i) => { if (e.transport === 'h3') paths.push(`services.${name}.endpoints[${i}].transport`) })
+  }
+  config.inbound?.listeners.forEach((l, i) => { if (l.h3 === true) paths.push(`inbound.listeners[${i}].h3`) })
+  const walk = (value: unknown, path: string): void => {
+    if (Array.isArray(value)) value.forEach((v, i) => walk(v, `${path}[${i}]`))
+    else if (value !== null && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) {
+        if (k === 'transport' && v === 'h3') paths.push(`${path}.${k}`)
+        else walk(v, `${path}.${k}`)
+      }
+    }
+  }
+  walk(config.discovery, 'discovery')
+  return paths
+}
+
+/**
+ * Registers the h3 transport when the QUIC addon loads; otherwise logs one line saying why (h2
+ * only), or, when the config asks for h3 outright, fails naming the apt packages to install.
+ * Warns when the kernel caps the UDP socket buffers below the configured sizes.
+ */
+async function addH3Transport (config: MeshConfig, transports: TransportRegistry, logger: Logger): Promise<void> {
+  const availability = h3Availability()
+  if (!availability.available) {
+    const asked = h3Requests(config)
+    const packages = availability.missingPackages.length > 0
+      ? `apt-get install -y ${availability.missingPackages.join(' ')}, then npm run native:build`
+      : 'the libraries are installed but the addon is not built: npm run native:build'
+    if (asked.length > 0) {
+      throw new MeshError('E_TRANSPORT_UNAVAILABLE', `${config.file}: ${asked.join(', ')} asks for h3, but the QUIC addon is not available: ${packages}\n${availability.reason}`)
+    }
+    logger.info({ missingPackages: availability.missingPackages }, `h3 (QUIC) transport not available, peers use h2: ${packages}`)
+    return
+  }
+  const h3 = config.h3
+  const options = {
+    maxConcurrentStreams: h3.maxConcurrentStreams,
+    idleTimeoutMs: h3.idleTimeoutMs,
+    keepAliveMs: h3.keepAliveMs,
+    streamWindowBytes: h3.streamWindowBytes,
+    connectionWindowBytes: h3.connectionWindowBytes,
+    congestionControl: h3.congestionControl,
+    recvBufferBytes: h3.recvBufferBytes,
+    sendBufferBytes: h3.sendBufferBytes,
+  }
+  transports.add(h3Transport(options))
+  // An h3 listener reports what its own socket got; a process that only dials out checks here.
+  if (config.inbound === undefined) {
+    const shortfall = bufferShortfall(options, await grantedUdpBuffers(options))
+    if (shortfall !== undefined) logger.warn(shortfall.figures, shortfall.message)
+  }
+}
+
 export async function startProxy (config: MeshConfig, logger: Logger, options: StartOptions = {}): Promise<RunningProxy> {
   const metrics = createMetrics({ enabled: options.metrics ?? true })
   const tap = new TapHub()
@@ -56,6 +116,13 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
     keepAliveTimeoutMs: config.h2.keepAliveTimeoutMs,
     maxHeaderListBytes: config.limits.maxHeaderBytes,
   }))
+  await addH3Transport(config, transports, logger)
+  configureSelection(transports, {
+    headStartMs: config.h3.autoHeadStartMs,
+    retryH3Ms: config.h3.autoRetryH3Ms,
+    onFallback: metrics.transportFallback,
+    logger: logger.child({ component: 'transport-selector' }),
+  })
 
   let demo: DemoUpstream | undefined
   let inbound: InboundRole | undefined

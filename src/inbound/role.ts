@@ -8,7 +8,7 @@ import type { InboundConfig, Timeouts } from '../config/types.js'
 import { toMeshError } from '../errors.js'
 import { endToEndHeaders, headerValue } from '../http/headers.js'
 import type { Telemetry } from '../telemetry.js'
-import { WIRE_HEADERS, type InboundExchange, type InboundTunnel, type TlsMaterial, type TransportListener } from '../../transports/contract.js'
+import { WIRE_HEADERS, type InboundExchange, type InboundHandlers, type InboundTunnel, type TlsMaterial, type TransportListener } from '../../transports/contract.js'
 import type { TransportRegistry } from '../../transports/registry.js'
 import { H2cUpstream } from './h2c-upstream.js'
 import { Http1Upstream } from './http1-upstream.js'
@@ -27,6 +27,8 @@ export interface InboundRoleOptions {
 
 export interface InboundRole {
   addresses: () => Array<{ transport: string, host: string, port: number }>
+  /** Graceful close of one transport's listeners only (e.g. h3 off while h2 stays). */
+  closeTransport: (transport: string) => Promise<void>
   /** Graceful: GOAWAY to every peer, wait for streams in flight (bounded by the caller). */
   close: () => Promise<void>
   destroy: () => void
@@ -42,7 +44,7 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
   const http1 = new Http1Upstream(timeouts)
   const h2c = new H2cUpstream(timeouts)
 
-  const onRequest = (exchange: InboundExchange): void => {
+  const onRequest = (exchange: InboundExchange, transport: string): void => {
     const started = performance.now()
     const deliver = async (): Promise<void> => {
       const address = headerValue(exchange.head.headers, WIRE_HEADERS.target)
@@ -54,16 +56,16 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
       else await h2c.deliver(exchange, target.address, headers)
     }
     deliver().then(() => {
-      report(exchange, 200, started)
+      report(exchange, transport, 200, started)
     }, (err: unknown) => {
       const meshErr = toMeshError(err)
       logger.warn({ code: meshErr.code, err: meshErr.message, caller: exchange.caller, authority: exchange.head.authority }, 'inbound request refused')
-      report(exchange, meshErr.status, started, meshErr.code)
+      report(exchange, transport, meshErr.status, started, meshErr.code)
       exchange.reject(meshErr)
     })
   }
 
-  const report = (exchange: InboundExchange, status: number, started: number, errorCode?: string): void => {
+  const report = (exchange: InboundExchange, transport: string, status: number, started: number, errorCode?: string): void => {
     telemetry.request({
       direction: 'inbound',
       protocol: headerValue(exchange.head.headers, WIRE_HEADERS.origProto) === undefined ? 'http2' : 'http1',
@@ -72,7 +74,7 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
       path: exchange.head.path,
       identity: exchange.caller,
       peerIdentity: '',
-      transport: 'h2',
+      transport,
       status,
       errorCode,
       durationSeconds: (performance.now() - started) / 1000,
@@ -80,7 +82,7 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
     })
   }
 
-  const onTunnel = (tunnel: InboundTunnel): void => {
+  const onTunnel = (tunnel: InboundTunnel, transport: string): void => {
     const started = performance.now()
     const run = async (): Promise<void> => {
       const isUpgrade = tunnel.head.protocol !== undefined
@@ -91,7 +93,7 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
         authority: target.address,
         identity: tunnel.caller,
         peerIdentity: '',
-        transport: 'h2',
+        transport,
         errorCode: undefined as string | undefined,
         bytesIn: 0,
         bytesOut: 0,
@@ -123,15 +125,44 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
   }
 
   const listeners: Array<{ transport: string, listener: TransportListener }> = []
-  const h2 = options.transports.get('h2')
-  for (const l of config.listeners) {
-    const listener = await h2.listen({ host: l.host, port: l.port, tls: options.tls }, { request: onRequest, tunnel: onTunnel })
-    listeners.push({ transport: h2.name, listener })
-    logger.info({ transport: h2.name, ...listener.address() }, 'inbound listener ready')
+  const handlers = (transport: string): InboundHandlers => ({
+    request: (exchange) => onRequest(exchange, transport),
+    tunnel: (tunnel) => onTunnel(tunnel, transport),
+  })
+  const listen = async (transport: string, host: string, port: number): Promise<TransportListener> => {
+    const listener = await options.transports.get(transport).listen({ host, port, tls: options.tls }, handlers(transport))
+    listeners.push({ transport, listener })
+    logger.info({ transport, ...listener.address() }, 'inbound listener ready')
+    return listener
+  }
+  try {
+    for (const l of config.listeners) {
+      // h3 (UDP) on the same port number as h2 (TCP), so peers reach either at one address.
+      const withH3 = l.h3 ?? options.transports.has('h3')
+      for (let attempt = 1; ; attempt++) {
+        const h2 = await listen('h2', l.host, l.port)
+        if (!withH3) break
+        try {
+          await listen('h3', l.host, h2.address().port)
+          break
+        } catch (err) {
+          // Port 0: the kernel's free TCP port may be taken on UDP; pick another pair.
+          if (l.port !== 0 || attempt >= 5) throw err
+          listeners.pop()
+          h2.destroy()
+        }
+      }
+    }
+  } catch (err) {
+    for (const l of listeners) l.listener.destroy()
+    throw err
   }
 
   return {
     addresses: () => listeners.map((l) => ({ transport: l.transport, ...l.listener.address() })),
+    closeTransport: async (transport) => {
+      await Promise.allSettled(listeners.filter((l) => l.transport === transport).map(async (l) => await l.listener.close()))
+    },
     close: async () => {
       await Promise.allSettled(listeners.map(async (l) => await l.listener.close()))
       await http1.close()

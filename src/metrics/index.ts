@@ -4,7 +4,7 @@
  * TransportObserver, BalancerObserver, DiscoveryObserver).
  */
 import { collectDefaultMetrics, Registry } from 'prom-client'
-import type { TransportObserver } from '../../transports/contract.js'
+import type { QuicPathObserver, TransportObserver } from '../../transports/contract.js'
 import { noopBalancerObserver, type BalancerObserver } from '../balance/observer.js'
 import { noopDiscoveryObserver, type DiscoveryObserver } from '../discovery/observer.js'
 import { noopTelemetry, type Telemetry } from '../telemetry.js'
@@ -15,6 +15,7 @@ import { LabelGuard } from './label-guard.js'
 import { CounterFamily } from './series.js'
 import { TcpMetrics } from './tcp-metrics.js'
 import { TransportMetrics } from './transport-metrics.js'
+import { TransportSelectionMetrics } from './transport-selection-metrics.js'
 
 export { OVERFLOW_LABEL, LabelGuard } from './label-guard.js'
 export { statusClass } from './http-metrics.js'
@@ -39,8 +40,10 @@ export interface Metrics {
   readonly registry: Registry
   /** Pass to the roles (combine with the tap through `combineTelemetry`). */
   readonly telemetry: Telemetry
-  /** Pass to the transports as `TransportComponents.observer`. */
-  readonly transportObserver: TransportObserver
+  /** Pass to the transports as `TransportComponents.observer` (QUIC path samples included). */
+  readonly transportObserver: TransportObserver & QuicPathObserver
+  /** Pass to the TransportSelector as `onFallback` (`meshgate_transport_fallbacks_total`). */
+  readonly transportFallback: (from: string, to: string, reason: string) => void
   /** Pass to the service balancers. */
   readonly balancerObserver: BalancerObserver
   /** Pass to the discovery sources. */
@@ -60,6 +63,7 @@ export function createMetrics (options: MetricsOptions = {}): Metrics {
       registry,
       telemetry: noopTelemetry,
       transportObserver: {},
+      transportFallback: () => {},
       balancerObserver: noopBalancerObserver,
       discoveryObserver: noopDiscoveryObserver,
       authorities: new LabelGuard(maxAuthorities),
@@ -78,6 +82,7 @@ export function createMetrics (options: MetricsOptions = {}): Metrics {
   const http = new HttpMetrics(registry, authorities, identities)
   const tcp = new TcpMetrics(registry, authorities, identities)
   const transports = new TransportMetrics(registry)
+  const selection = new TransportSelectionMetrics(registry)
   if (defaultMetrics) collectDefaultMetrics({ register: registry })
   return {
     enabled,
@@ -87,7 +92,8 @@ export function createMetrics (options: MetricsOptions = {}): Metrics {
       requestEnd: (e) => { http.requestEnd(e) },
       tunnel: (e) => { tcp.tunnel(e) },
     },
-    transportObserver: transports.observer(),
+    transportObserver: { ...transports.observer(), ...selection.observer() },
+    transportFallback: (from, to, reason) => { selection.fallback(from, to, reason) },
     balancerObserver: balancerObserver(registry, services),
     discoveryObserver: discoveryObserver(registry, services),
     authorities,

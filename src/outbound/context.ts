@@ -11,6 +11,7 @@ import type { TransportRegistry } from '../../transports/registry.js'
 import type { AuthorityRouter } from './router.js'
 import type { EndpointPicker } from './endpoint-picker.js'
 import type { SessionPool } from './session-pool.js'
+import { selectorFor } from './transport-selector.js'
 
 export interface OutboundContext {
   router: AuthorityRouter
@@ -50,14 +51,17 @@ export class InflightCounter {
   }
 }
 
-/** The transport an endpoint asks for (`auto` means h2 until the h3 transport brings racing). */
+/** The transport an endpoint asks for (`auto`: h3 when this build has it, else h2; see TransportSelector). */
 export function transportFor (ctx: OutboundContext, endpoint: Endpoint): Transport {
-  return ctx.transports.get(endpoint.transport === 'auto' ? 'h2' : endpoint.transport)
+  return selectorFor(ctx.transports, ctx.pool).preferred(endpoint)
 }
 
-/** A pooled session to the endpoint's peer, checked against its expected identity. */
+/**
+ * A pooled session to the endpoint's peer, checked against its expected identity. `auto`
+ * endpoints race h3 against h2 and fall back to h2 (src/outbound/transport-selector.ts).
+ */
 export async function sessionFor (ctx: OutboundContext, endpoint: Endpoint): Promise<PeerSession> {
-  return await ctx.pool.get(transportFor(ctx, endpoint), endpoint.peer, endpoint.identity)
+  return await selectorFor(ctx.transports, ctx.pool).session(endpoint)
 }
 
 let nextRequestId = 0

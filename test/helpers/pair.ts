@@ -29,6 +29,10 @@ export interface PairOptions {
   webTarget?: string
   /** Peer address of the `web` service (default: the inbound proxy). */
   webPeer?: string
+  /** `transport:` of every endpoint (default: the config default, h2). */
+  transport?: 'h2' | 'h3' | 'auto'
+  /** `h3:` of the inbound listener (default: unset, i.e. h3 too when the QUIC addon is built). */
+  inboundH3?: boolean
 }
 
 export interface Pair {
@@ -70,7 +74,7 @@ log: { level: silent }
 admin: { host: 127.0.0.1, port: 0 }
 inbound:
   tls: ${serverTls}
-  listeners: [{ host: 127.0.0.1, port: 0 }]
+  listeners: [{ host: 127.0.0.1, port: 0${options.inboundH3 === undefined ? '' : `, h3: ${String(options.inboundH3)}`} }]
   targets:
     - { address: "${web}", protocol: auto, allow: ${allow} }
     - { address: "${echo}", protocol: tcp, allow: ${allow} }
@@ -79,17 +83,18 @@ ${options.inboundExtra ?? ''}
   const server = await startProxy(parseConfig(serverYaml, join(dir, 'server.yaml')), silent)
   const peerPort = server.inbound?.addresses()[0]?.port ?? 0
   const identity = options.expectIdentity ?? pki.id('server')
+  const transport = options.transport === undefined ? '' : `, transport: ${options.transport}`
   const clientYaml = `
 log: { level: silent }
 admin: { host: 127.0.0.1, port: 0 }
 services:
   web:
     aliases: [web.test]
-    endpoints: [{ peer: "${options.webPeer ?? `127.0.0.1:${peerPort}`}", identity: "${identity}", target: "${web}" }]
+    endpoints: [{ peer: "${options.webPeer ?? `127.0.0.1:${peerPort}`}", identity: "${identity}", target: "${web}"${transport} }]
   echo:
-    endpoints: [{ peer: "127.0.0.1:${peerPort}", identity: "${identity}", target: "${echo}" }]
+    endpoints: [{ peer: "127.0.0.1:${peerPort}", identity: "${identity}", target: "${echo}"${transport} }]
   nowhere:
-    endpoints: [{ peer: "127.0.0.1:${peerPort}", identity: "${identity}", target: "127.0.0.1:1" }]
+    endpoints: [{ peer: "127.0.0.1:${peerPort}", identity: "${identity}", target: "127.0.0.1:1"${transport} }]
 outbound:
   tls: ${clientTls}
   listeners:

@@ -1,0 +1,169 @@
+/**
+ * Which transport carries traffic to an endpoint. `h2` and `h3` are fixed; `auto` races h3 against
+ * h2 happy-eyeballs style (RFC 8305 §5, applied to transports): h3 first, h2 joins after a short
+ * head start, the first session up carries the request. What worked is remembered per peer: after
+ * h3 fails (UDP blocked, no h3 listener, handshake refused) the peer stays on h2 for a while, then
+ * h3 is tried again. The selector only picks and remembers; pooling stays in SessionPool.
+ */
+import type { Logger } from 'pino'
+import type { Endpoint } from '../discovery/types.js'
+import { toMeshError } from '../errors.js'
+import type { PeerSession, Transport } from '../../transports/contract.js'
+import type { TransportRegistry } from '../../transports/registry.js'
+import type { SessionPool } from './session-pool.js'
+
+/** Reports one fallback: `from` failed for a peer and `to` carries its traffic instead. */
+export type FallbackHook = (from: string, to: string, reason: string) => void
+
+export interface SelectionOptions {
+  /** h3's head start before h2 joins the race, ms (default 150 ms). */
+  headStartMs?: number
+  /** After h3 failed to a peer, stay on h2 this long before trying h3 again, ms (default 5 min). */
+  retryH3Ms?: number
+  /** Called once per h3 failure that sent a peer to h2 (the `meshgate_transport_fallbacks_total` counter). */
+  onFallback?: FallbackHook
+  logger?: Pick<Logger, 'info' | 'debug'>
+  /** Clock, ms (tests). */
+  now?: () => number
+}
+
+/** What the selector knows about one peer (address + expected identity). */
+interface PeerMemory {
+  /** h3 is not tried before this time (ms since the epoch); 0 = try it. */
+  h2Until: number
+  /** An h3 dial started by a race that h2 won; later requests go to h2 without a head start. */
+  h3Pending: Promise<unknown> | undefined
+  /** The transport that carried the peer's last session. */
+  last: 'h2' | 'h3' | undefined
+}
+
+const DEFAULT_HEAD_START_MS = 150
+const DEFAULT_RETRY_H3_MS = 5 * 60_000
+
+export class TransportSelector {
+  readonly #registry: TransportRegistry
+  readonly #pool: SessionPool
+  readonly #peers = new Map<string, PeerMemory>()
+  readonly #headStartMs: number
+  readonly #retryH3Ms: number
+  readonly #onFallback: FallbackHook | undefined
+  readonly #logger: Pick<Logger, 'info' | 'debug'> | undefined
+  readonly #now: () => number
+
+  constructor (registry: TransportRegistry, pool: SessionPool, options: SelectionOptions = {}) {
+    this.#registry = registry
+    this.#pool = pool
+    this.#headStartMs = options.headStartMs ?? DEFAULT_HEAD_START_MS
+    this.#retryH3Ms = options.retryH3Ms ?? DEFAULT_RETRY_H3_MS
+    this.#onFallback = options.onFallback
+    this.#logger = options.logger
+    this.#now = options.now ?? Date.now
+  }
+
+  /** The transport an endpoint names outright; `auto` is h3 when this build has it, else h2. */
+  preferred (endpoint: Endpoint): Transport {
+    if (endpoint.transport !== 'auto') return this.#registry.get(endpoint.transport)
+    return this.#registry.get(this.#registry.has('h3') ? 'h3' : 'h2')
+  }
+
+  /** A pooled session for the endpoint; rejects with a MeshError. */
+  async session (endpoint: Endpoint): Promise<PeerSession> {
+    if (endpoint.transport !== 'auto' || !this.#registry.has('h3')) {
+      return await this.#get(this.preferred(endpoint), endpoint)
+    }
+    const key = `${endpoint.peer.host}|${endpoint.peer.port}|${endpoint.identity}`
+    let memory = this.#peers.get(key)
+    if (memory === undefined) {
+      memory = { h2Until: 0, h3Pending: undefined, last: undefined }
+      this.#peers.set(key, memory)
+    }
+    if (this.#now() < memory.h2Until || memory.h3Pending !== undefined) {
+      return await this.#get(this.#registry.get('h2'), endpoint)
+    }
+    return await this.#race(memory, endpoint)
+  }
+
+  /** The peers currently held on h2 after an h3 failure (for the admin view and tests). */
+  heldOnH2 (): string[] {
+    const now = this.#now()
+    return [...this.#peers].filter(([, m]) => now < m.h2Until).map(([key]) => key)
+  }
+
+  async #race (memory: PeerMemory, endpoint: Endpoint): Promise<PeerSession> {
+    const h3 = this.#get(this.#registry.get('h3'), endpoint)
+    const settledH3 = h3.then((session) => {
+      this.#remember(memory, endpoint, 'h3')
+      return session
+    }, (err: unknown) => {
+      this.#fellBack(memory, endpoint, err)
+      throw err
+    })
+    settledH3.catch(() => {})
+    let timer: NodeJS.Timeout | undefined
+    const headStart = new Promise<'head-start'>((resolve) => { timer = setTimeout(() => resolve('head-start'), this.#headStartMs) })
+    try {
+      const first = await Promise.race([settledH3, headStart])
+      if (first !== 'head-start') return first
+    } catch {
+      // h3 failed within its head start: h2 alone, at once.
+      return await this.#get(this.#registry.get('h2'), endpoint)
+    } finally {
+      clearTimeout(timer)
+    }
+    // The head start is over and h3 is still dialling: h2 joins, the first session up wins.
+    memory.h3Pending = settledH3
+    settledH3.then(() => { memory.h3Pending = undefined }, () => { memory.h3Pending = undefined })
+    const h2 = this.#get(this.#registry.get('h2'), endpoint)
+    try {
+      return await Promise.any([settledH3, h2.then((session) => {
+        this.#remember(memory, endpoint, 'h2')
+        return session
+      })])
+    } catch (err) {
+      // Both failed: report h2's reason (the transport every peer has).
+      throw toMeshError((err as AggregateError).errors[1] ?? err, 'E_PEER_UNREACHABLE')
+    }
+  }
+
+  async #get (transport: Transport, endpoint: Endpoint): Promise<PeerSession> {
+    return await this.#pool.get(transport, endpoint.peer, endpoint.identity)
+  }
+
+  #remember (memory: PeerMemory, endpoint: Endpoint, transport: 'h2' | 'h3'): void {
+    if (transport === 'h3') memory.h2Until = 0
+    if (memory.last !== transport) {
+      this.#logger?.info({ peer: `${endpoint.peer.host}:${endpoint.peer.port}`, identity: endpoint.identity, transport }, `auto endpoint: traffic now over ${transport}`)
+    }
+    memory.last = transport
+  }
+
+  #fellBack (memory: PeerMemory, endpoint: Endpoint, err: unknown): void {
+    const code = toMeshError(err, 'E_PEER_UNREACHABLE').code
+    memory.h2Until = this.#now() + this.#retryH3Ms
+    this.#onFallback?.('h3', 'h2', code)
+    this.#logger?.info({
+      peer: `${endpoint.peer.host}:${endpoint.peer.port}`, identity: endpoint.identity, code, retryInMs: this.#retryH3Ms,
+    }, 'auto endpoint: h3 failed, using h2')
+  }
+}
+
+const selectorSettings = new WeakMap<TransportRegistry, SelectionOptions>()
+const selectors = new WeakMap<SessionPool, TransportSelector>()
+
+/**
+ * Sets how `auto` endpoints choose for every outbound role built on `registry` (the proxy calls
+ * it once at start, with the config's h3 section and the fallback metric).
+ */
+export function configureSelection (registry: TransportRegistry, options: SelectionOptions): void {
+  selectorSettings.set(registry, options)
+}
+
+/** The selector of one outbound role (one per session pool), built on first use. */
+export function selectorFor (registry: TransportRegistry, pool: SessionPool): TransportSelector {
+  let selector = selectors.get(pool)
+  if (selector === undefined) {
+    selector = new TransportSelector(registry, pool, selectorSettings.get(registry))
+    selectors.set(pool, selector)
+  }
+  return selector
+}
