@@ -1,0 +1,100 @@
+// The kubernetes source end to end against a fake API server speaking the real list/watch wire format.
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { FakeKubeApi, endpointSlice, type Json } from '../discovery/fake-kube-api.js'
+import { captureLog, until } from '../discovery/log-capture.js'
+import { drive, driveUntil, share, startClient, startMesh, type Client, type Mesh, type Outcome } from '../helpers/mesh.js'
+
+const only = (pods: string[]) => (all: Outcome[]): boolean => {
+  const recent = all.slice(-20)
+  return recent.length === 20 && recent.every((o) => o.pod !== undefined && pods.includes(o.pod))
+}
+
+describe('kubernetes discovery through real proxies (fake API server)', () => {
+  let mesh: Mesh
+  let api: FakeKubeApi
+  let client: Client
+  const log = captureLog('info')
+  const hosts = (pods: number[]): string[] => pods.map((i) => mesh.pods[i]?.host ?? '')
+  const slice = (name: string, pods: number[]): Json => endpointSlice(name, 'cart', hosts(pods), [], mesh.appPort)
+
+  before(async () => {
+    mesh = await startMesh([0, 0, 0])
+    api = new FakeKubeApi()
+    const url = await api.start()
+    api.emit('ADDED', slice('cart-a', [0, 1]))
+    const tokenFile = join(mesh.dir, 'token')
+    await writeFile(tokenFile, 'test-token\n')
+    client = await startClient(mesh, `
+discovery:
+  sources:
+    k8s:
+      kind: kubernetes
+      apiServer: ${url}
+      tokenFile: ${tokenFile}
+      namespace: shop
+      backoffInitialMs: 50ms
+      backoffMaxMs: 200ms
+      services:
+        cart: { name: cart, peerPort: ${mesh.peerPort}, targetPort: http, identity: "${mesh.identity}" }
+services:
+  cart: { source: k8s, aliases: [cart.shop.svc] }
+`, { logger: log.logger })
+  })
+  after(async () => {
+    await client?.close()
+    await api?.stop()
+    await mesh?.close()
+  })
+
+  it('lists the slices and spreads over their ready endpoints', async () => {
+    const outcomes = await driveUntil(client, 'cart.shop.svc', (all) => all.filter((o) => o.status === 200).length >= 40, 400)
+    assert.deepEqual([...share(outcomes).keys()].sort(), ['pod-1', 'pod-2'])
+  })
+
+  it('MODIFIED adds an endpoint: it receives traffic', async () => {
+    api.emit('MODIFIED', slice('cart-a', [0, 1, 2]))
+    await driveUntil(client, 'cart', (all) => all.some((o) => o.pod === 'pod-3'), 2000, 10)
+    assert.equal(share(await drive(client, 'cart', 90, 6)).size, 3)
+  })
+
+  it('ADDED and DELETED slices: the set is the union of the slices that exist', async () => {
+    api.emit('ADDED', slice('cart-b', [2]))
+    api.emit('DELETED', slice('cart-a', [0, 1, 2]))
+    await driveUntil(client, 'cart', only(['pod-3']), 2000, 10)
+    assert.deepEqual([...share(await drive(client, 'cart', 30, 3)).keys()], ['pod-3'])
+  })
+
+  it('a dropped watch resumes from its resourceVersion and sees later changes', async () => {
+    const lists = (): number => api.requests.filter((r) => r.query.get('watch') !== '1').length
+    const listsBefore = lists()
+    api.drop()
+    api.emit('MODIFIED', slice('cart-b', [1, 2]))
+    await driveUntil(client, 'cart', (all) => all.some((o) => o.pod === 'pod-2'), 2000, 10)
+    await until(() => api.openWatches > 0, 10_000, 'the watch to reopen')
+    const resumed = api.requests.filter((r) => r.query.get('watch') === '1').at(-1)
+    assert.match(resumed?.query.get('resourceVersion') ?? '', /^\d+$/, 'the watch resumed from a resourceVersion')
+    assert.equal(lists(), listsBefore, 'no relist after a dropped connection')
+    assert.deepEqual([...share(await drive(client, 'cart', 60, 4)).keys()].sort(), ['pod-2', 'pod-3'])
+  })
+
+  it('unknown fields alone are tolerated (forward compatibility); the slice is used', async () => {
+    const withExtras = { ...slice('cart-b', [0, 1, 2]), futureField: { x: 1 }, hints: { forZones: [{ name: 'zone-a' }] } }
+    api.emit('MODIFIED', withExtras)
+    await driveUntil(client, 'cart', (all) => all.some((o) => o.pod === 'pod-1'), 2000, 10)
+  })
+
+  it('an unusable slice (unknown fields, unknown addressType): last good version kept, error logged, traffic flows', async () => {
+    const bad = { ...slice('cart-b', [0]), addressType: 'IPv5', somethingNew: true }
+    api.emit('MODIFIED', bad)
+    await until(() => log.withCode('E_DISCOVERY_K8S_INVALID_SLICE').length > 0, 10_000, 'E_DISCOVERY_K8S_INVALID_SLICE in the log')
+    const outcomes = await drive(client, 'cart', 90, 6)
+    assert.ok(outcomes.every((o) => o.status === 200), outcomes.map((o) => o.error ?? o.pod).join(', '))
+    assert.equal(share(outcomes).size, 3, 'the last good version of cart-b (three pods) still serves')
+    const metrics = await client.proxy.metrics.registry.metrics()
+    assert.match(metrics, /meshgate_discovery_errors_total\{source="k8s",code="E_DISCOVERY_K8S_INVALID_SLICE"\} [1-9]/)
+    assert.match(metrics, /meshgate_discovery_endpoints\{source="k8s",service="cart"\} 3/)
+  })
+})
