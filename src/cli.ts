@@ -50,6 +50,8 @@ Usage:
                              (file, YAML path, found, expected) and exit 1
   meshgate doctor            check this machine: Node.js version and the QUIC/HTTP/3 libraries
                              (libngtcp2, libngtcp2_crypto_gnutls, libnghttp3) the h3 transport needs
+  meshgate interop [OPTS]    run the interop matrix against other QUIC/HTTP/3 and HTTP/2 stacks
+                             (ngtcp2, quic-go, Chromium, curl, nghttp); "meshgate interop --help"
   meshgate help              print this text
 
 Options:
@@ -71,12 +73,16 @@ Exit status:
 class UsageError extends Error {}
 
 interface Options {
-  command: 'run' | 'check' | 'doctor' | 'help' | 'version'
+  command: 'run' | 'check' | 'doctor' | 'help' | 'version' | 'interop'
   config: string
+  /** interop: its own arguments, parsed by the runner. */
+  rest?: string[]
   logLevel?: LogLevel
 }
 
 function parseCommandLine (argv: string[]): Options {
+  // The interop runner has its own options: everything after the word goes to it untouched.
+  if (argv[0] === 'interop') return { command: 'interop', config: DEFAULT_CONFIG, rest: argv.slice(1) }
   let parsed
   try {
     parsed = parseArgs({
@@ -274,6 +280,11 @@ async function main (argv: string[]): Promise<number> {
       return 0
     case 'doctor':
       return doctor()
+    case 'interop': {
+      // Loaded only for this command: the runner drives native/ and transports/ from outside src/.
+      const { runInterop } = await import('../interop/run.js')
+      return await runInterop(options.rest ?? [])
+    }
     case 'check':
       return await check(resolve(options.config))
     case 'run':
