@@ -5,7 +5,10 @@
  *
  *   node dist/bench/run.js [--rounds 3] [--duration 6] [--paths direct,haproxy-pair,meshgate-pair]
  *                          [--scenarios http1-small,h2c-small,tcp-bulk] [--out bench/out] [--settle 2000]
- *                          [--warmup 1]
+ *                          [--warmup 1] [--slow-endpoint 10]
+ *
+ * After the path matrix, issue 3's balancer comparison (scenarios/slow-endpoint.ts) runs on its
+ * own: `--slow-endpoint S` seconds per balancer per round (0 skips it).
  */
 import { execFile } from 'node:child_process'
 import { mkdir, rm } from 'node:fs/promises'
@@ -21,6 +24,7 @@ import { meshgatePairPath } from './paths/meshgate-pair.js'
 import type { PathDefinition } from './paths/types.js'
 import { writeReport, type BenchEnvironment } from './report.js'
 import { scenarios as allScenarios } from './scenarios/index.js'
+import { runAndWriteSlowEndpoint } from './scenarios/slow-endpoint.js'
 import { summarise } from './summary.js'
 import { runSuite } from './suite.js'
 import { checkTargets } from './targets.js'
@@ -78,6 +82,7 @@ async function main (): Promise<number> {
       out: { type: 'string', default: join(REPO_DIR, 'bench', 'out') },
       settle: { type: 'string', default: '2000' },
       warmup: { type: 'string', default: '1' },
+      'slow-endpoint': { type: 'string', default: '10' },
     },
   })
   const rounds = Number(values.rounds)
@@ -129,6 +134,11 @@ async function main (): Promise<number> {
   })
   console.log('\n' + markdown)
   log(`report written to ${join(outDir, 'report.md')} and report.json`)
+  const slowSeconds = Number(values['slow-endpoint'])
+  if (slowSeconds > 0) {
+    console.log('\n' + await runAndWriteSlowEndpoint(outDir, { workDir: join(workDir, 'slow-endpoint'), repoDir: REPO_DIR, certs, durationSeconds: slowSeconds, rounds: Math.min(rounds, 2), log }))
+    log(`slow-endpoint comparison written to ${join(outDir, 'slow-endpoint.md')} and slow-endpoint.json`)
+  }
   return 0
 }
 
