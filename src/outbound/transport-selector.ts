@@ -7,8 +7,11 @@
  */
 import type { Logger } from 'pino'
 import type { Endpoint } from '../discovery/types.js'
-import { toMeshError } from '../errors.js'
-import type { PeerSession, Transport } from '../../transports/contract.js'
+import type { Readable } from 'node:stream'
+import { MeshError, toMeshError } from '../errors.js'
+import type {
+  PeerAddress, PeerResponse, PeerSession, PeerTunnel, RequestHead, SessionStats, StreamOptions, Transport,
+} from '../../transports/contract.js'
 import type { TransportRegistry } from '../../transports/registry.js'
 import type { SessionPool } from './session-pool.js'
 
@@ -66,8 +69,16 @@ export class TransportSelector {
     return this.#registry.get(this.#registry.has('h3') ? 'h3' : 'h2')
   }
 
-  /** A pooled session for the endpoint; rejects with a MeshError. */
+  /**
+   * A pooled session for the endpoint; rejects with a MeshError. A stream the session refuses
+   * unprocessed because it is going away (a request racing the peer's GOAWAY, RFC 9114 §5.2 /
+   * RFC 9113 §6.8) is sent once more on a fresh pick, so a peer closing a transport loses no request.
+   */
   async session (endpoint: Endpoint): Promise<PeerSession> {
+    return new ReroutingSession(await this.#pick(endpoint), async () => await this.#pick(endpoint))
+  }
+
+  async #pick (endpoint: Endpoint): Promise<PeerSession> {
     if (endpoint.transport !== 'auto' || !this.#registry.has('h3')) {
       return await this.#get(this.preferred(endpoint), endpoint)
     }
@@ -139,11 +150,66 @@ export class TransportSelector {
 
   #fellBack (memory: PeerMemory, endpoint: Endpoint, err: unknown): void {
     const code = toMeshError(err, 'E_PEER_UNREACHABLE').code
-    memory.h2Until = this.#now() + this.#retryH3Ms
+    const now = this.#now()
+    // Concurrent races share one dial (the pool's): its failure is one fallback, not one per request.
+    if (now < memory.h2Until) return
+    memory.h2Until = now + this.#retryH3Ms
     this.#onFallback?.('h3', 'h2', code)
     this.#logger?.info({
       peer: `${endpoint.peer.host}:${endpoint.peer.port}`, identity: endpoint.identity, code, retryInMs: this.#retryH3Ms,
     }, 'auto endpoint: h3 failed, using h2')
+  }
+}
+
+/**
+ * A PeerSession that sends a refused stream once more on another session when the refusal came
+ * from the session going away (closing, GOAWAY): then the peer never processed it (RFC 9114 §4.1.1,
+ * RFC 9113 §8.7). A request body already read from is never replayed.
+ */
+class ReroutingSession implements PeerSession {
+  #session: PeerSession
+  readonly #repick: () => Promise<PeerSession>
+
+  constructor (session: PeerSession, repick: () => Promise<PeerSession>) {
+    this.#session = session
+    this.#repick = repick
+  }
+
+  get transport (): string { return this.#session.transport }
+  get peerIdentity (): string { return this.#session.peerIdentity }
+  get remote (): PeerAddress { return this.#session.remote }
+  get available (): boolean { return this.#session.available }
+  get streamCapacity (): number { return this.#session.streamCapacity }
+  get closed (): boolean { return this.#session.closed }
+
+  async request (head: RequestHead, body: Readable | null, options?: StreamOptions): Promise<PeerResponse> {
+    try {
+      return await this.#session.request(head, body, options)
+    } catch (err) {
+      if (!this.#unprocessed(err) || (body !== null && body.readableDidRead)) throw err
+      this.#session = await this.#repick()
+      return await this.#session.request(head, body, options)
+    }
+  }
+
+  async tunnel (head: RequestHead, options?: StreamOptions): Promise<PeerTunnel> {
+    try {
+      return await this.#session.tunnel(head, options)
+    } catch (err) {
+      // Before a 2xx no byte of the tunnel has moved: a refusal by a closing session is safe to redo.
+      if (!this.#unprocessed(err)) throw err
+      this.#session = await this.#repick()
+      return await this.#session.tunnel(head, options)
+    }
+  }
+
+  stats (): SessionStats { return this.#session.stats() }
+  async close (): Promise<void> { await this.#session.close() }
+  destroy (err?: Error): void { this.#session.destroy(err) }
+  onClose (listener: (err?: Error) => void): void { this.#session.onClose(listener) }
+
+  #unprocessed (err: unknown): boolean {
+    return err instanceof MeshError && err.code === 'E_PEER_REFUSED' && (this.#session.closed || !this.#session.available)
   }
 }
 

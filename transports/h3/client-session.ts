@@ -6,7 +6,7 @@ import type {
   PeerAddress, PeerResponse, PeerSession, PeerTunnel, RequestHead, SessionStats, StreamOptions,
   QuicPathObserver, TransportLogger, TransportObserver,
 } from '../contract.js'
-import { openTunnel, sendRequest } from './client-stream.js'
+import { openStream, openTunnel, sendRequest } from './client-stream.js'
 import type { ResolvedH3Options } from './options.js'
 import { QuicCounters } from './quic-counters.js'
 
@@ -79,12 +79,12 @@ export class H3PeerSession implements PeerSession {
 
   async request (head: RequestHead, body: Readable | null, options: StreamOptions = {}): Promise<PeerResponse> {
     this.#checkOpen(head)
-    return await sendRequest(this.#session, head, body, options, this.#track)
+    return await sendRequest(this.#open, head, body, options, this.#track)
   }
 
   async tunnel (head: RequestHead, options: StreamOptions = {}): Promise<PeerTunnel> {
     this.#checkOpen(head)
-    return await openTunnel(this.#session, head, options, this.#track)
+    return await openTunnel(this.#open, head, options, this.#track)
   }
 
   stats (): SessionStats {
@@ -118,6 +118,19 @@ export class H3PeerSession implements PeerSession {
   #checkOpen (head: RequestHead): void {
     if (this.#closing || this.#session.closed || this.#session.goingAway) {
       throw new MeshError('E_PEER_REFUSED', `session with ${this.peerIdentity} takes no new streams (closing) for ${head.authority}`)
+    }
+  }
+
+  /**
+   * Opens a stream. The binding refuses once the connection is closing, which it may know a
+   * moment before the GOAWAY event reaches us: from then on this session takes no new streams.
+   */
+  readonly #open = (head: RequestHead, endStream: boolean): QuicStream => {
+    try {
+      return openStream(this.#session, head, endStream)
+    } catch (err) {
+      this.#closing = true
+      throw err
     }
   }
 

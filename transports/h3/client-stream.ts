@@ -1,14 +1,17 @@
 // Outbound streams on an HTTP/3 session: a request with streamed bodies, or a CONNECT tunnel.
 import type { Readable } from 'node:stream'
-import type { QuicSession, QuicStream } from '../../native/quic.js'
+import { H3_CODES, QuicStreamError, type QuicSession, type QuicStream } from '../../native/quic.js'
 import { ERROR_CODES, ERROR_HEADER, MeshError, type ErrorCode } from '../../src/errors.js'
 import type { HeaderMap, PeerResponse, PeerTunnel, RequestHead, StreamOptions } from '../contract.js'
 import { headerValue, requestFields, toHeaderMap, toResponseHead } from './headers.js'
 import { guardDuplex, guardReadable, resetStream } from './peer-stream.js'
 
 /** Sends a request (not CONNECT); resolves on the response head, the body streaming behind it. */
+/** Opens a stream with the request's header section (throws E_PEER_REFUSED if it cannot). */
+export type OpenStream = (head: RequestHead, endStream: boolean) => QuicStream
+
 export async function sendRequest (
-  session: QuicSession,
+  open: OpenStream,
   head: RequestHead,
   body: Readable | null,
   options: StreamOptions,
@@ -19,7 +22,7 @@ export async function sendRequest (
   }
   const { signal } = options
   if (signal?.aborted === true) throw abortReason(signal)
-  const stream = openStream(session, head, body === null)
+  const stream = open(head, body === null)
   track(stream)
 
   return await new Promise<PeerResponse>((resolve, reject) => {
@@ -64,7 +67,7 @@ export async function sendRequest (
  * Any other status rejects with the peer's `meshgate-error` code when it is one we know.
  */
 export async function openTunnel (
-  session: QuicSession,
+  open: OpenStream,
   head: RequestHead,
   options: StreamOptions,
   track: (stream: QuicStream) => void
@@ -74,7 +77,7 @@ export async function openTunnel (
   }
   const { signal } = options
   if (signal?.aborted === true) throw abortReason(signal)
-  const stream = openStream(session, head, false)
+  const stream = open(head, false)
   track(stream)
 
   return await new Promise<PeerTunnel>((resolve, reject) => {
@@ -112,7 +115,8 @@ export async function openTunnel (
   })
 }
 
-function openStream (session: QuicSession, head: RequestHead, endStream: boolean): QuicStream {
+/** Opens a request stream on `session`; a refusal by the binding (closing session) is E_PEER_REFUSED. */
+export function openStream (session: QuicSession, head: RequestHead, endStream: boolean): QuicStream {
   try {
     return session.request(requestFields(head), { endStream })
   } catch (err) {
@@ -128,6 +132,10 @@ function refusal (status: number, headers: HeaderMap, head: RequestHead): MeshEr
 
 function resetError (authority: string, cause?: Error): MeshError {
   if (cause instanceof MeshError) return cause
+  if (cause instanceof QuicStreamError && cause.code === H3_CODES.requestRejected) {
+    // RFC 9114 §4.1.1: the peer did not process it (a request racing its GOAWAY); safe to send again.
+    return new MeshError('E_PEER_REFUSED', `peer rejected the stream to ${authority} unprocessed (H3_REQUEST_REJECTED)`, { cause })
+  }
   const reason = cause?.message ?? 'closed before its end (RESET_STREAM or session lost)'
   return new MeshError('E_PEER_RESET', `stream to ${authority} failed: ${reason}`, { cause })
 }
