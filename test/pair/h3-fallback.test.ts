@@ -28,6 +28,11 @@ function sessionsByTransport (pair: Pair): Record<string, number> {
   return out
 }
 
+/** Resolves once `check()` holds, polling every 5 ms (the test's own timeout bounds it). */
+async function waitFor (check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setTimeout(resolve, 5))
+}
+
 async function fallbacks (pair: Pair): Promise<string[]> {
   const text = await pair.client.metrics.registry.metrics()
   return text.split('\n').filter((l) => l.startsWith('meshgate_transport_fallbacks_total{'))
@@ -45,22 +50,21 @@ describe('auto endpoints fall back from h3 to h2', { skip: SKIP }, () => {
       assert.deepEqual(sessionsByTransport(pair), { h3: 1 }, 'h3 wins the race while its port answers')
 
       // Requests keep flowing (four at a time) while the server turns h3 off; none may fail.
-      let stop = false
+      const traffic = { stop: false, done: 0 }
       const failures: string[] = []
-      let done = 0
       const worker = async (w: number): Promise<void> => {
-        for (let i = 0; !stop; i++) {
+        for (let i = 0; !traffic.stop; i++) {
           const reply = await get(pair.appPort, `/w${w}/${i}`).catch((err: Error) => ({ status: 0, error: err.message, body: '' }))
           if (reply.status !== 200) failures.push(`${reply.status} ${String(reply.error)} ${reply.body.trim()}`)
-          done++
+          traffic.done++
         }
       }
       const workers = [0, 1, 2, 3].map(worker)
-      while (done < 20) await new Promise((resolve) => setTimeout(resolve, 5))
+      await waitFor(() => traffic.done >= 20)
       await pair.server.inbound?.closeTransport('h3')
-      const after = done
-      while (done < after + 40) await new Promise((resolve) => setTimeout(resolve, 5))
-      stop = true
+      const closedAt = traffic.done
+      await waitFor(() => traffic.done >= closedAt + 40)
+      traffic.stop = true
       await Promise.all(workers)
       assert.deepEqual(failures, [], 'no request failed during the fallback')
       assert.equal(sessionsByTransport(pair).h3, undefined, 'no h3 session is left')
