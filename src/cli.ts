@@ -15,7 +15,6 @@ import { formatHostPort } from './config/address.js'
 import type { MeshConfig, OutboundListenerConfig } from './config/types.js'
 import { formatDuration } from './config/units.js'
 import { describeConfig } from './config/summary.js'
-import { ensureDevPki } from './identity/dev-pki.js'
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 type LogLevel = typeof LOG_LEVELS[number]
@@ -223,7 +222,11 @@ async function run (file: string, logLevel: LogLevel | undefined): Promise<numbe
   const logger: Logger = createLogger(logLevel ?? config.log.level)
   let proxy
   try {
-    if (config.devPki !== undefined) await ensureDevPki(config.devPki, logger.child({ component: 'dev-pki' }))
+    if (config.devPki !== undefined) {
+      // Loaded only when asked for: the X.509 library costs ~20 MB of RSS a production proxy does not need.
+      const { ensureDevPki } = await import('./identity/dev-pki.js')
+      await ensureDevPki(config.devPki, logger.child({ component: 'dev-pki' }))
+    }
     // Loaded here, not at the top, so help/check/doctor work without the proxy's module graph.
     const { startProxy } = await import('./proxy.js')
     // POST /shutdown takes the same path as SIGTERM: drain, then exit.

@@ -1,7 +1,7 @@
 // Talks to the Kubernetes API server: where it is, how to authenticate (in-cluster or kubeconfig), GET.
 import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
-import { Agent, request } from 'undici'
+import type { Agent, request } from 'undici'
 import { parse as parseYaml } from 'yaml'
 import type { DiscoveryErrorCode } from './codes.js'
 
@@ -76,6 +76,8 @@ export class KubernetesApiClient {
     const headers: Record<string, string> = { accept: 'application/json' }
     const token = await r.token()
     if (token !== undefined) headers.authorization = `Bearer ${token}`
+    // undici is loaded on first use: ~20 MB of RSS that a proxy without this source never needs.
+    const { Agent, request } = await import('undici')
     this.agent ??= new Agent({ connect: { ca: r.ca, cert: r.cert, key: r.key } })
     const response = await request(`${r.server}${pathAndQuery}`, { method: 'GET', headers, signal, dispatcher: this.agent, bodyTimeout: bodyTimeoutMs })
     if (response.statusCode === 410) {
