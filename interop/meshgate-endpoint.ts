@@ -2,7 +2,7 @@
 /**
  * meshgate's own side of an interop run, as a program the runner starts like any peer:
  *
- *   meshgate-endpoint.js server --proto h3|h2 --host H --port P --www DIR --ca F --cert F --key F [--no-client-cert]
+ *   meshgate-endpoint.js server --proto h3|h2 --host H --port P --www DIR --ca F --cert F --key F [--no-client-cert] [--debug]
  *   meshgate-endpoint.js client --host H --port P --out DIR --ca F --cert F --key F [--expect-identity ID] PATH…
  *
  * The h3 server and client are the QUIC/HTTP/3 binding in native/ (native/quic.ts); the h2 server
@@ -47,9 +47,10 @@ function contentType (file: string): string {
   return 'application/octet-stream'
 }
 
-async function serveH3 (common: Common, www: string, requireClientCert: boolean): Promise<() => Promise<void>> {
+async function serveH3 (common: Common, www: string, requireClientCert: boolean, debug: boolean): Promise<() => Promise<void>> {
   const { createServer } = await import('../native/quic.js')
   const server = await createServer({
+    debug,
     host: common.host,
     port: common.port,
     ca: common.ca,
@@ -167,6 +168,7 @@ async function main (argv: string[]): Promise<number> {
       key: { type: 'string' },
       'no-client-cert': { type: 'boolean', default: false },
       'expect-identity': { type: 'string' },
+      debug: { type: 'boolean', default: false },
     },
   })
   const [mode, ...paths] = positionals
@@ -185,7 +187,7 @@ async function main (argv: string[]): Promise<number> {
   if (mode === 'client') return await runClient(common, need('out'), paths, values['expect-identity'])
   if (mode !== 'server') throw new Error(`mode must be server or client, not ${String(mode)}`)
   const www = normalize(need('www'))
-  const close = values.proto === 'h2' ? await serveH2(common, www) : await serveH3(common, www, !values['no-client-cert'])
+  const close = values.proto === 'h2' ? await serveH2(common, www) : await serveH3(common, www, !values['no-client-cert'], values.debug)
   await new Promise<void>(resolve => {
     process.once('SIGTERM', resolve)
     process.once('SIGINT', resolve)
