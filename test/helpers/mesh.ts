@@ -15,7 +15,7 @@ import { parseConfig } from '../../src/config/load.js'
 import { startProxy, type RunningProxy } from '../../src/proxy.js'
 import { makePki, type TestPki } from './pki.js'
 
-/** One upstream pod: a workload answering with its name, and the inbound proxy in front of it. */
+/** One upstream pod: a workload answering with its name (`/fail`: 500 from the app), and the inbound proxy in front of it. */
 export interface Pod {
   name: string
   /** Loopback address of both the workload and the inbound proxy. */
@@ -94,7 +94,12 @@ export async function startMesh (delays: number[]): Promise<Mesh> {
     const timers = new Set<NodeJS.Timeout>()
     const workload = createServer((req, res) => {
       req.resume()
-      const answer = (): void => { pod.served++; res.setHeader('content-type', 'text/plain'); res.end(pod.name) }
+      const answer = (): void => {
+        pod.served++
+        res.statusCode = req.url === '/fail' ? 500 : 200
+        res.setHeader('content-type', 'text/plain')
+        res.end(pod.name)
+      }
       if (pod.delayMs <= 0) { answer(); return }
       const timer = setTimeout(() => { timers.delete(timer); answer() }, pod.delayMs)
       timers.add(timer)
@@ -188,9 +193,9 @@ export interface Outcome {
 
 /**
  * Sends `total` GETs with `concurrency` in flight through the client's listener with Host
- * `authority`; `beforeEach(i)` runs (and is awaited) before request i is sent.
+ * `authority` to `path`; `beforeEach(i)` runs (and is awaited) before request i is sent.
  */
-export async function drive (client: Client, authority: string, total: number, concurrency: number, beforeEach: (i: number) => Promise<void> | void = () => {}): Promise<Outcome[]> {
+export async function drive (client: Client, authority: string, total: number, concurrency: number, beforeEach: (i: number) => Promise<void> | void = () => {}, path = '/'): Promise<Outcome[]> {
   const agent = new Agent({ connections: concurrency, pipelining: 1 })
   const outcomes: Outcome[] = []
   let next = 0
@@ -200,10 +205,10 @@ export async function drive (client: Client, authority: string, total: number, c
         const index = next++
         await beforeEach(index)
         try {
-          const res = await request(`http://127.0.0.1:${client.port}/`, { dispatcher: agent, headers: { host: authority }, headersTimeout: 30_000, bodyTimeout: 30_000 })
+          const res = await request(`http://127.0.0.1:${client.port}${path}`, { dispatcher: agent, headers: { host: authority }, headersTimeout: 30_000, bodyTimeout: 30_000 })
           const body = await res.body.text()
           const error = res.headers['meshgate-error']
-          outcomes.push({ status: res.statusCode, pod: res.statusCode === 200 ? body : undefined, error: typeof error === 'string' ? error : undefined, index })
+          outcomes.push({ status: res.statusCode, pod: error === undefined ? body : undefined, error: typeof error === 'string' ? error : undefined, index })
         } catch (err) {
           outcomes.push({ status: 0, pod: undefined, error: (err as Error).message, index })
         }

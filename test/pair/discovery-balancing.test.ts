@@ -64,6 +64,14 @@ balancing:
     }
   })
 
+  it('the app\'s own 500s are not endpoint failures: nothing is ejected', async () => {
+    const outcomes = await drive(client, 'web', 60, 4, () => {}, '/fail')
+    assert.ok(outcomes.every((o) => o.status === 500 && o.error === undefined && o.pod !== undefined), 'answered 500 by the apps themselves')
+    const metrics = await client.proxy.metrics.registry.metrics()
+    assert.doesNotMatch(metrics, /meshgate_balancer_ejections_total\{/)
+    assert.match(metrics, /meshgate_balancer_endpoints\{service="web",state="ready"\} 3/)
+  })
+
   it('a killed pod: a few requests fail until it is ejected, then none, and it gets no more traffic', async () => {
     const killAt = 100
     const outcomes = await drive(client, 'web', 400, 8, async (i) => {
