@@ -5,12 +5,15 @@
  *
  *   node dist/bench/run.js [--rounds 3] [--duration 6] [--paths direct,haproxy-pair,meshgate-pair]
  *                          [--scenarios http1-small,h2c-small,tcp-bulk] [--out bench/out] [--settle 2000]
- *                          [--warmup 1] [--slow-endpoint 10]
+ *                          [--warmup 1] [--slow-endpoint 10] [--h3-vs-h2 6]
  *
  * After the path matrix, issue 3's balancer comparison (scenarios/slow-endpoint.ts) runs on its
- * own: `--slow-endpoint S` seconds per balancer per round (0 skips it).
+ * own: `--slow-endpoint S` seconds per balancer per round (0 skips it). Then issue 5's transport
+ * comparison (scenarios/h3-vs-h2.ts): `--h3-vs-h2 S` seconds per scenario per transport per round
+ * (0 skips it; skipped with a line when the QUIC addon is not built).
  */
 import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
 import { cpus } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -24,6 +27,7 @@ import { meshgatePairPath } from './paths/meshgate-pair.js'
 import type { PathDefinition } from './paths/types.js'
 import { writeReport, type BenchEnvironment } from './report.js'
 import { scenarios as allScenarios } from './scenarios/index.js'
+import { runAndWriteH3VsH2 } from './scenarios/h3-vs-h2.js'
 import { runAndWriteSlowEndpoint } from './scenarios/slow-endpoint.js'
 import { summarise } from './summary.js'
 import { runSuite } from './suite.js'
@@ -83,6 +87,7 @@ async function main (): Promise<number> {
       settle: { type: 'string', default: '2000' },
       warmup: { type: 'string', default: '1' },
       'slow-endpoint': { type: 'string', default: '10' },
+      'h3-vs-h2': { type: 'string', default: '6' },
     },
   })
   const rounds = Number(values.rounds)
@@ -138,6 +143,15 @@ async function main (): Promise<number> {
   if (slowSeconds > 0) {
     console.log('\n' + await runAndWriteSlowEndpoint(outDir, { workDir: join(workDir, 'slow-endpoint'), repoDir: REPO_DIR, certs, durationSeconds: slowSeconds, rounds: Math.min(rounds, 2), log }))
     log(`slow-endpoint comparison written to ${join(outDir, 'slow-endpoint.md')} and slow-endpoint.json`)
+  }
+  const h3Seconds = Number(values['h3-vs-h2'])
+  if (h3Seconds > 0) {
+    if (!existsSync(join(REPO_DIR, 'native', 'build', 'Release', 'meshgate_quic.node'))) {
+      log('h3-vs-h2 skipped: the QUIC addon is not built (npm run native:build)')
+    } else {
+      console.log('\n' + await runAndWriteH3VsH2(outDir, { workDir: join(workDir, 'h3-vs-h2'), repoDir: REPO_DIR, certs, durationSeconds: h3Seconds, rounds, warmupSeconds, log }))
+      log(`h3-vs-h2 comparison written to ${join(outDir, 'h3-vs-h2.md')} and h3-vs-h2.json`)
+    }
   }
   return 0
 }
