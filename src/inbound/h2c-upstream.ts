@@ -7,7 +7,7 @@ import type { ClientHttp2Session, IncomingHttpHeaders } from 'node:http2'
 import type { Timeouts } from '../config/types.js'
 import { MeshError } from '../errors.js'
 import { endToEndHeaders, forwardableTrailers } from '../http/headers.js'
-import type { HeaderMap, InboundExchange } from '../../transports/contract.js'
+import type { HeaderMap, InboundExchange, PeerResponse } from '../../transports/contract.js'
 import { upstreamError } from './upstream-errors.js'
 
 export class H2cUpstream {
@@ -35,8 +35,8 @@ export class H2cUpstream {
     return session
   }
 
-  /** Sends the exchange to `address` and responds with what comes back. Rejects with a MeshError. */
-  async deliver (exchange: InboundExchange, address: string, headers: HeaderMap): Promise<void> {
+  /** Sends the exchange to `address`; resolves with the workload's response head. Rejects with a MeshError. */
+  async deliver (exchange: InboundExchange, address: string, headers: HeaderMap): Promise<PeerResponse> {
     const session = await this.#session(address)
     const stream = session.request({
       ...headers,
@@ -55,7 +55,7 @@ export class H2cUpstream {
       stream.once('close', () => reject(new MeshError('E_UPSTREAM_RESET', `${address}: h2c stream closed before a response (code ${stream.rstCode ?? 0})`)))
     })
     const status = Number(responseHeaders[':status'] ?? 502)
-    exchange.respond({ status, headers: endToEndHeaders(responseHeaders) }, stream, () => forwardableTrailers(trailers))
+    return { head: { status, headers: endToEndHeaders(responseHeaders) }, body: stream, trailers: () => forwardableTrailers(trailers) }
   }
 
   close (): void {

@@ -6,7 +6,7 @@ import type { Pool } from 'undici'
 import { PassThrough, type Readable } from 'node:stream'
 import type { Timeouts } from '../config/types.js'
 import { endToEndHeaders, forwardableTrailers } from '../http/headers.js'
-import type { HeaderMap, InboundExchange } from '../../transports/contract.js'
+import type { HeaderMap, InboundExchange, PeerResponse } from '../../transports/contract.js'
 import { upstreamError } from './upstream-errors.js'
 
 export class Http1Upstream {
@@ -36,8 +36,8 @@ export class Http1Upstream {
     return pool
   }
 
-  /** Sends the exchange to `address` and responds with what comes back. Rejects with a MeshError. */
-  async deliver (exchange: InboundExchange, address: string, headers: HeaderMap): Promise<void> {
+  /** Sends the exchange to `address`; resolves with the workload's response head. Rejects with a MeshError. */
+  async deliver (exchange: InboundExchange, address: string, headers: HeaderMap): Promise<PeerResponse> {
     let response
     try {
       const pool = await this.#pool(address)
@@ -52,11 +52,11 @@ export class Http1Upstream {
       throw upstreamError(err, address)
     }
     const { trailers } = response
-    exchange.respond(
-      { status: response.statusCode, headers: endToEndHeaders(response.headers as HeaderMap) },
-      response.body as unknown as Readable,
-      () => forwardableTrailers(trailers as HeaderMap)
-    )
+    return {
+      head: { status: response.statusCode, headers: endToEndHeaders(response.headers as HeaderMap) },
+      body: response.body as unknown as Readable,
+      trailers: () => forwardableTrailers(trailers as HeaderMap),
+    }
   }
 
   async close (): Promise<void> {

@@ -7,8 +7,10 @@ import type { Logger } from 'pino'
 import type { InboundConfig, Timeouts } from '../config/types.js'
 import { toMeshError } from '../errors.js'
 import { endToEndHeaders, headerValue } from '../http/headers.js'
+import { finished } from 'node:stream'
+import { countRequestBytes } from '../http/body-bytes.js'
 import type { Telemetry } from '../telemetry.js'
-import { WIRE_HEADERS, type InboundExchange, type InboundHandlers, type InboundTunnel, type TlsMaterial, type TransportListener } from '../../transports/contract.js'
+import { WIRE_HEADERS, type PeerResponse, type InboundExchange, type InboundHandlers, type InboundTunnel, type TlsMaterial, type TransportListener } from '../../transports/contract.js'
 import type { TransportRegistry } from '../../transports/registry.js'
 import { H2cUpstream } from './h2c-upstream.js'
 import { Http1Upstream } from './http1-upstream.js'
@@ -46,17 +48,35 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
 
   const onRequest = (exchange: InboundExchange, transport: string): void => {
     const started = performance.now()
-    const deliver = async (): Promise<void> => {
+    const bytes = countRequestBytes(exchange)
+    const deliver = async (): Promise<PeerResponse> => {
       const address = headerValue(exchange.head.headers, WIRE_HEADERS.target)
       const target = targets.authorize(address, exchange.caller, 'http')
       const headers = endToEndHeaders(exchange.head.headers, CONSUMED)
       headers[WIRE_HEADERS.clientId] = exchange.caller
       const protocol = deliveryProtocol(target, headerValue(exchange.head.headers, WIRE_HEADERS.origProto))
-      if (protocol === 'http1') await http1.deliver(exchange, target.address, headers)
-      else await h2c.deliver(exchange, target.address, headers)
+      return await (protocol === 'http1' ? http1 : h2c).deliver(exchange, target.address, headers)
     }
-    deliver().then(() => {
-      report(exchange, transport, 200, started)
+    deliver().then((response) => {
+      const status = response.head.status
+      report(exchange, transport, status, started)
+      let responseBytes = 0
+      response.body.on('data', (chunk: Buffer) => { responseBytes += chunk.length })
+      finished(response.body, (err) => {
+        telemetry.requestEnd({
+          direction: 'inbound',
+          authority: exchange.head.authority,
+          status,
+          requestBytes: bytes.count,
+          responseBytes,
+          totalSeconds: (performance.now() - started) / 1000,
+          identity: exchange.caller,
+          peerIdentity: '',
+          transport,
+          errorCode: err === undefined || err === null ? undefined : toMeshError(err, 'E_UPSTREAM_RESET').code,
+        })
+      })
+      exchange.respond(response.head, response.body, response.trailers)
     }, (err: unknown) => {
       const meshErr = toMeshError(err)
       logger.warn({ code: meshErr.code, err: meshErr.message, caller: exchange.caller, authority: exchange.head.authority }, 'inbound request refused')

@@ -8,6 +8,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import { pipeline, type Readable } from 'node:stream'
 import { MeshError, toMeshError } from '../errors.js'
 import { endToEndHeaders, forwardableTrailers, headerValue } from '../http/headers.js'
+import { countBodyBytes } from '../http/body-bytes.js'
 import { rescueResponse } from '../http/rescue.js'
 import { WIRE_HEADERS, type RequestHead } from '../../transports/contract.js'
 import { newRequestId, sessionFor, type OutboundContext } from './context.js'
@@ -65,13 +66,14 @@ async function forward (ctx: OutboundContext, protocol: AppProtocol, req: AppReq
   const timer = ctx.timeouts.requestMs > 0
     ? setTimeout(() => abort.abort(new MeshError('E_REQUEST_TIMEOUT', `no response head within ${ctx.timeouts.requestMs} ms`)), ctx.timeouts.requestMs)
     : undefined
+  const hasBody = requestHasBody(req, protocol)
+  const requestBytes = hasBody ? countBodyBytes(req) : { count: 0 }
   let session
   let response
   try {
     session = await sessionFor(ctx, endpoint)
     if (abort.signal.aborted) throw abort.signal.reason
-    const body = requestHasBody(req, protocol) ? req as Readable : null
-    response = await session.request(head, body, { signal: abort.signal })
+    response = await session.request(head, hasBody ? req as Readable : null, { signal: abort.signal })
   } catch (err) {
     const meshErr = abort.signal.aborted && abort.signal.reason instanceof MeshError ? abort.signal.reason : toMeshError(err, 'E_PEER_UNREACHABLE')
     // A client that left says nothing about the endpoint; anything else counts against it.
@@ -84,8 +86,10 @@ async function forward (ctx: OutboundContext, protocol: AppProtocol, req: AppReq
   const latencyMs = performance.now() - started
   const status = response.head.status
   // Failure accrual counts 5xx the peer proxy generated (it names an error code), not the app's own.
-  pick.done({ ok: status < 500 || headerValue(response.head.headers, WIRE_HEADERS.error) === undefined, latencyMs })
-  report(ctx, protocol, head, requestId, session.peerIdentity, session.transport, status, started, headerValue(response.head.headers, WIRE_HEADERS.error))
+  const errorCode = headerValue(response.head.headers, WIRE_HEADERS.error)
+  pick.done({ ok: status < 500 || errorCode === undefined, latencyMs })
+  const { peerIdentity, transport } = session
+  report(ctx, protocol, head, requestId, peerIdentity, transport, status, started, errorCode)
 
   const responseHeaders = endToEndHeaders(response.head.headers)
   if (ctx.timeouts.idleMs > 0) res.setTimeout(ctx.timeouts.idleMs, () => res.destroy(new MeshError('E_IDLE_TIMEOUT', 'response body idle')))
@@ -98,14 +102,19 @@ async function forward (ctx: OutboundContext, protocol: AppProtocol, req: AppReq
     if (trailers !== undefined) res.addTrailers(trailers as Record<string, string>)
   })
   pipeline(upstream, res, (err) => {
-    if (err !== undefined && err !== null) ctx.logger.debug({ code: toMeshError(err, 'E_PEER_RESET').code, err: err.message, requestId }, 'response stream ended early')
+    const failure = err === undefined || err === null ? undefined : toMeshError(err, 'E_PEER_RESET')
+    if (failure !== undefined) ctx.logger.debug({ code: failure.code, err: failure.message, requestId }, 'response stream ended early')
     ctx.telemetry.requestEnd({
       direction: 'outbound',
       authority: head.authority,
       status,
-      requestBytes: 0,
+      requestBytes: requestBytes.count,
       responseBytes,
       totalSeconds: (performance.now() - started) / 1000,
+      identity: ctx.identity,
+      peerIdentity,
+      transport,
+      errorCode: failure?.code ?? errorCode,
     })
   })
 }
