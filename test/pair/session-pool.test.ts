@@ -46,7 +46,9 @@ describe('peer session pool', () => {
     const pair = await startPair()
     try {
       assert.equal((await get(pair.appPort, '/')).status, 200)
-      const serverConfig = pair.server.inbound === undefined ? undefined : parseConfig(`
+      const serverConfig = pair.server.inbound === undefined
+        ? undefined
+        : parseConfig(`
 log: { level: silent }
 admin: false
 inbound:
