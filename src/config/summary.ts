@@ -12,7 +12,8 @@ function plural (n: number, word: string): string {
 }
 
 /**
- * What a valid config will do, one line per part (services, roles, admin, demo, dev PKI, timeouts),
+ * What a valid config will do, one line per part (services, discovery, balancing, roles, admin, demo,
+ * dev PKI, timeouts),
  * then a warning for each TLS file that does not exist and that devPki will not create.
  */
 export function describeConfig (config: MeshConfig): string[] {
@@ -20,7 +21,17 @@ export function describeConfig (config: MeshConfig): string[] {
   const services = Object.entries(config.services)
   lines.push(`services: ${services.length === 0
     ? 'none'
-    : services.map(([name, s]) => `${name} (${plural(s.endpoints.length, 'endpoint')}${s.aliases.length > 0 ? `; aliases ${s.aliases.join(', ')}` : ''})`).join(', ')}`)
+    : services.map(([name, s]) => `${name} (${s.source !== undefined ? `source ${s.source}` : plural(s.endpoints.length, 'endpoint')}${s.aliases.length > 0 ? `; aliases ${s.aliases.join(', ')}` : ''})`).join(', ')}`)
+  const sources = Object.entries(config.discovery?.sources ?? {})
+  if (sources.length > 0) {
+    lines.push(`discovery: ${sources.map(([name, s]) => `${name} ${s.kind}${s.kind === 'file' ? ` ${s.path}` : ` (${plural(Object.keys(s.services).length, 'service')})`}`).join(', ')}`)
+  }
+  if (config.outbound !== undefined) {
+    const b = config.balancing
+    const fa = b.failureAccrual
+    const eject = fa.consecutiveFailures > 0 ? `eject after ${fa.consecutiveFailures} failures in a row` : 'no ejection on failures in a row'
+    lines.push(`balancing: requests ${b.requests}, tunnels least-loaded; ${eject} (backoff ${formatDuration(fa.backoffInitialMs)}–${formatDuration(fa.backoffMaxMs)}); wait ${formatDuration(b.queue.maxWaitMs)} for an endpoint`)
+  }
   if (config.outbound !== undefined) {
     const listeners = config.outbound.listeners.map((l) =>
       `${l.name} ${formatHostPort(l.host, l.port)} ${l.protocol}${l.tcpService !== undefined ? ` (tcp → ${l.tcpService})` : ''}`)
