@@ -225,3 +225,10 @@ services:
     await discovery.close()
   }
 })
+
+test('meshgate check\'s summary names each service\'s source and the discovery sources', async () => {
+  const { describeConfig } = await import('../../src/config/summary.js')
+  const lines = describeConfig(parseConfig(GOOD, FILE))
+  assert.ok(lines.some((l) => l.includes('files (source registry)') && l.includes('web (1 endpoint; aliases web.local)')), lines.join('\n'))
+  assert.ok(lines.includes('discovery: registry file /etc/meshgate/endpoints.yaml, corp-dns dns (2 services), k8s kubernetes (1 service)'), lines.join('\n'))
+})
