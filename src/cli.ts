@@ -47,6 +47,10 @@ Usage:
   meshgate run [CONFIG]      run a proxy from CONFIG (default: the embedded default)
   meshgate check [CONFIG]    validate CONFIG: print "ok: <file>" and a summary, or every problem
                              (file, YAML path, found, expected) and exit 1
+  meshgate top [--admin URL] [--interval MS] [--count N]
+                             live per-authority table (requests/s, success rate, p50, p99) of a
+                             running proxy, read from its admin server (default
+                             http://127.0.0.1:4191, every 1000 ms, until Ctrl-C or N frames)
   meshgate doctor            check this machine: Node.js version and the QUIC/HTTP/3 libraries
                              (libngtcp2, libngtcp2_crypto_gnutls, libnghttp3) the h3 transport needs
   meshgate interop [OPTS]    run the interop matrix against other QUIC/HTTP/3 and HTTP/2 stacks
@@ -72,7 +76,7 @@ Exit status:
 class UsageError extends Error {}
 
 interface Options {
-  command: 'run' | 'check' | 'doctor' | 'help' | 'version' | 'interop'
+  command: 'run' | 'check' | 'doctor' | 'help' | 'version' | 'interop' | 'top'
   config: string
   /** interop: its own arguments, parsed by the runner. */
   rest?: string[]
@@ -82,6 +86,7 @@ interface Options {
 function parseCommandLine (argv: string[]): Options {
   // The interop runner has its own options: everything after the word goes to it untouched.
   if (argv[0] === 'interop') return { command: 'interop', config: DEFAULT_CONFIG, rest: argv.slice(1) }
+  if (argv[0] === 'top') return { command: 'top', config: DEFAULT_CONFIG, rest: argv.slice(1) }
   let parsed
   try {
     parsed = parseArgs({
@@ -111,6 +116,49 @@ function parseCommandLine (argv: string[]): Options {
   const maxArgs = command === 'run' || command === 'check' ? 1 : 0
   if (rest.length > maxArgs) throw new UsageError(`too many arguments for ${command}: ${rest.join(' ')}`)
   return { command, config: rest[0] ?? DEFAULT_CONFIG, logLevel: logLevel as LogLevel | undefined }
+}
+
+/** `meshgate top`: the live per-authority table from a running proxy's admin server. */
+async function top (argv: string[]): Promise<number> {
+  try {
+    return await topCommand(argv)
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err
+    process.stderr.write(`meshgate top: ${err.message}\nRun "meshgate --help" for the commands and options.\n`)
+    return EXIT_USAGE
+  }
+}
+
+async function topCommand (argv: string[]): Promise<number> {
+  let values
+  try {
+    values = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        admin: { type: 'string', short: 'a', default: 'http://127.0.0.1:4191' },
+        interval: { type: 'string', short: 'i', default: '1000' },
+        count: { type: 'string', short: 'n' },
+      },
+    }).values
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err))
+  }
+  const intervalMs = Number(values.interval)
+  if (!Number.isInteger(intervalMs) || intervalMs < 100) throw new UsageError(`--interval must be a whole number of ms >= 100, not "${values.interval}"`)
+  const iterations = values.count === undefined ? undefined : Number(values.count)
+  if (iterations !== undefined && (!Number.isInteger(iterations) || iterations < 1)) throw new UsageError(`--count must be a whole number >= 1, not "${values.count}"`)
+  const { runTop } = await import('./top.js')
+  const stop = new AbortController()
+  process.once('SIGINT', () => stop.abort())
+  try {
+    await runTop({ adminUrl: values.admin, intervalMs, iterations, signal: stop.signal })
+    return 0
+  } catch (err) {
+    const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : ''
+    process.stderr.write(`meshgate top: cannot read ${values.admin}/metrics: ${err instanceof Error ? err.message : String(err)}${cause}\n`)
+    return EXIT_FAILURE
+  }
 }
 
 /** The message of a config failure (ConfigError lists every problem), or undefined for other errors. */
@@ -288,6 +336,8 @@ async function main (argv: string[]): Promise<number> {
       const { runInterop } = await import('../interop/run.js')
       return await runInterop(options.rest ?? [])
     }
+    case 'top':
+      return await top(options.rest ?? [])
     case 'check':
       return await check(resolve(options.config))
     case 'run':
