@@ -10,13 +10,13 @@ const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url))
 
 describe('meshgate top', () => {
   let pair: Pair
-  let stop = false
+  const stop = new AbortController()
   let traffic: Promise<void>
   before(async () => {
     pair = await startPair()
     // Steady traffic for the frames to show, bounded: at most 400 requests, stops when told.
     traffic = (async () => {
-      for (let i = 0; i < 400 && !stop; i++) {
+      for (let i = 0; i < 400 && !stop.signal.aborted; i++) {
         await new Promise<void>((resolve) => {
           http.get({ host: '127.0.0.1', port: pair.appPort, path: '/', headers: { host: 'web.test' } }, (res) => { res.resume(); res.on('end', resolve) })
             .on('error', () => resolve())
@@ -26,7 +26,7 @@ describe('meshgate top', () => {
     })()
   })
   after(async () => {
-    stop = true
+    stop.abort()
     await traffic
     await pair.close()
   })
