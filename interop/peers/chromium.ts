@@ -7,6 +7,7 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { CaseName, CaseRun, ClientOutcome, PeerDefinition } from '../types.js'
+import { hostPort } from './common.js'
 
 const EXECUTABLE = '/usr/bin/chromium'
 /** Launching Chromium on a busy two-core machine is slow, ms. */
@@ -30,9 +31,11 @@ interface PageReport {
 
 async function runClient (run: CaseRun): Promise<ClientOutcome> {
   const { chromium } = await import('playwright-core')
-  const origin = `${run.host}:${run.port}`
+  const origin = hostPort(run.host, run.port)
   const profile = mkdtempSync(join(run.dir, 'chromium-profile-'))
   writeFileSync(join(run.www, 'index.html'), '<!doctype html><title>meshgate interop</title><p>meshgate interop</p>\n')
+  // Chromium asks for it on every page; answering 200 keeps a 404 out of the console log.
+  writeFileSync(join(run.www, 'favicon.ico'), '')
   const log: string[] = []
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: EXECUTABLE,

@@ -1,10 +1,14 @@
 /** Small pieces the peer definitions share: the URLs of a case's files, exit descriptions. */
 import type { CaseRun } from '../types.js'
 
-/** `https://host:port/<file>` for every planned file of the run (IPv6 hosts bracketed). */
+/** `host:port`, the host bracketed when it is an IPv6 literal. */
+export function hostPort (host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`
+}
+
+/** `https://host:port/<file>` for every planned file of the run. */
 export function urlsFor (run: CaseRun, host: string = run.host): string[] {
-  const authority = `${host.includes(':') ? `[${host}]` : host}:${run.port}`
-  return run.files.map(f => `https://${authority}/${f.name}`)
+  return run.files.map(f => `https://${hostPort(host, run.port)}/${f.name}`)
 }
 
 /** "gtlsclient exited with status 1" / "… was killed". */

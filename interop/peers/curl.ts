@@ -20,7 +20,7 @@ async function runClient (run: CaseRun): Promise<ClientOutcome> {
   const host = run.certs.serverName
   const args = ['--http2', '--silent', '--show-error', '--fail', '--verbose',
     '--cacert', run.certs.ca, '--cert', run.certs.clientCert, '--key', run.certs.clientKey,
-    '--resolve', `${host}:${run.port}:${run.host}`, '--max-time', '60',
+    '--resolve', `${host}:${run.port}:${run.host.includes(':') ? `[${run.host}]` : run.host}`, '--max-time', '60',
     '--output-dir', run.download, '--write-out', 'http_version=%{http_version} %{url_effective}\\n']
   if (run.files.length > 1) args.push('--parallel', '--parallel-max', '100')
   if (run.testCase === 'chacha20') args.push('--tls13-ciphers', 'TLS_CHACHA20_POLY1305_SHA256')

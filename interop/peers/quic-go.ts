@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { haveCommand } from '../process.js'
 import type { CaseName, CaseRun, ClientOutcome, PeerDefinition, RunEnvironment } from '../types.js'
-import { describeExit, urlsFor } from './common.js'
+import { describeExit, hostPort, urlsFor } from './common.js'
 
 const GOPATH_SYSTEM = '/usr/share/gocode'
 const QUIC_GO_SOURCES = join(GOPATH_SYSTEM, 'src/github.com/lucas-clemente/quic-go')
@@ -113,7 +113,7 @@ export const quicGoPeer: PeerDefinition = {
   supports: (testCase, role) => (role === 'server' ? AS_SERVER : AS_CLIENT)[testCase],
   server: (run) => ({
     command: (built as Built).server,
-    args: [...tlsArgs(run, 'server'), `-www=${run.www}`, `-addr=${run.host}:${run.port}`, ...(run.testCase === 'retry' ? ['-retry'] : [])],
+    args: [...tlsArgs(run, 'server'), `-www=${run.www}`, `-addr=${hostPort(run.host, run.port)}`, ...(run.testCase === 'retry' ? ['-retry'] : [])],
     // quic-go logs "-> Sending Retry" at debug level: the evidence of the retry case.
     env: run.testCase === 'retry' ? { QUIC_GO_LOG_LEVEL: 'DEBUG' } : {} as Record<string, string>,
   }),
