@@ -19,7 +19,7 @@ import { startOutboundRole, type OutboundRole } from './outbound/role.js'
 import { configureSelection } from './outbound/transport-selector.js'
 import { combineTelemetry } from './telemetry.js'
 import { h2Transport } from '../transports/h2/index.js'
-import { bufferShortfall, grantedUdpBuffers, h3Availability, h3Transport } from '../transports/h3/index.js'
+import { bufferShortfall, grantedUdpBuffers, h3AptPackages, h3Availability, h3Transport } from '../transports/h3/index.js'
 import { TransportRegistry } from '../transports/registry.js'
 
 export interface RunningProxy {
@@ -76,8 +76,8 @@ async function addH3Transport (config: MeshConfig, transports: TransportRegistry
   if (!availability.available) {
     const asked = h3Requests(config)
     const packages = availability.missingPackages.length > 0
-      ? `apt-get install -y ${availability.missingPackages.join(' ')}, then npm run native:build`
-      : 'the libraries are installed but the addon is not built: npm run native:build'
+      ? `missing apt packages ${availability.missingPackages.join(', ')}: apt-get install -y ${availability.missingPackages.join(' ')}, then npm run native:build`
+      : `the addon is not built (its apt packages ${h3AptPackages().join(', ')} are installed): npm run native:build`
     if (asked.length > 0) {
       throw new MeshError('E_TRANSPORT_UNAVAILABLE', `${config.file}: ${asked.join(', ')} asks for h3, but the QUIC addon is not available: ${packages}\n${availability.reason}`)
     }

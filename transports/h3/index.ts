@@ -41,6 +41,11 @@ function missingPackages (): string[] {
 
 let availability: H3Availability | undefined
 
+/** Every apt package the QUIC addon builds against (native/index.ts keeps the list). */
+export function h3AptPackages (): readonly string[] {
+  return QUIC_APT_PACKAGES
+}
+
 /** Loads the addon (once) through native/'s loader and says whether h3 can run in this process. */
 export function h3Availability (): H3Availability {
   if (availability !== undefined) return availability
