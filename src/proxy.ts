@@ -6,6 +6,7 @@
  */
 import { X509Certificate } from 'node:crypto'
 import type { Logger } from 'pino'
+import { accessLog } from './access-log.js'
 import { startAdmin, TapHub, type AdminServer } from './admin/index.js'
 import type { MeshConfig } from './config/types.js'
 import { MeshError } from './errors.js'
@@ -106,7 +107,7 @@ async function addH3Transport (config: MeshConfig, transports: TransportRegistry
 export async function startProxy (config: MeshConfig, logger: Logger, options: StartOptions = {}): Promise<RunningProxy> {
   const metrics = createMetrics({ enabled: options.metrics ?? true })
   const tap = new TapHub()
-  const telemetry = combineTelemetry(metrics.telemetry, tap)
+  const telemetry = combineTelemetry(metrics.telemetry, tap, accessLog(logger, { enabled: config.log.access, sampleRate: config.log.accessSampleRate }))
   const transports = new TransportRegistry({ logger: logger.child({ component: 'transport' }), observer: metrics.transportObserver })
   transports.add(h2Transport({
     connectionWindowBytes: config.h2.connectionWindowBytes,

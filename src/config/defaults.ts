@@ -6,6 +6,8 @@
 export const DEFAULTS = {
   log: {
     level: 'info',
+    access: false, // one log line per request / tunnel, off by default
+    accessSampleRate: 1, // share of requests logged when access is on (0–1)
   },
   timeouts: {
     connectMs: 5_000, // 5 s

@@ -249,6 +249,8 @@ const demo = object({
 export const meshConfigSchema: Schema<Omit<MeshConfig, 'file'>> = object({
   log: withDefault(object({
     level: withDefault(oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), DEFAULTS.log.level),
+    access: withDefault(boolean(), DEFAULTS.log.access),
+    accessSampleRate: withDefault(decimal(0, 1), DEFAULTS.log.accessSampleRate),
   }), {}),
   devPki: optional(devPki),
   timeouts: withDefault(timeouts, {}),

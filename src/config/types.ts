@@ -279,7 +279,13 @@ export interface DemoConfig {
 export interface MeshConfig {
   /** Absolute path of the file this came from (`<embedded default>` paths are real files too). */
   file: string
-  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
+  log: {
+    level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+    /** One `access` log line per request and tunnel (default false). */
+    access: boolean
+    /** Share of requests and tunnels logged when `access` is on, 0–1 (default 1). */
+    accessSampleRate: number
+  }
   devPki?: DevPkiConfig
   timeouts: Timeouts
   limits: Limits

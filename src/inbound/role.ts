@@ -79,7 +79,7 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
       exchange.respond(response.head, response.body, response.trailers)
     }, (err: unknown) => {
       const meshErr = toMeshError(err)
-      logger.warn({ code: meshErr.code, err: meshErr.message, caller: exchange.caller, authority: exchange.head.authority }, 'inbound request refused')
+      logger.warn({ code: meshErr.code, err: meshErr.message, requestId: headerValue(exchange.head.headers, 'x-request-id'), caller: exchange.caller, authority: exchange.head.authority }, 'inbound request refused')
       report(exchange, transport, meshErr.status, started, meshErr.code)
       exchange.reject(meshErr)
     })
@@ -98,7 +98,7 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
       status,
       errorCode,
       durationSeconds: (performance.now() - started) / 1000,
-      requestId: '',
+      requestId: headerValue(exchange.head.headers, 'x-request-id') ?? '',
     })
   }
 

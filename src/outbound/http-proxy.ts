@@ -17,6 +17,9 @@ export type AppProtocol = 'http1' | 'http2'
 type AppRequest = IncomingMessage | Http2ServerRequest
 type AppResponse = ServerResponse | Http2ServerResponse
 
+/** Correlates the log lines of one request across both proxies and the app. */
+export const REQUEST_ID_HEADER = 'x-request-id'
+
 /** Headers an app may not set itself: the mesh sets them. */
 const MESH_HEADERS: ReadonlySet<string> = new Set([WIRE_HEADERS.target, WIRE_HEADERS.origProto, WIRE_HEADERS.clientId])
 
@@ -34,16 +37,22 @@ export function handleOutboundRequest (ctx: OutboundContext, protocol: AppProtoc
   let left = false
   const leave = (): void => { if (!left) { left = true; ctx.inflight.leave() } }
   res.once('close', leave)
-  forward(ctx, protocol, req, res).catch((err: unknown) => {
+  const requestId = requestIdOf(req)
+  forward(ctx, protocol, req, res, requestId).catch((err: unknown) => {
     const meshErr = toMeshError(err)
-    ctx.logger.warn({ code: meshErr.code, err: meshErr.message, authority: req.headers.host ?? req.headers[':authority'] }, 'outbound request failed')
+    ctx.logger.warn({ code: meshErr.code, err: meshErr.message, requestId, authority: req.headers.host ?? req.headers[':authority'] }, 'outbound request failed')
     rescueResponse(res, meshErr)
   })
 }
 
-async function forward (ctx: OutboundContext, protocol: AppProtocol, req: AppRequest, res: AppResponse): Promise<void> {
+/** The app's `x-request-id` when it sent a sane one, else a new one; it travels with the request. */
+function requestIdOf (req: AppRequest): string {
+  const given = req.headers[REQUEST_ID_HEADER]
+  return typeof given === 'string' && given.length > 0 && given.length <= 128 ? given : newRequestId()
+}
+
+async function forward (ctx: OutboundContext, protocol: AppProtocol, req: AppRequest, res: AppResponse, requestId: string): Promise<void> {
   const started = performance.now()
-  const requestId = newRequestId()
   const authority = protocol === 'http2'
     ? headerValue(req.headers, ':authority') ?? headerValue(req.headers, 'host')
     : headerValue(req.headers, 'host')
@@ -60,6 +69,7 @@ async function forward (ctx: OutboundContext, protocol: AppProtocol, req: AppReq
   const endpoint = pick.endpoint
   const headers = endToEndHeaders(req.headers, MESH_HEADERS)
   headers[WIRE_HEADERS.target] = endpoint.target
+  headers[REQUEST_ID_HEADER] = requestId
   if (protocol === 'http1') headers[WIRE_HEADERS.origProto] = 'HTTP/1.1'
   const head: RequestHead = { method: req.method ?? 'GET', authority, path: req.url ?? '/', scheme: 'http', headers }
 

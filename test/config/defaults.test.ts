@@ -16,7 +16,7 @@ outbound:
 test('defaults fill what the file leaves out', () => {
   const config = parseConfig(MINIMAL, '/srv/mesh/meshgate.yaml')
   assert.equal(config.file, '/srv/mesh/meshgate.yaml')
-  assert.deepEqual(config.log, { level: 'info' })
+  assert.deepEqual(config.log, { level: 'info', access: false, accessSampleRate: 1 })
   assert.deepEqual(config.timeouts, { connectMs: 5_000, requestMs: 30_000, idleMs: 300_000, detectMs: 1_000 })
   assert.deepEqual(config.limits, { maxHeaderBytes: 65_536 })
   assert.deepEqual(config.h2, {

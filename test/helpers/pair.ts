@@ -6,7 +6,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { pino } from 'pino'
+import { pino, type Logger } from 'pino'
 import { parseConfig } from '../../src/config/load.js'
 import { startDemoUpstream, type DemoUpstream } from '../../src/demo/upstream.js'
 import { startProxy, type RunningProxy } from '../../src/proxy.js'
@@ -27,6 +27,8 @@ export interface PairOptions {
   pki?: TestPki
   /** Workload address of the `web` service (default: the demo upstream's HTTP port). */
   webTarget?: string
+  /** Logger of the outbound proxy (default: silent, or MESHGATE_TEST_LOG's level). */
+  clientLogger?: Logger
   /** Peer address of the `web` service (default: the inbound proxy). */
   webPeer?: string
   /** `transport:` of every endpoint (default: the config default, h2). */
@@ -70,7 +72,7 @@ export async function startPair (options: PairOptions = {}): Promise<Pair> {
   const echo = `127.0.0.1:${upstream.tcpPort}`
 
   const serverYaml = `
-log: { level: silent }
+${/^log:/m.test(options.inboundExtra ?? '') ? '' : 'log: { level: silent }'}
 admin: { host: 127.0.0.1, port: 0 }
 inbound:
   tls: ${serverTls}
@@ -85,7 +87,7 @@ ${options.inboundExtra ?? ''}
   const identity = options.expectIdentity ?? pki.id('server')
   const transport = options.transport === undefined ? '' : `, transport: ${options.transport}`
   const clientYaml = `
-log: { level: silent }
+${/^log:/m.test(options.outboundExtra ?? '') ? '' : 'log: { level: silent }'}
 admin: { host: 127.0.0.1, port: 0 }
 services:
   web:
@@ -104,7 +106,7 @@ ${options.outboundExtra ?? ''}
 `
   let client: RunningProxy
   try {
-    client = await startProxy(parseConfig(clientYaml, join(dir, 'client.yaml')), silent)
+    client = await startProxy(parseConfig(clientYaml, join(dir, 'client.yaml')), options.clientLogger ?? silent)
   } catch (err) {
     await server.close()
     await upstream.close()
