@@ -241,3 +241,24 @@ export async function driveUntil (client: Client, authority: string, check: (out
   }
   throw new Error(`condition not met after ${maxRequests} requests; last pods: ${all.slice(-8).map((o) => o.pod ?? o.error).join(', ')}`)
 }
+
+/**
+ * Resolves once the client's `meshgate_discovery_endpoints{source,service}` gauge reads `count`
+ * (the source has published that set and the balancer has it); rejects after `timeoutMs`.
+ */
+export async function waitForEndpoints (client: Client, source: string, service: string, count: number, timeoutMs = 10_000): Promise<void> {
+  const line = `meshgate_discovery_endpoints{source="${source}",service="${service}"} ${count}\n`
+  const deadline = Date.now() + timeoutMs
+  while (!(await client.proxy.metrics.registry.metrics()).includes(line)) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${line.trim()}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+/** Pods that answered, sorted. */
+export function podsOf (outcomes: readonly Outcome[]): string[] {
+  return [...share(outcomes).keys()].sort()
+}
+
+/** A driveUntil check: every one of `pods` has answered at least once. */
+export const sawAll = (pods: string[]) => (all: Outcome[]): boolean => pods.every((p) => all.some((o) => o.pod === p))
