@@ -8,6 +8,7 @@
  * path matrix: `npm run bench` runs it after the matrix (`--h3-vs-h2 0` skips it), or alone:
  *
  *   node dist/bench/scenarios/h3-vs-h2.js [--duration 6] [--rounds 3] [--warmup 1] [--out bench/out]
+ *                                         [--scenarios http1-small,h2c-small,tcp-bulk]
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
@@ -42,6 +43,8 @@ export interface H3VsH2Options {
   rounds?: number
   /** Unmeasured run of each scenario on each pair first, seconds (default 1; 0 = none). */
   warmupSeconds?: number
+  /** Scenario ids to run (default all three: http1-small, h2c-small, tcp-bulk). */
+  scenarios?: string[]
   log?: (line: string) => void
 }
 
@@ -91,7 +94,7 @@ export async function runH3VsH2 (options: H3VsH2Options): Promise<H3VsH2Result> 
   }
   const log = options.log ?? (() => {})
   await mkdir(options.workDir, { recursive: true })
-  const scenarios = [http1Small, h2cSmall, tcpBulk]
+  const scenarios = [http1Small, h2cSmall, tcpBulk].filter((s) => options.scenarios === undefined || options.scenarios.includes(s.id))
   const paths = [
     meshgatePair({ id: H2_PATH, title: 'meshgate pair over h2', transport: 'h2' }),
     meshgatePair({ id: H3_PATH, title: 'meshgate pair over h3', transport: 'h3' }),
@@ -131,7 +134,7 @@ function render (result: Omit<H3VsH2Result, 'markdown'>): string {
   const lines: string[] = [
     '## h3 vs h2 between the meshgate pair (issue 5)',
     '',
-    `${options.rounds} rounds × 3 scenarios × 2 transports, ${options.durationSeconds} s each (medians over rounds), ` +
+    `${options.rounds} rounds × ${ratios.length} scenarios × 2 transports, ${options.durationSeconds} s each (medians over rounds), ` +
       `${options.warmupSeconds} s unmeasured warm-up; the same two-process pair (outbound-only, inbound-only) with only ` +
       '`transport:` changed. Targets: throughput h3/h2 ≥ 0.8, p99 h3/h2 ≤ 1.2.',
     '',
@@ -197,6 +200,7 @@ async function main (): Promise<void> {
       duration: { type: 'string', default: '6' },
       rounds: { type: 'string', default: '3' },
       warmup: { type: 'string', default: '1' },
+      scenarios: { type: 'string' },
       out: { type: 'string', default: join(repoDir, 'bench', 'out') },
     },
   })
@@ -211,6 +215,7 @@ async function main (): Promise<void> {
     durationSeconds: Number(values.duration),
     rounds: Number(values.rounds),
     warmupSeconds: Number(values.warmup),
+    scenarios: values.scenarios?.split(',').map((id) => id.trim()),
     log,
   })
   console.log('\n' + markdown)
