@@ -10,6 +10,7 @@ import { accessLog } from './access-log.js'
 import { startAdmin, TapHub, type AdminServer } from './admin/index.js'
 import type { MeshConfig } from './config/types.js'
 import { MeshError } from './errors.js'
+import { startDemoTraffic, type DemoTraffic } from './demo/traffic.js'
 import { startDemoUpstream, type DemoUpstream } from './demo/upstream.js'
 import { discoveryFromConfig, type ConfiguredDiscovery } from './discovery/from-config.js'
 import { spiffeIdFromSubjectAltName } from './identity/spiffe.js'
@@ -130,8 +131,10 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
   let outbound: OutboundRole | undefined
   let discovery: ConfiguredDiscovery | undefined
   let admin: AdminServer | undefined
+  let traffic: DemoTraffic | undefined
   let ready = false
   const destroyAll = (): void => {
+    traffic?.stop()
     outbound?.destroy()
     discovery?.close().catch(() => {})
     inbound?.destroy()
@@ -164,6 +167,18 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
         telemetry,
         logger,
       })
+      const demoTraffic = config.demo?.trafficPerSecond ?? 0
+      const [first] = outbound.listeners
+      if (demoTraffic > 0 && first !== undefined) {
+        const tcp = outbound.listeners.find((l) => l.config.protocol === 'tcp')
+        traffic = startDemoTraffic({
+          listener: first.address(),
+          tcpListener: tcp?.address(),
+          authority: config.demo?.trafficAuthority ?? 'demo.local',
+          perSecond: demoTraffic,
+        })
+        logger.info({ perSecond: demoTraffic }, 'demo traffic on')
+      }
     }
     if (config.admin !== undefined) {
       admin = await startAdmin({
@@ -188,6 +203,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
   const drain = async (deadlineMs: number): Promise<void> => {
     drained ??= (async () => {
       ready = false
+      traffic?.stop()
       logger.info({ deadlineMs }, 'draining')
       let timer: NodeJS.Timeout | undefined
       const deadline = new Promise<'deadline'>((resolve) => { timer = setTimeout(() => resolve('deadline'), deadlineMs) })

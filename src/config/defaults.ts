@@ -81,5 +81,7 @@ export const DEFAULTS = {
     host: '127.0.0.1',
     httpPort: 8080,
     tcpPort: 9000,
+    trafficPerSecond: 0, // demo requests/s through the outbound listener (0 = none)
+    trafficAuthority: 'demo.local',
   },
 } as const

@@ -243,6 +243,8 @@ const demo = object({
   host: withDefault(host, DEFAULTS.demo.host),
   httpPort: withDefault(listenPort, DEFAULTS.demo.httpPort),
   tcpPort: withDefault(listenPort, DEFAULTS.demo.tcpPort),
+  trafficPerSecond: withDefault(decimal(0, 100), DEFAULTS.demo.trafficPerSecond),
+  trafficAuthority: withDefault(string('an authority'), DEFAULTS.demo.trafficAuthority),
 })
 
 /** The whole file. Typed against MeshConfig, so the schema and types.ts cannot drift apart. */

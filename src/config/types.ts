@@ -274,6 +274,13 @@ export interface DemoConfig {
   host: string
   httpPort: number
   tcpPort: number
+  /**
+   * Demo traffic through this process's first outbound listener, requests per second (0 = none,
+   * the default), so the dashboard has something to show. Loopback only.
+   */
+  trafficPerSecond: number
+  /** Authority the demo traffic asks for (default `demo.local`). */
+  trafficAuthority: string
 }
 
 export interface MeshConfig {
