@@ -2,9 +2,9 @@
  * Peer: ngtcp2's example HTTP/3 server and client over GnuTLS, as Debian ships them
  * (`gtlsserver` in ngtcp2-server, `gtlsclient` in ngtcp2-client; libngtcp2 0.12, libnghttp3 0.8).
  * Their debug output (without -q, frame dumps off) is the evidence for chacha20, keyupdate,
- * retry, resumption and migration.
+ * retry, resumption and migration; both write a qlog of every connection into the cell's qlog/.
  */
-import { existsSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { haveCommand } from '../process.js'
 import type { CaseLogs, CaseName, CaseRun, ClientOutcome, Launch, PeerDefinition } from '../types.js'
@@ -14,8 +14,15 @@ import { describeExit, urlsFor } from './common.js'
 const CHACHA20_ONLY = 'NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305'
 const QUIET_DUMPS = ['--no-quic-dump', '--no-http-dump']
 
+/** The cell's qlog directory, created on first use (the tools do not create it). */
+function qlogDir (run: CaseRun): string {
+  const dir = join(run.dir, 'qlog')
+  mkdirSync(dir, { recursive: true })
+  return dir
+}
+
 function serverLaunch (run: CaseRun): Launch {
-  const args = [...QUIET_DUMPS, '--verify-client', `--htdocs=${run.www}`, '--timeout=10s']
+  const args = [...QUIET_DUMPS, '--verify-client', `--htdocs=${run.www}`, '--timeout=10s', `--qlog-dir=${qlogDir(run)}`]
   if (run.testCase === 'chacha20') args.push(`--ciphers=${CHACHA20_ONLY}`)
   if (run.testCase === 'retry') args.push('--validate-addr')
   args.push(run.host, String(run.port), run.certs.serverKey, run.certs.serverCert)
@@ -23,7 +30,7 @@ function serverLaunch (run: CaseRun): Launch {
 }
 
 function clientArgs (run: CaseRun, extra: string[]): string[] {
-  const args = [...QUIET_DUMPS, '--exit-on-all-streams-close', '--timeout=10s', `--download=${run.download}`,
+  const args = [...QUIET_DUMPS, '--exit-on-all-streams-close', '--timeout=10s', `--download=${run.download}`, `--qlog-dir=${qlogDir(run)}`,
     `--key=${run.certs.clientKey}`, `--cert=${run.certs.clientCert}`, ...extra]
   if (run.testCase === 'chacha20') args.push(`--ciphers=${CHACHA20_ONLY}`)
   // Start the key update as soon as the handshake is confirmed, so it happens mid-transfer.
