@@ -166,6 +166,19 @@ function tail (text: string, lines = 3): string {
   return text.trim().split('\n').filter(l => l.trim() !== '').slice(-lines).join(' | ').slice(0, 400)
 }
 
+/**
+ * What a passed cell proved beyond the bytes, in its reason; every peer that runs one of these
+ * cases checks it in its `evidence` (an unchecked case would not pass).
+ */
+const PROOF: Partial<Record<CaseName, string>> = {
+  chacha20: 'TLS_CHACHA20_POLY1305_SHA256 negotiated',
+  keyupdate: 'key update confirmed',
+  retry: 'Retry sent and its token validated',
+  resumption: 'TLS session resumed',
+  zerortt: 'request sent in 0-RTT',
+  connectionmigration: 'new path validated',
+}
+
 /** Evidence on meshgate's own side of the cell (ALPN, mutual TLS, one connection). */
 function meshgateEvidence (run: CaseRun, peer: PeerDefinition, logs: CaseLogs): string | undefined {
   if (peer.protocol !== 'h3') return undefined
@@ -254,7 +267,8 @@ async function runCell (ctx: Context, peer: PeerDefinition, direction: Direction
   rmSync(www, { recursive: true, force: true })
   rmSync(download, { recursive: true, force: true })
   const compared = outcome.sizes === undefined ? 'sha256 equal' : 'sizes equal (the client cannot save bodies to hash)'
-  return result('pass', `${describeFiles(files)}, ${compared}${outcome.detail === '' ? '' : `; ${outcome.detail}`}`)
+  const proof = PROOF[testCase] === undefined ? '' : `, ${PROOF[testCase] ?? ''} (peer log)`
+  return result('pass', `${describeFiles(files)}, ${compared}${proof}${outcome.detail === '' ? '' : `; ${outcome.detail}`}`)
 }
 
 function versionOf (command: string, args: string[]): string | undefined {
@@ -290,7 +304,13 @@ export async function runMatrix (options: InteropOptions): Promise<RunSummary> {
   const cacheBase = process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache')
   const env: RunEnvironment = { root, outDir: options.outDir, cacheDir: join(cacheBase, 'meshgate', 'interop') }
   mkdirSync(options.outDir, { recursive: true })
-  mkdirSync(env.cacheDir, { recursive: true })
+  try {
+    mkdirSync(env.cacheDir, { recursive: true })
+  } catch {
+    // A read-only or missing home (some CI runners): keep the cache with this run's output.
+    env.cacheDir = join(options.outDir, '.cache')
+    mkdirSync(env.cacheDir, { recursive: true })
+  }
   const note = options.onNote ?? (() => {})
   const { quicAvailable, QUIC_INSTALL_HINT } = await import('../native/index.js')
   let quicMissing: string | undefined
