@@ -106,7 +106,11 @@ async function addH3Transport (config: MeshConfig, transports: TransportRegistry
 }
 
 export async function startProxy (config: MeshConfig, logger: Logger, options: StartOptions = {}): Promise<RunningProxy> {
-  const metrics = createMetrics({ enabled: options.metrics ?? true })
+  const metrics = createMetrics({
+    enabled: options.metrics ?? config.metrics.enabled,
+    maxAuthorities: config.metrics.maxAuthorities,
+    maxIdentities: config.metrics.maxIdentities,
+  })
   const tap = new TapHub()
   const telemetry = combineTelemetry(metrics.telemetry, tap, accessLog(logger, { enabled: config.log.access, sampleRate: config.log.accessSampleRate }))
   const transports = new TransportRegistry({ logger: logger.child({ component: 'transport' }), observer: metrics.transportObserver })

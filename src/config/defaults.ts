@@ -38,6 +38,11 @@ export const DEFAULTS = {
     autoRetryH3Ms: 300_000, // 5 min
   },
   drainMs: 30_000, // 30 s
+  metrics: {
+    enabled: true, // false: no metric families at all (the bench's cost switch)
+    maxAuthorities: 100, // distinct authority labels kept; later ones become "other"
+    maxIdentities: 1000, // distinct identity labels kept; later ones become "other"
+  },
   /** The same values as the balancers' own defaults (src/balance; a test keeps them in step). */
   balancing: {
     requests: 'peak-ewma',

@@ -260,6 +260,11 @@ export const meshConfigSchema: Schema<Omit<MeshConfig, 'file'>> = object({
   h2: withDefault(h2, {}),
   h3: withDefault(h3, {}),
   drainMs: withDefault(duration(0), DEFAULTS.drainMs),
+  metrics: withDefault(object({
+    enabled: withDefault(boolean(), DEFAULTS.metrics.enabled),
+    maxAuthorities: withDefault(integer(1, 1_000_000), DEFAULTS.metrics.maxAuthorities),
+    maxIdentities: withDefault(integer(1, 1_000_000), DEFAULTS.metrics.maxIdentities),
+  }), {}),
   services: withDefault(map(service, name), {}),
   discovery: optional(discovery),
   balancing: withDefault(balancing, {}),

@@ -300,6 +300,14 @@ export interface MeshConfig {
   h3: H3Tuning
   /** Grace period for in-flight work on SIGTERM / POST /shutdown, ms (default 30 s). */
   drainMs: number
+  metrics: {
+    /** false: no metric families (default true). */
+    enabled: boolean
+    /** Distinct `authority` label values kept before new ones become `other` (default 100). */
+    maxAuthorities: number
+    /** Distinct identity label values kept before new ones become `other` (default 1000). */
+    maxIdentities: number
+  }
   services: Record<string, ServiceConfig>
   /** Discovery sources services may name (absent: every service has static endpoints). */
   discovery?: DiscoveryConfig

@@ -84,3 +84,16 @@ describe('metrics after known traffic', () => {
     assert.equal(sample(clientMetrics, 'meshgate_tcp_read_bytes_total', { direction: 'outbound' }) + sample(clientMetrics, 'meshgate_tcp_write_bytes_total', { direction: 'outbound' }), 10_000)
   })
 })
+
+describe('metrics switched off in the config', () => {
+  it('exports no meshgate_ families, and traffic still flows', async () => {
+    const pair = await startPair({ outboundExtra: 'metrics: { enabled: false }' })
+    try {
+      assert.equal(await get(pair.appPort, '/'), 200)
+      const text = await pair.client.metrics.registry.metrics()
+      assert.equal(text.includes('meshgate_'), false)
+    } finally {
+      await pair.close()
+    }
+  })
+})
