@@ -191,6 +191,19 @@ describe('h3 only', { timeout: 60_000, skip: SKIP }, () => {
     assert.doesNotMatch(capped?.message ?? '', /wmem_max/)
   })
 
+  it('a quiet session ends at the QUIC idle timeout (a clean close); keep-alive PINGs keep another one open', async () => {
+    const listener = await listen({}, (exchange) => exchange.respond({ status: 204, headers: {} }, null))
+    const quiet = await connect(listener.address().port, { idleTimeoutMs: 300, keepAliveMs: 0 })
+    const kept = await connect(listener.address().port, { idleTimeoutMs: 300, keepAliveMs: 100 })
+    const quietEnd = new Promise<Error | undefined>((resolve) => quiet.onClose(resolve))
+    assert.equal(await quietEnd, undefined, 'an idle timeout is not an error')
+    assert.equal(quiet.available, false)
+    await new Promise((resolve) => setTimeout(resolve, 700)) // more than two idle timeouts of quiet traffic
+    assert.equal(kept.closed, false, 'keep-alive PINGs kept the other session open')
+    const response = await kept.request(get('/'), null)
+    assert.equal(response.head.status, 204)
+  })
+
   it('checks its options (E_CONFIG)', () => {
     assert.throws(() => h3Transport({ streamWindowBytes: -1 }), (err: unknown) => err instanceof MeshError && err.code === 'E_CONFIG' && /streamWindowBytes/.test(err.message))
     assert.throws(() => h3Transport({ keepAliveMs: 40_000, idleTimeoutMs: 30_000 }), (err: unknown) => err instanceof MeshError && err.code === 'E_CONFIG')
