@@ -66,7 +66,7 @@ function setup (options: { withH3?: boolean, headStartMs?: number } = {}): { h2:
   const h3 = new FakeTransport('h3')
   registry.add(() => h2)
   if (options.withH3 !== false) registry.add(() => h3)
-  const pool = new SessionPool({ tls, connectTimeoutMs: 1000, backoffMinMs: 1, backoffMaxMs: 1 })
+  const pool = new SessionPool({ tls, connectTimeoutMs: 1000, backoffMinMs: 0, backoffMaxMs: 0 }) // no pool backoff: the selector's memory is under test
   const fallbacks: string[] = []
   const clock = { now: 1_000_000 }
   const selector = new TransportSelector(registry, pool, {
