@@ -97,6 +97,7 @@ describe('transport selection', () => {
     const sessions = await Promise.all([1, 2, 3].map(async () => await selector.session(endpoint('auto'))))
     assert.deepEqual(sessions.map((s) => s.transport), ['h2', 'h2', 'h2'])
     assert.deepEqual(fallbacks, ['h3→h2 E_PEER_UNREACHABLE'], 'concurrent requests share one failed dial: one fallback')
+    assert.deepEqual(selector.heldOnH2(), ['127.0.0.1|4143|spiffe://test/ns/default/sa/server'])
     const dialsAfterFailure = h3.dials
     clock.now += 60_000
     assert.equal((await selector.session(endpoint('auto'))).transport, 'h2')
@@ -104,6 +105,7 @@ describe('transport selection', () => {
     h3.mode = 'ok'
     clock.now += 300_000
     assert.equal((await selector.session(endpoint('auto'))).transport, 'h3', 'h3 is tried again after the retry time')
+    assert.deepEqual(selector.heldOnH2(), [])
     assert.equal(h2.dials, 1)
   })
 
