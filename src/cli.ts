@@ -242,7 +242,11 @@ function tryBlock (config: MeshConfig, adminAddress: { host: string, port: numbe
     lines.push(`node -e "const s=require('net').connect(${tcp.port},'${at}',()=>s.end('hi\\n'));s.pipe(process.stdout)"`)
   }
   const admin = adminAddress ?? config.admin
-  if (admin !== undefined) lines.push(`curl http://${reachable(admin)}/metrics`)
+  if (admin !== undefined) {
+    lines.push(`curl http://${reachable(admin)}/metrics`)
+    lines.push(`open http://${reachable(admin)}/ in a browser: the live dashboard`)
+    lines.push(`meshgate top --admin http://${reachable(admin)}`)
+  }
   return lines
 }
 
