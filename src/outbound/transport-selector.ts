@@ -42,6 +42,8 @@ interface PeerMemory {
 
 const DEFAULT_HEAD_START_MS = 150
 const DEFAULT_RETRY_H3_MS = 5 * 60_000
+/** Peers remembered before those with nothing worth keeping are forgotten. */
+const MAX_REMEMBERED_PEERS = 10_000
 
 export class TransportSelector {
   readonly #registry: TransportRegistry
@@ -85,6 +87,7 @@ export class TransportSelector {
     const key = `${endpoint.peer.host}|${endpoint.peer.port}|${endpoint.identity}`
     let memory = this.#peers.get(key)
     if (memory === undefined) {
+      if (this.#peers.size >= MAX_REMEMBERED_PEERS) this.#forgetIdle()
       memory = { h2Until: 0, h3Pending: undefined, last: undefined }
       this.#peers.set(key, memory)
     }
@@ -92,6 +95,14 @@ export class TransportSelector {
       return await this.#get(this.#registry.get('h2'), endpoint)
     }
     return await this.#race(memory, endpoint)
+  }
+
+  /** Drops what is known of peers that are neither held on h2 nor dialling (endpoints churn). */
+  #forgetIdle (): void {
+    const now = this.#now()
+    for (const [key, m] of this.#peers) {
+      if (now >= m.h2Until && m.h3Pending === undefined) this.#peers.delete(key)
+    }
   }
 
   /** The peers currently held on h2 after an h3 failure (for the admin view and tests). */
