@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
-import { pipeline, type Readable } from 'node:stream'
+import { finished, type Readable } from 'node:stream'
 import { MeshError, toMeshError } from '../errors.js'
 import { endToEndHeaders, forwardableTrailers, headerValue } from '../http/headers.js'
 import { countBodyBytes } from '../http/body-bytes.js'
@@ -61,8 +61,13 @@ async function forward (ctx: OutboundContext, protocol: AppProtocol, req: AppReq
   if (service === undefined) throw new MeshError('E_NO_ROUTE', `no service for authority "${authority}"`)
 
   const abort = new AbortController()
-  const clientGone = new MeshError('E_UPSTREAM_RESET', 'the client went away')
-  const onClientGone = (): void => { if (!res.writableFinished) abort.abort(clientGone) }
+  // Built only when the client does leave: an Error captures a stack trace, too dear per request.
+  let clientGone: MeshError | undefined
+  const onClientGone = (): void => {
+    if (res.writableFinished) return
+    clientGone ??= new MeshError('E_UPSTREAM_RESET', 'the client went away')
+    abort.abort(clientGone)
+  }
   res.once('close', onClientGone)
   // The wait for an endpoint (bounded by balancing.queue.maxWaitMs) ends early if the client leaves.
   const pick = await ctx.picker.pick(service, 'request', abort.signal)
@@ -111,7 +116,17 @@ async function forward (ctx: OutboundContext, protocol: AppProtocol, req: AppReq
     const trailers = forwardableTrailers(response.trailers())
     if (trailers !== undefined) res.addTrailers(trailers as Record<string, string>)
   })
-  pipeline(upstream, res, (err) => {
+  // pipe() and finished() as pipeline() would do, without its per-call AbortController: pipeline()
+  // aborts that controller when done, which builds a DOMException with a stack trace every request.
+  let settled = false
+  const done = (err?: Error | null): void => {
+    if (settled) return
+    settled = true
+    if (err !== undefined && err !== null) {
+      // A failure on either side tears down both, as pipeline() does.
+      upstream.destroy(err)
+      res.destroy(err)
+    }
     const failure = err === undefined || err === null ? undefined : toMeshError(err, 'E_PEER_RESET')
     if (failure !== undefined) ctx.logger.debug({ code: failure.code, err: failure.message, requestId }, 'response stream ended early')
     ctx.telemetry.requestEnd({
@@ -126,7 +141,10 @@ async function forward (ctx: OutboundContext, protocol: AppProtocol, req: AppReq
       transport,
       errorCode: failure?.code ?? errorCode,
     })
-  })
+  }
+  finished(upstream, (err) => { if (err !== undefined && err !== null) done(err) })
+  finished(res, done)
+  upstream.pipe(res)
 }
 
 function report (ctx: OutboundContext, protocol: AppProtocol, head: RequestHead, requestId: string, peerIdentity: string,
