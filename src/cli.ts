@@ -187,7 +187,7 @@ const QUIC_LIBRARIES = [
 const LIBRARY_DIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib']
 
 /** Node version, then the development packages of the QUIC/HTTP/3 libraries (optional: h3 only). */
-function doctor (): number {
+async function doctor (): Promise<number> {
   const [major, minor] = process.versions.node.split('.').map(Number)
   const nodeOk = major > 20 || (major === 20 && minor >= 18)
   process.stdout.write(`node: v${process.versions.node} ${nodeOk ? 'ok' : 'too old: meshgate needs Node.js >= 20.18'}\n`)
@@ -207,6 +207,10 @@ function doctor (): number {
   } else {
     process.stdout.write('QUIC/HTTP/3 libraries: all present\n')
   }
+  const h3 = await import('../transports/h3/index.js').then((m) => m.h3Availability())
+  process.stdout.write(h3.available
+    ? `h3 addon: built and loads (ngtcp2 ${h3.versions.ngtcp2}, nghttp3 ${h3.versions.nghttp3}, GnuTLS ${h3.versions.gnutls})\n`
+    : `h3 addon: not available (${h3.reason.split('\n')[0] ?? ''})${missing.length === 0 ? '; build it with: npm run native:build' : ''}\n`)
   return nodeOk ? 0 : EXIT_FAILURE
 }
 
@@ -334,7 +338,7 @@ async function main (argv: string[]): Promise<number> {
       process.stdout.write(`meshgate ${VERSION}\n`)
       return 0
     case 'doctor':
-      return doctor()
+      return await doctor()
     case 'interop': {
       // Loaded only for this command: the runner drives native/ and transports/ from outside src/.
       const { runInterop } = await import('../interop/run.js')
