@@ -63,16 +63,17 @@ abstract class InboundStream {
 
 /** One inbound HTTP request; the body is the h2 stream's readable side. */
 export class H2InboundExchange extends InboundStream implements InboundExchange {
+  #body: Readable | undefined
+
   /**
    * The request body; a reset by the caller is an E_PEER_RESET error here, never a clean end.
-   * Destroying it does not reset the stream: reject() or respond() still answer.
+   * Destroying it does not reset the stream: reject() or respond() still answer. Built on first
+   * use: most requests (GET) carry none, and the wrapper is a Readable plus three listeners.
    */
-  readonly body: Readable
-
-  constructor (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, caller: string, logger: TransportLogger) {
-    super(stream, headers, caller, logger)
+  get body (): Readable {
     // Abandoning the body drains the rest of it: a reset here would also kill the answer.
-    this.body = guardReadable(stream, () => {}, this.resetErrors)
+    this.#body ??= guardReadable(this.stream, () => {}, this.resetErrors)
+    return this.#body
   }
 
   /** False when END_STREAM came on the request's HEADERS frame (RFC 9113 §8.1). */
