@@ -31,6 +31,7 @@ interface PeerEntry {
 export class SessionPool {
   readonly #entries = new Map<string, PeerEntry>()
   readonly #claimed = new Map<PeerSession, number>()
+  #releaseScheduled = false
   readonly #options: Required<SessionPoolOptions>
   #closed = false
 
@@ -78,8 +79,17 @@ export class SessionPool {
     const claimed = this.#claimed.get(session) ?? 0
     if (session.streamCapacity - claimed <= 0) return false
     this.#claimed.set(session, claimed + 1)
-    if (claimed === 0) setImmediate(() => this.#claimed.delete(session))
+    // One release per turn of the event loop for the whole pool, not a closure and an Immediate per claim.
+    if (!this.#releaseScheduled) {
+      this.#releaseScheduled = true
+      setImmediate(this.#releaseClaims)
+    }
     return true
+  }
+
+  readonly #releaseClaims = (): void => {
+    this.#releaseScheduled = false
+    this.#claimed.clear()
   }
 
   async #connect (entry: PeerEntry, transport: Transport, address: PeerAddress, identity: string): Promise<PeerSession> {
