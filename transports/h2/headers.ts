@@ -14,14 +14,16 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
  * names, and `te` unless it is exactly `trailers` (RFC 9113 §8.2.2). Pseudo-headers are dropped.
  */
 export function stripHopByHop (headers: HeaderMap): OutgoingHttpHeaders {
-  const named = new Set<string>()
-  for (const [name, value] of Object.entries(headers)) {
-    if (name.toLowerCase() === 'connection') connectionTokens(value, named)
+  // for…in, and the Set only when a `connection` field exists: this runs twice per request.
+  let named: Set<string> | undefined
+  for (const name in headers) {
+    if (name.length === 10 && name.toLowerCase() === 'connection') connectionTokens(headers[name], named ??= new Set())
   }
   const out: OutgoingHttpHeaders = {}
-  for (const [rawName, value] of Object.entries(headers)) {
+  for (const rawName in headers) {
+    const value = headers[rawName]
     const name = rawName.toLowerCase()
-    if (name.startsWith(':') || HOP_BY_HOP.has(name) || named.has(name)) continue
+    if (name.charCodeAt(0) === 58 /* ':' */ || HOP_BY_HOP.has(name) || named?.has(name) === true) continue
     if (name === 'te') {
       if (isTrailersOnly(value)) out.te = 'trailers'
       continue
@@ -77,8 +79,9 @@ export function trailerHeaders (trailers: HeaderMap | undefined): OutgoingHttpHe
 /** A received header block as a HeaderMap: pseudo-headers and node's symbol keys left out. */
 export function toHeaderMap (headers: IncomingHttpHeaders): HeaderMap {
   const out: HeaderMap = {}
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || name.startsWith(':')) continue
+  for (const name in headers) {
+    const value = headers[name]
+    if (value === undefined || name.charCodeAt(0) === 58 /* ':' */) continue
     out[name] = value
   }
   return out
@@ -116,9 +119,14 @@ export function headerValue (headers: HeaderMap, name: string): string | undefin
  */
 export function headerListSize (headers: OutgoingHttpHeaders): number {
   let size = 0
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name]
     if (value === undefined) continue
-    for (const item of Array.isArray(value) ? value : [value]) size += Buffer.byteLength(name) + Buffer.byteLength(String(item)) + 32
+    if (Array.isArray(value)) {
+      for (const item of value) size += Buffer.byteLength(name) + Buffer.byteLength(String(item)) + 32
+    } else {
+      size += Buffer.byteLength(name) + Buffer.byteLength(String(value)) + 32
+    }
   }
   return size
 }
