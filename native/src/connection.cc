@@ -487,7 +487,12 @@ void Connection::WritePackets() {
     int fin = 0;
     nghttp3_vec vec[16];
     nghttp3_ssize sveccnt = 0;
-    if (h3_ != nullptr && ngtcp2_conn_get_max_data_left(conn_) > 0) {
+    const bool owed = !finOwed_.empty();
+    if (owed) {
+      // A FIN nghttp3 handed us once and will not hand again (see finOwed_): no data, FIN only.
+      sid = finOwed_.back();
+      fin = 1;
+    } else if (h3_ != nullptr && ngtcp2_conn_get_max_data_left(conn_) > 0) {
       sveccnt = nghttp3_conn_writev_stream(h3_, &sid, &fin, vec, 16);
       if (sveccnt < 0) {
         SetAppError(nghttp3_err_infer_quic_app_error_code(static_cast<int>(sveccnt)),
@@ -502,12 +507,18 @@ void Connection::WritePackets() {
     ngtcp2_ssize nwrite = ngtcp2_conn_writev_stream(
         conn_, &ps.path, &pi, buf + off, maxUdp, &ndatalen, flags, sid,
         reinterpret_cast<const ngtcp2_vec*>(vec), static_cast<size_t>(sveccnt), ts);
+    if (fin && sveccnt == 0 && sid >= 0 && nwrite != NGTCP2_ERR_STREAM_SHUT_WR &&
+        nwrite != NGTCP2_ERR_STREAM_NOT_FOUND) {
+      NoteBareFin(sid, ndatalen >= 0);
+    }
     if (nwrite < 0) {
       switch (nwrite) {
         case NGTCP2_ERR_STREAM_DATA_BLOCKED:
           nghttp3_conn_block_stream(h3_, sid);
           continue;
         case NGTCP2_ERR_STREAM_SHUT_WR:
+          // Reset by us or by the peer's STOP_SENDING: no FIN is owed any more.
+          if (owed) ForgetOwedFin(sid);
           nghttp3_conn_shutdown_stream_write(h3_, sid);
           continue;
         case NGTCP2_ERR_WRITE_MORE:
@@ -517,6 +528,13 @@ void Connection::WritePackets() {
             return;
           }
           continue;
+        case NGTCP2_ERR_STREAM_NOT_FOUND:
+          // An owed FIN on a stream that closed meanwhile; for nghttp3's streams, an error.
+          if (owed) {
+            ForgetOwedFin(sid);
+            continue;
+          }
+          [[fallthrough]];
         default:
           flush();
           if (!ccerrSet_) {
@@ -576,6 +594,20 @@ void Connection::WritePackets() {
     return;
   }
   ScheduleTimer();
+}
+
+void Connection::NoteBareFin(int64_t sid, bool written) {
+  auto it = std::find(finOwed_.begin(), finOwed_.end(), sid);
+  if (written) {
+    if (it != finOwed_.end()) finOwed_.erase(it);
+  } else if (it == finOwed_.end()) {
+    finOwed_.push_back(sid);
+  }
+}
+
+void Connection::ForgetOwedFin(int64_t sid) {
+  auto it = std::find(finOwed_.begin(), finOwed_.end(), sid);
+  if (it != finOwed_.end()) finOwed_.erase(it);
 }
 
 Connection::Stats Connection::GetStats() {

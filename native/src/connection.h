@@ -150,6 +150,10 @@ class Connection {
   void CreditConnection(uint64_t n);
   void SetAppError(uint64_t code, const std::string& reason);
   Stream* FindStream(int64_t sid);
+  // After ngtcp2_conn_writev_stream for a stream nghttp3 offered with no data and a FIN: keep
+  // track of FINs that did not make it into a packet (see finOwed_).
+  void NoteBareFin(int64_t sid, bool written);
+  void ForgetOwedFin(int64_t sid);
   void Queue(EventKind kind, int64_t sid, uint64_t code = 0, int32_t flag = 0);
 
   Endpoint* endpoint_;
@@ -176,6 +180,14 @@ class Connection {
   std::unordered_map<int64_t, std::unique_ptr<Stream>> streams_;
   uint64_t bytesSent_ = 0, bytesReceived_ = 0, packetsSent_ = 0, packetsReceived_ = 0;
   uint64_t lostStreamPackets_ = 0;
+  // Streams whose FIN nghttp3 offered without data (the body's end came in its own call, after
+  // every byte was handed over) and ngtcp2 could not put in a packet (congestion window full).
+  // libnghttp3 0.8 may not offer it again: the FIN is an empty entry in its send queue, and
+  // nghttp3_conn_add_ack_offset pops that entry as acknowledged once the ACK for the bytes
+  // before it arrives, even though it was never written; the stream then has nothing left and is
+  // unscheduled. WritePackets sends these FINs itself (a zero-length STREAM frame with FIN at
+  // the stream's final size, RFC 9000 §19.8) before asking nghttp3 for more.
+  std::vector<int64_t> finOwed_;
 
   friend class Endpoint;
 };

@@ -172,6 +172,7 @@ int Connection::OnAckedStreamData(int64_t sid, uint64_t len) {
 int Connection::OnStreamClose(uint32_t flags, int64_t sid, uint64_t code) {
   if ((flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET) == 0) code = NGHTTP3_H3_NO_ERROR;
   lostStreamPackets_ += ngtcp2_conn_get_stream_loss_count(conn_, sid);
+  ForgetOwedFin(sid);
   if (h3_ != nullptr) {
     int rv = nghttp3_conn_close_stream(h3_, sid, code);
     if (rv != 0 && rv != NGHTTP3_ERR_STREAM_NOT_FOUND) {
