@@ -7,6 +7,11 @@ import { PassThrough, type Readable } from 'node:stream'
 import type { Timeouts } from '../config/types.js'
 import { endToEndHeaders, forwardableTrailers } from '../http/headers.js'
 import type { HeaderMap, InboundExchange, PeerResponse } from '../../transports/contract.js'
+
+/** A workload's response; `trailers` is undefined when the framing rules trailers out. */
+export interface UpstreamResponse extends Omit<PeerResponse, 'trailers'> {
+  trailers: PeerResponse['trailers'] | undefined
+}
 import { upstreamError } from './upstream-errors.js'
 
 export class Http1Upstream {
@@ -37,7 +42,7 @@ export class Http1Upstream {
   }
 
   /** Sends the exchange to `address`; resolves with the workload's response head. Rejects with a MeshError. */
-  async deliver (exchange: InboundExchange, address: string, headers: HeaderMap): Promise<PeerResponse> {
+  async deliver (exchange: InboundExchange, address: string, headers: HeaderMap): Promise<UpstreamResponse> {
     let response
     try {
       const pool = await this.#pool(address)
@@ -55,13 +60,21 @@ export class Http1Upstream {
     return {
       head: { status: response.statusCode, headers: endToEndHeaders(response.headers as HeaderMap) },
       body: response.body as unknown as Readable,
-      trailers: () => forwardableTrailers(trailers as HeaderMap),
+      // HTTP/1.1 trailers come only after a chunked body (RFC 9112 §7.1.2). Without one, no
+      // trailers callback: the peer stream then ends with its last DATA frame instead of waiting
+      // for 'wantTrailers' and sending an empty one (one JS round trip per response saved).
+      trailers: isChunked(response.headers['transfer-encoding']) ? () => forwardableTrailers(trailers as HeaderMap) : undefined,
     }
   }
 
   async close (): Promise<void> {
     await Promise.allSettled([...this.#pools.values()].map(async (p) => await p.close()))
   }
+}
+
+function isChunked (transferEncoding: string | string[] | undefined): boolean {
+  if (transferEncoding === undefined) return false
+  return (Array.isArray(transferEncoding) ? transferEncoding.join(',') : transferEncoding).toLowerCase().includes('chunked')
 }
 
 /**

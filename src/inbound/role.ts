@@ -10,10 +10,10 @@ import { endToEndHeaders, headerValue } from '../http/headers.js'
 import { finished } from 'node:stream'
 import { countRequestBytes } from '../http/body-bytes.js'
 import type { Telemetry } from '../telemetry.js'
-import { WIRE_HEADERS, type PeerResponse, type InboundExchange, type InboundHandlers, type InboundTunnel, type TlsMaterial, type TransportListener } from '../../transports/contract.js'
+import { WIRE_HEADERS, type InboundExchange, type InboundHandlers, type InboundTunnel, type TlsMaterial, type TransportListener } from '../../transports/contract.js'
 import type { TransportRegistry } from '../../transports/registry.js'
 import { H2cUpstream } from './h2c-upstream.js'
-import { Http1Upstream } from './http1-upstream.js'
+import { Http1Upstream, type UpstreamResponse } from './http1-upstream.js'
 import { deliverTcp } from './tcp-upstream.js'
 import { TargetTable, deliveryProtocol } from './targets.js'
 import { deliverUpgrade } from './upgrade-upstream.js'
@@ -49,7 +49,7 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
   const onRequest = (exchange: InboundExchange, transport: string): void => {
     const started = performance.now()
     const bytes = countRequestBytes(exchange)
-    const deliver = async (): Promise<PeerResponse> => {
+    const deliver = async (): Promise<UpstreamResponse> => {
       const address = headerValue(exchange.head.headers, WIRE_HEADERS.target)
       const target = targets.authorize(address, exchange.caller, 'http')
       const headers = endToEndHeaders(exchange.head.headers, CONSUMED)
