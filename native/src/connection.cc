@@ -428,6 +428,7 @@ void Connection::OnTimer() {
     return;
   }
   if (state_ == kDead) return;
+  if (goawayAt_ != 0 && NowNs() >= goawayAt_ && state_ == kOpen) FinalGoaway();
   int rv = ngtcp2_conn_handle_expiry(conn_, NowNs());
   if (rv != 0) {
     if (rv == NGTCP2_ERR_IDLE_CLOSE) {
@@ -449,14 +450,21 @@ void Connection::OnTimer() {
 void Connection::ScheduleTimer() {
   if (state_ != kHandshaking && state_ != kOpen) return;
   ngtcp2_tstamp expiry = ngtcp2_conn_get_expiry(conn_);
-  if (expiry == UINT64_MAX) {
+  if (expiry == UINT64_MAX && goawayAt_ == 0) {
     uv_timer_stop(&timer_);
     return;
   }
   uint64_t now = NowNs();
   // Rounded down: a timer a fraction of a millisecond early costs one extra loop turn, a late
   // one costs pacing throughput.
-  uint64_t delayMs = expiry > now ? (expiry - now) / NGTCP2_MILLISECONDS : 0;
+  uint64_t delayMs = expiry == UINT64_MAX ? UINT64_MAX
+                     : expiry > now      ? (expiry - now) / NGTCP2_MILLISECONDS
+                                         : 0;
+  if (goawayAt_ != 0) {
+    // Rounded up: the final GOAWAY must not leave before its round trip has passed.
+    uint64_t goawayMs = goawayAt_ > now ? (goawayAt_ - now + NGTCP2_MILLISECONDS - 1) / NGTCP2_MILLISECONDS : 0;
+    delayMs = std::min(delayMs, goawayMs);
+  }
   uv_timer_start(&timer_, OnTimerCb, delayMs, 0);
 }
 

@@ -146,6 +146,8 @@ class Connection {
   void Kill(const std::string& reason);
   void EmitClose(uint64_t code, int32_t type, const std::string& reason);
   void ScheduleTimer();
+  // Graceful close: the GOAWAY that ends the connection once its requests are done.
+  void FinalGoaway();
   void CreditStream(int64_t sid, uint64_t n);
   void CreditConnection(uint64_t n);
   void SetAppError(uint64_t code, const std::string& reason);
@@ -163,6 +165,9 @@ class Connection {
   bool exposed_ = false;       // JS knows this connection (handshake event sent)
   bool closeEmitted_ = false;
   bool closeWhenIdle_ = false; // graceful close waiting for streams
+  // Server, graceful close: when the final GOAWAY goes out, one round trip after the shutdown
+  // notice (RFC 9114 §5.2); 0 when none is pending.
+  uint64_t goawayAt_ = 0;
   ngtcp2_conn* conn_ = nullptr;
   nghttp3_conn* h3_ = nullptr;
   gnutls_session_t tls_ = nullptr;

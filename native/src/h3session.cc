@@ -1,6 +1,7 @@
 // The HTTP/3 half of a connection (RFC 9114, via nghttp3): control and QPACK streams, request
 // submission, body bytes handed to nghttp3 by reference until acknowledged, header sections and
 // body chunks queued for JS, and the flow-control credit JS gives back as it reads.
+#include <algorithm>
 #include <cstring>
 
 #include "connection.h"
@@ -478,14 +479,32 @@ void Connection::ResetStream(int64_t sid, uint64_t code) {
   endpoint_->MarkDirty(this);
 }
 
+void Connection::FinalGoaway() {
+  goawayAt_ = 0;
+  nghttp3_conn_shutdown(h3_);
+  closeWhenIdle_ = true;
+  endpoint_->MarkDirty(this);
+}
+
 void Connection::Close(uint64_t code, bool graceful) {
   if (state_ == kClosing || state_ == kDraining || state_ == kDead) return;
   if (graceful && state_ == kOpen && h3_ != nullptr) {
+    if (closeWhenIdle_ || goawayAt_ != 0) return;  // already going away
+    if (server_) {
+      // RFC 9114 §5.2: a first GOAWAY with the largest stream ID (the shutdown notice), then
+      // the final one at least one round trip later, so requests the client sent before it saw
+      // the notice are still accepted. The final GOAWAY goes out from OnTimer.
+      nghttp3_conn_submit_shutdown_notice(h3_);
+      ngtcp2_conn_stat cs;
+      ngtcp2_conn_get_conn_stat(conn_, &cs);
+      // smoothed RTT + 4 × rttvar: a round trip even when this one is slower than usual.
+      uint64_t wait = std::max<uint64_t>(cs.smoothed_rtt + 4 * cs.rttvar, NGTCP2_MILLISECONDS);
+      goawayAt_ = NowNs() + wait;
+      endpoint_->MarkDirty(this);  // sends the notice; ScheduleTimer arms the timer for goawayAt_
+      return;
+    }
     // RFC 9114 §5.2: GOAWAY first, the open requests finish, then CONNECTION_CLOSE.
-    if (server_) nghttp3_conn_submit_shutdown_notice(h3_);
-    nghttp3_conn_shutdown(h3_);
-    closeWhenIdle_ = true;
-    endpoint_->MarkDirty(this);
+    FinalGoaway();
     return;
   }
   if (state_ == kOpen) {

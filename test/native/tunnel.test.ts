@@ -84,6 +84,28 @@ test('graceful close sends GOAWAY and lets the open stream finish', { skip: SKIP
   assert.equal(other.closeError, undefined)
 })
 
+test('graceful close: the shutdown notice first, the final GOAWAY a round trip later (RFC 9114 §5.2)', { skip: SKIP }, async () => {
+  const other = await connectTo(server, await pki.workload('client'))
+  const codes: Array<{ id: number, at: number }> = []
+  other.on('goaway', (id: number) => codes.push({ id: Number(id), at: performance.now() }))
+  const tunnel = other.request({ ':method': 'CONNECT', ':authority': '10.0.0.8:80' })
+  await once(tunnel, 'response')
+  const serverSession = serverSessions.at(-1) as QuicSession
+  const closing = serverSession.close()
+  tunnel.end('x')
+  await readAll(tunnel)
+  await closing
+  await once(other, 'close')
+  assert.equal(codes.length, 2, `GOAWAY ids seen: ${codes.map(c => c.id).join(', ')}`)
+  const [notice, final] = codes as [{ id: number, at: number }, { id: number, at: number }]
+  // The notice carries the largest client-initiated bidirectional stream ID, 2^62 - 4.
+  assert.ok(notice.id >= 2 ** 62 - 4 - 1024, `notice id ${notice.id}`)
+  // The final one: the next request ID the server would not process (our CONNECT was id 0).
+  assert.ok(final.id < 1000 && final.id % 4 === 0, `final id ${final.id}`)
+  // Not in the same packet: at least the binding's 1 ms floor (loopback RTTs are far shorter).
+  assert.ok(final.at - notice.at >= 0.5, `${final.at - notice.at} ms between them`)
+})
+
 test('an idle session closes after idleTimeoutMs', { skip: SKIP }, async () => {
   const idle = await connectTo(server, await pki.workload('client'), { idleTimeoutMs: 300 })
   const t0 = Date.now()
