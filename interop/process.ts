@@ -39,17 +39,16 @@ export class ProcessGroup {
     child.stdout.on('data', onData)
     child.stderr.on('data', onData)
     let running = true
+    // Settles once the log file holds everything (evidence checks read it right after).
     const exited = new Promise<number | null>(resolve => {
-      child.once('error', (err) => {
-        onData(Buffer.from(`spawn failed: ${err.message}\n`))
+      // A failed spawn emits 'error' and may emit 'close' as well: settle once.
+      const settle = (last: string, code: number | null): void => {
+        if (!running) return
         running = false
-        resolve(127)
-      })
-      child.once('close', (code, signal) => {
-        running = false
-        log.end(`\n[exit ${code ?? signal ?? '?'}]\n`)
-        resolve(code)
-      })
+        log.end(last, () => resolve(code))
+      }
+      child.once('error', (err) => settle(`spawn failed: ${err.message}\n`, 127))
+      child.once('close', (code, signal) => settle(`\n[exit ${code ?? signal ?? '?'}]\n`, code))
     })
     const signalGroup = (sig: NodeJS.Signals): void => {
       if (!running || child.pid === undefined) return

@@ -72,7 +72,7 @@ function handshakeCryptoBytes (log: string): number {
  * came shows only as fewer "HTTP stream N closed" lines than requests.
  */
 function incompleteStreams (run: CaseRun, clientLog: string): string | undefined {
-  const closed = new Set([...clientLog.matchAll(/^HTTP stream (\d+) closed/gm)].map(m => m[1])).size
+  const closed = new Set([...clientLog.matchAll(/HTTP stream (\d+) closed/g)].map(m => m[1])).size
   if (closed >= run.files.length && !/ERR_IDLE_CLOSE/.test(clientLog)) return undefined
   return `gtlsclient saw ${closed} of ${run.files.length} request streams complete and ended at its idle timeout (a response's FIN never arrived)`
 }
