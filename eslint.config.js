@@ -2,7 +2,7 @@
 import neostandard from 'neostandard'
 
 export default [
-  ...neostandard({ ts: true, ignores: ['dist/**', 'node_modules/**', 'native/build/**', 'bench/out/**', 'interop/out/**'] }),
+  ...neostandard({ ts: true, ignores: ['dist/**', 'node_modules/**', 'scratch/**', 'test-output/**', 'native/build/**', 'bench/out/**', 'interop/out/**'] }),
   {
     files: ['transports/**/*.ts'],
     rules: {
