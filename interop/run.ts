@@ -386,7 +386,8 @@ export async function runInterop (argv: string[]): Promise<number> {
       onResult: (r) => process.stdout.write(resultLine(r, colour) + '\n'),
       onNote: (line) => process.stderr.write(`# ${line}\n`),
     })
-    summary.command = ['npm run interop --', ...argv].join(' ').replace(/ --$/, '')
+    const viaCli = (process.argv[1] ?? '').endsWith('cli.js')
+    summary.command = [viaCli ? 'meshgate interop' : 'npm run interop --', ...argv].join(' ').replace(/ --$/, '')
     process.stdout.write('\n' + terminalMatrix(summary, colour))
     const written = writeReports(summary, options.outDir)
     process.stdout.write(`reports: ${written.map(p => relative(process.cwd(), p) || p).join(', ')}; logs under ${relative(process.cwd(), join(options.outDir, 'logs')) || '.'}\n`)
