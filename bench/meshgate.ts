@@ -26,6 +26,8 @@ export interface OutboundOptions {
   adminPort: number
   /** Transport between the pair (default `h2`; `h3` once issue 5 lands). */
   transport?: 'h2' | 'h3'
+  /** Extra top-level YAML keys (e.g. `metrics: { enabled: false }` for issue 4). */
+  extra?: Record<string, unknown>
 }
 
 /** The client-side process: outbound role only. */
@@ -53,6 +55,7 @@ export function outboundConfig (options: OutboundOptions): string {
       [AUTHORITY.h2c]: { aliases: [`127.0.0.1:${listen.h2c}`], endpoints: [endpoint(upstream.h2c)] },
       [AUTHORITY.tcp]: { aliases: [], endpoints: [endpoint(upstream.tcp)] },
     },
+    ...options.extra,
   }, YAML_OPTIONS)
 }
 
@@ -61,6 +64,8 @@ export interface InboundOptions {
   peerPort: number
   upstream: TrafficPorts
   adminPort: number
+  /** Extra top-level YAML keys, as for the outbound side. */
+  extra?: Record<string, unknown>
 }
 
 /** The server-side process: inbound role only, delivering to the three upstreams. */
@@ -80,5 +85,6 @@ export function inboundConfig (options: InboundOptions): string {
         { address: `127.0.0.1:${upstream.tcp}`, protocol: 'tcp', allow },
       ],
     },
+    ...options.extra,
   }, YAML_OPTIONS)
 }

@@ -5,12 +5,13 @@
  *
  *   node dist/bench/run.js [--rounds 3] [--duration 6] [--paths direct,haproxy-pair,meshgate-pair]
  *                          [--scenarios http1-small,h2c-small,tcp-bulk] [--out bench/out] [--settle 2000]
- *                          [--warmup 1] [--slow-endpoint 10] [--h3-vs-h2 6]
+ *                          [--warmup 1] [--slow-endpoint 10] [--h3-vs-h2 6] [--metrics-cost 6]
  *
  * After the path matrix, issue 3's balancer comparison (scenarios/slow-endpoint.ts) runs on its
  * own: `--slow-endpoint S` seconds per balancer per round (0 skips it). Then issue 5's transport
  * comparison (scenarios/h3-vs-h2.ts): `--h3-vs-h2 S` seconds per scenario per transport per round
- * (0 skips it; skipped with a line when the QUIC addon is not built).
+ * (0 skips it; skipped with a line when the QUIC addon is not built). Then issue 4's metrics cost
+ * (scenarios/metrics-cost.ts): `--metrics-cost S` seconds per scenario per variant per round (0 skips it).
  */
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -28,6 +29,7 @@ import type { PathDefinition } from './paths/types.js'
 import { writeReport, type BenchEnvironment } from './report.js'
 import { scenarios as allScenarios } from './scenarios/index.js'
 import { runAndWriteH3VsH2 } from './scenarios/h3-vs-h2.js'
+import { runAndWriteMetricsCost } from './scenarios/metrics-cost.js'
 import { runAndWriteSlowEndpoint } from './scenarios/slow-endpoint.js'
 import { summarise } from './summary.js'
 import { runSuite } from './suite.js'
@@ -88,6 +90,7 @@ async function main (): Promise<number> {
       warmup: { type: 'string', default: '1' },
       'slow-endpoint': { type: 'string', default: '10' },
       'h3-vs-h2': { type: 'string', default: '6' },
+      'metrics-cost': { type: 'string', default: '6' },
     },
   })
   const rounds = Number(values.rounds)
@@ -152,6 +155,11 @@ async function main (): Promise<number> {
       console.log('\n' + await runAndWriteH3VsH2(outDir, { workDir: join(workDir, 'h3-vs-h2'), repoDir: REPO_DIR, certs, durationSeconds: h3Seconds, rounds, warmupSeconds, log }))
       log(`h3-vs-h2 comparison written to ${join(outDir, 'h3-vs-h2.md')} and h3-vs-h2.json`)
     }
+  }
+  const metricsSeconds = Number(values['metrics-cost'])
+  if (metricsSeconds > 0) {
+    console.log('\n' + await runAndWriteMetricsCost(outDir, { workDir: join(workDir, 'metrics-cost'), repoDir: REPO_DIR, certs, durationSeconds: metricsSeconds, rounds, warmupSeconds, command, log }))
+    log(`metrics-cost comparison written to ${join(outDir, 'metrics-cost.md')} and metrics-cost.json`)
   }
   return 0
 }

@@ -18,6 +18,8 @@ export interface MeshgatePairOptions {
   transport?: 'h2' | 'h3'
   /** Extra `meshgate run` arguments for both processes. */
   extraArgs?: string[]
+  /** Extra top-level YAML keys for both processes' configs (e.g. `metrics: { enabled: false }`). */
+  extraConfig?: Record<string, unknown>
 }
 
 export function meshgatePair (options: MeshgatePairOptions): PathDefinition {
@@ -31,9 +33,9 @@ export function meshgatePair (options: MeshgatePairOptions): PathDefinition {
       const entry: TrafficPorts = { http1, h2c, tcp }
       const inboundFile = join(context.workDir, `${options.id}-inbound.yaml`)
       const outboundFile = join(context.workDir, `${options.id}-outbound.yaml`)
-      await writeFile(inboundFile, inboundConfig({ certs: context.certs, peerPort, upstream: context.upstream, adminPort: inboundAdmin }))
+      await writeFile(inboundFile, inboundConfig({ certs: context.certs, peerPort, upstream: context.upstream, adminPort: inboundAdmin, extra: options.extraConfig }))
       await writeFile(outboundFile, outboundConfig({
-        certs: context.certs, listen: entry, peerPort, upstream: context.upstream, adminPort: outboundAdmin, transport: options.transport,
+        certs: context.certs, listen: entry, peerPort, upstream: context.upstream, adminPort: outboundAdmin, transport: options.transport, extra: options.extraConfig,
       }))
       const processes: BenchProcess[] = []
       const stop = async (): Promise<void> => { await Promise.all(processes.map(async (p) => await p.stop(5_000))) }

@@ -1,0 +1,267 @@
+/**
+ * Issue 4's metrics cost: the pair's small-request scenarios (HTTP/1 and h2c) through two meshgate
+ * pairs that differ only in the config switch `metrics: { enabled: false }` (no `meshgate_`
+ * families, no runtime metrics, no-op telemetry hooks; the tap and the access log still run),
+ * interleaved in the same run. Reports each variant's req/s, p99 and CPU µs per request (both
+ * proxies together), the off/on ratios and the cost of metrics in % against the 5 % target.
+ * CPU per request is the headline: on a shared machine it moves far less than req/s.
+ *
+ * It compares two configs of one proxy, so it runs apart from the path matrix: `npm run bench`
+ * runs it after the matrix (`--metrics-cost 0` skips it), or alone:
+ *
+ *   node dist/bench/scenarios/metrics-cost.js [--duration 6] [--rounds 3] [--warmup 1] [--out bench/out]
+ *                                             [--scenarios http1-small,h2c-small]
+ */
+import { loadavg } from 'node:os'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { parseArgs } from 'node:util'
+import { makeCertificates, type BenchCertificates } from '../certs.js'
+import { meshgatePair } from '../paths/meshgate-pair.js'
+import { table } from '../report.js'
+import { runSuite, type SuiteResults } from '../suite.js'
+import { median, summarise, type BenchSummary } from '../summary.js'
+import { startUpstreams } from '../upstreams.js'
+import { h2cSmall } from './h2c-small.js'
+import { http1Small } from './http1-small.js'
+
+export const METRICS_COST_ID = 'metrics-cost'
+const ON_PATH = 'meshgate-metrics-on'
+const OFF_PATH = 'meshgate-metrics-off'
+
+/** Target of issue 4: metrics cost ≤ 5 % on the hot path. */
+export const METRICS_TARGET = { maxCost: 0.05 } as const
+
+export interface MetricsCostOptions {
+  /** Scratch directory for configs and logs (created). */
+  workDir: string
+  /** Root of the meshgate checkout (where dist/ is). */
+  repoDir: string
+  certs: BenchCertificates
+  /** Load phase per scenario per variant per round, seconds (default 6). */
+  durationSeconds?: number
+  /** Rounds (default 3). */
+  rounds?: number
+  /** Unmeasured run of each scenario on each pair first, seconds (default 1; 0 = none). */
+  warmupSeconds?: number
+  /** Scenario ids to run (default both: http1-small, h2c-small). */
+  scenarios?: string[]
+  /** The command line, for the report. */
+  command?: string
+  log?: (line: string) => void
+}
+
+/** One scenario's figures for both variants and the cost of metrics. */
+export interface MetricsCost {
+  scenario: string
+  onRate?: number
+  offRate?: number
+  onP99Ms?: number
+  offP99Ms?: number
+  /** CPU µs per request, both proxies together (median over rounds). */
+  onCpuPerReq?: number
+  offCpuPerReq?: number
+  /** off / on of req/s. */
+  rateOffOverOn?: number
+  /** on CPU/req ÷ off CPU/req − 1. */
+  cpuCost?: number
+  /** 1 − on req/s ÷ off req/s. */
+  throughputDrop?: number
+  /** Per round: on CPU/req ÷ off CPU/req − 1 of that round's pair of runs. */
+  cpuCostPerRound: Array<number | undefined>
+  /** Per round: 1 − on req/s ÷ off req/s. */
+  throughputDropPerRound: Array<number | undefined>
+  errors: { on: number, off: number }
+}
+
+export interface MetricsCostResult {
+  date: string
+  command?: string
+  options: { durationSeconds: number, rounds: number, warmupSeconds: number }
+  loadAverage: { start: number[], end: number[] }
+  costs: MetricsCost[]
+  summary: BenchSummary
+  raw: SuiteResults
+  markdown: string
+}
+
+function ratio (a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined || b === undefined || b === 0 ? undefined : a / b
+}
+
+function fmt (value: number | undefined, digits = 2, suffix = ''): string {
+  return value === undefined || !Number.isFinite(value) ? '–' : `${value.toFixed(digits)}${suffix}`
+}
+
+function pct (value: number | undefined): string {
+  return value === undefined || !Number.isFinite(value) ? '–' : `${value >= 0 ? '+' : ''}${(value * 100).toFixed(1)} %`
+}
+
+/** Per round, CPU µs per request (all proxies of the path) and req/s of one scenario on one path. */
+function perRound (raw: SuiteResults, scenario: string, path: string, round: number): { cpuPerReq?: number, rate?: number } {
+  const run = raw.runs.find((r) => r.scenario === scenario && r.path === path && r.round === round)
+  if (run?.measurement === undefined || run.measurement.work === 0) return {}
+  const cpu = Object.values(run.usage).reduce((sum, u) => sum + u.cpuSeconds, 0)
+  return { cpuPerReq: cpu * 1e6 / run.measurement.work, rate: run.measurement.value }
+}
+
+/** Starts the upstreams and both pairs, runs the interleaved rounds, stops everything. */
+export async function runMetricsCost (options: MetricsCostOptions): Promise<MetricsCostResult> {
+  const o = {
+    durationSeconds: options.durationSeconds ?? 6,
+    rounds: options.rounds ?? 3,
+    warmupSeconds: options.warmupSeconds ?? 1,
+  }
+  const log = options.log ?? (() => {})
+  const date = new Date().toISOString()
+  await mkdir(options.workDir, { recursive: true })
+  const scenarios = [http1Small, h2cSmall].filter((s) => options.scenarios === undefined || options.scenarios.includes(s.id))
+  const paths = [
+    meshgatePair({ id: ON_PATH, title: 'metrics on', extraConfig: { metrics: { enabled: true } } }),
+    meshgatePair({ id: OFF_PATH, title: 'metrics off', extraConfig: { metrics: { enabled: false } } }),
+  ]
+  const upstreams = await startUpstreams(options.workDir)
+  let raw: SuiteResults
+  try {
+    raw = await runSuite({ workDir: options.workDir, repoDir: options.repoDir, certs: options.certs, upstream: upstreams.ports }, paths, scenarios, {
+      rounds: o.rounds, durationSeconds: o.durationSeconds, warmupSeconds: o.warmupSeconds, settleMs: 1000, log,
+    })
+  } finally {
+    await upstreams.stop()
+  }
+  const summary = summarise(raw, scenarios)
+  const rounds = Array.from({ length: o.rounds }, (_, i) => i + 1)
+  const costs: MetricsCost[] = summary.scenarios.map((s) => {
+    const on = s.paths.find((p) => p.path === ON_PATH)
+    const off = s.paths.find((p) => p.path === OFF_PATH)
+    const pairs = rounds.map((round) => ({ on: perRound(raw, s.id, ON_PATH, round), off: perRound(raw, s.id, OFF_PATH, round) }))
+    const rate = ratio(on?.value, off?.value)
+    const cpu = ratio(on?.cpuPerUnit, off?.cpuPerUnit)
+    return {
+      scenario: s.id,
+      onRate: on?.value,
+      offRate: off?.value,
+      onP99Ms: on?.p99Ms,
+      offP99Ms: off?.p99Ms,
+      onCpuPerReq: on?.cpuPerUnit,
+      offCpuPerReq: off?.cpuPerUnit,
+      rateOffOverOn: ratio(off?.value, on?.value),
+      cpuCost: cpu === undefined ? undefined : cpu - 1,
+      throughputDrop: rate === undefined ? undefined : 1 - rate,
+      cpuCostPerRound: pairs.map((p) => { const r = ratio(p.on.cpuPerReq, p.off.cpuPerReq); return r === undefined ? undefined : r - 1 }),
+      throughputDropPerRound: pairs.map((p) => { const r = ratio(p.on.rate, p.off.rate); return r === undefined ? undefined : 1 - r }),
+      errors: { on: on?.errors ?? 0, off: off?.errors ?? 0 },
+    }
+  })
+  const result = { date, command: options.command, options: o, loadAverage: raw.loadAverage, costs, summary, raw }
+  return { ...result, markdown: render(result) }
+}
+
+function verdict (cost: number | undefined): string {
+  if (cost === undefined || !Number.isFinite(cost)) return 'not measured'
+  return cost <= METRICS_TARGET.maxCost ? 'PASS' : 'FAIL'
+}
+
+function render (result: Omit<MetricsCostResult, 'markdown'>): string {
+  const { options, costs, summary, loadAverage } = result
+  const load = (values: number[]): string => values.map((v) => v.toFixed(2)).join(' ')
+  const defined = (values: Array<number | undefined>): number[] => values.filter((v): v is number => v !== undefined && Number.isFinite(v))
+  const lines: string[] = [
+    '## Metrics cost on the hot path (issue 4)',
+    '',
+    `- Date: ${result.date}${result.command === undefined ? '' : `; command: \`${result.command}\``}`,
+    `- Load average ${load(loadAverage.start)} at start, ${load(loadAverage.end)} at end (shared machine: compare the variants, not absolute figures)`,
+    '',
+    `${options.rounds} rounds × ${costs.length} scenarios × 2 variants, ${options.durationSeconds} s each (medians over rounds), ` +
+      `${options.warmupSeconds} s unmeasured warm-up; the same two-process pair (outbound-only, inbound-only, h2 + mTLS) with only ` +
+      '`metrics: { enabled: … }` changed in both configs; within each round and scenario "on" runs first, then "off". ' +
+      'CPU µs/req is both proxies together. Cost = on CPU/req ÷ off CPU/req − 1 (the verdict; req/s swings with other load on ' +
+      'the machine) and throughput drop = 1 − on req/s ÷ off req/s. Target: cost ≤ 5 %.',
+    '',
+    table(['scenario', 'req/s on', 'req/s off', 'off/on rate', 'p99 ms on / off', 'CPU µs/req on', 'CPU µs/req off', 'CPU cost', 'throughput drop', 'errors on / off', 'target ≤ 5 % (CPU)'],
+      costs.map((c) => [
+        c.scenario,
+        fmt(c.onRate, 0),
+        fmt(c.offRate, 0),
+        fmt(c.rateOffOverOn, 3, '×'),
+        `${fmt(c.onP99Ms)} / ${fmt(c.offP99Ms)}`,
+        fmt(c.onCpuPerReq, 1),
+        fmt(c.offCpuPerReq, 1),
+        pct(c.cpuCost),
+        pct(c.throughputDrop),
+        `${c.errors.on} / ${c.errors.off}`,
+        verdict(c.cpuCost),
+      ])),
+    '',
+    'Each round on its own (on vs off run back to back), CPU cost / throughput drop:',
+    '',
+    ...costs.map((c) => `- ${c.scenario}: ${c.cpuCostPerRound.map((v, i) => `${pct(v)} / ${pct(c.throughputDropPerRound[i])}`).join('; ')}` +
+      ` (median of rounds: CPU ${pct(median(defined(c.cpuCostPerRound)))}, rate ${pct(median(defined(c.throughputDropPerRound)))})`),
+    '',
+    'Per variant: req/s of each round, and CPU s per proxy (median over rounds):',
+    '',
+    table(['scenario', 'variant', 'req/s each round', 'CPU s (outbound / inbound)'],
+      summary.scenarios.flatMap((s) => s.paths.map((p) => {
+        const names = Object.keys(p.cpuSeconds)
+        const client = names.find((n) => n.endsWith('outbound')) ?? ''
+        const server = names.find((n) => n.endsWith('inbound')) ?? ''
+        return [
+          s.id,
+          p.title,
+          p.values.map((v) => v.toFixed(0)).join(' / ') + (p.error === undefined ? '' : ` (error: ${p.error})`),
+          `${fmt(p.cpuSeconds[client])} / ${fmt(p.cpuSeconds[server])}`,
+        ]
+      }))),
+  ]
+  const missing = summary.memory.filter((m) => !m.available)
+  if (missing.length > 0) lines.push('', ...missing.map((m) => `- ${m.title} not available: ${m.reason ?? 'unknown'}`))
+  return lines.join('\n') + '\n'
+}
+
+/** Runs the comparison and writes `<out>/metrics-cost.md` and `.json`; returns the markdown. */
+export async function runAndWriteMetricsCost (outDir: string, options: MetricsCostOptions): Promise<string> {
+  const result = await runMetricsCost(options)
+  await mkdir(outDir, { recursive: true })
+  await writeFile(join(outDir, 'metrics-cost.md'), result.markdown)
+  await writeFile(join(outDir, 'metrics-cost.json'), JSON.stringify(result, null, 2) + '\n')
+  return result.markdown
+}
+
+async function main (): Promise<void> {
+  // dist/bench/scenarios/metrics-cost.js → the repository root
+  const repoDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
+  const { values } = parseArgs({
+    options: {
+      duration: { type: 'string', default: '6' },
+      rounds: { type: 'string', default: '3' },
+      warmup: { type: 'string', default: '1' },
+      scenarios: { type: 'string' },
+      out: { type: 'string', default: join(repoDir, 'bench', 'out') },
+    },
+  })
+  const outDir = resolve(values.out)
+  const workDir = join(outDir, 'metrics-cost-work')
+  await mkdir(workDir, { recursive: true })
+  const log = (line: string): void => { console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`) }
+  log(`load average at start ${loadavg().map((v) => v.toFixed(2)).join(' ')}`)
+  const markdown = await runAndWriteMetricsCost(outDir, {
+    workDir,
+    repoDir,
+    certs: await makeCertificates(workDir),
+    durationSeconds: Number(values.duration),
+    rounds: Number(values.rounds),
+    warmupSeconds: Number(values.warmup),
+    scenarios: values.scenarios?.split(',').map((id) => id.trim()),
+    command: ['node dist/bench/scenarios/metrics-cost.js', ...process.argv.slice(2)].join(' '),
+    log,
+  })
+  console.log('\n' + markdown)
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    console.error(`metrics-cost bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
+    process.exitCode = 1
+  })
+}
