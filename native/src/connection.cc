@@ -519,6 +519,11 @@ void Connection::WritePackets() {
         nwrite != NGTCP2_ERR_STREAM_NOT_FOUND) {
       NoteBareFin(sid, ndatalen >= 0);
     }
+    if (owed && nwrite == NGTCP2_ERR_STREAM_DATA_BLOCKED) {
+      // Not expected for a FIN without data; retry on the next write rather than spin here.
+      flush();
+      break;
+    }
     if (nwrite < 0) {
       switch (nwrite) {
         case NGTCP2_ERR_STREAM_DATA_BLOCKED:
