@@ -46,6 +46,8 @@ export interface SuiteOptions {
   warmupSeconds: number
   /** Pause after start and after each round before reading RSS, ms. */
   settleMs: number
+  /** Reverse the order of the paths in even rounds, so that load drifting over the run falls on each alike (default false). */
+  alternateOrder?: boolean
   /** Called with a line of progress. */
   log: (line: string) => void
 }
@@ -111,7 +113,7 @@ export async function runSuite (context: BenchContext, paths: readonly PathDefin
 
     for (let round = 1; round <= options.rounds; round++) {
       for (const scenario of scenarios) {
-        for (const record of records) {
+        for (const record of options.alternateOrder === true && round % 2 === 0 ? [...records].reverse() : records) {
           const instance = instances.get(record.id)
           if (!record.available || instance === undefined) continue
           const run: RunRecord = { round, scenario: scenario.id, path: record.id, usage: {} }

@@ -125,7 +125,7 @@ export async function runMetricsCost (options: MetricsCostOptions): Promise<Metr
   let raw: SuiteResults
   try {
     raw = await runSuite({ workDir: options.workDir, repoDir: options.repoDir, certs: options.certs, upstream: upstreams.ports }, paths, scenarios, {
-      rounds: o.rounds, durationSeconds: o.durationSeconds, warmupSeconds: o.warmupSeconds, settleMs: 1000, log,
+      rounds: o.rounds, durationSeconds: o.durationSeconds, warmupSeconds: o.warmupSeconds, settleMs: 1000, alternateOrder: true, log,
     })
   } finally {
     await upstreams.stop()
@@ -175,7 +175,7 @@ function render (result: Omit<MetricsCostResult, 'markdown'>): string {
     '',
     `${options.rounds} rounds × ${costs.length} scenarios × 2 variants, ${options.durationSeconds} s each (medians over rounds), ` +
       `${options.warmupSeconds} s unmeasured warm-up; the same two-process pair (outbound-only, inbound-only, h2 + mTLS) with only ` +
-      '`metrics: { enabled: … }` changed in both configs; within each round and scenario "on" runs first, then "off". ' +
+      '`metrics: { enabled: … }` changed in both configs; within each scenario "on" runs first in odd rounds and "off" first in even ones, so that load drifting over the run falls on both alike. ' +
       'CPU µs/req is both proxies together. Cost = on CPU/req ÷ off CPU/req − 1 (the verdict; req/s swings with other load on ' +
       'the machine) and throughput drop = 1 − on req/s ÷ off req/s. Target: cost ≤ 5 %.',
     '',
