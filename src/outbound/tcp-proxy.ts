@@ -5,9 +5,9 @@
  */
 import type { Socket } from 'node:net'
 import { MeshError, toMeshError } from '../errors.js'
-import { splice } from '../tunnel/splice.js'
 import { WIRE_HEADERS } from '../../transports/contract.js'
 import { sessionFor, type OutboundContext } from './context.js'
+import { spliceAndReport } from './tunnel-report.js'
 
 /** Carries one app connection to `service`; never throws (failures close the socket and are logged). */
 export function handleOutboundTcp (ctx: OutboundContext, socket: Socket, service: string | undefined): void {
@@ -51,33 +51,6 @@ async function tunnelTcp (ctx: OutboundContext, socket: Socket, service: string 
     socket.off('close', onGone)
   }
   // The pick stays open until the tunnel closes: least-loaded balancing counts open tunnels.
-  const openedMs = performance.now() - started
-  const event = {
-    direction: 'outbound' as const,
-    authority: service,
-    identity: ctx.identity,
-    peerIdentity: session.peerIdentity,
-    transport: session.transport,
-    errorCode: undefined as string | undefined,
-    bytesIn: 0,
-    bytesOut: 0,
-    durationSeconds: 0,
-  }
-  ctx.telemetry.tunnel({ ...event, phase: 'open' })
-  socket.resume()
-  let result
-  try {
-    result = await splice(socket, tunnel.stream, { idleMs: ctx.timeouts.idleMs })
-  } finally {
-    pick.done({ ok: result?.error?.code !== 'E_PEER_RESET', latencyMs: openedMs })
-  }
-  ctx.telemetry.tunnel({
-    ...event,
-    phase: 'close',
-    errorCode: result.error?.code,
-    bytesIn: result.aToB,
-    bytesOut: result.bToA,
-    durationSeconds: (performance.now() - started) / 1000,
-  })
+  const result = await spliceAndReport(ctx, socket, tunnel.stream, { authority: service, session, pick, started })
   if (result.error !== undefined) ctx.logger.debug({ code: result.error.code, err: result.error.message, service }, 'tunnel ended by failure')
 }

@@ -8,9 +8,9 @@ import type { Socket } from 'node:net'
 import { MeshError, toMeshError } from '../errors.js'
 import { endToEndHeaders, headerValue } from '../http/headers.js'
 import { rawErrorResponse } from '../http/rescue.js'
-import { splice } from '../tunnel/splice.js'
 import { WIRE_HEADERS, type HeaderMap } from '../../transports/contract.js'
 import { sessionFor, type OutboundContext } from './context.js'
+import { spliceAndReport } from './tunnel-report.js'
 
 /** Handles the `upgrade` event of the outbound HTTP/1 server; never throws. */
 export function handleOutboundUpgrade (ctx: OutboundContext, req: IncomingMessage, socket: Socket, head: Buffer): void {
@@ -46,36 +46,10 @@ async function upgrade (ctx: OutboundContext, req: IncomingMessage, socket: Sock
     pick.done({ ok: false, latencyMs: performance.now() - started })
     throw err
   }
-  // The pick stays open until the tunnel closes: least-loaded balancing counts open tunnels.
-  const openedMs = performance.now() - started
   socket.write(switchingProtocols(protocol, endToEndHeaders(tunnel.head.headers)))
   if (head.length > 0) tunnel.stream.write(head)
-  const event = {
-    direction: 'outbound' as const,
-    authority,
-    identity: ctx.identity,
-    peerIdentity: session.peerIdentity,
-    transport: session.transport,
-    errorCode: undefined as string | undefined,
-    bytesIn: 0,
-    bytesOut: 0,
-    durationSeconds: 0,
-  }
-  ctx.telemetry.tunnel({ ...event, phase: 'open' })
-  let result
-  try {
-    result = await splice(socket, tunnel.stream, { idleMs: ctx.timeouts.idleMs })
-  } finally {
-    pick.done({ ok: result?.error?.code !== 'E_PEER_RESET', latencyMs: openedMs })
-  }
-  ctx.telemetry.tunnel({
-    ...event,
-    phase: 'close',
-    errorCode: result.error?.code,
-    bytesIn: result.aToB + head.length,
-    bytesOut: result.bToA,
-    durationSeconds: (performance.now() - started) / 1000,
-  })
+  // The pick stays open until the tunnel closes: least-loaded balancing counts open tunnels.
+  await spliceAndReport(ctx, socket, tunnel.stream, { authority, session, pick, started, earlyBytesIn: head.length })
 }
 
 /** The HTTP/1 `101` head for an accepted upgrade, with the workload's end-to-end headers. */
