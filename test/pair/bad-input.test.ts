@@ -1,10 +1,10 @@
 // Bad input at the pair's edges gets a precise answer and disturbs no other connection.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import http from 'node:http'
 import http2 from 'node:http2'
 import net from 'node:net'
 import { startPair, type Pair } from '../helpers/pair.js'
+import { get } from '../helpers/clients.js'
 
 /** Writes raw bytes and reads until the server closes (or 10 s pass). */
 function raw (port: number, bytes: string | Buffer): Promise<string> {
@@ -19,15 +19,6 @@ function raw (port: number, bytes: string | Buffer): Promise<string> {
   })
 }
 
-function get (port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: '/', headers: { host: 'web.test' }, agent: false }, (res) => {
-      res.resume()
-      res.on('end', () => resolve(res.statusCode ?? 0))
-    }).on('error', reject)
-  })
-}
-
 describe('bad input', () => {
   let pair: Pair
   before(async () => { pair = await startPair({ outboundExtra: 'limits: { maxHeaderBytes: 8KiB }' }) })
@@ -37,7 +28,7 @@ describe('bad input', () => {
     const reply = await raw(pair.appPort, 'GET /a b c HTTP/1.1\r\nHost: web.test\r\n\r\n')
     assert.match(reply, /^HTTP\/1\.1 400 /)
     assert.match(reply, /meshgate-error: E_BAD_REQUEST/i)
-    assert.equal(await get(pair.appPort), 200, 'other connections are unaffected')
+    assert.equal((await get(pair.appPort)).status, 200, 'other connections are unaffected')
   })
 
   it('answers a request without Host with 400 E_BAD_REQUEST', async () => {
@@ -50,14 +41,14 @@ describe('bad input', () => {
     const reply = await raw(pair.appPort, `GET / HTTP/1.1\r\nHost: web.test\r\nx-big: ${'a'.repeat(16 * 1024)}\r\n\r\n`)
     assert.match(reply, /^HTTP\/1\.1 431 /)
     assert.match(reply, /meshgate-error: E_HEADERS_TOO_LARGE/i)
-    assert.equal(await get(pair.appPort), 200)
+    assert.equal((await get(pair.appPort)).status, 200)
   })
 
   it('survives garbage after the HTTP/2 preface and garbage on the peer port', async () => {
     await raw(pair.appPort, Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), Buffer.alloc(64, 0xff)]))
     await raw(pair.peerPort, Buffer.alloc(300, 0x41))
     await raw(pair.peerPort, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
-    assert.equal(await get(pair.appPort), 200, 'the pair still works')
+    assert.equal((await get(pair.appPort)).status, 200, 'the pair still works')
   })
 
   it('resets only the affected h2c stream when the workload dies mid-response', async () => {

@@ -1,25 +1,12 @@
 // `auto` endpoints: h3 while the peer's UDP port answers, h2 with zero failed requests when it does not.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import http from 'node:http'
 import { h3Availability } from '../../transports/h3/index.js'
 import { startPair, type Pair } from '../helpers/pair.js'
+import { get } from '../helpers/clients.js'
 
 const availability = h3Availability()
 const SKIP: string | false = availability.available ? false : `QUIC addon not built (${availability.installHint})`
-
-function get (port: number, path: string): Promise<{ status: number, error: string | undefined, body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, headers: { host: 'web.test' }, agent: false }, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (c: string) => { body += c })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, error: res.headers['meshgate-error'] as string | undefined, body }))
-    })
-    req.on('error', reject)
-    req.setTimeout(30_000, () => req.destroy(new Error('timed out')))
-  })
-}
 
 /** Open sessions of the outbound side by transport, e.g. `{ h3: 1 }`. */
 function sessionsByTransport (pair: Pair): Record<string, number> {

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { startDemoUpstream, type DemoUpstream } from '../../src/demo/upstream.js'
 import { h3Availability } from '../../transports/h3/index.js'
 import { makePki } from '../helpers/pki.js'
+import { get } from '../helpers/clients.js'
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url))
 const availability = h3Availability()
@@ -36,17 +37,6 @@ async function listening (port: number, child: ChildProcess): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
   throw new Error(`meshgate exited with ${String(child.exitCode)} before listening on ${port}`)
-}
-
-function get (port: number, path: string): Promise<{ status: number, body: string }> {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path, headers: { host: 'web.test' }, agent: false }, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (c: string) => { body += c })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
-    }).on('error', reject)
-  })
 }
 
 describe('two meshgate processes over h3', { skip: SKIP, timeout: 60_000 }, () => {

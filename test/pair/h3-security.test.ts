@@ -1,40 +1,13 @@
 // Identity and TLS refusals through the pair over h3 (`transport: h3`): the same error codes as h2.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import http from 'node:http'
-import net from 'node:net'
 import { h3Availability } from '../../transports/h3/index.js'
 import { startPair, type Pair } from '../helpers/pair.js'
 import { makePki, type TestPki } from '../helpers/pki.js'
+import { get, tcpRoundTrip } from '../helpers/clients.js'
 
 const availability = h3Availability()
 const SKIP: string | false = availability.available ? false : `QUIC addon not built (${availability.installHint})`
-
-function get (port: number): Promise<{ status: number, error: string | undefined, body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', headers: { host: 'web.test' }, agent: false }, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (c: string) => { body += c })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, error: res.headers['meshgate-error'] as string | undefined, body }))
-    })
-    req.on('error', reject)
-    req.setTimeout(15_000, () => req.destroy(new Error('timed out')))
-  })
-}
-
-/** Sends a line on a tcp listener and returns what came back before the close. */
-function tcpRoundTrip (port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true })
-    let data = ''
-    socket.setTimeout(10_000, () => socket.destroy())
-    socket.on('data', (c: Buffer) => { data += c.toString() })
-    socket.on('close', () => resolve(data))
-    socket.on('error', () => {})
-    socket.on('connect', () => socket.end('ping'))
-  })
-}
 
 describe('security of the pair over h3', { skip: SKIP }, () => {
   let pki: TestPki
@@ -58,16 +31,16 @@ describe('security of the pair over h3', { skip: SKIP }, () => {
   it('refuses a client certificate from another CA (E_PEER_TLS), other traffic unaffected', async () => {
     const foreign = await makePki()
     await withPair({ clientTls: { ...(await foreign.workload('client')), ca: pki.ca.cert } }, async (pair) => {
-      const reply = await get(pair.appPort)
+      const reply = await get(pair.appPort, '/', 'web.test', 15_000)
       assert.equal(reply.status, 502)
       assert.equal(reply.error, 'E_PEER_TLS')
-      assert.equal((await get(good.appPort)).status, 200)
+      assert.equal((await get(good.appPort, '/', 'web.test', 15_000)).status, 200)
     })
   })
 
   it('refuses a server whose identity is not the one discovery expects (E_PEER_IDENTITY)', async () => {
     await withPair({ expectIdentity: pki.id('someone-else') }, async (pair) => {
-      const reply = await get(pair.appPort)
+      const reply = await get(pair.appPort, '/', 'web.test', 15_000)
       assert.equal(reply.status, 502)
       assert.equal(reply.error, 'E_PEER_IDENTITY')
       assert.match(reply.body, /someone-else/)
@@ -76,7 +49,7 @@ describe('security of the pair over h3', { skip: SKIP }, () => {
 
   it('refuses an expired server certificate (E_PEER_TLS)', async () => {
     await withPair({ serverTls: await pki.workload('server', { expired: true }) }, async (pair) => {
-      const reply = await get(pair.appPort)
+      const reply = await get(pair.appPort, '/', 'web.test', 15_000)
       assert.equal(reply.status, 502)
       assert.equal(reply.error, 'E_PEER_TLS')
       assert.match(reply.body, /expired/i)
@@ -85,7 +58,7 @@ describe('security of the pair over h3', { skip: SKIP }, () => {
 
   it('refuses an expired client certificate at the inbound side (E_PEER_TLS)', async () => {
     await withPair({ clientTls: await pki.workload('client', { expired: true }) }, async (pair) => {
-      const reply = await get(pair.appPort)
+      const reply = await get(pair.appPort, '/', 'web.test', 15_000)
       assert.equal(reply.status, 502)
       assert.equal(reply.error, 'E_PEER_TLS')
     })
@@ -93,17 +66,17 @@ describe('security of the pair over h3', { skip: SKIP }, () => {
 
   it('refuses a caller that is not on the allow list (E_FORBIDDEN) for HTTP and TCP', async () => {
     await withPair({ allow: [pki.id('only-this-one')] }, async (pair) => {
-      const reply = await get(pair.appPort)
+      const reply = await get(pair.appPort, '/', 'web.test', 15_000)
       assert.equal(reply.status, 403)
       assert.equal(reply.error, 'E_FORBIDDEN')
       assert.equal(await tcpRoundTrip(pair.tcpPort), '', 'the TCP connection is closed without data')
-      assert.equal((await get(good.appPort)).status, 200)
+      assert.equal((await get(good.appPort, '/', 'web.test', 15_000)).status, 200)
     })
   })
 
   it('an auto endpoint whose peer has the wrong identity fails the same way over h2 (no fallback around identity)', async () => {
     await withPair({ transport: 'auto', expectIdentity: pki.id('someone-else') }, async (pair) => {
-      const reply = await get(pair.appPort)
+      const reply = await get(pair.appPort, '/', 'web.test', 15_000)
       assert.equal(reply.status, 502)
       assert.equal(reply.error, 'E_PEER_IDENTITY')
     })

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 import http from 'node:http'
 import net from 'node:net'
 import { startPair, type Pair } from '../helpers/pair.js'
+import { get } from '../helpers/clients.js'
 
 function post (port: number, path: string, body: Buffer): Promise<{ status: number, bytes: number }> {
   return new Promise((resolve, reject) => {
@@ -14,15 +15,6 @@ function post (port: number, path: string, body: Buffer): Promise<{ status: numb
     })
     req.on('error', reject)
     req.end(body)
-  })
-}
-
-function get (port: number, path: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path, headers: { host: 'web.test' }, agent: false }, (res) => {
-      res.resume()
-      res.on('end', () => resolve(res.statusCode ?? 0))
-    }).on('error', reject)
   })
 }
 
@@ -43,7 +35,7 @@ describe('metrics after known traffic', () => {
   let serverMetrics = ''
   before(async () => {
     pair = await startPair()
-    for (let i = 0; i < 3; i++) assert.equal(await get(pair.appPort, '/status/418'), 418)
+    for (let i = 0; i < 3; i++) assert.equal((await get(pair.appPort, '/status/418')).status, 418)
     for (let i = 0; i < 2; i++) assert.equal((await post(pair.appPort, '/echo', Buffer.alloc(10_000, 1))).bytes, 10_000)
     await new Promise<void>((resolve, reject) => {
       const s = net.connect({ host: '127.0.0.1', port: pair.tcpPort, allowHalfOpen: true }, () => s.end(Buffer.alloc(5000, 2)))
@@ -89,7 +81,7 @@ describe('metrics switched off in the config', () => {
   it('exports no meshgate_ families, and traffic still flows', async () => {
     const pair = await startPair({ outboundExtra: 'metrics: { enabled: false }' })
     try {
-      assert.equal(await get(pair.appPort, '/'), 200)
+      assert.equal((await get(pair.appPort, '/')).status, 200)
       const text = await pair.client.metrics.registry.metrics()
       assert.equal(text.includes('meshgate_'), false)
     } finally {

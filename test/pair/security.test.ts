@@ -1,39 +1,12 @@
 // Security through the pair: every refusal has its error code, and other traffic is unaffected.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import http from 'node:http'
-import net from 'node:net'
 import { pino } from 'pino'
 import { startPair, type Pair } from '../helpers/pair.js'
 import { makePki, type TestPki } from '../helpers/pki.js'
 import { h2Transport } from '../../transports/h2/index.js'
 import { MeshError } from '../../src/errors.js'
-
-function get (port: number, host = 'web.test', path = '/'): Promise<{ status: number, error: string | undefined, body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (c: string) => { body += c })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, error: res.headers['meshgate-error'] as string | undefined, body }))
-    })
-    req.on('error', reject)
-    req.setTimeout(15_000, () => req.destroy(new Error('timed out')))
-  })
-}
-
-/** Connects to a tcp listener, sends a line and returns what came back before the close. */
-function tcpRoundTrip (port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true })
-    let data = ''
-    socket.setTimeout(10_000, () => socket.destroy())
-    socket.on('data', (c: Buffer) => { data += c.toString() })
-    socket.on('close', () => resolve(data))
-    socket.on('error', () => {})
-    socket.on('connect', () => socket.end('ping'))
-  })
-}
+import { get, tcpRoundTrip } from '../helpers/clients.js'
 
 describe('security of the pair', () => {
   let pki: TestPki
@@ -48,10 +21,10 @@ describe('security of the pair', () => {
     const foreign = await makePki()
     const pair = await startPair({ pki, clientTls: { ...(await foreign.workload('client')), ca: pki.ca.cert } })
     try {
-      const reply = await get(pair.appPort)
+      const reply = await get(pair.appPort, '/', 'web.test', 15_000)
       assert.equal(reply.status, 502)
       assert.equal(reply.error, 'E_PEER_TLS')
-      assert.equal((await get(good.appPort)).status, 200, 'other traffic is unaffected')
+      assert.equal((await get(good.appPort, '/', 'web.test', 15_000)).status, 200, 'other traffic is unaffected')
     } finally {
       await pair.close()
     }
@@ -60,7 +33,7 @@ describe('security of the pair', () => {
   it('refuses a server whose identity is not the one discovery expects (E_PEER_IDENTITY)', async () => {
     const pair = await startPair({ pki, expectIdentity: pki.id('someone-else') })
     try {
-      const reply = await get(pair.appPort)
+      const reply = await get(pair.appPort, '/', 'web.test', 15_000)
       assert.equal(reply.status, 502)
       assert.equal(reply.error, 'E_PEER_IDENTITY')
       assert.match(reply.body, /someone-else/)
@@ -72,7 +45,7 @@ describe('security of the pair', () => {
   it('refuses an expired server certificate (E_PEER_TLS)', async () => {
     const pair = await startPair({ pki, serverTls: await pki.workload('server', { expired: true }) })
     try {
-      const reply = await get(pair.appPort)
+      const reply = await get(pair.appPort, '/', 'web.test', 15_000)
       assert.equal(reply.status, 502)
       assert.equal(reply.error, 'E_PEER_TLS')
       assert.match(reply.body, /expired/i)
@@ -84,7 +57,7 @@ describe('security of the pair', () => {
   it('refuses an expired client certificate at the inbound side', async () => {
     const pair = await startPair({ pki, clientTls: await pki.workload('client', { expired: true }) })
     try {
-      const reply = await get(pair.appPort)
+      const reply = await get(pair.appPort, '/', 'web.test', 15_000)
       assert.equal(reply.status, 502)
       assert.equal(reply.error, 'E_PEER_TLS')
     } finally {
@@ -95,11 +68,11 @@ describe('security of the pair', () => {
   it('refuses a caller that is not on the allow list (E_FORBIDDEN) for HTTP and TCP', async () => {
     const pair = await startPair({ pki, allow: [pki.id('only-this-one')] })
     try {
-      const reply = await get(pair.appPort)
+      const reply = await get(pair.appPort, '/', 'web.test', 15_000)
       assert.equal(reply.status, 403)
       assert.equal(reply.error, 'E_FORBIDDEN')
       assert.equal(await tcpRoundTrip(pair.tcpPort), '', 'the TCP connection is closed without data')
-      assert.equal((await get(good.appPort)).status, 200)
+      assert.equal((await get(good.appPort, '/', 'web.test', 15_000)).status, 200)
     } finally {
       await pair.close()
     }
@@ -134,11 +107,11 @@ describe('security of the pair', () => {
   it('answers E_UPSTREAM_UNREACHABLE when the workload is down, and E_PEER_UNREACHABLE when the peer is', async () => {
     const pair = await startPair({ pki, webTarget: '127.0.0.1:1' })
     try {
-      const down = await get(pair.appPort)
+      const down = await get(pair.appPort, '/', 'web.test', 15_000)
       assert.equal(down.status, 502)
       assert.equal(down.error, 'E_UPSTREAM_UNREACHABLE')
       await pair.server.close()
-      const peerGone = await get(pair.appPort)
+      const peerGone = await get(pair.appPort, '/', 'web.test', 15_000)
       assert.equal(peerGone.status, 502)
       assert.equal(peerGone.error, 'E_PEER_UNREACHABLE')
     } finally {

@@ -2,21 +2,12 @@
 // limit, and a peer that went away is dialled again (after backoff) once it is back.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import http from 'node:http'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { parseConfig } from '../../src/config/load.js'
 import { startProxy } from '../../src/proxy.js'
 import { startPair } from '../helpers/pair.js'
-
-function get (port: number, path: string): Promise<{ status: number, error: string | undefined }> {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path, headers: { host: 'web.test' }, agent: false }, (res) => {
-      res.resume()
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, error: res.headers['meshgate-error'] as string | undefined }))
-    }).on('error', reject)
-  })
-}
+import { get } from '../helpers/clients.js'
 
 describe('peer session pool', () => {
   it('shares one session across concurrent requests', async () => {

@@ -1,19 +1,9 @@
 // Timeouts are answered, never hung: connect, response head and idle, each with its code.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import http from 'node:http'
 import net from 'node:net'
 import { startPair, type Pair } from '../helpers/pair.js'
-
-function get (port: number, path: string): Promise<{ status: number, error: string | undefined, ms: number }> {
-  const started = Date.now()
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path, headers: { host: 'web.test' }, agent: false }, (res) => {
-      res.resume()
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, error: res.headers['meshgate-error'] as string | undefined, ms: Date.now() - started }))
-    }).on('error', reject)
-  })
-}
+import { get } from '../helpers/clients.js'
 
 describe('timeouts', () => {
   let blackhole: net.Server
