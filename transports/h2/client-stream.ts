@@ -1,10 +1,11 @@
 // Outbound streams on a client session: a request with streamed bodies, or a CONNECT tunnel.
 import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2'
 import type { Readable } from 'node:stream'
-import { ERROR_CODES, ERROR_HEADER, MeshError, type ErrorCode } from '../../src/errors.js'
+import { MeshError } from '../../src/errors.js'
 import type { HeaderMap, PeerResponse, PeerTunnel, RequestHead, StreamOptions } from '../contract.js'
+import { abortReason, tunnelRefusal } from '../stream-errors.js'
 import { cancellable, guardDuplex, guardReadable, type Cancel } from './peer-stream.js'
-import { headerListSize, headerValue, requestHeaders, toHeaderMap, toResponseHead } from './headers.js'
+import { headerListSize, requestHeaders, toHeaderMap, toResponseHead } from './headers.js'
 
 /** A stream plus the way to reset it with RST_STREAM(CANCEL) and no END_STREAM before it. */
 interface OpenedStream {
@@ -104,7 +105,7 @@ export async function openTunnel (
         return
       }
       cancel()
-      reject(refusal(response.status, response.headers, head))
+      reject(tunnelRefusal(response.status, response.headers, head))
     })
     stream.on('error', (err) => {
       if (!settled) reject(resetError(stream, head.authority, err))
@@ -138,20 +139,8 @@ function openStream (session: ClientHttp2Session, head: RequestHead, endStream: 
   return { stream, cancel: cancellable(stream) }
 }
 
-function refusal (status: number, headers: HeaderMap, head: RequestHead): MeshError {
-  const peerCode = headerValue(headers, ERROR_HEADER)
-  const code: ErrorCode = peerCode !== undefined && Object.hasOwn(ERROR_CODES, peerCode) ? peerCode as ErrorCode : 'E_PEER_REFUSED'
-  return new MeshError(code, `peer refused CONNECT ${head.authority}${head.protocol === undefined ? '' : ` (:protocol ${head.protocol})`}: status ${status}${peerCode === undefined ? '' : ` ${peerCode}`}`)
-}
-
 function resetError (stream: ClientHttp2Stream, authority: string, cause?: Error): MeshError {
   if (cause instanceof MeshError) return cause
   const reason = cause?.message ?? `closed early (RST_STREAM code ${stream.rstCode ?? 'none'})`
   return new MeshError('E_PEER_RESET', `stream to ${authority} failed: ${reason}`, { cause })
-}
-
-/** Why a signal aborted: its reason when that is an Error, else an AbortError. */
-export function abortReason (signal: AbortSignal | undefined): Error {
-  const reason: unknown = signal?.reason
-  return reason instanceof Error ? reason : new DOMException('the stream was aborted', 'AbortError')
 }

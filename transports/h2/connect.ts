@@ -4,7 +4,7 @@ import { connect as tlsConnect } from 'node:tls'
 import { MeshError } from '../../src/errors.js'
 import type { ConnectOptions, PeerSession, TransportComponents } from '../contract.js'
 import { H2PeerSession } from './client-session.js'
-import { abortReason } from './client-stream.js'
+import { abortReason } from '../stream-errors.js'
 import { localSettings, type ResolvedH2Options } from './options.js'
 import { ALPN_H2, clientTlsOptions, connectError, identityOf } from './tls.js'
 

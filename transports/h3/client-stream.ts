@@ -1,9 +1,10 @@
 // Outbound streams on an HTTP/3 session: a request with streamed bodies, or a CONNECT tunnel.
 import type { Readable } from 'node:stream'
 import { H3_CODES, QuicStreamError, type QuicSession, type QuicStream } from '../../native/quic.js'
-import { ERROR_CODES, ERROR_HEADER, MeshError, type ErrorCode } from '../../src/errors.js'
+import { MeshError } from '../../src/errors.js'
 import type { HeaderMap, PeerResponse, PeerTunnel, RequestHead, StreamOptions } from '../contract.js'
-import { headerValue, requestFields, toHeaderMap, toResponseHead } from './headers.js'
+import { abortReason, tunnelRefusal } from '../stream-errors.js'
+import { requestFields, toHeaderMap, toResponseHead } from './headers.js'
 import { guardDuplex, guardReadable, resetStream } from './peer-stream.js'
 
 /** Sends a request (not CONNECT); resolves on the response head, the body streaming behind it. */
@@ -101,7 +102,7 @@ export async function openTunnel (
       stream.on('error', () => {})
       stream.resume()
       stream.end()
-      reject(refusal(response.status, response.headers, head))
+      reject(tunnelRefusal(response.status, response.headers, head))
     })
     stream.on('error', (err: Error) => {
       if (!settled) reject(resetError(head.authority, err))
@@ -124,12 +125,6 @@ export function openStream (session: QuicSession, head: RequestHead, endStream: 
   }
 }
 
-function refusal (status: number, headers: HeaderMap, head: RequestHead): MeshError {
-  const peerCode = headerValue(headers, ERROR_HEADER)
-  const code: ErrorCode = peerCode !== undefined && Object.hasOwn(ERROR_CODES, peerCode) ? peerCode as ErrorCode : 'E_PEER_REFUSED'
-  return new MeshError(code, `peer refused CONNECT ${head.authority}${head.protocol === undefined ? '' : ` (:protocol ${head.protocol})`}: status ${status}${peerCode === undefined ? '' : ` ${peerCode}`}`)
-}
-
 function resetError (authority: string, cause?: Error): MeshError {
   if (cause instanceof MeshError) return cause
   if (cause instanceof QuicStreamError && cause.code === H3_CODES.requestRejected) {
@@ -138,10 +133,4 @@ function resetError (authority: string, cause?: Error): MeshError {
   }
   const reason = cause?.message ?? 'closed before its end (RESET_STREAM or session lost)'
   return new MeshError('E_PEER_RESET', `stream to ${authority} failed: ${reason}`, { cause })
-}
-
-/** Why a signal aborted: its reason when that is an Error, else an AbortError. */
-export function abortReason (signal: AbortSignal | undefined): Error {
-  const reason: unknown = signal?.reason
-  return reason instanceof Error ? reason : new DOMException('the stream was aborted', 'AbortError')
 }

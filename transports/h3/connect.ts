@@ -5,7 +5,7 @@ import { connect as quicConnect, QuicSessionError, type QuicSession } from '../.
 import { MeshError } from '../../src/errors.js'
 import type { ConnectOptions, PeerSession, TransportComponents } from '../contract.js'
 import { H3PeerSession } from './client-session.js'
-import { abortReason } from './client-stream.js'
+import { abortReason } from '../stream-errors.js'
 import { bindingTuning, type ResolvedH3Options } from './options.js'
 import { probeUdpPort } from './udp-probe.js'
 
