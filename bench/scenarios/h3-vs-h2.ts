@@ -10,11 +10,8 @@
  *   node dist/bench/scenarios/h3-vs-h2.js [--duration 6] [--rounds 3] [--warmup 1] [--out bench/out]
  *                                         [--scenarios http1-small,h2c-small,tcp-bulk]
  */
-import { mkdir, writeFile } from 'node:fs/promises'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
-import { parseArgs } from 'node:util'
-import { makeCertificates, type BenchCertificates } from '../certs.js'
+import { mkdir } from 'node:fs/promises'
+import type { BenchCertificates } from '../certs.js'
 import { meshgatePair } from '../paths/meshgate-pair.js'
 import { table } from '../report.js'
 import { runSuite, type SuiteResults } from '../suite.js'
@@ -23,6 +20,7 @@ import { startUpstreams } from '../upstreams.js'
 import { h2cSmall } from './h2c-small.js'
 import { http1Small } from './http1-small.js'
 import { tcpBulk } from './tcp-bulk.js'
+import { runStandalone, writeBenchReport } from '../standalone.js'
 
 export const H3_VS_H2_ID = 'h3-vs-h2'
 const H2_PATH = 'meshgate-h2-pair'
@@ -186,44 +184,22 @@ function render (result: Omit<H3VsH2Result, 'markdown'>): string {
 /** Runs the comparison and writes `<out>/h3-vs-h2.md` and `.json`; returns the markdown. */
 export async function runAndWriteH3VsH2 (outDir: string, options: H3VsH2Options): Promise<string> {
   const result = await runH3VsH2(options)
-  await mkdir(outDir, { recursive: true })
-  await writeFile(join(outDir, 'h3-vs-h2.md'), result.markdown)
-  await writeFile(join(outDir, 'h3-vs-h2.json'), JSON.stringify({ date: new Date().toISOString(), ...result }, null, 2) + '\n')
+  await writeBenchReport(outDir, 'h3-vs-h2', result.markdown, { date: new Date().toISOString(), ...result })
   return result.markdown
 }
 
-async function main (): Promise<void> {
-  // dist/bench/scenarios/h3-vs-h2.js → the repository root
-  const repoDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
-  const { values } = parseArgs({
-    options: {
-      duration: { type: 'string', default: '6' },
-      rounds: { type: 'string', default: '3' },
-      warmup: { type: 'string', default: '1' },
-      scenarios: { type: 'string' },
-      out: { type: 'string', default: join(repoDir, 'bench', 'out') },
-    },
-  })
-  const outDir = resolve(values.out)
-  const workDir = join(outDir, 'h3-vs-h2-work')
-  await mkdir(workDir, { recursive: true })
-  const log = (line: string): void => { console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`) }
-  const markdown = await runAndWriteH3VsH2(outDir, {
-    workDir,
-    repoDir,
-    certs: await makeCertificates(workDir),
-    durationSeconds: Number(values.duration),
-    rounds: Number(values.rounds),
-    warmupSeconds: Number(values.warmup),
-    scenarios: values.scenarios?.split(',').map((id) => id.trim()),
-    log,
-  })
-  console.log('\n' + markdown)
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((err: unknown) => {
-    console.error(`h3-vs-h2 bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
-    process.exitCode = 1
-  })
-}
+runStandalone('h3-vs-h2', import.meta.url, {
+  duration: { type: 'string', default: '6' },
+  rounds: { type: 'string', default: '3' },
+  warmup: { type: 'string', default: '1' },
+  scenarios: { type: 'string' },
+}, async (values, ctx) => await runAndWriteH3VsH2(ctx.outDir, {
+  workDir: ctx.workDir,
+  repoDir: ctx.repoDir,
+  certs: ctx.certs,
+  durationSeconds: Number(values.duration),
+  rounds: Number(values.rounds),
+  warmupSeconds: Number(values.warmup),
+  scenarios: values.scenarios?.split(',').map((id) => id.trim()),
+  log: ctx.log,
+}))

@@ -13,11 +13,8 @@
  *                                             [--scenarios http1-small,h2c-small]
  */
 import { loadavg } from 'node:os'
-import { mkdir, writeFile } from 'node:fs/promises'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
-import { parseArgs } from 'node:util'
-import { makeCertificates, type BenchCertificates } from '../certs.js'
+import { mkdir } from 'node:fs/promises'
+import type { BenchCertificates } from '../certs.js'
 import { meshgatePair } from '../paths/meshgate-pair.js'
 import { table } from '../report.js'
 import { runSuite, type SuiteResults } from '../suite.js'
@@ -25,6 +22,7 @@ import { median, summarise, type BenchSummary } from '../summary.js'
 import { startUpstreams } from '../upstreams.js'
 import { h2cSmall } from './h2c-small.js'
 import { http1Small } from './http1-small.js'
+import { runStandalone, writeBenchReport } from '../standalone.js'
 
 export const METRICS_COST_ID = 'metrics-cost'
 const ON_PATH = 'meshgate-metrics-on'
@@ -222,46 +220,26 @@ function render (result: Omit<MetricsCostResult, 'markdown'>): string {
 /** Runs the comparison and writes `<out>/metrics-cost.md` and `.json`; returns the markdown. */
 export async function runAndWriteMetricsCost (outDir: string, options: MetricsCostOptions): Promise<string> {
   const result = await runMetricsCost(options)
-  await mkdir(outDir, { recursive: true })
-  await writeFile(join(outDir, 'metrics-cost.md'), result.markdown)
-  await writeFile(join(outDir, 'metrics-cost.json'), JSON.stringify(result, null, 2) + '\n')
+  await writeBenchReport(outDir, 'metrics-cost', result.markdown, result)
   return result.markdown
 }
 
-async function main (): Promise<void> {
-  // dist/bench/scenarios/metrics-cost.js → the repository root
-  const repoDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
-  const { values } = parseArgs({
-    options: {
-      duration: { type: 'string', default: '6' },
-      rounds: { type: 'string', default: '3' },
-      warmup: { type: 'string', default: '1' },
-      scenarios: { type: 'string' },
-      out: { type: 'string', default: join(repoDir, 'bench', 'out') },
-    },
-  })
-  const outDir = resolve(values.out)
-  const workDir = join(outDir, 'metrics-cost-work')
-  await mkdir(workDir, { recursive: true })
-  const log = (line: string): void => { console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`) }
-  log(`load average at start ${loadavg().map((v) => v.toFixed(2)).join(' ')}`)
-  const markdown = await runAndWriteMetricsCost(outDir, {
-    workDir,
-    repoDir,
-    certs: await makeCertificates(workDir),
+runStandalone('metrics-cost', import.meta.url, {
+  duration: { type: 'string', default: '6' },
+  rounds: { type: 'string', default: '3' },
+  warmup: { type: 'string', default: '1' },
+  scenarios: { type: 'string' },
+}, async (values, ctx) => {
+  ctx.log(`load average at start ${loadavg().map((v) => v.toFixed(2)).join(' ')}`)
+  return await runAndWriteMetricsCost(ctx.outDir, {
+    workDir: ctx.workDir,
+    repoDir: ctx.repoDir,
+    certs: ctx.certs,
     durationSeconds: Number(values.duration),
     rounds: Number(values.rounds),
     warmupSeconds: Number(values.warmup),
     scenarios: values.scenarios?.split(',').map((id) => id.trim()),
     command: ['node dist/bench/scenarios/metrics-cost.js', ...process.argv.slice(2)].join(' '),
-    log,
+    log: ctx.log,
   })
-  console.log('\n' + markdown)
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((err: unknown) => {
-    console.error(`metrics-cost bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
-    process.exitCode = 1
-  })
-}
+})

@@ -12,15 +12,14 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
-import { parseArgs } from 'node:util'
+import { join } from 'node:path'
 import { stringify } from 'yaml'
-import { makeCertificates, type BenchCertificates } from '../certs.js'
+import type { BenchCertificates } from '../certs.js'
 import { MESHGATE_CLI } from '../meshgate.js'
 import { freePorts } from '../ports.js'
 import { BenchProcess } from '../processes.js'
 import { runWrk } from '../tools.js'
+import { runStandalone, writeBenchReport } from '../standalone.js'
 
 export const SLOW_ENDPOINT_ID = 'slow-endpoint'
 const AUTHORITY = 'bench-slow-endpoint'
@@ -211,46 +210,24 @@ export async function runSlowEndpoint (options: SlowEndpointOptions): Promise<Sl
 /** Runs the comparison and writes `<out>/slow-endpoint.md` and `.json`; returns the markdown. */
 export async function runAndWriteSlowEndpoint (outDir: string, options: SlowEndpointOptions): Promise<string> {
   const result = await runSlowEndpoint(options)
-  await mkdir(outDir, { recursive: true })
-  await writeFile(join(outDir, 'slow-endpoint.md'), result.markdown)
-  await writeFile(join(outDir, 'slow-endpoint.json'), JSON.stringify({ date: new Date().toISOString(), ...result }, null, 2) + '\n')
+  await writeBenchReport(outDir, 'slow-endpoint', result.markdown, { date: new Date().toISOString(), ...result })
   return result.markdown
 }
 
-async function main (): Promise<void> {
-  // dist/bench/scenarios/slow-endpoint.js → the repository root
-  const repoDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
-  const { values } = parseArgs({
-    options: {
-      duration: { type: 'string', default: '10' },
-      rounds: { type: 'string', default: '2' },
-      'fast-ms': { type: 'string', default: '10' },
-      connections: { type: 'string', default: '8' },
-      'decay-ms': { type: 'string' },
-      out: { type: 'string', default: join(repoDir, 'bench', 'out') },
-    },
-  })
-  const outDir = resolve(values.out)
-  const workDir = join(outDir, 'slow-endpoint-work')
-  await mkdir(workDir, { recursive: true })
-  const log = (line: string): void => { console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`) }
-  const markdown = await runAndWriteSlowEndpoint(outDir, {
-    workDir,
-    repoDir,
-    certs: await makeCertificates(workDir),
-    durationSeconds: Number(values.duration),
-    rounds: Number(values.rounds),
-    fastMs: Number(values['fast-ms']),
-    connections: Number(values.connections),
-    ...(values['decay-ms'] !== undefined ? { decayMs: Number(values['decay-ms']) } : {}),
-    log,
-  })
-  console.log('\n' + markdown)
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((err: unknown) => {
-    console.error(`slow-endpoint bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
-    process.exitCode = 1
-  })
-}
+runStandalone('slow-endpoint', import.meta.url, {
+  duration: { type: 'string', default: '10' },
+  rounds: { type: 'string', default: '2' },
+  'fast-ms': { type: 'string', default: '10' },
+  connections: { type: 'string', default: '8' },
+  'decay-ms': { type: 'string' },
+}, async (values, ctx) => await runAndWriteSlowEndpoint(ctx.outDir, {
+  workDir: ctx.workDir,
+  repoDir: ctx.repoDir,
+  certs: ctx.certs,
+  durationSeconds: Number(values.duration),
+  rounds: Number(values.rounds),
+  fastMs: Number(values['fast-ms']),
+  connections: Number(values.connections),
+  ...(values['decay-ms'] !== undefined ? { decayMs: Number(values['decay-ms']) } : {}),
+  log: ctx.log,
+}))
