@@ -4,70 +4,26 @@ import { createSecureServer, type Http2SecureServer, type ServerHttp2Session, ty
 import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls'
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { MeshError } from '../../src/errors.js'
 import type {
-  InboundExchange, PeerSession, RequestHead, TlsMaterial, TransportListener, TransportLogger, TransportObserver,
+  InboundExchange, RequestHead, TlsMaterial, TransportObserver,
 } from '../../transports/contract.js'
 import { TransportRegistry } from '../../transports/registry.js'
 import { H2_DEFAULTS, h2Transport, type H2Options } from '../../transports/h2/index.js'
-import { makePki, type TestPki } from '../helpers/pki.js'
+import { makePki } from '../helpers/pki.js'
 import { runTransportConformance } from './conformance.js'
-
-/** A logger that drops everything (MESHGATE_TEST_LOG=1 prints it). */
-const quietLogger: TransportLogger = {
-  debug: (obj, msg) => log('debug', obj, msg),
-  info: (obj, msg) => log('info', obj, msg),
-  warn: (obj, msg) => log('warn', obj, msg),
-  error: (obj, msg) => log('error', obj, msg),
-  child: () => quietLogger,
-}
-
-function log (level: string, obj: object, msg?: string): void {
-  if (process.env.MESHGATE_TEST_LOG === '1') console.error(level, msg, obj)
-}
+import { quietLogger, transportRig } from '../helpers/transport-rig.js'
 
 runTransportConformance('h2', async () => ({ transport: h2Transport({ keepAliveMs: 1000 })({ logger: quietLogger }) }))
 
 describe('h2 only', { timeout: 30_000 }, () => {
-  let pki: TestPki
-  let serverTls: TlsMaterial
-  let clientTls: TlsMaterial
-  const cleanups: Array<() => void> = []
-
-  before(async () => {
-    pki = await makePki()
-    serverTls = await pki.workload('server')
-    clientTls = await pki.workload('client')
-  })
-
-  after(() => {
-    for (const cleanup of cleanups.reverse()) cleanup()
-  })
-
-  const transport = (options: H2Options = {}, observer?: TransportObserver): ReturnType<ReturnType<typeof h2Transport>> =>
-    h2Transport(options)(observer === undefined ? { logger: quietLogger } : { logger: quietLogger, observer })
-
-  const listen = async (options: H2Options, onRequest: (exchange: InboundExchange) => void): Promise<TransportListener> => {
-    const listener = await transport(options).listen({ host: '127.0.0.1', port: 0, tls: serverTls }, {
-      request: onRequest,
-      tunnel: (tunnel) => tunnel.reject(new MeshError('E_TARGET_NOT_ALLOWED', 'no tunnels here')),
-    })
-    cleanups.push(() => listener.destroy())
-    return listener
-  }
-
-  const connect = async (port: number, options: H2Options = {}, observer?: TransportObserver): Promise<PeerSession> => {
-    const session = await transport(options, observer).connect({
-      address: { host: '127.0.0.1', port }, expectedIdentity: pki.id('server'), tls: clientTls, connectTimeoutMs: 3000,
-    })
-    cleanups.push(() => session.destroy())
-    return session
-  }
+  const rig = transportRig(h2Transport, {} as H2Options)
+  const { cleanups, transport, listen, connect } = rig
 
   /** A plain node:http2 server with the mesh certificates, to look at what our client sends. */
   const rawServer = async (settings: { enableConnectProtocol?: boolean }, onStream: (stream: ServerHttp2Stream) => void): Promise<{ server: Http2SecureServer, port: number, sessions: ServerHttp2Session[], sockets: TLSSocket[] }> => {
-    const server = createSecureServer({ ...serverTls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3', settings })
+    const server = createSecureServer({ ...rig.serverTls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3', settings })
     const sessions: ServerHttp2Session[] = []
     const sockets: TLSSocket[] = []
     server.on('secureConnection', (socket: TLSSocket) => sockets.push(socket))
@@ -103,12 +59,12 @@ describe('h2 only', { timeout: 30_000 }, () => {
     const registry = new TransportRegistry({ logger: quietLogger, observer })
     const h2 = registry.add(h2Transport({ keepAliveMs: 0 }))
     assert.equal(registry.get('h2'), h2)
-    const listener = await h2.listen({ host: '127.0.0.1', port: 0, tls: serverTls }, {
+    const listener = await h2.listen({ host: '127.0.0.1', port: 0, tls: rig.serverTls }, {
       request: (exchange) => exchange.respond({ status: 204, headers: {} }, null),
       tunnel: (tunnel) => tunnel.reject(new MeshError('E_TARGET_NOT_ALLOWED', 'no')),
     })
     cleanups.push(() => listener.destroy())
-    const session = await h2.connect({ address: listener.address(), expectedIdentity: pki.id('server'), tls: clientTls, connectTimeoutMs: 3000 })
+    const session = await h2.connect({ address: listener.address(), expectedIdentity: rig.pki.id('server'), tls: rig.clientTls, connectTimeoutMs: 3000 })
     const response = await session.request(get('/'), null)
     response.body.resume()
     await session.close()
@@ -121,7 +77,7 @@ describe('h2 only', { timeout: 30_000 }, () => {
   })
 
   it('kills a session whose peer leaves a PING unanswered', async () => {
-    const silent = await silentH2Peer(serverTls)
+    const silent = await silentH2Peer(rig.serverTls)
     cleanups.push(() => silent.close())
     const session = await connect(silent.port, { keepAliveMs: 50, keepAliveTimeoutMs: 100 })
     const closed = new Promise<Error | undefined>((resolve) => session.onClose(resolve))
@@ -150,7 +106,7 @@ describe('h2 only', { timeout: 30_000 }, () => {
   it('advertises its SETTINGS and connection window to a client (defaults)', async () => {
     const listener = await listen({}, (exchange) => exchange.respond({ status: 204, headers: {} }, null))
     const { connect: rawConnect } = await import('node:http2')
-    const client = rawConnect(`https://127.0.0.1:${listener.address().port}`, { ...clientTls, checkServerIdentity: () => undefined })
+    const client = rawConnect(`https://127.0.0.1:${listener.address().port}`, { ...rig.clientTls, checkServerIdentity: () => undefined })
     cleanups.push(() => client.destroy())
     const settings = await new Promise<Record<string, unknown>>((resolve) => client.once('remoteSettings', (s) => resolve({ ...s })))
     assert.equal(settings.initialWindowSize, H2_DEFAULTS.streamWindowBytes)
@@ -244,7 +200,7 @@ describe('h2 only', { timeout: 30_000 }, () => {
   })
 
   it('refuses a peer that does not negotiate ALPN h2 (E_PEER_TLS)', async () => {
-    const server: TlsServer = createTlsServer({ ...serverTls, requestCert: true, minVersion: 'TLSv1.3', ALPNProtocols: ['http/1.1'] }, (socket) => socket.end())
+    const server: TlsServer = createTlsServer({ ...rig.serverTls, requestCert: true, minVersion: 'TLSv1.3', ALPNProtocols: ['http/1.1'] }, (socket) => socket.end())
     server.on('tlsClientError', () => {})
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     cleanups.push(() => server.close())
@@ -255,14 +211,14 @@ describe('h2 only', { timeout: 30_000 }, () => {
     const listener = await listen({}, (exchange) => exchange.respond({ status: 204, headers: {} }, null))
     const foreign = await makePki('foreign.local')
     const alien = await foreign.workload('client')
-    const noSpiffe = await pki.ca.issue('https://not-spiffe.example/client')
+    const noSpiffe = await rig.pki.ca.issue('https://not-spiffe.example/client')
     const bad: TlsMaterial[] = [
-      { ...alien, ca: pki.ca.cert },
-      { ca: pki.ca.cert, ...noSpiffe },
-      await pki.workload('client', { expired: true }),
+      { ...alien, ca: rig.pki.ca.cert },
+      { ca: rig.pki.ca.cert, ...noSpiffe },
+      await rig.pki.workload('client', { expired: true }),
     ]
     for (const tls of bad) {
-      await assert.rejects(transport().connect({ address: listener.address(), expectedIdentity: pki.id('server'), tls, connectTimeoutMs: 3000 }),
+      await assert.rejects(transport().connect({ address: listener.address(), expectedIdentity: rig.pki.id('server'), tls, connectTimeoutMs: 3000 }),
         (err: unknown) => err instanceof MeshError && err.code === 'E_PEER_TLS' && /refused our client/.test(err.message))
     }
   })

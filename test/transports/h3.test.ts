@@ -2,32 +2,20 @@
 import assert from 'node:assert/strict'
 import { createSocket } from 'node:dgram'
 import { Readable } from 'node:stream'
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { MeshError } from '../../src/errors.js'
 import type {
-  InboundExchange, PeerSession, QuicPathSample, RequestHead, TlsMaterial, TransportListener, TransportLogger, TransportObserver,
+  InboundExchange, QuicPathSample, RequestHead, TlsMaterial, TransportObserver,
 } from '../../transports/contract.js'
 import { TransportRegistry } from '../../transports/registry.js'
 import { bufferShortfall, h3Availability, h3Transport, type H3Listener, type H3Options } from '../../transports/h3/index.js'
-import { makePki, type TestPki } from '../helpers/pki.js'
+import { makePki } from '../helpers/pki.js'
 import { runTransportConformance } from './conformance.js'
+import { quietLogger, transportRig } from '../helpers/transport-rig.js'
 
 const availability = h3Availability()
 /** `false` when the QUIC addon loads, else why these tests are skipped. */
 const SKIP: string | false = availability.available ? false : `QUIC addon not built (${availability.installHint})`
-
-/** A logger that drops everything (MESHGATE_TEST_LOG=1 prints it). */
-const quietLogger: TransportLogger = {
-  debug: (obj, msg) => log('debug', obj, msg),
-  info: (obj, msg) => log('info', obj, msg),
-  warn: (obj, msg) => log('warn', obj, msg),
-  error: (obj, msg) => log('error', obj, msg),
-  child: () => quietLogger,
-}
-
-function log (level: string, obj: object, msg?: string): void {
-  if (process.env.MESHGATE_TEST_LOG === '1') console.error(level, msg, obj)
-}
 
 if (SKIP === false) {
   runTransportConformance('h3', async () => ({ transport: h3Transport({ keepAliveMs: 1000 })({ logger: quietLogger }) }))
@@ -36,40 +24,8 @@ if (SKIP === false) {
 }
 
 describe('h3 only', { timeout: 60_000, skip: SKIP }, () => {
-  let pki: TestPki
-  let serverTls: TlsMaterial
-  let clientTls: TlsMaterial
-  const cleanups: Array<() => void> = []
-
-  before(async () => {
-    pki = await makePki()
-    serverTls = await pki.workload('server')
-    clientTls = await pki.workload('client')
-  })
-
-  after(() => {
-    for (const cleanup of cleanups.reverse()) cleanup()
-  })
-
-  const transport = (options: H3Options = {}, observer?: TransportObserver): ReturnType<ReturnType<typeof h3Transport>> =>
-    h3Transport(options)(observer === undefined ? { logger: quietLogger } : { logger: quietLogger, observer })
-
-  const listen = async (options: H3Options, onRequest: (exchange: InboundExchange) => void): Promise<TransportListener> => {
-    const listener = await transport(options).listen({ host: '127.0.0.1', port: 0, tls: serverTls }, {
-      request: onRequest,
-      tunnel: (tunnel) => tunnel.reject(new MeshError('E_TARGET_NOT_ALLOWED', 'no tunnels here')),
-    })
-    cleanups.push(() => listener.destroy())
-    return listener
-  }
-
-  const connect = async (port: number, options: H3Options = {}, observer?: TransportObserver): Promise<PeerSession> => {
-    const session = await transport(options, observer).connect({
-      address: { host: '127.0.0.1', port }, expectedIdentity: pki.id('server'), tls: clientTls, connectTimeoutMs: 3000,
-    })
-    cleanups.push(() => session.destroy())
-    return session
-  }
+  const rig = transportRig(h3Transport, {} as H3Options)
+  const { cleanups, transport, listen, connect } = rig
 
   it('garbage datagrams to the listener\'s UDP port do not disturb its sessions', async () => {
     const listener = await listen({}, (exchange) => exchange.respond({ status: 200, headers: {} }, exchange.body))
@@ -124,12 +80,12 @@ describe('h3 only', { timeout: 60_000, skip: SKIP }, () => {
     const registry = new TransportRegistry({ logger: quietLogger, observer })
     const h3 = registry.add(h3Transport({ keepAliveMs: 50 }))
     assert.equal(registry.get('h3'), h3)
-    const listener = await h3.listen({ host: '127.0.0.1', port: 0, tls: serverTls }, {
+    const listener = await h3.listen({ host: '127.0.0.1', port: 0, tls: rig.serverTls }, {
       request: (exchange) => exchange.respond({ status: 204, headers: {} }, null),
       tunnel: (tunnel) => tunnel.reject(new MeshError('E_TARGET_NOT_ALLOWED', 'no')),
     })
     cleanups.push(() => listener.destroy())
-    const session = await h3.connect({ address: listener.address(), expectedIdentity: pki.id('server'), tls: clientTls, connectTimeoutMs: 3000 })
+    const session = await h3.connect({ address: listener.address(), expectedIdentity: rig.pki.id('server'), tls: rig.clientTls, connectTimeoutMs: 3000 })
     const rtt = session.stats().rttSeconds
     assert.ok(rtt !== undefined && rtt > 0 && rtt < 1, `rtt right after the handshake: ${String(rtt)}`)
     const response = await session.request(get('/'), null)
@@ -150,17 +106,17 @@ describe('h3 only', { timeout: 60_000, skip: SKIP }, () => {
     const foreign = await makePki('foreign.local')
     const alien = await foreign.workload('client')
     const bad: TlsMaterial[] = [
-      { ...alien, ca: pki.ca.cert },
-      await pki.workload('client', { expired: true }),
+      { ...alien, ca: rig.pki.ca.cert },
+      await rig.pki.workload('client', { expired: true }),
     ]
     for (const tls of bad) {
-      await assert.rejects(transport().connect({ address: listener.address(), expectedIdentity: pki.id('server'), tls, connectTimeoutMs: 3000 }),
+      await assert.rejects(transport().connect({ address: listener.address(), expectedIdentity: rig.pki.id('server'), tls, connectTimeoutMs: 3000 }),
         (err: unknown) => err instanceof MeshError && err.code === 'E_PEER_TLS' && /refused our client/.test(err.message))
     }
   })
 
   it('a session the peer closes with GOAWAY ends cleanly; one the listener destroys reports E_PEER_RESET', async () => {
-    const drained = await transport().listen({ host: '127.0.0.1', port: 0, tls: serverTls }, {
+    const drained = await transport().listen({ host: '127.0.0.1', port: 0, tls: rig.serverTls }, {
       request: (exchange) => exchange.respond({ status: 204, headers: {} }, null),
       tunnel: (tunnel) => tunnel.reject(new MeshError('E_TARGET_NOT_ALLOWED', 'no')),
     })
@@ -178,7 +134,7 @@ describe('h3 only', { timeout: 60_000, skip: SKIP }, () => {
   })
 
   it('reports the UDP buffer sizes the kernel granted, and names the sysctls when it capped them', async () => {
-    const listener = await transport({ recvBufferBytes: 64 * 1024, sendBufferBytes: 64 * 1024 }).listen({ host: '127.0.0.1', port: 0, tls: serverTls }, {
+    const listener = await transport({ recvBufferBytes: 64 * 1024, sendBufferBytes: 64 * 1024 }).listen({ host: '127.0.0.1', port: 0, tls: rig.serverTls }, {
       request: (exchange) => exchange.respond({ status: 204, headers: {} }, null),
       tunnel: (tunnel) => tunnel.reject(new MeshError('E_TARGET_NOT_ALLOWED', 'no')),
     }) as H3Listener
