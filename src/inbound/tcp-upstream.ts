@@ -4,9 +4,10 @@
  */
 import net from 'node:net'
 import type { Socket } from 'node:net'
+import type { DuplexOptions } from 'node:stream'
 import { MeshError } from '../errors.js'
 import { splitHostPort } from '../http/headers.js'
-import { splice, type SpliceResult } from '../tunnel/splice.js'
+import { SOCKET_BUFFER_BYTES, splice, type SpliceResult } from '../tunnel/splice.js'
 import type { InboundTunnel } from '../../transports/contract.js'
 import { upstreamError } from './upstream-errors.js'
 
@@ -14,7 +15,9 @@ import { upstreamError } from './upstream-errors.js'
 export async function connectTcp (address: string, timeoutMs: number, signal?: AbortSignal): Promise<Socket> {
   const { host, port } = splitHostPort(address)
   return await new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port: port ?? 0, allowHalfOpen: true, noDelay: true })
+    // The buffer size goes to the constructor: node passes it to the Duplex, @types/node lacks it.
+    const socketOptions: net.SocketConstructorOpts & DuplexOptions = { allowHalfOpen: true, highWaterMark: SOCKET_BUFFER_BYTES }
+    const socket = new net.Socket(socketOptions).connect({ host, port: port ?? 0, noDelay: true })
     const timer = setTimeout(() => { socket.destroy(); reject(new MeshError('E_CONNECT_TIMEOUT', `${address}: connect timed out after ${timeoutMs} ms`)) }, timeoutMs)
     const onAbort = (): void => { socket.destroy(); reject(new MeshError('E_UPSTREAM_RESET', `${address}: the caller went away`)) }
     signal?.addEventListener('abort', onAbort, { once: true })

@@ -13,6 +13,7 @@ import { MeshError } from '../errors.js'
 import { rawErrorResponse } from '../http/rescue.js'
 import type { OutboundContext } from './context.js'
 import { handleOutboundRequest } from './http-proxy.js'
+import { SOCKET_BUFFER_BYTES } from '../tunnel/splice.js'
 import { handleOutboundTcp } from './tcp-proxy.js'
 import { handleOutboundUpgrade } from './upgrade.js'
 
@@ -62,7 +63,7 @@ export async function startOutboundListener (ctx: OutboundContext, config: Outbo
     }
   }
 
-  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => {
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true, highWaterMark: SOCKET_BUFFER_BYTES }, (socket) => {
     sockets.add(socket)
     socket.once('close', () => sockets.delete(socket))
     socket.on('error', (err) => log.debug({ err: err.message }, 'app connection error'))

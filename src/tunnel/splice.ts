@@ -6,6 +6,12 @@
 import type { Duplex } from 'node:stream'
 import { MeshError } from '../errors.js'
 
+/**
+ * Write buffer of the app and workload sockets a tunnel splices, bytes (256 KiB, as the h2 tunnel
+ * wrapper): node's 16 KiB default paused the other side after every 64 KiB read.
+ */
+export const SOCKET_BUFFER_BYTES = 256 * 1024
+
 export interface SpliceResult {
   /** Bytes read from `a` and written to `b`. */
   aToB: number
