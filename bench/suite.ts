@@ -5,7 +5,9 @@
  * heap in use, for Node processes that serve metrics), which shows memory growth across
  * back-to-back runs. Produces raw results; report.ts summarises them.
  */
+import { mkdir } from 'node:fs/promises'
 import { loadavg } from 'node:os'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { readHeapUsedBytes } from './node-heap.js'
 import type { PathDefinition, BenchContext, PathInstance } from './paths/types.js'
@@ -48,6 +50,12 @@ export interface SuiteOptions {
   settleMs: number
   /** Reverse the order of the paths in even rounds, so that load drifting over the run falls on each alike (default false). */
   alternateOrder?: boolean
+  /**
+   * Run every path of a scenario at the same time, each with its own load tool (default false:
+   * one after another). For comparing variants of one proxy: whatever else loads the machine
+   * then falls on all of them in the same seconds, at the price of them sharing the CPUs.
+   */
+  simultaneous?: boolean
   /** Called with a line of progress. */
   log: (line: string) => void
 }
@@ -111,32 +119,47 @@ export async function runSuite (context: BenchContext, paths: readonly PathDefin
       options.log(`warmed up (${options.warmupSeconds} s per scenario and path, not measured)`)
     }
 
+    const runOne = async (round: number, scenario: Scenario, record: PathRecord, instance: PathInstance): Promise<void> => {
+      const run: RunRecord = { round, scenario: scenario.id, path: record.id, usage: {} }
+      runs.push(run)
+      const sampler = new UsageSampler(instance.processes)
+      // Paths running at once each get their own scratch directory (h2load's request log).
+      const workDir = options.simultaneous === true ? join(context.workDir, record.id) : context.workDir
+      try {
+        await mkdir(workDir, { recursive: true })
+        await sampler.start()
+        run.measurement = await scenario.run(instance.entry, { durationSeconds: options.durationSeconds, workDir })
+      } catch (err) {
+        run.error = (err as Error).message.split('\n')[0]
+      }
+      try {
+        run.usage = await sampler.stop()
+      } catch (err) {
+        run.error ??= (err as Error).message
+      }
+      const dead = instance.processes.find((p) => !p.alive)
+      if (dead !== undefined) {
+        record.available = false
+        record.reason = `${dead.name} exited during ${scenario.id} round ${round}`
+      }
+      const m = run.measurement
+      options.log(`round ${round} ${scenario.id.padEnd(12)} ${record.title.padEnd(14)} ${m === undefined ? `FAILED: ${run.error ?? ''}` : `${m.value.toFixed(1)} ${m.unit}${m.p99Ms !== undefined ? ` p99 ${m.p99Ms.toFixed(2)} ms` : ''}${m.errors > 0 ? ` (${m.errors} ${m.unit === 'MB/s' ? 'retransmits' : 'errors'})` : ''}`}`)
+    }
+
     for (let round = 1; round <= options.rounds; round++) {
       for (const scenario of scenarios) {
-        for (const record of options.alternateOrder === true && round % 2 === 0 ? [...records].reverse() : records) {
+        const order = options.alternateOrder === true && round % 2 === 0 ? [...records].reverse() : records
+        const ready = order.flatMap((record) => {
           const instance = instances.get(record.id)
-          if (!record.available || instance === undefined) continue
-          const run: RunRecord = { round, scenario: scenario.id, path: record.id, usage: {} }
-          runs.push(run)
-          const sampler = new UsageSampler(instance.processes)
-          try {
-            await sampler.start()
-            run.measurement = await scenario.run(instance.entry, { durationSeconds: options.durationSeconds, workDir: context.workDir })
-          } catch (err) {
-            run.error = (err as Error).message.split('\n')[0]
-          }
-          try {
-            run.usage = await sampler.stop()
-          } catch (err) {
-            run.error ??= (err as Error).message
-          }
-          const dead = instance.processes.find((p) => !p.alive)
-          if (dead !== undefined) {
-            record.available = false
-            record.reason = `${dead.name} exited during ${scenario.id} round ${round}`
-          }
-          const m = run.measurement
-          options.log(`round ${round} ${scenario.id.padEnd(12)} ${record.title.padEnd(14)} ${m === undefined ? `FAILED: ${run.error ?? ''}` : `${m.value.toFixed(1)} ${m.unit}${m.p99Ms !== undefined ? ` p99 ${m.p99Ms.toFixed(2)} ms` : ''}${m.errors > 0 ? ` (${m.errors} ${m.unit === 'MB/s' ? 'retransmits' : 'errors'})` : ''}`}`)
+          return record.available && instance !== undefined ? [{ record, instance }] : []
+        })
+        if (options.simultaneous === true) {
+          await Promise.all(ready.map(async ({ record, instance }) => { await runOne(round, scenario, record, instance) }))
+          await sleep(500)
+          continue
+        }
+        for (const { record, instance } of ready) {
+          await runOne(round, scenario, record, instance)
           await sleep(500)
         }
       }

@@ -10,7 +10,11 @@
  * runs it after the matrix (`--metrics-cost 0` skips it), or alone:
  *
  *   node dist/bench/scenarios/metrics-cost.js [--duration 6] [--rounds 3] [--warmup 1] [--out bench/out]
- *                                             [--scenarios http1-small,h2c-small]
+ *                                             [--scenarios http1-small,h2c-small] [--order simultaneous|sequential] [--control on]
+ *
+ * Both variants run at the same time, each with its own load tool (`--order sequential`: one after
+ * the other, alternating which goes first); `--control on` adds a second identical "on" pair whose cost
+ * against the first shows the method's own error.
  */
 import { loadavg } from 'node:os'
 import { mkdir } from 'node:fs/promises'
@@ -27,6 +31,7 @@ import { runStandalone, writeBenchReport } from '../standalone.js'
 export const METRICS_COST_ID = 'metrics-cost'
 const ON_PATH = 'meshgate-metrics-on'
 const OFF_PATH = 'meshgate-metrics-off'
+const CONTROL_PATH = 'meshgate-metrics-on-2'
 
 /** Target of issue 4: metrics cost ≤ 5 % on the hot path. */
 export const METRICS_TARGET = { maxCost: 0.05 } as const
@@ -45,6 +50,17 @@ export interface MetricsCostOptions {
   warmupSeconds?: number
   /** Scenario ids to run (default both: http1-small, h2c-small). */
   scenarios?: string[]
+  /**
+   * Both variants under load at the same time, each with its own load tool (default true), so
+   * that other load on the machine falls on both in the same seconds; false runs them one after
+   * the other, alternating which goes first.
+   */
+  simultaneous?: boolean
+  /**
+   * Adds a second, identical "metrics on" pair (default false): its cost against the first one
+   * shows how far apart two identical variants measure, the method's own error.
+   */
+  control?: boolean
   /** The command line, for the report. */
   command?: string
   log?: (line: string) => void
@@ -70,13 +86,16 @@ export interface MetricsCost {
   cpuCostPerRound: Array<number | undefined>
   /** Per round: 1 − on req/s ÷ off req/s. */
   throughputDropPerRound: Array<number | undefined>
+  /** With `control`: the second "on" pair's CPU/req ÷ the first's − 1 (median over rounds), and per round. */
+  controlCost?: number
+  controlCostPerRound?: Array<number | undefined>
   errors: { on: number, off: number }
 }
 
 export interface MetricsCostResult {
   date: string
   command?: string
-  options: { durationSeconds: number, rounds: number, warmupSeconds: number }
+  options: { durationSeconds: number, rounds: number, warmupSeconds: number, simultaneous: boolean, control: boolean }
   loadAverage: { start: number[], end: number[] }
   costs: MetricsCost[]
   summary: BenchSummary
@@ -110,6 +129,8 @@ export async function runMetricsCost (options: MetricsCostOptions): Promise<Metr
     durationSeconds: options.durationSeconds ?? 6,
     rounds: options.rounds ?? 3,
     warmupSeconds: options.warmupSeconds ?? 1,
+    simultaneous: options.simultaneous ?? true,
+    control: options.control ?? false,
   }
   const log = options.log ?? (() => {})
   const date = new Date().toISOString()
@@ -118,12 +139,13 @@ export async function runMetricsCost (options: MetricsCostOptions): Promise<Metr
   const paths = [
     meshgatePair({ id: ON_PATH, title: 'metrics on', extraConfig: { metrics: { enabled: true } } }),
     meshgatePair({ id: OFF_PATH, title: 'metrics off', extraConfig: { metrics: { enabled: false } } }),
+    ...(o.control ? [meshgatePair({ id: CONTROL_PATH, title: 'metrics on (2)', extraConfig: { metrics: { enabled: true } } })] : []),
   ]
   const upstreams = await startUpstreams(options.workDir)
   let raw: SuiteResults
   try {
     raw = await runSuite({ workDir: options.workDir, repoDir: options.repoDir, certs: options.certs, upstream: upstreams.ports }, paths, scenarios, {
-      rounds: o.rounds, durationSeconds: o.durationSeconds, warmupSeconds: o.warmupSeconds, settleMs: 1000, alternateOrder: true, log,
+      rounds: o.rounds, durationSeconds: o.durationSeconds, warmupSeconds: o.warmupSeconds, settleMs: 1000, alternateOrder: true, simultaneous: o.simultaneous, log,
     })
   } finally {
     await upstreams.stop()
@@ -134,6 +156,11 @@ export async function runMetricsCost (options: MetricsCostOptions): Promise<Metr
     const on = s.paths.find((p) => p.path === ON_PATH)
     const off = s.paths.find((p) => p.path === OFF_PATH)
     const pairs = rounds.map((round) => ({ on: perRound(raw, s.id, ON_PATH, round), off: perRound(raw, s.id, OFF_PATH, round) }))
+    const control = s.paths.find((p) => p.path === CONTROL_PATH)
+    const controlPerRound = o.control
+      ? rounds.map((round) => { const r = ratio(perRound(raw, s.id, CONTROL_PATH, round).cpuPerReq, perRound(raw, s.id, ON_PATH, round).cpuPerReq); return r === undefined ? undefined : r - 1 })
+      : undefined
+    const controlRatio = ratio(control?.cpuPerUnit, on?.cpuPerUnit)
     const rate = ratio(on?.value, off?.value)
     const cpu = ratio(on?.cpuPerUnit, off?.cpuPerUnit)
     return {
@@ -150,6 +177,8 @@ export async function runMetricsCost (options: MetricsCostOptions): Promise<Metr
       cpuCostPerRound: pairs.map((p) => { const r = ratio(p.on.cpuPerReq, p.off.cpuPerReq); return r === undefined ? undefined : r - 1 }),
       throughputDropPerRound: pairs.map((p) => { const r = ratio(p.on.rate, p.off.rate); return r === undefined ? undefined : 1 - r }),
       errors: { on: on?.errors ?? 0, off: off?.errors ?? 0 },
+      controlCost: controlRatio === undefined ? undefined : controlRatio - 1,
+      controlCostPerRound: controlPerRound,
     }
   })
   const result = { date, command: options.command, options: o, loadAverage: raw.loadAverage, costs, summary, raw }
@@ -173,7 +202,10 @@ function render (result: Omit<MetricsCostResult, 'markdown'>): string {
     '',
     `${options.rounds} rounds × ${costs.length} scenarios × 2 variants, ${options.durationSeconds} s each (medians over rounds), ` +
       `${options.warmupSeconds} s unmeasured warm-up; the same two-process pair (outbound-only, inbound-only, h2 + mTLS) with only ` +
-      '`metrics: { enabled: … }` changed in both configs; within each scenario "on" runs first in odd rounds and "off" first in even ones, so that load drifting over the run falls on both alike. ' +
+      '`metrics: { enabled: … }` changed in both configs; ' +
+      (options.simultaneous
+        ? 'both variants run at the same time, each with its own load tool, so that other load on the machine falls on both in the same seconds (they share the CPUs, so absolute figures are lower than in the path matrix). '
+        : 'within each scenario "on" runs first in odd rounds and "off" first in even ones, so that load drifting over the run falls on both alike. ') +
       'CPU µs/req is both proxies together. Cost = on CPU/req ÷ off CPU/req − 1 (the verdict; req/s swings with other load on ' +
       'the machine) and throughput drop = 1 − on req/s ÷ off req/s. Target: cost ≤ 5 %.',
     '',
@@ -192,10 +224,14 @@ function render (result: Omit<MetricsCostResult, 'markdown'>): string {
         verdict(c.cpuCost),
       ])),
     '',
-    'Each round on its own (on vs off run back to back), CPU cost / throughput drop:',
+    `Each round on its own (on vs off ${options.simultaneous ? 'at the same time' : 'run back to back'}), CPU cost / throughput drop:`,
     '',
     ...costs.map((c) => `- ${c.scenario}: ${c.cpuCostPerRound.map((v, i) => `${pct(v)} / ${pct(c.throughputDropPerRound[i])}`).join('; ')}` +
       ` (median of rounds: CPU ${pct(median(defined(c.cpuCostPerRound)))}, rate ${pct(median(defined(c.throughputDropPerRound)))})`),
+    ...(options.control
+      ? ['', 'Control: a second, identical "metrics on" pair against the first (the method\'s own error; ideally 0):', '',
+          ...costs.map((c) => `- ${c.scenario}: ${pct(c.controlCost)} (medians over rounds); per round ${(c.controlCostPerRound ?? []).map(pct).join('; ')}`)]
+      : []),
     '',
     'Per variant: req/s of each round, and CPU s per proxy (median over rounds):',
     '',
@@ -229,6 +265,8 @@ runStandalone('metrics-cost', import.meta.url, {
   rounds: { type: 'string', default: '3' },
   warmup: { type: 'string', default: '1' },
   scenarios: { type: 'string' },
+  order: { type: 'string', default: 'simultaneous' },
+  control: { type: 'string', default: 'off' },
 }, async (values, ctx) => {
   ctx.log(`load average at start ${loadavg().map((v) => v.toFixed(2)).join(' ')}`)
   return await runAndWriteMetricsCost(ctx.outDir, {
@@ -239,6 +277,8 @@ runStandalone('metrics-cost', import.meta.url, {
     rounds: Number(values.rounds),
     warmupSeconds: Number(values.warmup),
     scenarios: values.scenarios?.split(',').map((id) => id.trim()),
+    simultaneous: values.order !== 'sequential',
+    control: values.control === 'on',
     command: ['node dist/bench/scenarios/metrics-cost.js', ...process.argv.slice(2)].join(' '),
     log: ctx.log,
   })
