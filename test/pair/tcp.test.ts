@@ -1,10 +1,11 @@
-// Raw TCP through the meshgate pair: echo, half-close both ways, 100 MB each way with checksums, detection fallbacks.
+// Raw TCP through the meshgate pair: echo, half-close both ways and 100 MB each way with checksums over each peer transport; detection fallbacks.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import net from 'node:net'
 import { startPair, type Pair } from '../helpers/pair.js'
 import { patternStream } from '../helpers/streams.js'
+import { pairTransports, sessionTransports } from '../helpers/transports.js'
 
 /** Connects, writes `input` (then half-closes), and collects everything until the server's FIN. */
 function exchange (port: number, input: Buffer | string, options: { delayMs?: number } = {}): Promise<Buffer> {
@@ -22,51 +23,61 @@ function exchange (port: number, input: Buffer | string, options: { delayMs?: nu
   })
 }
 
-describe('raw TCP through the pair', () => {
-  let pair: Pair
-  before(async () => { pair = await startPair({ outboundExtra: 'timeouts: { detectMs: 200ms }' }) })
-  after(async () => { await pair.close() })
+for (const transport of pairTransports()) {
+  describe(`raw TCP through the pair over ${transport.name}`, { skip: transport.skip, timeout: 120_000 }, () => {
+    let pair: Pair
+    before(async () => { pair = await startPair({ transport: transport.name }) })
+    after(async () => { await pair?.close() })
 
-  it('echoes bytes on a tcp listener, and the half-close travels both ways', async () => {
-    const reply = await exchange(pair.tcpPort, 'hello through the mesh')
-    assert.equal(reply.toString(), 'hello through the mesh')
-  })
+    it('echoes bytes on a tcp listener, and the half-close travels both ways', async () => {
+      const reply = await exchange(pair.tcpPort, 'hello through the mesh')
+      assert.equal(reply.toString(), 'hello through the mesh')
+    })
 
-  it('keeps the other direction open after the client half-closes', async () => {
+    it('keeps the other direction open after the client half-closes', async () => {
     // The echo server answers only after it sees our FIN arrive through the tunnel; if the
     // half-close closed both directions we would get nothing back.
-    const socket = net.connect({ host: '127.0.0.1', port: pair.tcpPort, allowHalfOpen: true })
-    const chunks: Buffer[] = []
-    const done = new Promise<string>((resolve, reject) => {
-      socket.on('data', (c: Buffer) => chunks.push(c))
-      socket.on('end', () => resolve(Buffer.concat(chunks).toString()))
-      socket.on('error', reject)
-      socket.setTimeout(10_000, () => socket.destroy(new Error('timed out')))
+      const socket = net.connect({ host: '127.0.0.1', port: pair.tcpPort, allowHalfOpen: true })
+      const chunks: Buffer[] = []
+      const done = new Promise<string>((resolve, reject) => {
+        socket.on('data', (c: Buffer) => chunks.push(c))
+        socket.on('end', () => resolve(Buffer.concat(chunks).toString()))
+        socket.on('error', reject)
+        socket.setTimeout(10_000, () => socket.destroy(new Error('timed out')))
+      })
+      socket.write('part one, ')
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      socket.end('part two')
+      assert.equal(await done, 'part one, part two')
+      socket.destroy()
     })
-    socket.write('part one, ')
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    socket.end('part two')
-    assert.equal(await done, 'part one, part two')
-    socket.destroy()
-  })
 
-  it('carries 100 MB each way with checksums intact', async () => {
-    const size = 100 * 1024 * 1024
-    const source = patternStream(size, 7)
-    const socket = net.connect({ host: '127.0.0.1', port: pair.tcpPort, allowHalfOpen: true })
-    const hash = createHash('sha256')
-    let received = 0
-    await new Promise<void>((resolve, reject) => {
-      socket.setTimeout(60_000, () => socket.destroy(new Error('timed out')))
-      socket.on('data', (c: Buffer) => { received += c.length; hash.update(c) })
-      socket.on('end', () => resolve())
-      socket.on('error', reject)
-      source.stream.pipe(socket)
+    it('carries 100 MB each way with checksums intact', async () => {
+      const size = 100 * 1024 * 1024
+      const source = patternStream(size, 7)
+      const socket = net.connect({ host: '127.0.0.1', port: pair.tcpPort, allowHalfOpen: true })
+      const hash = createHash('sha256')
+      let received = 0
+      await new Promise<void>((resolve, reject) => {
+        socket.setTimeout(60_000, () => socket.destroy(new Error('timed out')))
+        socket.on('data', (c: Buffer) => { received += c.length; hash.update(c) })
+        socket.on('end', () => resolve())
+        socket.on('error', reject)
+        source.stream.pipe(socket)
+      })
+      socket.destroy()
+      assert.equal(received, size)
+      assert.equal(hash.digest('hex'), source.sha256())
+      assert.deepEqual(sessionTransports(pair), [transport.name])
     })
-    socket.destroy()
-    assert.equal(received, size)
-    assert.equal(hash.digest('hex'), source.sha256())
   })
+}
+
+// Detection happens on the outbound listener before any peer transport is involved: h2 only.
+describe('protocol detection on the auto listener', { timeout: 60_000 }, () => {
+  let pair: Pair
+  before(async () => { pair = await startPair({ transport: 'h2', outboundExtra: 'timeouts: { detectMs: 200ms }' }) })
+  after(async () => { await pair?.close() })
 
   it('treats a client that speaks first with non-HTTP bytes on the auto listener as TCP', async () => {
     const reply = await exchange(pair.appPort, Buffer.from([0x00, 0x01, 0x02, 0xff, 0x10, 0x20]))
