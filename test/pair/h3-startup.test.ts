@@ -1,4 +1,4 @@
-// Start-up without the QUIC addon: a config asking for h3 outright fails naming the apt packages; auto and h2 start (h2 only).
+// Start-up and h3: with the QUIC addon the inbound listener serves h3 on its h2 port; without it a config asking for h3 outright fails naming the apt packages.
 import assert from 'node:assert/strict'
 import { cp, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -7,9 +7,25 @@ import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import { run } from '../helpers/exec.js'
 import { makePki } from '../helpers/pki.js'
+import { startPair, type Pair } from '../helpers/pair.js'
+import { h3Skip } from '../helpers/transports.js'
 
 /** dist/test/pair → the repository root. */
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
+
+describe('start-up with the QUIC addon', { timeout: 30_000, skip: h3Skip() }, () => {
+  let pair: Pair
+  before(async () => { pair = await startPair({ transport: 'h3' }) })
+  after(async () => { await pair?.close() })
+
+  it('listens for h3 on the UDP port of its h2 listener', () => {
+    const addresses = pair.server.inbound?.addresses() ?? []
+    const h2 = addresses.find((a) => a.transport === 'h2')
+    const h3 = addresses.find((a) => a.transport === 'h3')
+    assert.ok(h2 !== undefined && h3 !== undefined, JSON.stringify(addresses))
+    assert.equal(h3.port, h2.port)
+  })
+})
 
 /** MESHGATE_QUIC_ADDON points the loader at an addon wherever dist/ is copied. */
 const SKIP = process.env.MESHGATE_QUIC_ADDON === undefined ? false : 'MESHGATE_QUIC_ADDON is set: the copy would find the addon'
