@@ -55,6 +55,8 @@ export interface TapHubOptions {
   maxSubscribers?: number
   /** How often pending drop counts are reported, ms (default 1 s). */
   dropReportMs?: number
+  /** The rate limit's clock, ms (default `performance.now`); tests pass their own. */
+  now?: () => number
 }
 
 class Subscriber implements TapSubscription {
@@ -115,6 +117,7 @@ export class TapHub implements Telemetry {
   readonly ratePerSecond: number
   readonly maxSubscribers: number
   private readonly dropReportMs: number
+  private readonly now: () => number
   private subscribers: Subscriber[] = []
   private timer: NodeJS.Timeout | undefined
 
@@ -122,6 +125,7 @@ export class TapHub implements Telemetry {
     this.ratePerSecond = options.ratePerSecond ?? 100
     this.maxSubscribers = options.maxSubscribers ?? 16
     this.dropReportMs = options.dropReportMs ?? 1000
+    this.now = options.now ?? (() => performance.now())
   }
 
   get subscriberCount (): number {
@@ -132,7 +136,7 @@ export class TapHub implements Telemetry {
   subscribe (filter: TapFilter, sink: TapSink, options: TapSubscribeOptions = {}): TapSubscription | undefined {
     if (this.subscribers.length >= this.maxSubscribers) return undefined
     const rate = options.ratePerSecond ?? this.ratePerSecond
-    const sub = new Subscriber(this.remove, { ...filter }, sink, new TokenBucket(rate), options.limit ?? Infinity)
+    const sub = new Subscriber(this.remove, { ...filter }, sink, new TokenBucket(rate, rate, this.now), options.limit ?? Infinity)
     // Copy on write: the event path iterates the array without guarding against mutation.
     this.subscribers = [...this.subscribers, sub]
     if (this.timer === undefined) {
