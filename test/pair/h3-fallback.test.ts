@@ -1,12 +1,11 @@
 // `auto` endpoints: h3 while the peer's UDP port answers, h2 with zero failed requests when it does not.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { h3Availability } from '../../transports/h3/index.js'
 import { startPair, type Pair } from '../helpers/pair.js'
 import { get } from '../helpers/clients.js'
+import { h3Skip } from '../helpers/transports.js'
 
-const availability = h3Availability()
-const SKIP: string | false = availability.available ? false : `QUIC addon not built (${availability.installHint})`
+const SKIP = h3Skip()
 
 /** Open sessions of the outbound side by transport, e.g. `{ h3: 1 }`. */
 function sessionsByTransport (pair: Pair): Record<string, number> {

@@ -10,13 +10,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startDemoUpstream, type DemoUpstream } from '../../src/demo/upstream.js'
-import { h3Availability } from '../../transports/h3/index.js'
 import { makePki } from '../helpers/pki.js'
 import { get } from '../helpers/clients.js'
+import { h3Skip } from '../helpers/transports.js'
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url))
-const availability = h3Availability()
-const SKIP: string | false = availability.available ? false : `QUIC addon not built (${availability.installHint})`
+const SKIP = h3Skip()
 
 async function freePort (): Promise<number> {
   const server = net.createServer()

@@ -1,13 +1,12 @@
 // Identity and TLS refusals through the pair over h3 (`transport: h3`): the same error codes as h2.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { h3Availability } from '../../transports/h3/index.js'
 import { startPair, type Pair } from '../helpers/pair.js'
 import { makePki, type TestPki } from '../helpers/pki.js'
 import { get, tcpRoundTrip } from '../helpers/clients.js'
+import { h3Skip } from '../helpers/transports.js'
 
-const availability = h3Availability()
-const SKIP: string | false = availability.available ? false : `QUIC addon not built (${availability.installHint})`
+const SKIP = h3Skip()
 
 describe('security of the pair over h3', { skip: SKIP }, () => {
   let pki: TestPki
