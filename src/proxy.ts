@@ -178,7 +178,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
       })
       const tls = await readTlsMaterial(config.outbound.tls)
       // Discovery sources feed one balancer per service (P2C peak-EWMA / least-loaded, failure accrual, queue).
-      discovery = discoveryFromConfig(config, { logger, balancerObserver: metrics.balancerObserver, discoveryObserver: metrics.discoveryObserver })
+      discovery = await discoveryFromConfig(config, { logger, balancerObserver: metrics.balancerObserver, discoveryObserver: metrics.discoveryObserver })
       outbound = await startOutboundRole({
         config: config.outbound,
         services: config.services,
