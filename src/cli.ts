@@ -3,7 +3,6 @@
  * The `meshgate` command: run a proxy from a config (the embedded default when none is given),
  * check a config, or check the machine.
  */
-import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -14,7 +13,6 @@ import { loadConfig } from './config/load.js'
 import { formatHostPort } from './config/address.js'
 import type { MeshConfig, OutboundListenerConfig } from './config/types.js'
 import { formatDuration } from './config/units.js'
-import { describeConfig } from './config/summary.js'
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 type LogLevel = typeof LOG_LEVELS[number]
@@ -169,6 +167,7 @@ function configFailure (err: unknown): string | undefined {
 async function check (file: string): Promise<number> {
   try {
     const config = await loadConfig(file)
+    const { describeConfig } = await import('./config/summary.js')
     process.stdout.write(`ok: ${config.file}\n${describeConfig(config).map((l) => `  ${l}\n`).join('')}`)
     return 0
   } catch (err) {
@@ -191,6 +190,7 @@ async function doctor (): Promise<number> {
   const [major, minor] = process.versions.node.split('.').map(Number)
   const nodeOk = major > 20 || (major === 20 && minor >= 18)
   process.stdout.write(`node: v${process.versions.node} ${nodeOk ? 'ok' : 'too old: meshgate needs Node.js >= 20.18'}\n`)
+  const { spawnSync } = await import('node:child_process')
   const pkgConfig = spawnSync('pkg-config', ['--version'], { encoding: 'utf8' })
   const havePkgConfig = pkgConfig.error === undefined && pkgConfig.status === 0
   if (!havePkgConfig) process.stdout.write('pkg-config: not found (looking for the .so files instead; building the h3 addon needs it: apt-get install pkg-config)\n')
