@@ -2,9 +2,15 @@
  * The process logger: pino JSON to stdout, level changeable at run time; components take
  * `logger.child({ component })`.
  */
-import { pino, type Logger } from 'pino'
+import { createRequire } from 'node:module'
+import type * as Pino from 'pino'
+import type { Logger } from 'pino'
 
 export type { Logger }
+
+// require, not import: importing a CommonJS package from ESM makes Node load and run its
+// cjs-module-lexer to find the exports (~0.2 MB of RSS with yaml's, see config/load.ts).
+const { pino } = createRequire(import.meta.url)('pino') as typeof Pino
 
 const pad = (n: number, width = 2): string => String(n).padStart(width, '0')
 
