@@ -10,18 +10,16 @@ import { accessLog } from './access-log.js'
 import { startAdmin, TapHub, type AdminServer } from './admin/index.js'
 import type { MeshConfig } from './config/types.js'
 import { MeshError } from './errors.js'
-import { startDemoTraffic, type DemoTraffic } from './demo/traffic.js'
-import { startDemoUpstream, type DemoUpstream } from './demo/upstream.js'
-import { discoveryFromConfig, type ConfiguredDiscovery } from './discovery/from-config.js'
+import type { DemoTraffic } from './demo/traffic.js'
+import type { DemoUpstream } from './demo/upstream.js'
+import type { ConfiguredDiscovery } from './discovery/from-config.js'
 import { spiffeIdFromSubjectAltName } from './identity/spiffe.js'
 import { readTlsMaterial } from './identity/tls-files.js'
-import { startInboundRole, type InboundRole } from './inbound/role.js'
+import type { InboundRole } from './inbound/role.js'
 import { createMetrics, type Metrics } from './metrics/index.js'
-import { startOutboundRole, type OutboundRole } from './outbound/role.js'
-import { configureSelection } from './outbound/transport-selector.js'
+import type { OutboundRole } from './outbound/role.js'
 import { combineTelemetry } from './telemetry.js'
 import { h2Transport } from '../transports/h2/index.js'
-import { bufferShortfall, grantedUdpBuffers, h3AptPackages, h3Availability, h3Transport } from '../transports/h3/index.js'
 import { TransportRegistry } from '../transports/registry.js'
 
 export interface RunningProxy {
@@ -69,11 +67,26 @@ export function h3Requests (config: MeshConfig): string[] {
 }
 
 /**
+ * Whether a config may carry traffic over h3: an inbound listener that does not say `h3: false`
+ * (h3 is on by default where the addon loads), a static endpoint that is not `h2`, or a discovery
+ * source whose endpoints may name h3 or auto (dns and kubernetes default to auto; a file names a
+ * transport per endpoint at run time). When none does, the h3 modules and the QUIC addon (GnuTLS,
+ * ngtcp2, nghttp3: ~5 MB of RSS) are never loaded.
+ */
+export function mayUseH3 (config: MeshConfig): boolean {
+  if (config.inbound?.listeners.some((l) => l.h3 !== false) === true) return true
+  if (Object.values(config.services).some((s) => s.endpoints.some((e) => e.transport !== 'h2'))) return true
+  return Object.values(config.discovery?.sources ?? {}).some((source) =>
+    source.kind === 'file' || Object.values(source.services).some((s) => s.transport !== 'h2'))
+}
+
+/**
  * Registers the h3 transport when the QUIC addon loads; otherwise logs one line saying why (h2
  * only), or, when the config asks for h3 outright, fails naming the apt packages to install.
  * Warns when the kernel caps the UDP socket buffers below the configured sizes.
  */
 async function addH3Transport (config: MeshConfig, transports: TransportRegistry, logger: Logger): Promise<void> {
+  const { bufferShortfall, grantedUdpBuffers, h3AptPackages, h3Availability, h3Transport } = await import('../transports/h3/index.js')
   const availability = h3Availability()
   if (!availability.available) {
     const asked = h3Requests(config)
@@ -122,13 +135,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
     keepAliveTimeoutMs: config.h2.keepAliveTimeoutMs,
     maxHeaderListBytes: config.limits.maxHeaderBytes,
   }))
-  await addH3Transport(config, transports, logger)
-  configureSelection(transports, {
-    headStartMs: config.h3.autoHeadStartMs,
-    retryH3Ms: config.h3.autoRetryH3Ms,
-    onFallback: metrics.transportFallback,
-    logger: logger.child({ component: 'transport-selector' }),
-  })
+  if (mayUseH3(config)) await addH3Transport(config, transports, logger)
 
   let demo: DemoUpstream | undefined
   let inbound: InboundRole | undefined
@@ -146,19 +153,32 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
     admin?.close().catch(() => {})
   }
   try {
+    // Each part's modules are loaded only when the config has that part: an inbound-only process
+    // never loads the outbound role, discovery and balancers, and the other way round.
     if (config.demo !== undefined) {
+      const { startDemoUpstream } = await import('./demo/upstream.js')
       demo = await startDemoUpstream(config.demo.host, config.demo.httpPort, config.demo.tcpPort)
       logger.info({ http: demo.httpPort, tcp: demo.tcpPort }, 'demo upstream ready')
     }
     if (config.inbound !== undefined) {
+      const { startInboundRole } = await import('./inbound/role.js')
       inbound = await startInboundRole({
         config: config.inbound, tls: await readTlsMaterial(config.inbound.tls), timeouts: config.timeouts, transports, telemetry, logger,
       })
     }
     if (config.outbound !== undefined) {
+      const [{ discoveryFromConfig }, { startOutboundRole }, { configureSelection }] = await Promise.all([
+        import('./discovery/from-config.js'), import('./outbound/role.js'), import('./outbound/transport-selector.js'),
+      ])
+      configureSelection(transports, {
+        headStartMs: config.h3.autoHeadStartMs,
+        retryH3Ms: config.h3.autoRetryH3Ms,
+        onFallback: metrics.transportFallback,
+        logger: logger.child({ component: 'transport-selector' }),
+      })
       const tls = await readTlsMaterial(config.outbound.tls)
       // Discovery sources feed one balancer per service (P2C peak-EWMA / least-loaded, failure accrual, queue).
-      discovery = discoveryFromConfig(config, { logger, balancerObserver: metrics.balancerObserver, discoveryObserver: metrics.discoveryObserver })
+      discovery = await discoveryFromConfig(config, { logger, balancerObserver: metrics.balancerObserver, discoveryObserver: metrics.discoveryObserver })
       outbound = await startOutboundRole({
         config: config.outbound,
         services: config.services,
@@ -175,6 +195,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
       const [first] = outbound.listeners
       if (demoTraffic > 0 && first !== undefined) {
         const tcp = outbound.listeners.find((l) => l.config.protocol === 'tcp')
+        const { startDemoTraffic } = await import('./demo/traffic.js')
         traffic = startDemoTraffic({
           listener: first.address(),
           tcpListener: tcp?.address(),

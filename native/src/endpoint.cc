@@ -126,8 +126,8 @@ Endpoint::Endpoint(const Napi::CallbackInfo& info, EndpointWrap* wrap) : env_(in
     return;
   }
   napi_get_uv_event_loop(env, &loop_);
-  rxbuf_.resize(20 * 65536);
-  txbuf_.resize(kMaxBatch * kMaxPacket + kMaxPacket);
+  rxbuf_.reset(new uint8_t[kRxBuffer]);  // default-initialised: no page touched yet
+  txbuf_.reset(new uint8_t[kTxBuffer]);
   int family = bindAddr.ss_family;
   int rv = uv_udp_init_ex(loop_, &udp_, static_cast<unsigned>(family) | UV_UDP_RECVMMSG);
   if (rv != 0) {
@@ -183,8 +183,8 @@ void Endpoint::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
   auto* self = static_cast<Endpoint*>(handle->data);
   // With UV_UDP_RECVMMSG, libuv splits this buffer into 64 KB slots and reads up to 20
   // datagrams with one recvmmsg(2).
-  buf->base = reinterpret_cast<char*>(self->rxbuf_.data());
-  buf->len = self->rxbuf_.size();
+  buf->base = reinterpret_cast<char*>(self->rxbuf_.get());
+  buf->len = kRxBuffer;
 }
 
 void Endpoint::OnRecv(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr,

@@ -55,11 +55,13 @@ class Endpoint {
   bool Send(const sockaddr* remote, socklen_t remoteLen, const uint8_t* data, size_t total,
             size_t segment);
   bool sendBlocked() const { return sendBlocked_; }
-  uint8_t* txBuffer() { return txbuf_.data(); }
+  uint8_t* txBuffer() { return txbuf_.get(); }
   void HandleClosed();  // a connection's timer handle finished closing
 
   static constexpr size_t kMaxPacket = 1500;
   static constexpr size_t kMaxBatch = 44;  // packets per sendmsg (GSO keeps it under 64 KB)
+  static constexpr size_t kRxBuffer = 20 * 65536;  // recvmmsg: 20 datagrams in 64 KB slots
+  static constexpr size_t kTxBuffer = kMaxBatch * kMaxPacket + kMaxPacket;
   static constexpr size_t kCidLen = 16;
 
   // JS methods (forwarded by EndpointWrap).
@@ -122,8 +124,11 @@ class Endpoint {
   std::unordered_map<uint32_t, Connection*> conns_;
   std::vector<Connection*> dirty_;
   std::vector<Event> events_;
-  std::vector<uint8_t> rxbuf_;
-  std::vector<uint8_t> txbuf_;
+  // Plain arrays, not std::vector: a vector zero-fills and so makes all 1.3 MB resident at once.
+  // recvmmsg(2) and ngtcp2 write before anything is read, and touch only the pages they use (a
+  // datagram fills the start of its 64 KB slot), so an idle endpoint keeps these nearly free.
+  std::unique_ptr<uint8_t[]> rxbuf_;
+  std::unique_ptr<uint8_t[]> txbuf_;
   Napi::FunctionReference emit_;
   std::unique_ptr<Napi::AsyncContext> async_;
 };

@@ -7,7 +7,6 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
 import type { Logger } from '../log.js'
-import { DASHBOARD_CSP, DASHBOARD_HTML, DASHBOARD_SCRIPT } from './dashboard/index.js'
 import { getLogLevel, putLogLevel } from './log-level.js'
 import { redactSecrets } from './redact.js'
 import { send, sendJson } from './respond.js'
@@ -68,9 +67,17 @@ export async function startAdmin (options: AdminOptions): Promise<AdminServer> {
   let shutdownCalled = false
 
   const routes: Record<string, Record<string, Handler>> = {
-    '/': { GET: (_q, _u, res) => { send(res, 200, DASHBOARD_HTML, 'text/html; charset=utf-8', { 'content-security-policy': DASHBOARD_CSP }) } },
+    // The dashboard (its page, and a script built from the metrics readers) is loaded on first view.
+    '/': {
+      GET: async (_q, _u, res) => {
+        const { DASHBOARD_CSP, DASHBOARD_HTML } = await import('./dashboard/index.js')
+        send(res, 200, DASHBOARD_HTML, 'text/html; charset=utf-8', { 'content-security-policy': DASHBOARD_CSP })
+      },
+    },
     '/favicon.ico': { GET: (_q, _u, res) => { res.writeHead(204).end() } },
-    '/dashboard.js': { GET: (_q, _u, res) => { send(res, 200, DASHBOARD_SCRIPT, 'text/javascript; charset=utf-8') } },
+    '/dashboard.js': {
+      GET: async (_q, _u, res) => { send(res, 200, (await import('./dashboard/index.js')).DASHBOARD_SCRIPT, 'text/javascript; charset=utf-8') },
+    },
     '/metrics': {
       GET: async (_q, _u, res) => { send(res, 200, await registry.metrics(), registry.contentType) },
     },

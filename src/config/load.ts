@@ -4,15 +4,19 @@
  */
 import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
-import { LineCounter, parseDocument, type Document } from 'yaml'
+import { createRequire } from 'node:module'
+import type * as Yaml from 'yaml'
 import { ConfigError, MeshError, type ConfigProblem } from '../errors.js'
 import type { MeshConfig } from './types.js'
 import { deepFreeze } from './freeze.js'
 import { formatPath, type Path } from './schema.js'
 import { validateConfig, type Problem } from './validate.js'
 
+// require, not import: see log.ts (no cjs-module-lexer for a CommonJS package).
+const { LineCounter, parseDocument } = createRequire(import.meta.url)('yaml') as typeof Yaml
+
 /** The line of the node at `path`, or of its nearest ancestor present in the document. */
-function lineOf (doc: Document, lines: LineCounter, path: Path): number | undefined {
+function lineOf (doc: Yaml.Document, lines: Yaml.LineCounter, path: Path): number | undefined {
   for (let depth = path.length; depth >= 0; depth--) {
     const node: unknown = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true)
     const range = typeof node === 'object' && node !== null && 'range' in node ? node.range : undefined
@@ -21,7 +25,7 @@ function lineOf (doc: Document, lines: LineCounter, path: Path): number | undefi
   return undefined
 }
 
-function withLines (doc: Document, lines: LineCounter, problems: Problem[]): ConfigProblem[] {
+function withLines (doc: Yaml.Document, lines: Yaml.LineCounter, problems: Problem[]): ConfigProblem[] {
   return problems
     .map((p, order) => ({ p, order, line: lineOf(doc, lines, p.path) }))
     .sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity) || a.order - b.order)

@@ -4,8 +4,8 @@ import type { BalancingOptions } from '../balance/service-balancer.js'
 import type { BalancingConfig, DiscoverySourceConfig, MeshConfig, ServiceConfig } from '../config/types.js'
 import type { Logger } from '../log.js'
 import { ServiceDirectory } from './directory.js'
-import { createSource } from './index.js'
 import { noopDiscoveryObserver, type DiscoveryObserver } from './observer.js'
+import { StaticSource } from './static.js'
 import type { DiscoverySource } from './types.js'
 
 /** Name of the source that serves services' own `endpoints` (reserved: no configured source has it). */
@@ -51,20 +51,25 @@ function labelled (inner: DiscoveryObserver, name: string, onError: () => void):
   }
 }
 
-function sourceFor (name: string, config: DiscoverySourceConfig, observer: DiscoveryObserver, logger: Logger | undefined): DiscoverySource {
-  const log = logger?.child({ discoverySource: name })
+/** Builds a configured source; each kind's module is loaded only when some config names it. */
+async function sourceFor (name: string, config: DiscoverySourceConfig, observer: DiscoveryObserver, logger: Logger | undefined): Promise<DiscoverySource> {
+  // The same bindings as createSource (discovery/index.ts) gives, under the source's config name.
+  const log = logger?.child({ discoverySource: name }).child({ component: 'discovery', source: config.kind })
   switch (config.kind) {
     case 'file': {
+      const { FileSource } = await import('./file.js')
       const { kind: _kind, ...options } = config
-      return createSource('file', options, log, observer)
+      return new FileSource(options, log, observer)
     }
     case 'dns': {
+      const { DnsSource } = await import('./dns.js')
       const { kind: _kind, servers, services, ...options } = config
-      return createSource('dns', { ...options, ...(servers !== undefined ? { servers: [...servers] } : {}), services: { ...services } }, log, observer)
+      return new DnsSource({ ...options, ...(servers !== undefined ? { servers: [...servers] } : {}), services: { ...services } }, log, observer)
     }
     case 'kubernetes': {
+      const { KubernetesSource } = await import('./kubernetes.js')
       const { kind: _kind, services, ...options } = config
-      return createSource('kubernetes', { ...options, services: { ...services } }, log, observer)
+      return new KubernetesSource({ ...options, services: { ...services } }, log, observer)
     }
   }
 }
@@ -74,7 +79,7 @@ function sourceFor (name: string, config: DiscoverySourceConfig, observer: Disco
  * Only sources some service names are started. Throws ConfigError / MeshError (E_CONFIG) when a
  * source cannot be built.
  */
-export function discoveryFromConfig (config: Pick<MeshConfig, 'file' | 'services' | 'discovery' | 'balancing'>, components: DiscoveryComponents = {}): ConfiguredDiscovery {
+export async function discoveryFromConfig (config: Pick<MeshConfig, 'file' | 'services' | 'discovery' | 'balancing'>, components: DiscoveryComponents = {}): Promise<ConfiguredDiscovery> {
   const observer = components.discoveryObserver ?? noopDiscoveryObserver
   const answered = new Set<string>()
   const sourceOf = (service: ServiceConfig): string => service.source ?? STATIC_SOURCE
@@ -88,11 +93,11 @@ export function discoveryFromConfig (config: Pick<MeshConfig, 'file' | 'services
   const used = new Set(Object.values(services))
   try {
     if (used.has(STATIC_SOURCE)) {
-      sources[STATIC_SOURCE] = createSource('static', { services: statics, file: config.file }, components.logger, labelled(observer, STATIC_SOURCE, () => {}))
+      sources[STATIC_SOURCE] = new StaticSource({ services: statics, file: config.file }, labelled(observer, STATIC_SOURCE, () => {}))
     }
     for (const [name, source] of Object.entries(config.discovery?.sources ?? {})) {
       if (!used.has(name)) continue
-      sources[name] = sourceFor(name, source, labelled(observer, name, () => answered.add(name)), components.logger)
+      sources[name] = await sourceFor(name, source, labelled(observer, name, () => answered.add(name)), components.logger)
     }
   } catch (err) {
     for (const source of Object.values(sources)) source.close().catch(() => {})

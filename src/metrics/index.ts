@@ -3,7 +3,6 @@
  * family plus process and Node runtime metrics, and the hooks that feed it (Telemetry for the roles,
  * TransportObserver, BalancerObserver, DiscoveryObserver).
  */
-import { collectDefaultMetrics, Registry } from 'prom-client'
 import type { QuicPathObserver, TransportObserver } from '../../transports/contract.js'
 import { noopBalancerObserver, type BalancerObserver } from '../balance/observer.js'
 import { noopDiscoveryObserver, type DiscoveryObserver } from '../discovery/observer.js'
@@ -12,6 +11,8 @@ import { balancerObserver } from './balance-metrics.js'
 import { discoveryObserver } from './discovery-metrics.js'
 import { HttpMetrics } from './http-metrics.js'
 import { LabelGuard } from './label-guard.js'
+import { Registry } from './prom.js'
+import { registerRuntimeMetrics } from './runtime.js'
 import { CounterFamily } from './series.js'
 import { TcpMetrics } from './tcp-metrics.js'
 import { TransportMetrics } from './transport-metrics.js'
@@ -83,7 +84,7 @@ export function createMetrics (options: MetricsOptions = {}): Metrics {
   const tcp = new TcpMetrics(registry, authorities, identities)
   const transports = new TransportMetrics(registry)
   const selection = new TransportSelectionMetrics(registry)
-  if (defaultMetrics) collectDefaultMetrics({ register: registry })
+  if (defaultMetrics) registerRuntimeMetrics(registry)
   return {
     enabled,
     registry,

@@ -2,7 +2,8 @@
  * Metric families whose samples are plain numbers the hot path bumps directly; prom-client reads
  * them only at scrape time, so recording an event costs an addition, not a label hash.
  */
-import { Counter, Gauge, Histogram, type MetricType, type Registry } from 'prom-client'
+import type { MetricType } from 'prom-client'
+import { Counter, Gauge, Histogram, type Registry } from './prom.js'
 
 export type Labels = Record<string, string>
 

@@ -206,7 +206,7 @@ services:
   files: { source: registry }
 `, join('/tmp', 'meshgate-from-config.yaml'))
   const errors: string[] = []
-  const discovery = discoveryFromConfig(config, {
+  const discovery = await discoveryFromConfig(config, {
     discoveryObserver: { updated: () => {}, endpoints: () => {}, error: (source, code) => { errors.push(`${source} ${code}`) } },
   })
   try {

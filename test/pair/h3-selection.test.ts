@@ -5,7 +5,7 @@ import type { Endpoint } from '../../src/discovery/types.js'
 import { MeshError } from '../../src/errors.js'
 import { SessionPool } from '../../src/outbound/session-pool.js'
 import { TransportSelector } from '../../src/outbound/transport-selector.js'
-import { h3Requests } from '../../src/proxy.js'
+import { h3Requests, mayUseH3 } from '../../src/proxy.js'
 import { parseConfig } from '../../src/config/load.js'
 import type { ConnectOptions, PeerResponse, PeerSession, Transport, TransportLogger } from '../../transports/contract.js'
 import { TransportRegistry } from '../../transports/registry.js'
@@ -156,5 +156,36 @@ services:
   b: { endpoints: [{ peer: "127.0.0.1:1", identity: "spiffe://t/ns/d/sa/b", target: "127.0.0.1:2", transport: auto }] }
 `, '/tmp/h3-selection.yaml')
     assert.deepEqual(h3Requests(config), ['services.a.endpoints[0].transport'])
+  })
+
+  it('loads h3 only for a config that may use it: default inbound listeners, non-h2 endpoints, dynamic sources', () => {
+    const tlsYaml = '{ ca: /tmp/ca.crt, cert: /tmp/a.crt, key: /tmp/a.key }'
+    const endpoint = (transport: string): string => `{ peer: "127.0.0.1:1", identity: "spiffe://t/ns/d/sa/a", target: "127.0.0.1:2", transport: ${transport} }`
+    const outbound = (services: string, discovery = ''): string => `
+log: { level: silent }
+admin: false
+services: ${services}
+${discovery}
+outbound: { tls: ${tlsYaml}, listeners: [{ host: 127.0.0.1, port: 0 }] }
+`
+    const inbound = (listener: string): string => `
+log: { level: silent }
+admin: false
+inbound: { tls: ${tlsYaml}, listeners: [${listener}], targets: [{ address: "127.0.0.1:2", allow: ["spiffe://t"] }] }
+`
+    const dns = (transport: string): string => `discovery: { sources: { corp: { kind: dns, services: { a: { name: a.mesh, type: A, port: 4143, identity: "spiffe://t/ns/d/sa/a"${transport} } } } } }`
+    const cases: Array<[string, string, boolean]> = [
+      ['h2 endpoints only', outbound(`{ a: { endpoints: [${endpoint('h2')}] } }`), false],
+      ['an auto endpoint', outbound(`{ a: { endpoints: [${endpoint('h2')}, ${endpoint('auto')}] } }`), true],
+      ['an h3 endpoint', outbound(`{ a: { endpoints: [${endpoint('h3')}] } }`), true],
+      ['an inbound listener without h3', inbound('{ host: 127.0.0.1, port: 0 }'), true],
+      ['an inbound listener with h3: false', inbound('{ host: 127.0.0.1, port: 0, h3: false }'), false],
+      ['a dns source defaulting to auto', outbound('{ a: { source: corp } }', dns('')), true],
+      ['a dns source naming h2', outbound('{ a: { source: corp } }', dns(', transport: h2')), false],
+      ['a file source', outbound('{ a: { source: reg } }', 'discovery: { sources: { reg: { kind: file, path: /tmp/endpoints.yaml } } }'), true],
+    ]
+    for (const [name, yaml, expected] of cases) {
+      assert.equal(mayUseH3(parseConfig(yaml, '/tmp/h3-selection.yaml')), expected, name)
+    }
   })
 })

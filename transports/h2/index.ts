@@ -1,7 +1,5 @@
 // The h2 transport: HTTP/2 over mutual TLS 1.3 (RFC 9113), as a two-step factory.
 import type { Transport, TransportFactory } from '../contract.js'
-import { connectH2 } from './connect.js'
-import { listenH2 } from './listener.js'
 import { resolveH2Options, type H2Options } from './options.js'
 
 export { H2_DEFAULTS, type H2Options } from './options.js'
@@ -14,7 +12,8 @@ export function h2Transport (options: H2Options = {}): TransportFactory {
   const config = resolveH2Options(options)
   return (components): Transport => ({
     name: 'h2',
-    connect: async (connectOptions) => await connectH2(connectOptions, config, components),
-    listen: async (listenOptions, handlers) => await listenH2(listenOptions, handlers, config, components),
+    // The client and the server side are loaded on first use: a sidecar role needs only one of them.
+    connect: async (connectOptions) => await (await import('./connect.js')).connectH2(connectOptions, config, components),
+    listen: async (listenOptions, handlers) => await (await import('./listener.js')).listenH2(listenOptions, handlers, config, components),
   })
 }

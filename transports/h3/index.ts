@@ -2,8 +2,6 @@
 import { spawnSync } from 'node:child_process'
 import { QUIC_APT_PACKAGES, QUIC_INSTALL_HINT, loadQuic } from '../../native/index.js'
 import type { Transport, TransportFactory } from '../contract.js'
-import { connectH3 } from './connect.js'
-import { listenH3 } from './listener.js'
 import { resolveH3Options, type H3Options } from './options.js'
 
 export { H3_DEFAULTS, type H3Options, type H3CongestionControl } from './options.js'
@@ -66,7 +64,8 @@ export function h3Transport (options: H3Options = {}): TransportFactory {
   const config = resolveH3Options(options)
   return (components): Transport => ({
     name: 'h3',
-    connect: async (connectOptions) => await connectH3(connectOptions, config, components),
-    listen: async (listenOptions, handlers) => await listenH3(listenOptions, handlers, config, components),
+    // The client and the server side are loaded on first use: a sidecar role needs only one of them.
+    connect: async (connectOptions) => await (await import('./connect.js')).connectH3(connectOptions, config, components),
+    listen: async (listenOptions, handlers) => await (await import('./listener.js')).listenH3(listenOptions, handlers, config, components),
   })
 }
