@@ -53,9 +53,24 @@ export interface PeerTunnel {
   stream: Duplex
 }
 
+/** A listener of an AbortSignalLike: a function, or an object whose `handleEvent()` is called. */
+export type AbortListener = (() => void) | { handleEvent: () => void }
+
+/**
+ * What a transport uses of an AbortSignal, so that an AbortSignal fits and so does a cheaper
+ * object (transports/abort-signal.ts): an AbortController is an EventTarget, a few µs to make and
+ * to listen on, once per request, on a path that almost never aborts.
+ */
+export interface AbortSignalLike {
+  readonly aborted: boolean
+  readonly reason: unknown
+  addEventListener: (type: 'abort', listener: AbortListener, options?: { once?: boolean }) => void
+  removeEventListener: (type: 'abort', listener: AbortListener) => void
+}
+
 export interface StreamOptions {
   /** Aborting resets the stream (and rejects the promise if it has not settled). */
-  signal?: AbortSignal
+  signal?: AbortSignalLike
 }
 
 /** Counters a session keeps about itself. */

@@ -2,7 +2,7 @@
 import type { Endpoint } from '../discovery/types.js'
 import { MeshError } from '../errors.js'
 import { noopBalancerObserver, type BalancerObserver } from './observer.js'
-import type { Balancer, Pick, PickKind } from './types.js'
+import type { AbortSignalLike, Balancer, Pick, PickKind } from './types.js'
 
 export interface PickQueueOptions {
   /** Longest a caller waits for an endpoint, ms (default 1 s; 0 = fail at once). */
@@ -77,7 +77,7 @@ export class PickQueue implements Balancer {
   }
 
   /** An endpoint now or within `maxWaitMs`; rejects with MeshError('E_NO_ENDPOINT'). */
-  acquire (kind: PickKind, signal?: AbortSignal): Promise<Pick> {
+  acquire (kind: PickKind, signal?: AbortSignalLike): Promise<Pick> {
     // Serve earlier callers first; an endpoint may have become ready without a signal.
     if (this.waiters.length > 0) this.drain()
     if (this.waiters.length === 0) {

@@ -10,7 +10,7 @@ import { PeakEwmaBalancer, type PeakEwmaOptions } from './peak-ewma.js'
 import { PickQueue, type PickQueueOptions } from './queue.js'
 import type { Random } from './random.js'
 import { RoundRobinBalancer } from './round-robin.js'
-import type { Balancer, Pick, PickKind } from './types.js'
+import type { AbortSignalLike, Balancer, Pick, PickKind } from './types.js'
 
 type Injected = 'clock' | 'random' | 'service' | 'observer' | 'logger'
 
@@ -72,7 +72,7 @@ export class ServiceBalancer implements Balancer {
   }
 
   /** An endpoint now or within the queue's wait; rejects with MeshError('E_NO_ENDPOINT'). */
-  acquire (kind: PickKind, signal?: AbortSignal): Promise<Pick> {
+  acquire (kind: PickKind, signal?: AbortSignalLike): Promise<Pick> {
     return this.queue.acquire(kind, signal)
   }
 

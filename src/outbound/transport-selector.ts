@@ -77,10 +77,22 @@ export class TransportSelector {
    * RFC 9113 §6.8) is sent once more on a fresh pick, so a peer closing a transport loses no request.
    */
   async session (endpoint: Endpoint): Promise<PeerSession> {
-    return new ReroutingSession(await this.#pick(endpoint), async () => await this.#pick(endpoint))
+    return new ReroutingSession(await this.pick(endpoint), this, endpoint)
   }
 
-  async #pick (endpoint: Endpoint): Promise<PeerSession> {
+  /**
+   * session() without waiting: a pooled session with room when the endpoint's transport is fixed
+   * (or `auto` resolves to h2 in a build without h3); undefined when session() has to dial, race
+   * or queue.
+   */
+  readySession (endpoint: Endpoint): PeerSession | undefined {
+    if (endpoint.transport === 'auto' && this.#registry.has('h3')) return undefined
+    const session = this.#pool.tryGet(this.preferred(endpoint), endpoint.peer, endpoint.identity)
+    return session === undefined ? undefined : new ReroutingSession(session, this, endpoint)
+  }
+
+  /** A pooled session for the endpoint, without the rerouting wrapper. */
+  async pick (endpoint: Endpoint): Promise<PeerSession> {
     if (endpoint.transport !== 'auto' || !this.#registry.has('h3')) {
       return await this.#get(this.preferred(endpoint), endpoint)
     }
@@ -179,11 +191,13 @@ export class TransportSelector {
  */
 class ReroutingSession implements PeerSession {
   #session: PeerSession
-  readonly #repick: () => Promise<PeerSession>
+  readonly #selector: TransportSelector
+  readonly #endpoint: Endpoint
 
-  constructor (session: PeerSession, repick: () => Promise<PeerSession>) {
+  constructor (session: PeerSession, selector: TransportSelector, endpoint: Endpoint) {
     this.#session = session
-    this.#repick = repick
+    this.#selector = selector
+    this.#endpoint = endpoint
   }
 
   get transport (): string { return this.#session.transport }
@@ -198,7 +212,7 @@ class ReroutingSession implements PeerSession {
       return await this.#session.request(head, body, options)
     } catch (err) {
       if (!this.#unprocessed(err) || (body !== null && body.readableDidRead)) throw err
-      this.#session = await this.#repick()
+      this.#session = await this.#selector.pick(this.#endpoint)
       return await this.#session.request(head, body, options)
     }
   }
@@ -209,7 +223,7 @@ class ReroutingSession implements PeerSession {
     } catch (err) {
       // Before a 2xx no byte of the tunnel has moved: a refusal by a closing session is safe to redo.
       if (!this.#unprocessed(err)) throw err
-      this.#session = await this.#repick()
+      this.#session = await this.#selector.pick(this.#endpoint)
       return await this.#session.tunnel(head, options)
     }
   }
