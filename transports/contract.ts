@@ -125,8 +125,11 @@ export interface InboundExchange {
   readonly body: Readable
   /** False when the request ended with its headers (END_STREAM on HEADERS): no body follows. */
   readonly hasBody: boolean
-  /** Aborted when the peer resets the stream or the session dies. */
-  readonly signal: AbortSignal
+  /**
+   * Aborted when the peer resets the stream or the session dies. An AbortSignalLike (a cheap
+   * one, once per request), which undici and node:http2 take as a `signal` too.
+   */
+  readonly signal: AbortSignalLike
   /** Sends the response head, pipes `body`, then sends `trailers()` if it returns any. */
   respond: (head: ResponseHead, body: Readable | null, trailers?: () => HeaderMap | undefined) => void
   /** Answers with the error's status, the `meshgate-error` header and a short text body. */

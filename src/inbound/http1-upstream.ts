@@ -22,36 +22,38 @@ export class Http1Upstream {
     this.#timeouts = timeouts
   }
 
-  async #pool (address: string): Promise<Pool> {
+  async #newPool (address: string): Promise<Pool> {
+    // undici is loaded on first use: it adds ~20 MB of RSS that a proxy without HTTP/1 targets never needs.
+    const { Pool } = await import('undici')
     let pool = this.#pools.get(address)
-    if (pool === undefined) {
-      // undici is loaded on first use: it adds ~20 MB of RSS that a proxy without HTTP/1 targets never needs.
-      const { Pool } = await import('undici')
-      pool = this.#pools.get(address)
-      if (pool !== undefined) return pool
-      pool = new Pool(`http://${address}`, {
-        connections: 256,
-        connectTimeout: this.#timeouts.connectMs,
-        headersTimeout: this.#timeouts.requestMs,
-        bodyTimeout: this.#timeouts.idleMs,
-        keepAliveTimeout: 4_000,
-      })
-      this.#pools.set(address, pool)
-    }
+    if (pool !== undefined) return pool
+    pool = new Pool(`http://${address}`, {
+      connections: 256,
+      connectTimeout: this.#timeouts.connectMs,
+      headersTimeout: this.#timeouts.requestMs,
+      bodyTimeout: this.#timeouts.idleMs,
+      keepAliveTimeout: 4_000,
+    })
+    this.#pools.set(address, pool)
     return pool
   }
 
-  /** Sends the exchange to `address`; resolves with the workload's response head. Rejects with a MeshError. */
+  /**
+   * Sends the exchange to `address`; resolves with the workload's response head. Rejects with a
+   * MeshError. `headers` becomes the request's (`host` is set on it): the caller made it for this.
+   */
   async deliver (exchange: InboundExchange, address: string, headers: HeaderMap): Promise<UpstreamResponse> {
     let response
     try {
-      const pool = await this.#pool(address)
+      const pool = this.#pools.get(address) ?? await this.#newPool(address)
+      headers.host = exchange.head.authority
       response = await pool.request({
         method: exchange.head.method as 'GET',
         path: exchange.head.path,
-        headers: { ...headers, host: exchange.head.authority },
+        headers,
         body: exchange.hasBody ? detachedBody(exchange.body) : null,
-        signal: exchange.signal,
+        // A LightAbortSignal: undici takes any object with addEventListener.
+        signal: exchange.signal as AbortSignal,
       })
     } catch (err) {
       throw upstreamError(err, address)
