@@ -8,7 +8,8 @@ import type { Readable } from 'node:stream'
 import type { Timeouts } from '../config/types.js'
 import { MeshError } from '../errors.js'
 import { endToEndHeaders, forwardableTrailers } from '../http/headers.js'
-import type { HeaderMap, InboundExchange, PeerResponse, ResponseHead } from '../../transports/contract.js'
+import type { HeaderMap, InboundExchange, ResponseHead } from '../../transports/contract.js'
+import type { DeliveryTarget, UpstreamResponse } from './http1-upstream.js'
 import { upstreamError } from './upstream-errors.js'
 
 export class H2cUpstream {
@@ -37,35 +38,38 @@ export class H2cUpstream {
   }
 
   /**
-   * Sends the exchange to `address`; resolves with the workload's response head. Rejects with a
-   * MeshError. `headers` becomes the request's (the pseudo-headers are set on it): the caller
-   * made it for this.
+   * Sends the exchange to `address`; `to` gets the workload's response head or a MeshError.
+   * `headers` becomes the request's (the pseudo-headers are set on it): the caller made it for this.
    */
-  deliver (exchange: InboundExchange, address: string, headers: HeaderMap): Promise<PeerResponse> {
+  deliver (exchange: InboundExchange, address: string, headers: HeaderMap, to: DeliveryTarget): void {
     const existing = this.#sessions.get(address)
-    // The session is usually open: no await (and no promise) for it then.
-    if (existing !== undefined && !existing.closed && !existing.destroyed) return this.#send(existing, exchange, address, headers)
-    return this.#session(address).then((session) => this.#send(session, exchange, address, headers))
+    // The session is usually open: no promise for it then.
+    if (existing !== undefined && !existing.closed && !existing.destroyed) {
+      this.#send(existing, exchange, address, headers, to)
+      return
+    }
+    this.#session(address).then((session) => this.#send(session, exchange, address, headers, to), (err: unknown) => to.failed(upstreamError(err, address)))
   }
 
-  #send (session: ClientHttp2Session, exchange: InboundExchange, address: string, headers: HeaderMap): Promise<PeerResponse> {
+  #send (session: ClientHttp2Session, exchange: InboundExchange, address: string, headers: HeaderMap, to: DeliveryTarget): void {
     headers[':method'] = exchange.head.method
     headers[':path'] = exchange.head.path
     headers[':authority'] = exchange.head.authority
     headers[':scheme'] = 'http'
     let stream: ClientHttp2Stream
     try {
-      // A LightAbortSignal: node:http2 takes any object with `aborted` and addEventListener.
-      stream = session.request(headers, { endStream: !exchange.hasBody, signal: exchange.signal as AbortSignal })
+      stream = session.request(headers, { endStream: !exchange.hasBody })
     } catch (err) {
-      return Promise.reject(upstreamError(err, address))
+      to.failed(upstreamError(err, address))
+      return
     }
     if (exchange.hasBody) exchange.body.pipe(stream)
     if (this.#timeouts.idleMs > 0) stream.setTimeout(this.#timeouts.idleMs, onIdle)
-    return new Promise<PeerResponse>((resolve, reject) => {
-      const delivery = new H2cDelivery(stream, address, resolve, reject)
-      delivery.start()
-    })
+    const delivery = new H2cDelivery(stream, address, to)
+    delivery.start()
+    // The delivery listens itself (handleEvent): node's own `signal` option costs a disposable,
+    // a closure and a 'close' listener per stream.
+    exchange.signal.addEventListener('abort', delivery, { once: true })
   }
 
   close (): void {
@@ -79,22 +83,21 @@ const kDelivery = Symbol('meshgate.inbound.h2c')
 type DeliveryStream = ClientHttp2Stream & { [kDelivery]?: H2cDelivery }
 
 /**
- * One request to the workload, waiting for its response head. The stream's listeners are shared
- * functions that find it through a symbol: no closures per request.
+ * One request to the workload, waiting for its response head, then the response itself. The
+ * stream's listeners are shared functions that find it through a symbol: no closures per request.
  */
-class H2cDelivery implements PeerResponse {
+class H2cDelivery implements UpstreamResponse {
   readonly stream: DeliveryStream
   readonly address: string
-  resolve: ((response: PeerResponse) => void) | undefined
-  reject: ((err: Error) => void) | undefined
+  /** Until the response head came (or the stream failed before it). */
+  to: DeliveryTarget | undefined
   head: ResponseHead = { status: 0, headers: {} }
   receivedTrailers: IncomingHttpHeaders | undefined = undefined
 
-  constructor (stream: ClientHttp2Stream, address: string, resolve: (response: PeerResponse) => void, reject: (err: Error) => void) {
+  constructor (stream: ClientHttp2Stream, address: string, to: DeliveryTarget) {
     this.stream = stream
     this.address = address
-    this.resolve = resolve
-    this.reject = reject
+    this.to = to
   }
 
   get body (): Readable {
@@ -113,23 +116,30 @@ class H2cDelivery implements PeerResponse {
   /** An arrow, not a method: respond() calls it on its own. */
   readonly trailers = (): HeaderMap | undefined => forwardableTrailers(this.receivedTrailers)
 
+  /** The exchange aborted (its caller reset it): reset the workload's stream, as node does for a `signal`. */
+  handleEvent (): void {
+    const { stream } = this
+    if (stream.destroyed) return
+    const err = new Error('The operation was aborted')
+    err.name = 'AbortError'
+    stream.destroy(err)
+  }
+
   fail (err: MeshError): void {
-    const reject = this.reject
-    if (reject === undefined) return
-    this.resolve = undefined
-    this.reject = undefined
-    reject(err)
+    const to = this.to
+    if (to === undefined) return
+    this.to = undefined
+    to.failed(err)
   }
 }
 
 function onResponse (this: DeliveryStream, headers: IncomingHttpHeaders): void {
   const delivery = this[kDelivery]
-  const resolve = delivery?.resolve
-  if (delivery === undefined || resolve === undefined) return
-  delivery.resolve = undefined
-  delivery.reject = undefined
+  const to = delivery?.to
+  if (delivery === undefined || to === undefined) return
+  delivery.to = undefined
   delivery.head = { status: Number(headers[':status'] ?? 502), headers: endToEndHeaders(headers) }
-  resolve(delivery)
+  to.delivered(delivery)
 }
 
 function onTrailers (this: DeliveryStream, trailers: IncomingHttpHeaders): void {
@@ -144,7 +154,10 @@ function onError (this: DeliveryStream, err: Error): void {
 
 function onClose (this: DeliveryStream): void {
   const delivery = this[kDelivery]
-  delivery?.fail(new MeshError('E_UPSTREAM_RESET', `${delivery.address}: h2c stream closed before a response (code ${this.rstCode ?? 0})`))
+  // The error only when someone still waits for a head: an Error (with its stack) per stream was
+  // the single dearest thing on this path.
+  if (delivery?.to === undefined) return
+  delivery.fail(new MeshError('E_UPSTREAM_RESET', `${delivery.address}: h2c stream closed before a response (code ${this.rstCode ?? 0})`))
 }
 
 function onIdle (this: ClientHttp2Stream): void {

@@ -8,13 +8,13 @@
  * through a symbol: no closures per request on this path (they were a good part of its cost).
  */
 import type { Logger } from 'pino'
-import { toMeshError } from '../errors.js'
+import { toMeshError, type MeshError } from '../errors.js'
 import { countBodyBytes, type ByteCount } from '../http/body-bytes.js'
 import { endToEndHeaders, headerValue } from '../http/headers.js'
 import type { Telemetry } from '../telemetry.js'
 import { WIRE_HEADERS, type InboundExchange } from '../../transports/contract.js'
 import type { H2cUpstream } from './h2c-upstream.js'
-import type { Http1Upstream, UpstreamResponse } from './http1-upstream.js'
+import type { DeliveryTarget, Http1Upstream, UpstreamResponse } from './http1-upstream.js'
 import { deliveryProtocol, type TargetTable } from './targets.js'
 
 /** Mesh headers the inbound side consumes or sets itself. */
@@ -38,11 +38,10 @@ export interface InboundHttpContext {
 
 /** Handles one inbound request; never throws (failures are answered with their code). */
 export function handleInboundRequest (ctx: InboundHttpContext, exchange: InboundExchange, transport: string): void {
-  const request = new InboundHttpExchange(ctx, exchange, transport)
-  request.deliver().then(undefined, (err: unknown) => request.refuse(err))
+  new InboundHttpExchange(ctx, exchange, transport).deliver()
 }
 
-class InboundHttpExchange {
+class InboundHttpExchange implements DeliveryTarget {
   readonly ctx: InboundHttpContext
   readonly exchange: InboundExchange
   readonly transport: string
@@ -60,27 +59,45 @@ class InboundHttpExchange {
     this.requestBytes = exchange.hasBody ? countBodyBytes(exchange.body) : NO_BYTES
   }
 
-  async deliver (): Promise<void> {
-    const { ctx, exchange } = this
-    const requestHeaders = exchange.head.headers
-    const target = ctx.targets.authorize(headerValue(requestHeaders, WIRE_HEADERS.target), exchange.caller, 'http')
-    const headers = endToEndHeaders(requestHeaders, CONSUMED)
-    headers[WIRE_HEADERS.clientId] = exchange.caller
-    const protocol = deliveryProtocol(target, headerValue(requestHeaders, WIRE_HEADERS.origProto))
-    const response = await (protocol === 'http1' ? ctx.http1 : ctx.h2c).deliver(exchange, target.address, headers)
-    const status = response.head.status
-    this.status = status
-    this.report(status)
-    const body: UpstreamBody = response.body
-    body[kRequest] = this
-    body.on('data', onUpstreamData)
-    // Errors are read from `errored` at 'close'; a listener keeps them from being uncaught.
-    body.on('error', onUpstreamError)
-    body.once('close', onUpstreamClose)
-    exchange.respond(response.head, body, response.trailers)
+  deliver (): void {
+    try {
+      const { ctx, exchange } = this
+      const requestHeaders = exchange.head.headers
+      const target = ctx.targets.authorize(headerValue(requestHeaders, WIRE_HEADERS.target), exchange.caller, 'http')
+      const headers = endToEndHeaders(requestHeaders, CONSUMED)
+      headers[WIRE_HEADERS.clientId] = exchange.caller
+      const protocol = deliveryProtocol(target, headerValue(requestHeaders, WIRE_HEADERS.origProto))
+      // Callbacks, not a promise: see DeliveryTarget.
+      if (protocol === 'http1') ctx.http1.deliver(exchange, target.address, headers, this)
+      else ctx.h2c.deliver(exchange, target.address, headers, this)
+    } catch (err) {
+      this.refuse(err)
+    }
   }
 
-  /** deliver() failed before a response head: answer with the error. */
+  /** The workload's response head is here: report it and answer with it. */
+  delivered (response: UpstreamResponse): void {
+    try {
+      const status = response.head.status
+      this.status = status
+      this.report(status)
+      const body: UpstreamBody = response.body
+      body[kRequest] = this
+      body.on('data', onUpstreamData)
+      // Errors are read from `errored` at 'close'; a listener keeps them from being uncaught.
+      body.on('error', onUpstreamError)
+      body.once('close', onUpstreamClose)
+      this.exchange.respond(response.head, body, response.trailers)
+    } catch (err) {
+      this.refuse(err)
+    }
+  }
+
+  failed (err: MeshError): void {
+    this.refuse(err)
+  }
+
+  /** No response head: answer with the error. */
   refuse (err: unknown): void {
     const meshErr = toMeshError(err)
     const { exchange } = this
