@@ -71,6 +71,11 @@ export class ServiceBalancer implements Balancer {
     return this.queue.pick(kind)
   }
 
+  /** An endpoint now, unless callers wait for one (see PickQueue.tryAcquire). */
+  tryAcquire (kind: PickKind): Pick | undefined {
+    return this.queue.tryAcquire(kind)
+  }
+
   /** An endpoint now or within the queue's wait; rejects with MeshError('E_NO_ENDPOINT'). */
   acquire (kind: PickKind, signal?: AbortSignalLike): Promise<Pick> {
     return this.queue.acquire(kind, signal)

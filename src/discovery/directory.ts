@@ -82,6 +82,13 @@ export class ServiceDirectory {
     return entry.balancer.acquire(kind, signal)
   }
 
+  /** pick() without a promise: a ready endpoint now, or undefined (then call pick()). */
+  tryPick (service: string, kind: PickKind): Pick | undefined {
+    const entry = this.entry(service)
+    if (entry === undefined || entry.status === 'missing') return undefined
+    return entry.balancer.tryAcquire(kind)
+  }
+
   /** Unsubscribes, fails waiting callers and closes every source. Safe twice. */
   async close (): Promise<void> {
     if (this.closed) return

@@ -12,4 +12,9 @@ export interface EndpointPicker {
    * E_NO_ENDPOINT (none ready within the queue's wait, or `signal` aborted the wait).
    */
   pick: (service: string, kind: PickKind, signal?: AbortSignalLike) => Promise<Pick>
+  /**
+   * pick() without a promise, when the implementation can: a ready endpoint now, or undefined,
+   * and then the caller calls pick() (which also reports why none is ready). Optional.
+   */
+  tryPick?: (service: string, kind: PickKind) => Pick | undefined
 }

@@ -31,6 +31,7 @@ interface PeerEntry {
 export class SessionPool {
   readonly #entries = new Map<string, PeerEntry>()
   readonly #claimed = new Map<PeerSession, number>()
+  #last: { transport: Transport, address: PeerAddress, identity: string, key: string, entry: PeerEntry } | undefined
   #releaseScheduled = false
   readonly #options: Required<SessionPoolOptions>
   #closed = false
@@ -45,12 +46,27 @@ export class SessionPool {
    */
   tryGet (transport: Transport, address: PeerAddress, identity: string): PeerSession | undefined {
     if (this.#closed) return undefined
-    const entry = this.#entries.get(entryKey(transport, address, identity))
+    const entry = this.#entryOf(transport, address, identity)
     if (entry === undefined) return undefined
     for (const session of entry.sessions) {
       if (this.#claim(session)) return session
     }
     return undefined
+  }
+
+  /**
+   * The entry of a peer. The usual caller asks for the same peer as last time, with the same
+   * (discovery's) address object: then no key string is built.
+   */
+  #entryOf (transport: Transport, address: PeerAddress, identity: string): PeerEntry | undefined {
+    const last = this.#last
+    if (last !== undefined && last.transport === transport && last.address === address && last.identity === identity && this.#entries.get(last.key) === last.entry) {
+      return last.entry
+    }
+    const key = entryKey(transport, address, identity)
+    const entry = this.#entries.get(key)
+    if (entry !== undefined) this.#last = { transport, address, identity, key, entry }
+    return entry
   }
 
   /** An available session to that peer, connecting one if needed. Rejects with a MeshError. */

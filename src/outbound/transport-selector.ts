@@ -83,12 +83,13 @@ export class TransportSelector {
   /**
    * session() without waiting: a pooled session with room when the endpoint's transport is fixed
    * (or `auto` resolves to h2 in a build without h3); undefined when session() has to dial, race
-   * or queue.
+   * or queue. Not wrapped for rerouting (a wrapper and an async call per request): the caller
+   * sends a stream refused by a closing session once more itself, when refusedUnprocessed() says
+   * so, as session()'s wrapper does.
    */
   readySession (endpoint: Endpoint): PeerSession | undefined {
     if (endpoint.transport === 'auto' && this.#registry.has('h3')) return undefined
-    const session = this.#pool.tryGet(this.preferred(endpoint), endpoint.peer, endpoint.identity)
-    return session === undefined ? undefined : new ReroutingSession(session, this, endpoint)
+    return this.#pool.tryGet(this.preferred(endpoint), endpoint.peer, endpoint.identity)
   }
 
   /** A pooled session for the endpoint, without the rerouting wrapper. */
@@ -234,8 +235,16 @@ class ReroutingSession implements PeerSession {
   onClose (listener: (err?: Error) => void): void { this.#session.onClose(listener) }
 
   #unprocessed (err: unknown): boolean {
-    return err instanceof MeshError && err.code === 'E_PEER_REFUSED' && (this.#session.closed || !this.#session.available)
+    return refusedUnprocessed(err, this.#session)
   }
+}
+
+/**
+ * True when `session` refused a stream because it is going away (closing, GOAWAY): then the peer
+ * never processed it (RFC 9114 §4.1.1, RFC 9113 §8.7) and it may be sent once more elsewhere.
+ */
+export function refusedUnprocessed (err: unknown, session: PeerSession): boolean {
+  return err instanceof MeshError && err.code === 'E_PEER_REFUSED' && (session.closed || !session.available)
 }
 
 const selectorSettings = new WeakMap<TransportRegistry, SelectionOptions>()
