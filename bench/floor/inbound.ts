@@ -6,6 +6,7 @@
  *
  *   node dist/bench/floor/inbound.js '{"listen":…,"upstream":{"http1":…,"h2c":…,"tcp":…},"tls":{…}}'
  */
+import http from 'node:http'
 import http2, { constants, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2'
 import net from 'node:net'
 import { PassThrough, type Readable } from 'node:stream'
@@ -16,6 +17,8 @@ interface Options {
   listen: number
   upstream: { http1: number, h2c: number, tcp: number }
   tls: TlsFiles
+  /** HTTP/1 client to the upstream: undici's Pool (default, as meshgate) or a keep-alive node:http Agent. */
+  http1Client?: 'undici' | 'agent'
 }
 
 const options = optionsFromArgv<Options>()
@@ -63,6 +66,26 @@ function toHttp1 (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void
   }, () => fail(stream))
 }
 
+// The alternative HTTP/1 client, to weigh undici against node's own on tiny requests.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
+
+function toHttp1Agent (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+  const out = endToEnd(headers, false)
+  delete out[ORIG_PROTO_HEADER]
+  out.host = headers[':authority']
+  const req = http.request({ agent, host: '127.0.0.1', port: options.upstream.http1, method: headers[':method'], path: headers[':path'], headers: out as http.OutgoingHttpHeaders }, (response) => {
+    if (stream.destroyed || stream.closed) { response.destroy(); return }
+    const head = endToEnd(response.headers, false)
+    head[HTTP2_HEADER_STATUS] = response.statusCode
+    stream.respond(head)
+    response.pipe(stream)
+    stream.once('close', () => { if (!response.readableEnded) response.destroy() })
+  })
+  req.on('error', () => fail(stream))
+  if (stream.endAfterHeaders) req.end()
+  else stream.pipe(req)
+}
+
 function toH2c (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
   const out = endToEnd(headers, true)
   out[':scheme'] = 'http'
@@ -101,7 +124,7 @@ server.on('session', (session) => session.setLocalWindowSize(CONNECTION_WINDOW))
 server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
   stream.on('error', () => {})
   if (headers[':method'] === 'CONNECT') toTcp(stream)
-  else if (headers[ORIG_PROTO_HEADER] === 'HTTP/1.1') toHttp1(stream, headers)
+  else if (headers[ORIG_PROTO_HEADER] === 'HTTP/1.1') (options.http1Client === 'agent' ? toHttp1Agent : toHttp1)(stream, headers)
   else toH2c(stream, headers)
 })
 server.listen(options.listen, '127.0.0.1')

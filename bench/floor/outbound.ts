@@ -18,6 +18,8 @@ interface Options {
   /** The inbound half's port on 127.0.0.1. */
   peer: number
   tls: TlsFiles
+  /** How h2c is taken from the app: node:http2's stream API (default) or its compatibility API (as meshgate). */
+  h2cApi?: 'stream' | 'compat'
 }
 
 const options = optionsFromArgv<Options>()
@@ -77,8 +79,28 @@ const http1 = http.createServer((req, res) => {
   res.on('close', () => { if (!res.writableFinished) upstream.close(NGHTTP2_CANCEL) })
 })
 
-const h2c = http2.createServer({ settings: SETTINGS })
-h2c.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+/** h2c through the compatibility API (Http2ServerRequest / Http2ServerResponse), to weigh it against the stream API. */
+function h2cCompat (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void {
+  const out = endToEnd(req.headers, true)
+  out[':scheme'] = 'http'
+  let upstream: ClientHttp2Stream
+  try {
+    upstream = peer().request(out, { endStream: req.stream.endAfterHeaders })
+  } catch {
+    res.writeHead(502).end()
+    return
+  }
+  if (!req.stream.endAfterHeaders) req.pipe(upstream)
+  upstream.on('response', (head: IncomingHttpHeaders) => {
+    if (res.stream.destroyed) return
+    res.writeHead(Number(head[HTTP2_HEADER_STATUS]), endToEnd(head, false) as OutgoingHttpHeaders)
+    upstream.pipe(res)
+  })
+  upstream.on('error', () => { if (res.headersSent) res.stream.close(NGHTTP2_CANCEL); else res.writeHead(502).end() })
+  res.on('close', () => { if (!res.writableFinished) upstream.close(NGHTTP2_CANCEL) })
+}
+
+function h2cStream (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
   const out = endToEnd(headers, true)
   out[':scheme'] = 'http'
   let upstream: ClientHttp2Stream
@@ -100,7 +122,11 @@ h2c.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
   })
   stream.on('error', () => {})
   stream.on('close', () => { if (!stream.writableFinished) upstream.close(NGHTTP2_CANCEL) })
-})
+}
+
+const h2c = options.h2cApi === 'compat'
+  ? http2.createServer({ settings: SETTINGS }, h2cCompat)
+  : http2.createServer({ settings: SETTINGS }).on('stream', h2cStream)
 
 const tcp = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
   const tunnel = peer().request({ ':method': 'CONNECT', ':authority': 'upstream:0' })
