@@ -47,6 +47,12 @@ export interface PeerResponse {
   trailers: () => HeaderMap | undefined
 }
 
+/** Where PeerSession.requestTo() reports. */
+export interface ResponseTarget {
+  response: (response: PeerResponse) => void
+  failed: (err: Error) => void
+}
+
 /** An accepted CONNECT stream: bytes both ways, half-close carried (FIN ↔ END_STREAM). */
 export interface PeerTunnel {
   head: ResponseHead
@@ -104,6 +110,13 @@ export interface PeerSession {
    * is kept on the response (the peer's own status stands).
    */
   request: (head: RequestHead, body: Readable | null, options?: StreamOptions) => Promise<PeerResponse>
+  /**
+   * request() reporting to `to` instead of through a promise: `to.response()` at the response
+   * head, or `to.failed()` with the same errors request() rejects with; exactly one of them, never
+   * synchronously. Optional: a caller falls back to request() when a session lacks it. It saves
+   * the promise, its callbacks and a microtask on every request of a busy proxy.
+   */
+  requestTo?: (head: RequestHead, body: Readable | null, options: StreamOptions, to: ResponseTarget) => void
   /**
    * Opens a CONNECT stream (`head.method` is `CONNECT`; `head.protocol` set for extended CONNECT).
    * Resolves on a 2xx; any other answer rejects with a MeshError carrying the peer's error code.

@@ -61,9 +61,11 @@ export abstract class OutboundExchange {
   hasBody = false
   /** A refused stream was sent once more (see failed()). */
   rerouted = false
+  /** The session the request went to. */
+  session: PeerSession | undefined = undefined
   requestBytes: ByteCount = NO_BYTES
   // Set once the response head is back:
-  response: PeerResponse | undefined = undefined
+  peerResponse: PeerResponse | undefined = undefined
   body: PeerBody | undefined = undefined
   status = 0
   errorCode: string | undefined = undefined
@@ -167,19 +169,32 @@ export abstract class OutboundExchange {
       return
     }
     const body = this.hasBody ? this.appBody : null
-    session.request(this.head as RequestHead, body, { signal: abort }).then(
+    this.session = session
+    if (session.requestTo !== undefined) {
+      // The session reports to this exchange (response() / failed()): no promise per request.
+      session.requestTo(this.head as RequestHead, body, this, this)
+      return
+    }
+    session.request(this.head as RequestHead, body, this).then(
       (response) => this.responded(session, response),
       (err: unknown) => this.failed(err, session))
   }
 
+  // ResponseTarget and StreamOptions of the request on the peer (the exchange is both: no object
+  // per request for either).
+  get signal (): LightAbortSignal { return this.abort }
+  response (response: PeerResponse): void { this.responded(this.session as PeerSession, response) }
+  // (failed(err) below takes the session the request went to.)
+
   /** No response head: report it against the endpoint (unless the client left) and answer with the error. */
-  failed (err: unknown, session: PeerSession | undefined): void {
+  failed (err: unknown, session: PeerSession | undefined = this.session): void {
     const { abort, pick } = this
     if (!this.rerouted && session !== undefined && pick !== undefined && !abort.aborted && refusedUnprocessed(err, session) &&
       !(this.hasBody && this.appBody.readableDidRead)) {
       // A session going away refused the stream unprocessed: once more on a fresh session (as
       // sessionFor()'s rerouting wrapper does; readySessionFor() hands out unwrapped sessions).
       this.rerouted = true
+      this.session = undefined
       sessionFor(this.ctx, pick.endpoint).then((s) => this.send(s), (e: unknown) => this.failed(e, undefined))
       return
     }
@@ -211,7 +226,7 @@ export abstract class OutboundExchange {
     // Failure accrual counts 5xx the peer proxy generated (it names an error code), not the app's own.
     const errorCode = headerValue(response.head.headers, WIRE_HEADERS.error)
     pick.done({ ok: status < 500 || errorCode === undefined, latencyMs: performance.now() - this.started })
-    this.response = response
+    this.peerResponse = response
     this.status = status
     this.errorCode = errorCode
     this.peerIdentity = session.peerIdentity
@@ -299,12 +314,12 @@ export function onAppAnswerClose (this: AppAnswer): void {
     exchange.ctx.inflight.leave()
   }
   if (this.writableFinished) {
-    if (exchange.response !== undefined) exchange.done()
+    if (exchange.peerResponse !== undefined) exchange.done()
     return
   }
   exchange.clientGone ??= new MeshError('E_UPSTREAM_RESET', 'the client went away')
   exchange.abort.abort(exchange.clientGone)
-  if (exchange.response !== undefined) exchange.done(exchange.clientGone)
+  if (exchange.peerResponse !== undefined) exchange.done(exchange.clientGone)
 }
 
 export function onAppAnswerIdle (this: { destroy: (err: Error) => void }): void {
@@ -313,7 +328,7 @@ export function onAppAnswerIdle (this: { destroy: (err: Error) => void }): void 
 
 export function onAppAnswerError (this: AppAnswer, err: Error): void {
   // Before the response head there is nothing to tear down: 'close' follows and tells the rest.
-  if (this[kExchange]?.response !== undefined) this[kExchange]?.done(err)
+  if (this[kExchange]?.peerResponse !== undefined) this[kExchange]?.done(err)
 }
 
 function onAppAnswerDrain (this: AppAnswer): void {
@@ -337,8 +352,8 @@ function onPeerBodyData (this: PeerBody, chunk: Buffer): void {
 
 function onPeerBodyEnd (this: PeerBody): void {
   const exchange = this[kExchange]
-  if (exchange?.response === undefined) return
-  exchange.finish(forwardableTrailers(exchange.response.trailers()))
+  if (exchange?.peerResponse === undefined) return
+  exchange.finish(forwardableTrailers(exchange.peerResponse.trailers()))
 }
 
 function onPeerBodyError (this: PeerBody, err: Error): void {

@@ -7,11 +7,11 @@
 import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2'
 import { Readable } from 'node:stream'
 import { MeshError } from '../../src/errors.js'
-import type { AbortSignalLike, HeaderMap, PeerResponse, RequestHead, ResponseHead, StreamOptions } from '../contract.js'
+import type { AbortSignalLike, HeaderMap, PeerResponse, RequestHead, ResponseHead, ResponseTarget, StreamOptions } from '../contract.js'
 import { abortReason } from '../stream-errors.js'
-import { openStream, resetError, type StreamCounter } from './client-stream.js'
+import { openRawStream, resetError, type StreamCounter } from './client-stream.js'
 import { toHeaderMap, toResponseHead } from './headers.js'
-import { wasReset, type Cancel } from './peer-stream.js'
+import { cancelStream, wasReset } from './peer-stream.js'
 
 const kRequest = Symbol('meshgate.h2.request')
 
@@ -29,46 +29,64 @@ export function sendRequest (
   options: StreamOptions,
   counter: StreamCounter
 ): Promise<PeerResponse> {
+  return new Promise<PeerResponse>((resolve, reject) => {
+    sendRequestTo(session, head, body, options, counter, { response: resolve, failed: reject })
+  })
+}
+
+/** sendRequest() reporting to `to` (PeerSession.requestTo): never synchronously, exactly once. */
+export function sendRequestTo (
+  session: ClientHttp2Session,
+  head: RequestHead,
+  body: Readable | null,
+  options: StreamOptions,
+  counter: StreamCounter,
+  to: ResponseTarget
+): void {
   if (head.method.toUpperCase() === 'CONNECT') {
-    return Promise.reject(new MeshError('E_BAD_REQUEST', 'CONNECT goes through tunnel(), not request()'))
+    failSoon(to, new MeshError('E_BAD_REQUEST', 'CONNECT goes through tunnel(), not request()'))
+    return
   }
   const { signal } = options
-  if (signal?.aborted === true) return Promise.reject(abortReason(signal))
-  let opened
-  try {
-    opened = openStream(session, head, body === null)
-  } catch (err) {
-    return Promise.reject(err)
+  if (signal?.aborted === true) {
+    failSoon(to, abortReason(signal))
+    return
   }
-  return new Promise<PeerResponse>((resolve, reject) => {
-    const request = new ClientRequest(opened.stream, opened.cancel, head.authority, body, signal, counter, resolve, reject)
-    request.start()
-  })
+  let stream
+  try {
+    stream = openRawStream(session, head, body === null)
+  } catch (err) {
+    failSoon(to, err as Error)
+    return
+  }
+  new ClientRequest(stream, head.authority, body, signal, counter, to).start()
+}
+
+/** Reports a failure on the next microtask, as a rejected promise would. */
+export function failSoon (to: ResponseTarget, err: Error): void {
+  queueMicrotask(() => to.failed(err))
 }
 
 /** The state of one request; `response` is set once its head arrived. */
 class ClientRequest {
   readonly stream: TrackedStream
-  readonly cancel: Cancel
   readonly authority: string
   readonly requestBody: Readable | null
   readonly signal: AbortSignalLike | undefined
   readonly counter: StreamCounter
-  resolve: ((response: PeerResponse) => void) | undefined
-  reject: ((err: Error) => void) | undefined
+  /** Until the head came or the request failed. */
+  to: ResponseTarget | undefined
   response: H2Response | undefined
   trailers: HeaderMap | undefined
 
-  constructor (stream: ClientHttp2Stream, cancel: Cancel, authority: string, requestBody: Readable | null, signal: AbortSignalLike | undefined,
-    counter: StreamCounter, resolve: (response: PeerResponse) => void, reject: (err: Error) => void) {
+  constructor (stream: ClientHttp2Stream, authority: string, requestBody: Readable | null, signal: AbortSignalLike | undefined,
+    counter: StreamCounter, to: ResponseTarget) {
     this.stream = stream
-    this.cancel = cancel
     this.authority = authority
     this.requestBody = requestBody
     this.signal = signal
     this.counter = counter
-    this.resolve = resolve
-    this.reject = reject
+    this.to = to
     this.response = undefined
     this.trailers = undefined
   }
@@ -92,13 +110,17 @@ class ClientRequest {
     }
   }
 
-  /** Rejects the pending promise, if it still is. */
+  /** Resets the stream with RST_STREAM(CANCEL), nothing before it. */
+  cancel (reason?: Error): void {
+    cancelStream(this.stream, reason)
+  }
+
+  /** Reports a failure, if nothing was reported yet. */
   fail (err: Error): void {
-    const reject = this.reject
-    if (reject === undefined) return
-    this.resolve = undefined
-    this.reject = undefined
-    reject(err)
+    const to = this.to
+    if (to === undefined) return
+    this.to = undefined
+    to.failed(err)
   }
 
   /** The signal aborted. */
@@ -112,13 +134,12 @@ class ClientRequest {
 
 function onResponse (this: TrackedStream, headers: IncomingHttpHeaders): void {
   const request = this[kRequest]
-  if (request === undefined || request.resolve === undefined) return
+  const to = request?.to
+  if (request === undefined || to === undefined) return
   const response = new H2Response(toResponseHead(headers), new ResponseBody(request), request)
   request.response = response
-  const resolve = request.resolve
-  request.resolve = undefined
-  request.reject = undefined
-  resolve(response)
+  request.to = undefined
+  to.response(response)
 }
 
 function onTrailers (this: TrackedStream, headers: IncomingHttpHeaders): void {

@@ -4,10 +4,10 @@ import type { Readable } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
 import { MeshError } from '../../src/errors.js'
 import type {
-  PeerAddress, PeerResponse, PeerSession, PeerTunnel, RequestHead, SessionStats, StreamOptions,
+  PeerAddress, PeerResponse, PeerSession, PeerTunnel, RequestHead, ResponseTarget, SessionStats, StreamOptions,
   TransportLogger, TransportObserver,
 } from '../contract.js'
-import { sendRequest } from './client-request.js'
+import { failSoon, sendRequest, sendRequestTo } from './client-request.js'
 import { openTunnel, type StreamCounter } from './client-stream.js'
 import { startKeepAlive } from './keepalive.js'
 import type { ResolvedH2Options } from './options.js'
@@ -114,6 +114,11 @@ export class H2PeerSession implements PeerSession {
   request (head: RequestHead, body: Readable | null, options: StreamOptions = NO_OPTIONS): Promise<PeerResponse> {
     if (!this.#open) return Promise.reject(this.#refusal(head))
     return sendRequest(this.#session, head, body, options, this.#counter)
+  }
+
+  requestTo (head: RequestHead, body: Readable | null, options: StreamOptions, to: ResponseTarget): void {
+    if (!this.#open) failSoon(to, this.#refusal(head))
+    else sendRequestTo(this.#session, head, body, options, this.#counter, to)
   }
 
   async tunnel (head: RequestHead, options: StreamOptions = NO_OPTIONS): Promise<PeerTunnel> {

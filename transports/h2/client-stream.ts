@@ -6,6 +6,10 @@ import { abortReason, tunnelRefusal } from '../stream-errors.js'
 import { cancellable, guardDuplex, type Cancel } from './peer-stream.js'
 import { headerListSize, requestHeaders, toResponseHead } from './headers.js'
 
+// node copies its request options: shared constants instead of an object per stream.
+const END_STREAM = Object.freeze({ endStream: true })
+const OPEN_STREAM = Object.freeze({ endStream: false })
+
 /** The session's count of open streams: `opened` once per stream, `closed` once when it closes. */
 export interface StreamCounter {
   opened: () => void
@@ -75,6 +79,12 @@ export async function openTunnel (
 
 /** Opens a stream with the request's HEADERS; throws E_HEADERS_TOO_LARGE, E_BAD_REQUEST or E_PEER_REFUSED. */
 export function openStream (session: ClientHttp2Session, head: RequestHead, endStream: boolean): OpenedStream {
+  const stream = openRawStream(session, head, endStream)
+  return { stream, cancel: cancellable(stream) }
+}
+
+/** openStream() without the reset closure (requests reset with cancelStream()). */
+export function openRawStream (session: ClientHttp2Session, head: RequestHead, endStream: boolean): ClientHttp2Stream {
   const headers = requestHeaders(head)
   const limit = session.remoteSettings.maxHeaderListSize
   const size = headerListSize(headers)
@@ -84,14 +94,14 @@ export function openStream (session: ClientHttp2Session, head: RequestHead, endS
   }
   let stream: ClientHttp2Stream
   try {
-    stream = session.request(headers, { endStream })
+    stream = session.request(headers, endStream ? END_STREAM : OPEN_STREAM)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     const invalid = code === 'ERR_HTTP2_INVALID_HEADER_VALUE' || code === 'ERR_INVALID_HTTP_TOKEN' ||
       code === 'ERR_HTTP2_INVALID_CONNECTION_HEADERS' || code === 'ERR_HTTP2_HEADER_SINGLE_VALUE'
     throw new MeshError(invalid ? 'E_BAD_REQUEST' : 'E_PEER_REFUSED', `cannot open a stream to ${head.authority}: ${(err as Error).message}`, { cause: err })
   }
-  return { stream, cancel: cancellable(stream) }
+  return stream
 }
 
 /** A stream failure as E_PEER_RESET, naming the authority and the RST_STREAM code. */
