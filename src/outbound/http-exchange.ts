@@ -12,7 +12,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
 import { MeshError, toMeshError } from '../errors.js'
 import { endToEndHeaders, forwardableTrailers, headerValue } from '../http/headers.js'
-import { countBodyBytes, type ByteCount } from '../http/body-bytes.js'
+import { timeoutList, TimeoutList, type Timed } from '../http/timeout-list.js'
 import type { Pick } from '../balance/types.js'
 import { LightAbortSignal } from '../../transports/abort-signal.js'
 import { WIRE_HEADERS, type HeaderMap, type PeerResponse, type PeerSession, type RequestHead } from '../../transports/contract.js'
@@ -30,14 +30,13 @@ export interface AppAnswer {
   once: (event: 'drain', listener: (this: AppAnswer) => void) => unknown
 }
 type PeerBody = Readable & { [kExchange]?: OutboundExchange }
+type AppBody = Readable & { [kExchange]?: OutboundExchange }
 
 /** Correlates the log lines of one request across both proxies and the app. */
 export const REQUEST_ID_HEADER = 'x-request-id'
 
 /** Headers an app may not set itself: the mesh sets them. */
 const MESH_HEADERS: ReadonlySet<string> = new Set([WIRE_HEADERS.target, WIRE_HEADERS.origProto, WIRE_HEADERS.clientId])
-
-const NO_BYTES: ByteCount = Object.freeze({ count: 0 })
 
 /** The app's `x-request-id` when it sent a sane one, else a new one; it travels with the request. */
 function requestIdOf (headers: IncomingHttpHeaders): string {
@@ -46,7 +45,7 @@ function requestIdOf (headers: IncomingHttpHeaders): string {
 }
 
 /** One app request from arrival to the end of its response body; the app's side is the subclass's. */
-export abstract class OutboundExchange {
+export abstract class OutboundExchange implements Timed {
   readonly ctx: OutboundContext
   readonly requestId: string
   readonly started: number
@@ -57,13 +56,18 @@ export abstract class OutboundExchange {
   authority = ''
   pick: Pick | undefined = undefined
   head: RequestHead | undefined = undefined
-  timer: NodeJS.Timeout | undefined = undefined
+  // The request timeout until the response head, then the idle timeout (Timed, see timeout-list.ts).
+  timedPrev: Timed | undefined = undefined
+  timedNext: Timed | undefined = undefined
+  timedList: TimeoutList | undefined = undefined
+  deadline = 0
+  activeAt = 0
   hasBody = false
   /** A refused stream was sent once more (see failed()). */
   rerouted = false
   /** The session the request went to. */
   session: PeerSession | undefined = undefined
-  requestBytes: ByteCount = NO_BYTES
+  requestBytes = 0
   // Set once the response head is back:
   peerResponse: PeerResponse | undefined = undefined
   body: PeerBody | undefined = undefined
@@ -105,8 +109,6 @@ export abstract class OutboundExchange {
   abstract destroyAnswer (err: Error): void
   /** Answers with the error's status and code, or resets a response already started. */
   abstract answerError (err: MeshError): void
-  /** Ends the response with E_IDLE_TIMEOUT when no bytes moved for `ms`. */
-  abstract setIdleTimeout (ms: number): void
 
   // The steps run as plain calls while each one can answer at once (an endpoint ready, a pooled
   // session with room), and as promise callbacks only where they must wait: an async function
@@ -145,10 +147,10 @@ export abstract class OutboundExchange {
       if (this.protocol === 'http1') headers[WIRE_HEADERS.origProto] = 'HTTP/1.1'
       this.head = { method: this.appMethod(), authority: this.authority, path: this.appPath(), scheme: 'http', headers }
       const requestMs = ctx.timeouts.requestMs
-      // setTimeout's extra argument instead of a closure per request.
-      if (requestMs > 0) this.timer = setTimeout(requestTimedOut, requestMs, this)
+      // One interval timer for all requests, not a Timeout object per request (timeout-list.ts).
+      if (requestMs > 0) timeoutList(requestMs).add(this)
       this.hasBody = this.appHasBody()
-      if (this.hasBody) this.requestBytes = countBodyBytes(this.appBody)
+      if (this.hasBody) countRequestBody(this.appBody, this)
       // A session with room is usually pooled already: no promise for it then.
       const session = readySessionFor(ctx, endpoint)
       if (session !== undefined) {
@@ -198,7 +200,7 @@ export abstract class OutboundExchange {
       sessionFor(this.ctx, pick.endpoint).then((s) => this.send(s), (e: unknown) => this.failed(e, undefined))
       return
     }
-    clearTimeout(this.timer)
+    this.timedList?.remove(this)
     const meshErr = abort.aborted && abort.reason instanceof MeshError ? abort.reason : toMeshError(err, 'E_PEER_UNREACHABLE')
     if (pick !== undefined) {
       // A client that left says nothing about the endpoint; anything else counts against it.
@@ -211,7 +213,7 @@ export abstract class OutboundExchange {
   }
 
   responded (session: PeerSession, response: PeerResponse): void {
-    clearTimeout(this.timer)
+    this.timedList?.remove(this)
     try {
       this.respond(this.pick as Pick, session, response)
     } catch (err) {
@@ -233,7 +235,7 @@ export abstract class OutboundExchange {
     this.transport = session.transport
     this.report(status, errorCode)
 
-    if (ctx.timeouts.idleMs > 0) this.setIdleTimeout(ctx.timeouts.idleMs)
+    if (ctx.timeouts.idleMs > 0) timeoutList(ctx.timeouts.idleMs).add(this)
     this.answer(status, endToEndHeaders(response.head.headers))
     // pipe() by hand: one 'data' listener both counts and writes, and no pipe() bookkeeping.
     const body: PeerBody = response.body
@@ -249,10 +251,20 @@ export abstract class OutboundExchange {
     }
   }
 
+  /**
+   * A timeout of this exchange fired: before the response head the request's (the request is
+   * aborted), after it the idle one (no bytes either way for idleMs: both sides are torn down).
+   */
+  timedOut (list: TimeoutList): void {
+    if (this.peerResponse === undefined) this.abort.abort(new MeshError('E_REQUEST_TIMEOUT', `no response head within ${list.durationMs} ms`))
+    else this.done(new MeshError('E_IDLE_TIMEOUT', `no response bytes for ${list.durationMs} ms`))
+  }
+
   /** The response body is done, or failed on either side (then both sides are torn down). */
   done (err?: Error): void {
     if (this.settled) return
     this.settled = true
+    this.timedList?.remove(this)
     const { ctx } = this
     let failure: MeshError | undefined
     if (err !== undefined) {
@@ -265,7 +277,7 @@ export abstract class OutboundExchange {
       direction: 'outbound',
       authority: this.head?.authority ?? '',
       status: this.status,
-      requestBytes: this.requestBytes.count,
+      requestBytes: this.requestBytes,
       responseBytes: this.responseBytes,
       totalSeconds: (performance.now() - this.started) / 1000,
       identity: ctx.identity,
@@ -301,8 +313,21 @@ export abstract class OutboundExchange {
   }
 }
 
-function requestTimedOut (exchange: OutboundExchange): void {
-  exchange.abort.abort(new MeshError('E_REQUEST_TIMEOUT', `no response head within ${exchange.ctx.timeouts.requestMs} ms`))
+/** Counts the request body (and, once the response streams, marks it as activity). */
+function countRequestBody (body: AppBody, exchange: OutboundExchange): void {
+  body[kExchange] = exchange
+  body.on('data', onAppBodyData)
+  // Adding a 'data' listener starts the flow; pause again so no chunk is emitted before the
+  // request on the peer pipes the body (pipe() resumes it).
+  body.pause()
+}
+
+function onAppBodyData (this: AppBody, chunk: Buffer): void {
+  const exchange = this[kExchange]
+  if (exchange === undefined) return
+  exchange.requestBytes += chunk.length
+  // Before the response head the timer is the request timeout, which an upload does not extend.
+  if (exchange.peerResponse !== undefined) TimeoutList.touch(exchange)
 }
 
 /** The app's answer closed: finished, or the client left early (then the peer stream is cancelled). */
@@ -322,10 +347,6 @@ export function onAppAnswerClose (this: AppAnswer): void {
   if (exchange.peerResponse !== undefined) exchange.done(exchange.clientGone)
 }
 
-export function onAppAnswerIdle (this: { destroy: (err: Error) => void }): void {
-  this.destroy(new MeshError('E_IDLE_TIMEOUT', 'response body idle'))
-}
-
 export function onAppAnswerError (this: AppAnswer, err: Error): void {
   // Before the response head there is nothing to tear down: 'close' follows and tells the rest.
   if (this[kExchange]?.peerResponse !== undefined) this[kExchange]?.done(err)
@@ -342,6 +363,7 @@ function onPeerBodyData (this: PeerBody, chunk: Buffer): void {
   const exchange = this[kExchange]
   if (exchange === undefined) return
   exchange.responseBytes += chunk.length
+  TimeoutList.touch(exchange)
   // Backpressure as pipe() does it: pause the body until the app's side drains.
   if (!exchange.writeChunk(chunk) && !exchange.waitingForDrain) {
     exchange.waitingForDrain = true

@@ -15,7 +15,7 @@ import { errorBody, rescueResponse } from '../http/rescue.js'
 import type { HeaderMap } from '../../transports/contract.js'
 import type { OutboundContext } from './context.js'
 import {
-  kExchange, onAppAnswerClose, onAppAnswerError, onAppAnswerIdle, OutboundExchange, type AppAnswer, type AppProtocol,
+  kExchange, onAppAnswerClose, onAppAnswerError, OutboundExchange, type AppAnswer, type AppProtocol,
 } from './http-exchange.js'
 
 const { HTTP2_HEADER_STATUS } = constants
@@ -84,10 +84,6 @@ class Http1Exchange extends OutboundExchange {
 
   answerError (err: MeshError): void {
     rescueResponse(this.res, err)
-  }
-
-  setIdleTimeout (ms: number): void {
-    this.res.setTimeout(ms, onAppAnswerIdle)
   }
 }
 
@@ -159,10 +155,6 @@ class H2cExchange extends OutboundExchange {
       'content-length': Buffer.byteLength(body),
     }, { endStream: headOnly })
     if (!headOnly) stream.end(body)
-  }
-
-  setIdleTimeout (ms: number): void {
-    this.stream.setTimeout(ms, onAppAnswerIdle)
   }
 }
 
