@@ -1,9 +1,9 @@
 /**
  * `npm run bench`: the entry point. Reads options, makes certificates and upstreams, runs the
- * suite over the direct, HAProxy-pair and meshgate-pair paths, prints the report and writes it to
- * bench/out/. Every process it started is stopped at the end, also on failure or Ctrl-C.
+ * suite over the direct, HAProxy-pair, node-floor and meshgate-pair paths, prints the report and
+ * writes it to bench/out/. Every process it started is stopped at the end, also on failure or Ctrl-C.
  *
- *   node dist/bench/run.js [--rounds 3] [--duration 6] [--paths direct,haproxy-pair,meshgate-pair]
+ *   node dist/bench/run.js [--rounds 3] [--duration 6] [--paths direct,haproxy-pair,node-floor,meshgate-pair]
  *                          [--scenarios http1-small,h2c-small,tcp-bulk] [--out bench/out] [--settle 2000]
  *                          [--warmup 1] [--slow-endpoint 10] [--h3-vs-h2 6] [--metrics-cost 6]
  *                          [--metrics-cost-rounds 8]
@@ -28,6 +28,7 @@ import { HAPROXY_BINARY } from './haproxy.js'
 import { directPath } from './paths/direct.js'
 import { haproxyPairPath } from './paths/haproxy-pair.js'
 import { meshgatePairPath } from './paths/meshgate-pair.js'
+import { nodeFloorPath } from './paths/node-floor.js'
 import type { PathDefinition } from './paths/types.js'
 import { writeReport, type BenchEnvironment } from './report.js'
 import { scenarios as allScenarios } from './scenarios/index.js'
@@ -42,7 +43,7 @@ import { startUpstreams } from './upstreams.js'
 /** dist/bench/run.js → the repository root. */
 const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
-const ALL_PATHS: readonly PathDefinition[] = [directPath, haproxyPairPath, meshgatePairPath]
+const ALL_PATHS: readonly PathDefinition[] = [directPath, haproxyPairPath, nodeFloorPath, meshgatePairPath]
 
 /** The tools the bench runs, with the Debian package that has each. */
 const TOOLS: ReadonlyArray<{ command: string, versionArgs: string[], apt: string }> = [

@@ -47,15 +47,36 @@ export interface PeerResponse {
   trailers: () => HeaderMap | undefined
 }
 
+/** Where PeerSession.requestTo() reports. */
+export interface ResponseTarget {
+  response: (response: PeerResponse) => void
+  failed: (err: Error) => void
+}
+
 /** An accepted CONNECT stream: bytes both ways, half-close carried (FIN ↔ END_STREAM). */
 export interface PeerTunnel {
   head: ResponseHead
   stream: Duplex
 }
 
+/** A listener of an AbortSignalLike: a function, or an object whose `handleEvent()` is called. */
+export type AbortListener = (() => void) | { handleEvent: () => void }
+
+/**
+ * What a transport uses of an AbortSignal, so that an AbortSignal fits and so does a cheaper
+ * object (transports/abort-signal.ts): an AbortController is an EventTarget, a few µs to make and
+ * to listen on, once per request, on a path that almost never aborts.
+ */
+export interface AbortSignalLike {
+  readonly aborted: boolean
+  readonly reason: unknown
+  addEventListener: (type: 'abort', listener: AbortListener, options?: { once?: boolean }) => void
+  removeEventListener: (type: 'abort', listener: AbortListener) => void
+}
+
 export interface StreamOptions {
   /** Aborting resets the stream (and rejects the promise if it has not settled). */
-  signal?: AbortSignal
+  signal?: AbortSignalLike
 }
 
 /** Counters a session keeps about itself. */
@@ -90,6 +111,13 @@ export interface PeerSession {
    */
   request: (head: RequestHead, body: Readable | null, options?: StreamOptions) => Promise<PeerResponse>
   /**
+   * request() reporting to `to` instead of through a promise: `to.response()` at the response
+   * head, or `to.failed()` with the same errors request() rejects with; exactly one of them, never
+   * synchronously. Optional: a caller falls back to request() when a session lacks it. It saves
+   * the promise, its callbacks and a microtask on every request of a busy proxy.
+   */
+  requestTo?: (head: RequestHead, body: Readable | null, options: StreamOptions, to: ResponseTarget) => void
+  /**
    * Opens a CONNECT stream (`head.method` is `CONNECT`; `head.protocol` set for extended CONNECT).
    * Resolves on a 2xx; any other answer rejects with a MeshError carrying the peer's error code.
    */
@@ -110,8 +138,11 @@ export interface InboundExchange {
   readonly body: Readable
   /** False when the request ended with its headers (END_STREAM on HEADERS): no body follows. */
   readonly hasBody: boolean
-  /** Aborted when the peer resets the stream or the session dies. */
-  readonly signal: AbortSignal
+  /**
+   * Aborted when the peer resets the stream or the session dies. An AbortSignalLike (a cheap
+   * one, once per request), which undici and node:http2 take as a `signal` too.
+   */
+  readonly signal: AbortSignalLike
   /** Sends the response head, pipes `body`, then sends `trailers()` if it returns any. */
   respond: (head: ResponseHead, body: Readable | null, trailers?: () => HeaderMap | undefined) => void
   /** Answers with the error's status, the `meshgate-error` header and a short text body. */

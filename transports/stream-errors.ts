@@ -1,6 +1,6 @@
 // Errors every transport's client streams raise alike: a refused CONNECT and an aborted stream.
 import { ERROR_CODES, ERROR_HEADER, MeshError, type ErrorCode } from '../src/errors.js'
-import type { HeaderMap, RequestHead } from './contract.js'
+import type { AbortSignalLike, HeaderMap, RequestHead } from './contract.js'
 
 /**
  * A non-2xx answer to a CONNECT (plain or extended) as a MeshError: the peer's own
@@ -14,7 +14,7 @@ export function tunnelRefusal (status: number, headers: HeaderMap, head: Request
 }
 
 /** Why a signal aborted: its reason when that is an Error, else an AbortError. */
-export function abortReason (signal: AbortSignal | undefined): Error {
+export function abortReason (signal: AbortSignalLike | undefined): Error {
   const reason: unknown = signal?.reason
   return reason instanceof Error ? reason : new DOMException('the stream was aborted', 'AbortError')
 }

@@ -2,7 +2,7 @@
 import type { Endpoint } from '../discovery/types.js'
 import { MeshError } from '../errors.js'
 import { noopBalancerObserver, type BalancerObserver } from './observer.js'
-import type { Balancer, Pick, PickKind } from './types.js'
+import type { AbortSignalLike, Balancer, Pick, PickKind } from './types.js'
 
 export interface PickQueueOptions {
   /** Longest a caller waits for an endpoint, ms (default 1 s; 0 = fail at once). */
@@ -76,14 +76,20 @@ export class PickQueue implements Balancer {
     return this.inner.pick(kind)
   }
 
-  /** An endpoint now or within `maxWaitMs`; rejects with MeshError('E_NO_ENDPOINT'). */
-  acquire (kind: PickKind, signal?: AbortSignal): Promise<Pick> {
+  /**
+   * acquire() without waiting: an endpoint now, after earlier callers were served, or undefined
+   * (then acquire() queues). Lets the caller skip a promise when, as usual, one is ready.
+   */
+  tryAcquire (kind: PickKind): Pick | undefined {
     // Serve earlier callers first; an endpoint may have become ready without a signal.
     if (this.waiters.length > 0) this.drain()
-    if (this.waiters.length === 0) {
-      const now = this.inner.pick(kind)
-      if (now !== undefined) return Promise.resolve(now)
-    }
+    return this.waiters.length === 0 ? this.inner.pick(kind) : undefined
+  }
+
+  /** An endpoint now or within `maxWaitMs`; rejects with MeshError('E_NO_ENDPOINT'). */
+  acquire (kind: PickKind, signal?: AbortSignalLike): Promise<Pick> {
+    const now = this.tryAcquire(kind)
+    if (now !== undefined) return Promise.resolve(now)
     if (this.closed) return this.refuse('closed', 'the balancer is closed')
     if (this.maxWaitMs <= 0) return this.refuse('timeout', 'no endpoint is ready')
     if (this.waiters.length >= this.maxWaiting) return this.refuse('full', `${this.maxWaiting} callers already wait for an endpoint`)

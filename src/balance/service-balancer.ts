@@ -10,7 +10,7 @@ import { PeakEwmaBalancer, type PeakEwmaOptions } from './peak-ewma.js'
 import { PickQueue, type PickQueueOptions } from './queue.js'
 import type { Random } from './random.js'
 import { RoundRobinBalancer } from './round-robin.js'
-import type { Balancer, Pick, PickKind } from './types.js'
+import type { AbortSignalLike, Balancer, Pick, PickKind } from './types.js'
 
 type Injected = 'clock' | 'random' | 'service' | 'observer' | 'logger'
 
@@ -71,8 +71,13 @@ export class ServiceBalancer implements Balancer {
     return this.queue.pick(kind)
   }
 
+  /** An endpoint now, unless callers wait for one (see PickQueue.tryAcquire). */
+  tryAcquire (kind: PickKind): Pick | undefined {
+    return this.queue.tryAcquire(kind)
+  }
+
   /** An endpoint now or within the queue's wait; rejects with MeshError('E_NO_ENDPOINT'). */
-  acquire (kind: PickKind, signal?: AbortSignal): Promise<Pick> {
+  acquire (kind: PickKind, signal?: AbortSignalLike): Promise<Pick> {
     return this.queue.acquire(kind, signal)
   }
 

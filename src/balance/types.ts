@@ -2,6 +2,8 @@
  * Balancing is one `pick()`: choose an endpoint of a service for one request or one tunnel, and
  * report back how it went so the balancer can learn (latency, load, failures).
  */
+/** The part of an AbortSignal a wait for an endpoint listens to (an AbortSignal fits). */
+export type { AbortSignalLike } from '../../transports/contract.js'
 import type { Endpoint } from '../discovery/types.js'
 
 export type PickKind = 'request' | 'tunnel'

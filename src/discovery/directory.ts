@@ -2,7 +2,7 @@
 import type { Logger } from '../log.js'
 import { MeshError } from '../errors.js'
 import { ServiceBalancer, type BalancingComponents, type BalancingOptions } from '../balance/service-balancer.js'
-import type { Pick, PickKind } from '../balance/types.js'
+import type { AbortSignalLike, Pick, PickKind } from '../balance/types.js'
 import type { DiscoverySource, DiscoveryUpdate, Endpoint } from './types.js'
 
 export interface ServiceDirectoryOptions {
@@ -75,11 +75,18 @@ export class ServiceDirectory {
    * MeshError E_NO_ROUTE (no source serves the service) or E_NO_ENDPOINT (the service does not
    * exist, or no endpoint became ready within the queue's wait).
    */
-  pick (service: string, kind: PickKind, signal?: AbortSignal): Promise<Pick> {
+  pick (service: string, kind: PickKind, signal?: AbortSignalLike): Promise<Pick> {
     const entry = this.entry(service)
     if (entry === undefined) return Promise.reject(new MeshError('E_NO_ROUTE', `no discovery source serves ${service}`))
     if (entry.status === 'missing') return Promise.reject(new MeshError('E_NO_ENDPOINT', `discovery source ${entry.source} says ${service} does not exist`))
     return entry.balancer.acquire(kind, signal)
+  }
+
+  /** pick() without a promise: a ready endpoint now, or undefined (then call pick()). */
+  tryPick (service: string, kind: PickKind): Pick | undefined {
+    const entry = this.entry(service)
+    if (entry === undefined || entry.status === 'missing') return undefined
+    return entry.balancer.tryAcquire(kind)
   }
 
   /** Unsubscribes, fails waiting callers and closes every source. Safe twice. */

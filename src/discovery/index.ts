@@ -12,7 +12,7 @@
  *                                   balancing?: BalancingOptions },       // requests / peakEwma / failureAccrual / queue
  *                        components?: { logger?: Logger, observer?: BalancerObserver,
  *                                       clock?: Clock, random?: Random }) // clock/random: tests
- *   directory.pick(service: string, kind: 'request' | 'tunnel', signal?: AbortSignal): Promise<Pick>
+ *   directory.pick(service: string, kind: 'request' | 'tunnel', signal?: AbortSignalLike): Promise<Pick>
  *     Pick = { endpoint: Endpoint, done(result: { ok: boolean, latencyMs: number }): void }
  *     rejects MeshError E_NO_ROUTE (no source serves the service) or E_NO_ENDPOINT (discovery says
  *     it does not exist, or nothing ready within balancing.queue.maxWaitMs, default 1 s)

@@ -7,15 +7,14 @@ import type { Logger } from 'pino'
 import type { InboundConfig, Timeouts } from '../config/types.js'
 import { toMeshError } from '../errors.js'
 import { endToEndHeaders, headerValue } from '../http/headers.js'
-import { finished } from 'node:stream'
-import { countRequestBytes } from '../http/body-bytes.js'
 import type { Telemetry } from '../telemetry.js'
-import { WIRE_HEADERS, type InboundExchange, type InboundHandlers, type InboundTunnel, type TlsMaterial, type TransportListener } from '../../transports/contract.js'
+import { WIRE_HEADERS, type InboundHandlers, type InboundTunnel, type TlsMaterial, type TransportListener } from '../../transports/contract.js'
 import type { TransportRegistry } from '../../transports/registry.js'
 import { H2cUpstream } from './h2c-upstream.js'
-import { Http1Upstream, type UpstreamResponse } from './http1-upstream.js'
+import { CONSUMED, handleInboundRequest, type InboundHttpContext } from './http-exchange.js'
+import { Http1Upstream } from './http1-upstream.js'
 import { deliverTcp } from './tcp-upstream.js'
-import { TargetTable, deliveryProtocol } from './targets.js'
+import { TargetTable } from './targets.js'
 import { deliverUpgrade } from './upgrade-upstream.js'
 
 export interface InboundRoleOptions {
@@ -36,71 +35,13 @@ export interface InboundRole {
   destroy: () => void
 }
 
-/** Mesh headers the inbound side consumes or sets itself. */
-const CONSUMED: ReadonlySet<string> = new Set([WIRE_HEADERS.target, WIRE_HEADERS.origProto, WIRE_HEADERS.clientId])
-
 export async function startInboundRole (options: InboundRoleOptions): Promise<InboundRole> {
   const { config, timeouts, telemetry } = options
   const logger = options.logger.child({ role: 'inbound' })
   const targets = new TargetTable(config.targets)
   const http1 = new Http1Upstream(timeouts)
   const h2c = new H2cUpstream(timeouts)
-
-  const onRequest = (exchange: InboundExchange, transport: string): void => {
-    const started = performance.now()
-    const bytes = countRequestBytes(exchange)
-    const deliver = async (): Promise<UpstreamResponse> => {
-      const address = headerValue(exchange.head.headers, WIRE_HEADERS.target)
-      const target = targets.authorize(address, exchange.caller, 'http')
-      const headers = endToEndHeaders(exchange.head.headers, CONSUMED)
-      headers[WIRE_HEADERS.clientId] = exchange.caller
-      const protocol = deliveryProtocol(target, headerValue(exchange.head.headers, WIRE_HEADERS.origProto))
-      return await (protocol === 'http1' ? http1 : h2c).deliver(exchange, target.address, headers)
-    }
-    deliver().then((response) => {
-      const status = response.head.status
-      report(exchange, transport, status, started)
-      let responseBytes = 0
-      response.body.on('data', (chunk: Buffer) => { responseBytes += chunk.length })
-      finished(response.body, (err) => {
-        telemetry.requestEnd({
-          direction: 'inbound',
-          authority: exchange.head.authority,
-          status,
-          requestBytes: bytes.count,
-          responseBytes,
-          totalSeconds: (performance.now() - started) / 1000,
-          identity: exchange.caller,
-          peerIdentity: '',
-          transport,
-          errorCode: err === undefined || err === null ? undefined : toMeshError(err, 'E_UPSTREAM_RESET').code,
-        })
-      })
-      exchange.respond(response.head, response.body, response.trailers)
-    }, (err: unknown) => {
-      const meshErr = toMeshError(err)
-      logger.warn({ code: meshErr.code, err: meshErr.message, requestId: headerValue(exchange.head.headers, 'x-request-id'), caller: exchange.caller, authority: exchange.head.authority }, 'inbound request refused')
-      report(exchange, transport, meshErr.status, started, meshErr.code)
-      exchange.reject(meshErr)
-    })
-  }
-
-  const report = (exchange: InboundExchange, transport: string, status: number, started: number, errorCode?: string): void => {
-    telemetry.request({
-      direction: 'inbound',
-      protocol: headerValue(exchange.head.headers, WIRE_HEADERS.origProto) === undefined ? 'http2' : 'http1',
-      authority: exchange.head.authority,
-      method: exchange.head.method,
-      path: exchange.head.path,
-      identity: exchange.caller,
-      peerIdentity: '',
-      transport,
-      status,
-      errorCode,
-      durationSeconds: (performance.now() - started) / 1000,
-      requestId: headerValue(exchange.head.headers, 'x-request-id') ?? '',
-    })
-  }
+  const httpContext: InboundHttpContext = { targets, http1, h2c, telemetry, logger }
 
   const onTunnel = (tunnel: InboundTunnel, transport: string): void => {
     const started = performance.now()
@@ -146,7 +87,7 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
 
   const listeners: Array<{ transport: string, listener: TransportListener }> = []
   const handlers = (transport: string): InboundHandlers => ({
-    request: (exchange) => onRequest(exchange, transport),
+    request: (exchange) => handleInboundRequest(httpContext, exchange, transport),
     tunnel: (tunnel) => onTunnel(tunnel, transport),
   })
   const listen = async (transport: string, host: string, port: number): Promise<TransportListener> => {

@@ -8,6 +8,10 @@ import { identityAllowed } from '../identity/spiffe.js'
 
 export class TargetTable {
   readonly #byAddress = new Map<string, InboundTargetConfig>()
+  #lastAddress: string | undefined = undefined
+  #lastCaller = ''
+  #lastKind: 'http' | 'tcp' = 'http'
+  #lastTarget: InboundTargetConfig | undefined = undefined
 
   constructor (targets: readonly InboundTargetConfig[]) {
     for (const target of targets) this.#byAddress.set(target.address.toLowerCase(), target)
@@ -18,6 +22,18 @@ export class TargetTable {
    * E_TARGET_NOT_ALLOWED (not configured, or wrong kind) or E_FORBIDDEN (caller not allowed).
    */
   authorize (address: string | undefined, caller: string, kind: 'http' | 'tcp'): InboundTargetConfig {
+    // Most requests repeat the last allowed (address, caller, kind): no parsing of the caller's
+    // SPIFFE ID for them. Only allowed answers are remembered; refusals take the full path.
+    if (this.#lastTarget !== undefined && address === this.#lastAddress && caller === this.#lastCaller && kind === this.#lastKind) return this.#lastTarget
+    const target = this.#authorize(address, caller, kind)
+    this.#lastAddress = address
+    this.#lastCaller = caller
+    this.#lastKind = kind
+    this.#lastTarget = target
+    return target
+  }
+
+  #authorize (address: string | undefined, caller: string, kind: 'http' | 'tcp'): InboundTargetConfig {
     if (address === undefined || address === '') throw new MeshError('E_TARGET_NOT_ALLOWED', 'the request names no target (meshgate-target)')
     const target = this.#byAddress.get(address.toLowerCase())
     if (target === undefined) throw new MeshError('E_TARGET_NOT_ALLOWED', `target ${address} is not configured on this inbound side`)

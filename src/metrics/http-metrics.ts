@@ -1,7 +1,8 @@
 /**
  * Request and response families fed by RequestEvent / RequestEndEvent: counts by outcome, latency
  * to the response head, and body bytes. Label sets are resolved once per distinct combination and
- * cached, so a repeated event costs one string key, one map lookup and a few additions.
+ * cached, so a repeated event costs one string key, one map lookup and a few additions; an event
+ * with the same labels as the one before costs seven comparisons and the additions.
  */
 import type { Registry } from 'prom-client'
 import type { RequestEndEvent, RequestEvent } from '../telemetry.js'
@@ -37,6 +38,8 @@ export class HttpMetrics {
   private readonly endSeries = new Map<string, EndSeries>()
   private readonly authorities: LabelGuard
   private readonly identities: LabelGuard
+  private readonly lastRequest: LastOutcome<RequestSeries> = noOutcome()
+  private readonly lastEnd: LastOutcome<EndSeries> = noOutcome()
 
   constructor (registry: Registry, authorities: LabelGuard, identities: LabelGuard) {
     this.authorities = authorities
@@ -75,6 +78,13 @@ export class HttpMetrics {
   }
 
   request (e: RequestEvent): void {
+    // The usual case: the same series as the event before (a string key and a map lookup saved).
+    const last = this.lastRequest
+    if (last.series !== undefined && sameOutcome(last, e.direction, e.authority, e.status, e.errorCode, e.identity, e.peerIdentity, e.transport)) {
+      last.series.requests.value++
+      observe(last.series.duration, e.durationSeconds)
+      return
+    }
     const authority = this.authorities.label(e.authority)
     const identity = this.identities.label(e.identity)
     const peerIdentity = this.identities.label(e.peerIdentity)
@@ -91,9 +101,19 @@ export class HttpMetrics {
     }
     s.requests.value++
     observe(s.duration, e.durationSeconds)
+    // Remembered only while no label was folded into `other`: a folded event must count as folded.
+    remember(last, authority === e.authority && identity === e.identity && peerIdentity === e.peerIdentity ? s : undefined,
+      e.direction, e.authority, e.status, e.errorCode, e.identity, e.peerIdentity, e.transport)
   }
 
   requestEnd (e: RequestEndEvent): void {
+    const last = this.lastEnd
+    if (last.series !== undefined && sameOutcome(last, e.direction, e.authority, e.status, e.errorCode, e.identity ?? '', e.peerIdentity ?? '', e.transport ?? '')) {
+      last.series.responses.value++
+      last.series.requestBytes.value += e.requestBytes
+      last.series.responseBytes.value += e.responseBytes
+      return
+    }
     const authority = this.authorities.label(e.authority)
     const identity = this.identities.label(e.identity ?? '')
     const peerIdentity = this.identities.label(e.peerIdentity ?? '')
@@ -112,5 +132,41 @@ export class HttpMetrics {
     s.responses.value++
     s.requestBytes.value += e.requestBytes
     s.responseBytes.value += e.responseBytes
+    remember(last, authority === e.authority && identity === (e.identity ?? '') && peerIdentity === (e.peerIdentity ?? '') ? s : undefined,
+      e.direction, e.authority, e.status, e.errorCode, e.identity ?? '', e.peerIdentity ?? '', transport)
   }
+}
+
+/** The label values of the last event and its series (undefined: nothing remembered). One per family, reused. */
+interface LastOutcome<S> {
+  direction: string
+  authority: string
+  status: number
+  errorCode: string | undefined
+  identity: string
+  peerIdentity: string
+  transport: string
+  series: S | undefined
+}
+
+function noOutcome<S> (): LastOutcome<S> {
+  return { direction: '', authority: '', status: 0, errorCode: undefined, identity: '', peerIdentity: '', transport: '', series: undefined }
+}
+
+function remember<S> (last: LastOutcome<S>, series: S | undefined, direction: string, authority: string, status: number,
+  errorCode: string | undefined, identity: string, peerIdentity: string, transport: string): void {
+  last.series = series
+  last.direction = direction
+  last.authority = authority
+  last.status = status
+  last.errorCode = errorCode
+  last.identity = identity
+  last.peerIdentity = peerIdentity
+  last.transport = transport
+}
+
+function sameOutcome (last: LastOutcome<unknown>, direction: string, authority: string, status: number, errorCode: string | undefined,
+  identity: string, peerIdentity: string, transport: string): boolean {
+  return last.status === status && last.authority === authority && last.direction === direction && last.errorCode === errorCode &&
+    last.identity === identity && last.peerIdentity === peerIdentity && last.transport === transport
 }

@@ -64,6 +64,15 @@ export async function sessionFor (ctx: OutboundContext, endpoint: Endpoint): Pro
   return await selectorFor(ctx.transports, ctx.pool).session(endpoint)
 }
 
+/**
+ * A pooled session with room for a stream, at once, when the endpoint's transport is fixed and one
+ * is open; undefined means: `await sessionFor()`. Saves the promises of the async path per request.
+ * Unlike sessionFor()'s, it does not reroute by itself: see TransportSelector.readySession().
+ */
+export function readySessionFor (ctx: OutboundContext, endpoint: Endpoint): PeerSession | undefined {
+  return selectorFor(ctx.transports, ctx.pool).readySession(endpoint)
+}
+
 let nextRequestId = 0
 const REQUEST_ID_PREFIX = `${process.pid.toString(36)}-${Date.now().toString(36)}-`
 

@@ -1,166 +1,164 @@
 /**
- * Outbound HTTP: one app request (HTTP/1.1 or h2c, through Node's compatibility API) becomes one
- * real request on a peer session. Steps: authority → service → endpoint → session → request,
- * then the response streams back with its trailers. Failures are answered by the rescue.
+ * Outbound HTTP, the app's side: HTTP/1.1 requests through node:http, h2c streams through
+ * node:http2's stream API. Each becomes one OutboundExchange (http-exchange.ts) that carries it to
+ * a peer; the subclasses here read the request and write the answer.
+ *
+ * Why h2c uses the stream API, not the compatibility one: Http2ServerRequest/Response are two
+ * more objects per request with their own listeners on the stream, for nothing the exchange needs.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
-import { finished, type Readable } from 'node:stream'
-import { MeshError, toMeshError } from '../errors.js'
-import { endToEndHeaders, forwardableTrailers, headerValue } from '../http/headers.js'
-import { countBodyBytes } from '../http/body-bytes.js'
-import { rescueResponse } from '../http/rescue.js'
-import { WIRE_HEADERS, type RequestHead } from '../../transports/contract.js'
-import { newRequestId, sessionFor, type OutboundContext } from './context.js'
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import { constants, type ServerHttp2Stream } from 'node:http2'
+import type { Readable } from 'node:stream'
+import { ERROR_HEADER, type MeshError } from '../errors.js'
+import { headerValue } from '../http/headers.js'
+import { errorBody, rescueResponse } from '../http/rescue.js'
+import type { HeaderMap } from '../../transports/contract.js'
+import type { OutboundContext } from './context.js'
+import {
+  kExchange, onAppAnswerClose, onAppAnswerError, OutboundExchange, type AppAnswer, type AppProtocol,
+} from './http-exchange.js'
 
-export type AppProtocol = 'http1' | 'http2'
-type AppRequest = IncomingMessage | Http2ServerRequest
-type AppResponse = ServerResponse | Http2ServerResponse
+const { HTTP2_HEADER_STATUS } = constants
 
-/** Correlates the log lines of one request across both proxies and the app. */
-export const REQUEST_ID_HEADER = 'x-request-id'
-
-/** Headers an app may not set itself: the mesh sets them. */
-const MESH_HEADERS: ReadonlySet<string> = new Set([WIRE_HEADERS.target, WIRE_HEADERS.origProto, WIRE_HEADERS.clientId])
-
-/** True when the request carries a body: a length above zero, chunked framing, or an open h2 stream. */
-export function requestHasBody (req: AppRequest, protocol: AppProtocol): boolean {
-  const length = headerValue(req.headers, 'content-length')
-  if (length !== undefined) return length !== '0'
-  if (protocol === 'http1') return req.headers['transfer-encoding'] !== undefined
-  return !(req as Http2ServerRequest).stream.endAfterHeaders
+/** Handles one HTTP/1.1 request of the outbound listener; never throws (errors become answers or resets). */
+export function handleOutboundRequest (ctx: OutboundContext, req: IncomingMessage, res: ServerResponse): void {
+  new Http1Exchange(ctx, req, res).start()
 }
 
-/** Handles one app request; never throws (errors become responses or resets). */
-export function handleOutboundRequest (ctx: OutboundContext, protocol: AppProtocol, req: AppRequest, res: AppResponse): void {
+/** Handles one h2c stream of the outbound listener; never throws. */
+export function handleOutboundStream (ctx: OutboundContext, stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+  new H2cExchange(ctx, stream, headers).start()
+}
+
+/** Starts the in-flight count and the listeners every app answer needs. */
+function watch (ctx: OutboundContext, answer: AppAnswer & NodeJS.EventEmitter, exchange: OutboundExchange): void {
   ctx.inflight.enter()
-  let left = false
-  const leave = (): void => { if (!left) { left = true; ctx.inflight.leave() } }
-  res.once('close', leave)
-  const requestId = requestIdOf(req)
-  forward(ctx, protocol, req, res, requestId).catch((err: unknown) => {
-    const meshErr = toMeshError(err)
-    ctx.logger.warn({ code: meshErr.code, err: meshErr.message, requestId, authority: req.headers.host ?? req.headers[':authority'] }, 'outbound request failed')
-    rescueResponse(res, meshErr)
-  })
+  answer[kExchange] = exchange
+  answer.once('close', onAppAnswerClose)
+  answer.on('error', onAppAnswerError)
 }
 
-/** The app's `x-request-id` when it sent a sane one, else a new one; it travels with the request. */
-function requestIdOf (req: AppRequest): string {
-  const given = req.headers[REQUEST_ID_HEADER]
-  return typeof given === 'string' && given.length > 0 && given.length <= 128 ? given : newRequestId()
+class Http1Exchange extends OutboundExchange {
+  readonly protocol: AppProtocol = 'http1'
+  readonly req: IncomingMessage
+  readonly res: ServerResponse & AppAnswer
+
+  constructor (ctx: OutboundContext, req: IncomingMessage, res: ServerResponse) {
+    super(ctx, req.headers)
+    this.req = req
+    this.res = res
+    watch(ctx, this.res, this)
+  }
+
+  get appHeaders (): IncomingHttpHeaders { return this.req.headers }
+  get appBody (): Readable { return this.req }
+  get answerStream (): AppAnswer { return this.res }
+  appAuthority (): string | undefined { return headerValue(this.req.headers, 'host') }
+  appMethod (): string { return this.req.method ?? 'GET' }
+  appPath (): string { return this.req.url ?? '/' }
+
+  appHasBody (): boolean {
+    const { headers } = this.req
+    const length = headerValue(headers, 'content-length')
+    if (length !== undefined) return length !== '0'
+    return headers['transfer-encoding'] !== undefined
+  }
+
+  answer (status: number, headers: HeaderMap): void {
+    this.res.writeHead(status, headers)
+  }
+
+  writeChunk (chunk: Buffer): boolean {
+    return this.res.write(chunk)
+  }
+
+  finish (trailers: HeaderMap | undefined): void {
+    // HTTP/1.1 trailers follow a chunked body only (RFC 9112 §7.1.2); node drops them otherwise.
+    if (trailers !== undefined) this.res.addTrailers(trailers as Record<string, string>)
+    this.res.end()
+  }
+
+  destroyAnswer (err: Error): void {
+    this.res.destroy(err)
+  }
+
+  answerError (err: MeshError): void {
+    rescueResponse(this.res, err)
+  }
 }
 
-async function forward (ctx: OutboundContext, protocol: AppProtocol, req: AppRequest, res: AppResponse, requestId: string): Promise<void> {
-  const started = performance.now()
-  const authority = protocol === 'http2'
-    ? headerValue(req.headers, ':authority') ?? headerValue(req.headers, 'host')
-    : headerValue(req.headers, 'host')
-  if (authority === undefined || authority === '') throw new MeshError('E_BAD_REQUEST', 'the request names no authority (Host header)')
-  const service = ctx.router.resolve(authority)
-  if (service === undefined) throw new MeshError('E_NO_ROUTE', `no service for authority "${authority}"`)
+type AnswerStream = ServerHttp2Stream & AppAnswer
 
-  const abort = new AbortController()
-  // Built only when the client does leave: an Error captures a stack trace, too dear per request.
-  let clientGone: MeshError | undefined
-  const onClientGone = (): void => {
-    if (res.writableFinished) return
-    clientGone ??= new MeshError('E_UPSTREAM_RESET', 'the client went away')
-    abort.abort(clientGone)
+class H2cExchange extends OutboundExchange {
+  readonly protocol: AppProtocol = 'http2'
+  readonly stream: AnswerStream
+  readonly appHeaders: IncomingHttpHeaders
+  /** Sent on 'wantTrailers' (RFC 9113 §8.1: a HEADERS frame with END_STREAM after the last DATA). */
+  trailers: HeaderMap | undefined = undefined
+
+  constructor (ctx: OutboundContext, stream: ServerHttp2Stream, headers: IncomingHttpHeaders) {
+    super(ctx, headers)
+    this.stream = stream
+    this.appHeaders = headers
+    watch(ctx, this.stream, this)
   }
-  res.once('close', onClientGone)
-  // The wait for an endpoint (bounded by balancing.queue.maxWaitMs) ends early if the client leaves.
-  const pick = await ctx.picker.pick(service, 'request', abort.signal)
-  const endpoint = pick.endpoint
-  const headers = endToEndHeaders(req.headers, MESH_HEADERS)
-  headers[WIRE_HEADERS.target] = endpoint.target
-  headers[REQUEST_ID_HEADER] = requestId
-  if (protocol === 'http1') headers[WIRE_HEADERS.origProto] = 'HTTP/1.1'
-  const head: RequestHead = { method: req.method ?? 'GET', authority, path: req.url ?? '/', scheme: 'http', headers }
 
-  const timer = ctx.timeouts.requestMs > 0
-    ? setTimeout(() => abort.abort(new MeshError('E_REQUEST_TIMEOUT', `no response head within ${ctx.timeouts.requestMs} ms`)), ctx.timeouts.requestMs)
-    : undefined
-  const hasBody = requestHasBody(req, protocol)
-  const requestBytes = hasBody ? countBodyBytes(req) : { count: 0 }
-  let session
-  let response
-  try {
-    session = await sessionFor(ctx, endpoint)
-    if (abort.signal.aborted) throw abort.signal.reason
-    response = await session.request(head, hasBody ? req as Readable : null, { signal: abort.signal })
-  } catch (err) {
-    const meshErr = abort.signal.aborted && abort.signal.reason instanceof MeshError ? abort.signal.reason : toMeshError(err, 'E_PEER_UNREACHABLE')
-    // A client that left says nothing about the endpoint; anything else counts against it.
-    pick.done({ ok: meshErr === clientGone, latencyMs: performance.now() - started })
-    report(ctx, protocol, head, requestId, session?.peerIdentity ?? endpoint.identity, session?.transport ?? endpoint.transport, meshErr.status, started, meshErr.code)
-    throw meshErr
-  } finally {
-    clearTimeout(timer)
+  get appBody (): Readable { return this.stream }
+  get answerStream (): AppAnswer { return this.stream }
+  appAuthority (): string | undefined { return headerValue(this.appHeaders, ':authority') ?? headerValue(this.appHeaders, 'host') }
+  appMethod (): string { return headerValue(this.appHeaders, ':method') ?? 'GET' }
+  appPath (): string { return headerValue(this.appHeaders, ':path') ?? '/' }
+
+  appHasBody (): boolean {
+    const length = headerValue(this.appHeaders, 'content-length')
+    if (length !== undefined) return length !== '0'
+    return !this.stream.endAfterHeaders
   }
-  const latencyMs = performance.now() - started
-  const status = response.head.status
-  // Failure accrual counts 5xx the peer proxy generated (it names an error code), not the app's own.
-  const errorCode = headerValue(response.head.headers, WIRE_HEADERS.error)
-  pick.done({ ok: status < 500 || errorCode === undefined, latencyMs })
-  const { peerIdentity, transport } = session
-  report(ctx, protocol, head, requestId, peerIdentity, transport, status, started, errorCode)
 
-  const responseHeaders = endToEndHeaders(response.head.headers)
-  if (ctx.timeouts.idleMs > 0) res.setTimeout(ctx.timeouts.idleMs, () => res.destroy(new MeshError('E_IDLE_TIMEOUT', 'response body idle')))
-  res.writeHead(status, responseHeaders)
-  const upstream = response.body
-  let responseBytes = 0
-  upstream.on('data', (chunk: Buffer) => { responseBytes += chunk.length })
-  upstream.once('end', () => {
-    const trailers = forwardableTrailers(response.trailers())
-    if (trailers !== undefined) res.addTrailers(trailers as Record<string, string>)
-  })
-  // pipe() and finished() as pipeline() would do, without its per-call AbortController: pipeline()
-  // aborts that controller when done, which builds a DOMException with a stack trace every request.
-  let settled = false
-  const done = (err?: Error | null): void => {
-    if (settled) return
-    settled = true
-    if (err !== undefined && err !== null) {
-      // A failure on either side tears down both, as pipeline() does.
-      upstream.destroy(err)
-      res.destroy(err)
+  answer (status: number, headers: HeaderMap): void {
+    const { stream } = this
+    const out: OutgoingHttpHeaders = headers
+    out[HTTP2_HEADER_STATUS] = status
+    // Trailers are known only once the peer's body has ended: wait for them, as node's
+    // compatibility API does (node ends HEAD and no-content answers with the head itself).
+    stream.respond(out, { waitForTrailers: true })
+    stream.once('wantTrailers', onWantTrailers)
+  }
+
+  writeChunk (chunk: Buffer): boolean {
+    return this.stream.write(chunk)
+  }
+
+  finish (trailers: HeaderMap | undefined): void {
+    this.trailers = trailers
+    this.stream.end()
+  }
+
+  destroyAnswer (err: Error): void {
+    this.stream.destroy(err)
+  }
+
+  answerError (err: MeshError): void {
+    const { stream } = this
+    if (stream.destroyed || stream.closed) return
+    if (stream.headersSent) {
+      // Too late for a status: reset (destroy sends RST_STREAM without END_STREAM first).
+      stream.destroy(err)
+      return
     }
-    const failure = err === undefined || err === null ? undefined : toMeshError(err, 'E_PEER_RESET')
-    if (failure !== undefined) ctx.logger.debug({ code: failure.code, err: failure.message, requestId }, 'response stream ended early')
-    ctx.telemetry.requestEnd({
-      direction: 'outbound',
-      authority: head.authority,
-      status,
-      requestBytes: requestBytes.count,
-      responseBytes,
-      totalSeconds: (performance.now() - started) / 1000,
-      identity: ctx.identity,
-      peerIdentity,
-      transport,
-      errorCode: failure?.code ?? errorCode,
-    })
+    const body = errorBody(err)
+    const headOnly = headerValue(this.appHeaders, ':method') === 'HEAD'
+    stream.respond({
+      [HTTP2_HEADER_STATUS]: err.status,
+      [ERROR_HEADER]: err.code,
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+    }, { endStream: headOnly })
+    if (!headOnly) stream.end(body)
   }
-  finished(upstream, (err) => { if (err !== undefined && err !== null) done(err) })
-  finished(res, done)
-  upstream.pipe(res)
 }
 
-function report (ctx: OutboundContext, protocol: AppProtocol, head: RequestHead, requestId: string, peerIdentity: string,
-  transport: string, status: number, started: number, errorCode: string | undefined): void {
-  ctx.telemetry.request({
-    direction: 'outbound',
-    protocol,
-    authority: head.authority,
-    method: head.method,
-    path: head.path,
-    identity: ctx.identity,
-    peerIdentity,
-    transport,
-    status,
-    errorCode,
-    durationSeconds: (performance.now() - started) / 1000,
-    requestId,
-  })
+function onWantTrailers (this: AnswerStream): void {
+  const exchange = this[kExchange] as H2cExchange | undefined
+  this.sendTrailers(exchange?.trailers ?? {})
 }

@@ -12,7 +12,7 @@ import { detectProtocol, type DetectedProtocol } from '../detect/detect.js'
 import { MeshError } from '../errors.js'
 import { rawErrorResponse } from '../http/rescue.js'
 import type { OutboundContext } from './context.js'
-import { handleOutboundRequest } from './http-proxy.js'
+import { handleOutboundRequest, handleOutboundStream } from './http-proxy.js'
 import { SOCKET_BUFFER_BYTES } from '../tunnel/splice.js'
 import { handleOutboundTcp } from './tcp-proxy.js'
 import { handleOutboundUpgrade } from './upgrade.js'
@@ -31,7 +31,7 @@ export async function startOutboundListener (ctx: OutboundContext, config: Outbo
   const sockets = new Set<Socket>()
   const h2Sessions = new Set<http2.ServerHttp2Session>()
 
-  const http1 = http.createServer({ maxHeaderSize: maxHeaderBytes, requestTimeout: 0, headersTimeout: 30_000 }, (req, res) => handleOutboundRequest(ctx, 'http1', req, res))
+  const http1 = http.createServer({ maxHeaderSize: maxHeaderBytes, requestTimeout: 0, headersTimeout: 30_000 }, (req, res) => handleOutboundRequest(ctx, req, res))
   http1.on('upgrade', (req, socket: Socket, head: Buffer) => handleOutboundUpgrade(ctx, req, socket, head))
   http1.on('connect', (_req, socket: Socket) => {
     socket.end(rawErrorResponse(new MeshError('E_BAD_REQUEST', 'CONNECT is not served on an outbound listener; use a tcp listener'), 'Bad Request'))
@@ -45,8 +45,9 @@ export async function startOutboundListener (ctx: OutboundContext, config: Outbo
     if (socket.writable) socket.end(rawErrorResponse(meshErr, tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'))
     else socket.destroy()
   })
-  const h2c = http2.createServer({ maxHeaderListPairs: 256, maxSessionMemory: 64, settings: { maxHeaderListSize: maxHeaderBytes } },
-    (req, res) => handleOutboundRequest(ctx, 'http2', req, res))
+  // The stream API, not the compatibility one (see http-proxy.ts).
+  const h2c = http2.createServer({ maxHeaderListPairs: 256, maxSessionMemory: 64, settings: { maxHeaderListSize: maxHeaderBytes } })
+  h2c.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => handleOutboundStream(ctx, stream, headers))
   h2c.on('session', (session) => {
     h2Sessions.add(session)
     session.once('close', () => h2Sessions.delete(session))

@@ -7,6 +7,8 @@ import { splitHostPort } from '../http/headers.js'
 
 export class AuthorityRouter {
   readonly #byAuthority = new Map<string, string>()
+  #lastAuthority: string | undefined = undefined
+  #lastService: string | undefined = undefined
 
   constructor (services: Readonly<Record<string, ServiceConfig>>) {
     for (const [name, service] of Object.entries(services)) {
@@ -17,6 +19,15 @@ export class AuthorityRouter {
 
   /** The service an authority routes to: exact match first, then the host without its port. */
   resolve (authority: string): string | undefined {
+    // Most requests name the authority the one before did: no lower-casing and hashing for them.
+    if (authority === this.#lastAuthority) return this.#lastService
+    const service = this.#resolve(authority)
+    this.#lastAuthority = authority
+    this.#lastService = service
+    return service
+  }
+
+  #resolve (authority: string): string | undefined {
     const key = authority.toLowerCase()
     const exact = this.#byAuthority.get(key)
     if (exact !== undefined) return exact

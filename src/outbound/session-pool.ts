@@ -31,6 +31,7 @@ interface PeerEntry {
 export class SessionPool {
   readonly #entries = new Map<string, PeerEntry>()
   readonly #claimed = new Map<PeerSession, number>()
+  #last: { transport: Transport, address: PeerAddress, identity: string, key: string, entry: PeerEntry } | undefined
   #releaseScheduled = false
   readonly #options: Required<SessionPoolOptions>
   #closed = false
@@ -39,10 +40,39 @@ export class SessionPool {
     this.#options = { backoffMinMs: 100, backoffMaxMs: 2000, ...options }
   }
 
+  /**
+   * An open session to that peer with room for a stream, claimed, without waiting; undefined when
+   * get() would have to dial or wait for a dial (or the pool is closed).
+   */
+  tryGet (transport: Transport, address: PeerAddress, identity: string): PeerSession | undefined {
+    if (this.#closed) return undefined
+    const entry = this.#entryOf(transport, address, identity)
+    if (entry === undefined) return undefined
+    for (const session of entry.sessions) {
+      if (this.#claim(session)) return session
+    }
+    return undefined
+  }
+
+  /**
+   * The entry of a peer. The usual caller asks for the same peer as last time, with the same
+   * (discovery's) address object: then no key string is built.
+   */
+  #entryOf (transport: Transport, address: PeerAddress, identity: string): PeerEntry | undefined {
+    const last = this.#last
+    if (last !== undefined && last.transport === transport && last.address === address && last.identity === identity && this.#entries.get(last.key) === last.entry) {
+      return last.entry
+    }
+    const key = entryKey(transport, address, identity)
+    const entry = this.#entries.get(key)
+    if (entry !== undefined) this.#last = { transport, address, identity, key, entry }
+    return entry
+  }
+
   /** An available session to that peer, connecting one if needed. Rejects with a MeshError. */
   async get (transport: Transport, address: PeerAddress, identity: string): Promise<PeerSession> {
     if (this.#closed) throw toMeshError(new Error('session pool is closed'), 'E_DRAINING')
-    const key = `${transport.name}|${address.host}|${address.port}|${identity}`
+    const key = entryKey(transport, address, identity)
     let entry = this.#entries.get(key)
     if (entry === undefined) {
       entry = { sessions: [], connecting: undefined, failures: 0, retryAt: 0, lastError: undefined }
@@ -131,4 +161,8 @@ export class SessionPool {
     this.#closed = true
     for (const s of this.sessions()) s.destroy()
   }
+}
+
+function entryKey (transport: Transport, address: PeerAddress, identity: string): string {
+  return `${transport.name}|${address.host}|${address.port}|${identity}`
 }

@@ -77,10 +77,23 @@ export class TransportSelector {
    * RFC 9113 §6.8) is sent once more on a fresh pick, so a peer closing a transport loses no request.
    */
   async session (endpoint: Endpoint): Promise<PeerSession> {
-    return new ReroutingSession(await this.#pick(endpoint), async () => await this.#pick(endpoint))
+    return new ReroutingSession(await this.pick(endpoint), this, endpoint)
   }
 
-  async #pick (endpoint: Endpoint): Promise<PeerSession> {
+  /**
+   * session() without waiting: a pooled session with room when the endpoint's transport is fixed
+   * (or `auto` resolves to h2 in a build without h3); undefined when session() has to dial, race
+   * or queue. Not wrapped for rerouting (a wrapper and an async call per request): the caller
+   * sends a stream refused by a closing session once more itself, when refusedUnprocessed() says
+   * so, as session()'s wrapper does.
+   */
+  readySession (endpoint: Endpoint): PeerSession | undefined {
+    if (endpoint.transport === 'auto' && this.#registry.has('h3')) return undefined
+    return this.#pool.tryGet(this.preferred(endpoint), endpoint.peer, endpoint.identity)
+  }
+
+  /** A pooled session for the endpoint, without the rerouting wrapper. */
+  async pick (endpoint: Endpoint): Promise<PeerSession> {
     if (endpoint.transport !== 'auto' || !this.#registry.has('h3')) {
       return await this.#get(this.preferred(endpoint), endpoint)
     }
@@ -179,11 +192,13 @@ export class TransportSelector {
  */
 class ReroutingSession implements PeerSession {
   #session: PeerSession
-  readonly #repick: () => Promise<PeerSession>
+  readonly #selector: TransportSelector
+  readonly #endpoint: Endpoint
 
-  constructor (session: PeerSession, repick: () => Promise<PeerSession>) {
+  constructor (session: PeerSession, selector: TransportSelector, endpoint: Endpoint) {
     this.#session = session
-    this.#repick = repick
+    this.#selector = selector
+    this.#endpoint = endpoint
   }
 
   get transport (): string { return this.#session.transport }
@@ -198,7 +213,7 @@ class ReroutingSession implements PeerSession {
       return await this.#session.request(head, body, options)
     } catch (err) {
       if (!this.#unprocessed(err) || (body !== null && body.readableDidRead)) throw err
-      this.#session = await this.#repick()
+      this.#session = await this.#selector.pick(this.#endpoint)
       return await this.#session.request(head, body, options)
     }
   }
@@ -209,7 +224,7 @@ class ReroutingSession implements PeerSession {
     } catch (err) {
       // Before a 2xx no byte of the tunnel has moved: a refusal by a closing session is safe to redo.
       if (!this.#unprocessed(err)) throw err
-      this.#session = await this.#repick()
+      this.#session = await this.#selector.pick(this.#endpoint)
       return await this.#session.tunnel(head, options)
     }
   }
@@ -220,8 +235,16 @@ class ReroutingSession implements PeerSession {
   onClose (listener: (err?: Error) => void): void { this.#session.onClose(listener) }
 
   #unprocessed (err: unknown): boolean {
-    return err instanceof MeshError && err.code === 'E_PEER_REFUSED' && (this.#session.closed || !this.#session.available)
+    return refusedUnprocessed(err, this.#session)
   }
+}
+
+/**
+ * True when `session` refused a stream because it is going away (closing, GOAWAY): then the peer
+ * never processed it (RFC 9114 §4.1.1, RFC 9113 §8.7) and it may be sent once more elsewhere.
+ */
+export function refusedUnprocessed (err: unknown, session: PeerSession): boolean {
+  return err instanceof MeshError && err.code === 'E_PEER_REFUSED' && (session.closed || !session.available)
 }
 
 const selectorSettings = new WeakMap<TransportRegistry, SelectionOptions>()

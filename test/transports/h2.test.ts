@@ -223,6 +223,37 @@ describe('h2 only', { timeout: 30_000 }, () => {
     }
   })
 
+  it('requestTo() reports the head to its target, and a refusal, never synchronously', async () => {
+    const listener = await listen({}, (exchange) => exchange.respond({ status: 200, headers: { 'x-kind': 'to' } }, Readable.from([Buffer.from('hi')])))
+    const session = await connect(listener.address().port)
+    assert.ok(session.requestTo !== undefined)
+    const head: RequestHead = { method: 'GET', authority: 'web', path: '/', scheme: 'https', headers: {} }
+    const outcome = async (): Promise<{ sync: boolean, status?: number, body?: string, code?: string }> => {
+      let returned = false
+      let sync = false
+      const settled = new Promise<{ status?: number, body?: string, code?: string }>((resolve) => {
+        session.requestTo?.(head, null, {}, {
+          response: (r) => {
+            sync = !returned
+            const chunks: Buffer[] = []
+            r.body.on('data', (c: Buffer) => chunks.push(c))
+            r.body.on('end', () => resolve({ status: r.head.status, body: Buffer.concat(chunks).toString() }))
+          },
+          failed: (err) => {
+            sync = !returned
+            resolve({ code: err instanceof MeshError ? err.code : err.message })
+          },
+        })
+        returned = true
+      })
+      const result = await settled
+      return { sync, ...result }
+    }
+    assert.deepEqual(await outcome(), { sync: false, status: 200, body: 'hi' })
+    await session.close()
+    assert.deepEqual(await outcome(), { sync: false, code: 'E_PEER_REFUSED' })
+  })
+
   it('checks its options (E_CONFIG)', () => {
     assert.throws(() => h2Transport({ streamWindowBytes: -1 }), (err: unknown) => err instanceof MeshError && err.code === 'E_CONFIG' && /streamWindowBytes/.test(err.message))
     assert.throws(() => h2Transport({ keepAliveTimeoutMs: 0 }), (err: unknown) => err instanceof MeshError && err.code === 'E_CONFIG')

@@ -1,15 +1,18 @@
 // PeerSession over one node:http2 client session: streams, availability, stats, lifecycle.
-import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2'
+import type { ClientHttp2Session } from 'node:http2'
 import type { Readable } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
 import { MeshError } from '../../src/errors.js'
 import type {
-  PeerAddress, PeerResponse, PeerSession, PeerTunnel, RequestHead, SessionStats, StreamOptions,
+  PeerAddress, PeerResponse, PeerSession, PeerTunnel, RequestHead, ResponseTarget, SessionStats, StreamOptions,
   TransportLogger, TransportObserver,
 } from '../contract.js'
-import { openTunnel, sendRequest } from './client-stream.js'
+import { failSoon, sendRequest, sendRequestTo } from './client-request.js'
+import { openTunnel, type StreamCounter } from './client-stream.js'
 import { startKeepAlive } from './keepalive.js'
 import type { ResolvedH2Options } from './options.js'
+
+const NO_OPTIONS: StreamOptions = Object.freeze({})
 
 /** What H2PeerSession needs besides the connected session. */
 export interface H2PeerSessionInit {
@@ -107,14 +110,20 @@ export class H2PeerSession implements PeerSession {
     return this.#isGone || this.#session.destroyed
   }
 
-  async request (head: RequestHead, body: Readable | null, options: StreamOptions = {}): Promise<PeerResponse> {
-    this.#checkOpen(head)
-    return await sendRequest(this.#session, head, body, options, this.#track)
+  // Not async: one promise per request, the one sendRequest makes.
+  request (head: RequestHead, body: Readable | null, options: StreamOptions = NO_OPTIONS): Promise<PeerResponse> {
+    if (!this.#open) return Promise.reject(this.#refusal(head))
+    return sendRequest(this.#session, head, body, options, this.#counter)
   }
 
-  async tunnel (head: RequestHead, options: StreamOptions = {}): Promise<PeerTunnel> {
-    this.#checkOpen(head)
-    return await openTunnel(this.#session, head, options, this.#track)
+  requestTo (head: RequestHead, body: Readable | null, options: StreamOptions, to: ResponseTarget): void {
+    if (!this.#open) failSoon(to, this.#refusal(head))
+    else sendRequestTo(this.#session, head, body, options, this.#counter, to)
+  }
+
+  async tunnel (head: RequestHead, options: StreamOptions = NO_OPTIONS): Promise<PeerTunnel> {
+    if (!this.#open) throw this.#refusal(head)
+    return await openTunnel(this.#session, head, options, this.#counter)
   }
 
   stats (): SessionStats {
@@ -145,19 +154,23 @@ export class H2PeerSession implements PeerSession {
     else this.#closeListeners.push(listener)
   }
 
-  #checkOpen (head: RequestHead): void {
-    if (this.#closing || this.#goawayReceived || this.#session.closed || this.#session.destroyed) {
-      throw new MeshError('E_PEER_REFUSED', `session with ${this.peerIdentity} takes no new streams (closing) for ${head.authority}`)
-    }
+  get #open (): boolean {
+    return !(this.#closing || this.#goawayReceived || this.#session.closed || this.#session.destroyed)
   }
 
-  readonly #track = (stream: ClientHttp2Stream): void => {
-    this.#openStreams++
-    this.#totalStreams++
-    this.#observer?.streamOpened?.('h2', 'client')
-    stream.once('close', () => {
+  #refusal (head: RequestHead): MeshError {
+    return new MeshError('E_PEER_REFUSED', `session with ${this.peerIdentity} takes no new streams (closing) for ${head.authority}`)
+  }
+
+  readonly #counter: StreamCounter = {
+    opened: () => {
+      this.#openStreams++
+      this.#totalStreams++
+      this.#observer?.streamOpened?.('h2', 'client')
+    },
+    closed: () => {
       this.#openStreams--
       this.#observer?.streamClosed?.('h2', 'client')
-    })
+    },
   }
 }

@@ -1,68 +1,25 @@
-// Outbound streams on a client session: a request with streamed bodies, or a CONNECT tunnel.
+// Outbound streams on a client session: opening one, and CONNECT tunnels (requests: client-request.ts).
 import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2'
-import type { Readable } from 'node:stream'
 import { MeshError } from '../../src/errors.js'
-import type { HeaderMap, PeerResponse, PeerTunnel, RequestHead, StreamOptions } from '../contract.js'
+import type { PeerTunnel, RequestHead, StreamOptions } from '../contract.js'
 import { abortReason, tunnelRefusal } from '../stream-errors.js'
-import { cancellable, guardDuplex, guardReadable, type Cancel } from './peer-stream.js'
-import { headerListSize, requestHeaders, toHeaderMap, toResponseHead } from './headers.js'
+import { cancellable, guardDuplex, type Cancel } from './peer-stream.js'
+import { headerListSize, requestHeaders, toResponseHead } from './headers.js'
 
-/** A stream plus the way to reset it with RST_STREAM(CANCEL) and no END_STREAM before it. */
-interface OpenedStream {
-  stream: ClientHttp2Stream
-  cancel: Cancel
+// node copies its request options: shared constants instead of an object per stream.
+const END_STREAM = Object.freeze({ endStream: true })
+const OPEN_STREAM = Object.freeze({ endStream: false })
+
+/** The session's count of open streams: `opened` once per stream, `closed` once when it closes. */
+export interface StreamCounter {
+  opened: () => void
+  closed: () => void
 }
 
-/** Sends a request (not CONNECT); resolves on the response head, the body streaming behind it. */
-export async function sendRequest (
-  session: ClientHttp2Session,
-  head: RequestHead,
-  body: Readable | null,
-  options: StreamOptions,
-  track: (stream: ClientHttp2Stream) => void
-): Promise<PeerResponse> {
-  if (head.method.toUpperCase() === 'CONNECT') {
-    throw new MeshError('E_BAD_REQUEST', 'CONNECT goes through tunnel(), not request()')
-  }
-  const { signal } = options
-  if (signal?.aborted === true) throw abortReason(signal)
-  const { stream, cancel } = openStream(session, head, body === null)
-  track(stream)
-
-  return await new Promise<PeerResponse>((resolve, reject) => {
-    let response: Readable | undefined
-    let trailers: HeaderMap | undefined
-
-    const onAbort = (): void => {
-      const reason = abortReason(signal)
-      if (response === undefined) reject(reason)
-      else response.destroy(reason)
-      cancel(reason)
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
-
-    stream.once('response', (headers) => {
-      response = guardReadable(stream, cancel, { reset: (cause) => resetError(stream, head.authority, cause) })
-      resolve({ head: toResponseHead(headers), body: response, trailers: () => trailers })
-    })
-    stream.once('trailers', (headers) => { trailers = toHeaderMap(headers) })
-    stream.on('error', (err) => {
-      if (response === undefined) reject(resetError(stream, head.authority, err))
-    })
-    stream.once('close', () => {
-      signal?.removeEventListener('abort', onAbort)
-      if (body !== null && !body.readableEnded) body.destroy()
-      if (response === undefined) reject(resetError(stream, head.authority))
-    })
-
-    if (body !== null) {
-      body.once('error', (err) => {
-        cancel(err)
-        if (response === undefined) reject(new MeshError('E_PEER_RESET', `request body to ${head.authority} failed: ${err.message}`, { cause: err }))
-      })
-      body.pipe(stream) // backpressure: pipe pauses the body while the stream's send window is full
-    }
-  })
+/** A stream plus the way to reset it with RST_STREAM(CANCEL) and no END_STREAM before it. */
+export interface OpenedStream {
+  stream: ClientHttp2Stream
+  cancel: Cancel
 }
 
 /**
@@ -73,7 +30,7 @@ export async function openTunnel (
   session: ClientHttp2Session,
   head: RequestHead,
   options: StreamOptions,
-  track: (stream: ClientHttp2Stream) => void
+  counter: StreamCounter
 ): Promise<PeerTunnel> {
   if (head.method.toUpperCase() !== 'CONNECT') {
     throw new MeshError('E_BAD_REQUEST', `tunnel() needs method CONNECT, found ${head.method}`)
@@ -85,7 +42,8 @@ export async function openTunnel (
   const { signal } = options
   if (signal?.aborted === true) throw abortReason(signal)
   const { stream, cancel } = openStream(session, head, false)
-  track(stream)
+  counter.opened()
+  stream.once('close', counter.closed)
 
   return await new Promise<PeerTunnel>((resolve, reject) => {
     let settled = false
@@ -119,7 +77,14 @@ export async function openTunnel (
   })
 }
 
-function openStream (session: ClientHttp2Session, head: RequestHead, endStream: boolean): OpenedStream {
+/** Opens a stream with the request's HEADERS; throws E_HEADERS_TOO_LARGE, E_BAD_REQUEST or E_PEER_REFUSED. */
+export function openStream (session: ClientHttp2Session, head: RequestHead, endStream: boolean): OpenedStream {
+  const stream = openRawStream(session, head, endStream)
+  return { stream, cancel: cancellable(stream) }
+}
+
+/** openStream() without the reset closure (requests reset with cancelStream()). */
+export function openRawStream (session: ClientHttp2Session, head: RequestHead, endStream: boolean): ClientHttp2Stream {
   const headers = requestHeaders(head)
   const limit = session.remoteSettings.maxHeaderListSize
   const size = headerListSize(headers)
@@ -129,17 +94,18 @@ function openStream (session: ClientHttp2Session, head: RequestHead, endStream: 
   }
   let stream: ClientHttp2Stream
   try {
-    stream = session.request(headers, { endStream })
+    stream = session.request(headers, endStream ? END_STREAM : OPEN_STREAM)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     const invalid = code === 'ERR_HTTP2_INVALID_HEADER_VALUE' || code === 'ERR_INVALID_HTTP_TOKEN' ||
       code === 'ERR_HTTP2_INVALID_CONNECTION_HEADERS' || code === 'ERR_HTTP2_HEADER_SINGLE_VALUE'
     throw new MeshError(invalid ? 'E_BAD_REQUEST' : 'E_PEER_REFUSED', `cannot open a stream to ${head.authority}: ${(err as Error).message}`, { cause: err })
   }
-  return { stream, cancel: cancellable(stream) }
+  return stream
 }
 
-function resetError (stream: ClientHttp2Stream, authority: string, cause?: Error): MeshError {
+/** A stream failure as E_PEER_RESET, naming the authority and the RST_STREAM code. */
+export function resetError (stream: ClientHttp2Stream, authority: string, cause?: Error): MeshError {
   if (cause instanceof MeshError) return cause
   const reason = cause?.message ?? `closed early (RST_STREAM code ${stream.rstCode ?? 'none'})`
   return new MeshError('E_PEER_RESET', `stream to ${authority} failed: ${reason}`, { cause })

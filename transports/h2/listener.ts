@@ -87,13 +87,10 @@ export async function listenH2 (
       stream.close(NGHTTP2_REFUSED_STREAM)
       return
     }
-    observer?.streamOpened?.('h2', 'server')
-    stream.once('close', () => observer?.streamClosed?.('h2', 'server'))
-    stream.on('error', (err) => logger.debug({ err, caller }, 'h2 stream error'))
-    const streamLogger = logger.child({ caller })
+    // The exchange counts the stream for the observer and logs its errors (with the caller).
     const inbound = headers[constants.HTTP2_HEADER_METHOD] === 'CONNECT'
-      ? new H2InboundTunnel(stream, headers, caller, streamLogger)
-      : new H2InboundExchange(stream, headers, caller, streamLogger)
+      ? new H2InboundTunnel(stream, headers, caller, logger, observer)
+      : new H2InboundExchange(stream, headers, caller, logger, observer)
     try {
       if (inbound instanceof H2InboundTunnel) handlers.tunnel(inbound)
       else handlers.request(inbound)

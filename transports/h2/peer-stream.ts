@@ -22,15 +22,18 @@ export type Cancel = (reason?: Error) => void
  * turns into CANCEL without ending the stream first.
  */
 export function cancellable (stream: Http2Stream): Cancel {
+  return (reason) => { cancelStream(stream, reason) }
+}
+
+/** cancellable() without the closure: resets `stream` with RST_STREAM(CANCEL) now. */
+export function cancelStream (stream: Http2Stream, reason?: Error): void {
   // The controller only when a reset is asked for: most streams end cleanly, and one per stream
   // (with addAbortSignal's listeners) costs more than the rest of this module. An already aborted
-  // signal makes addAbortSignal destroy the stream at once, as before.
-  return (reason) => {
-    if (stream.destroyed) return
-    const controller = new AbortController()
-    controller.abort(reason)
-    addAbortSignal(controller.signal, stream)
-  }
+  // signal makes addAbortSignal destroy the stream at once.
+  if (stream.destroyed) return
+  const controller = new AbortController()
+  controller.abort(reason)
+  addAbortSignal(controller.signal, stream)
 }
 
 /** How a guard names what went wrong, for the stream it wraps. */
@@ -43,7 +46,7 @@ export interface ResetErrors {
  * True if the stream was reset. Node ends the readable side of a stream reset with CANCEL as if
  * END_STREAM had come (and raises no error), so an 'end' alone proves nothing.
  */
-function wasReset (stream: Http2Stream): boolean {
+export function wasReset (stream: Http2Stream): boolean {
   const code = stream.rstCode
   return code !== undefined && code !== NGHTTP2_NO_ERROR
 }

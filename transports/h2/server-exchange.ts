@@ -3,9 +3,10 @@ import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'nod
 import type { Duplex, Readable } from 'node:stream'
 import { ERROR_HEADER, MeshError } from '../../src/errors.js'
 import type {
-  HeaderMap, InboundExchange, InboundTunnel, RequestHead, ResponseHead, TransportLogger,
+  HeaderMap, InboundExchange, InboundTunnel, RequestHead, ResponseHead, TransportLogger, TransportObserver,
 } from '../contract.js'
-import { cancellable, guardDuplex, guardReadable, type Cancel, type ResetErrors } from './peer-stream.js'
+import { LightAbortSignal } from '../abort-signal.js'
+import { cancelStream, guardDuplex, guardReadable, type Cancel, type ResetErrors } from './peer-stream.js'
 import { responseHeaders, stripHopByHop, toRequestHead, trailerHeaders } from './headers.js'
 
 const { NGHTTP2_NO_ERROR, HTTP2_HEADER_STATUS } = constants
@@ -13,33 +14,68 @@ const { NGHTTP2_NO_ERROR, HTTP2_HEADER_STATUS } = constants
 /** Statuses whose response carries no content (RFC 9110 §6.4.1). */
 const NO_CONTENT = new Set([204, 205, 304])
 
-/** State shared by both kinds of inbound stream. */
+const kInbound = Symbol('meshgate.h2.inbound')
+
+type InboundHttp2Stream = ServerHttp2Stream & { [kInbound]?: InboundStream }
+
+/**
+ * State shared by both kinds of inbound stream. The stream's listeners are module-level functions
+ * that find it through a symbol, and the reset errors are built on first use: one object per
+ * stream, not a closure per listener (this runs for every proxied request).
+ */
 abstract class InboundStream {
   readonly caller: string
   readonly head: RequestHead
-  readonly signal: AbortSignal
   protected readonly stream: ServerHttp2Stream
+  /** The listener's logger; log lines name the caller (no child logger per stream). */
   protected readonly logger: TransportLogger
-  protected readonly cancel: Cancel
-  protected readonly resetErrors: ResetErrors
+  readonly #observer: TransportObserver | undefined
+  #resetErrors: ResetErrors | undefined
 
-  constructor (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, caller: string, logger: TransportLogger) {
+  constructor (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, caller: string, logger: TransportLogger, observer: TransportObserver | undefined) {
     this.stream = stream
     this.caller = caller
     this.head = toRequestHead(headers)
     this.logger = logger
-    this.cancel = cancellable(stream)
-    this.resetErrors = {
+    this.#observer = observer
+    this.#resetErrors = undefined
+    const tracked = stream as InboundHttp2Stream
+    tracked[kInbound] = this
+    observer?.streamOpened?.('h2', 'server')
+    stream.on('error', onInboundStreamError)
+    stream.once('close', onInboundStreamClose)
+  }
+
+  /** Aborts the exchange's signal (the stream closed before our side finished). */
+  protected abstract abortWith (err: MeshError): void
+
+  /** How the guards name a reset of this stream. */
+  protected get resetErrors (): ResetErrors {
+    const { caller, stream } = this
+    this.#resetErrors ??= {
       reset: (cause) => new MeshError('E_PEER_RESET', `stream from ${caller} failed: ${cause?.message ?? `reset (RST_STREAM code ${stream.rstCode ?? 'none'})`}`, { cause }),
     }
-    const controller = new AbortController()
-    this.signal = controller.signal
-    stream.once('close', () => {
-      // Reset by the peer, by the session dying, or closed before our side finished: abort.
-      if (stream.rstCode !== NGHTTP2_NO_ERROR || !stream.writableFinished) {
-        controller.abort(new MeshError('E_PEER_RESET', `stream from ${caller} closed early (RST_STREAM code ${stream.rstCode ?? 'none'})`))
-      }
-    })
+    return this.#resetErrors
+  }
+
+  /** Resets the stream with RST_STREAM(CANCEL), nothing before it (a closure: tunnels only). */
+  protected get cancel (): Cancel {
+    return (reason) => { cancelStream(this.stream, reason) }
+  }
+
+  /** @internal The stream closed. */
+  onStreamClose (): void {
+    const { stream } = this
+    this.#observer?.streamClosed?.('h2', 'server')
+    // Reset by the peer, by the session dying, or closed before our side finished: abort.
+    if (stream.rstCode !== NGHTTP2_NO_ERROR || !stream.writableFinished) {
+      this.abortWith(new MeshError('E_PEER_RESET', `stream from ${this.caller} closed early (RST_STREAM code ${stream.rstCode ?? 'none'})`))
+    }
+  }
+
+  /** @internal The stream failed; the guards and the signal tell the handler. */
+  onStreamError (err: Error): void {
+    this.logger.debug({ err, caller: this.caller }, 'h2 stream error')
   }
 
   /** Answers with the error's status, the `meshgate-error` header and the message as text. */
@@ -61,9 +97,25 @@ abstract class InboundStream {
   }
 }
 
+function onInboundStreamClose (this: InboundHttp2Stream): void {
+  this[kInbound]?.onStreamClose()
+}
+
+function onInboundStreamError (this: InboundHttp2Stream, err: Error): void {
+  this[kInbound]?.onStreamError(err)
+}
+
 /** One inbound HTTP request; the body is the h2 stream's readable side. */
 export class H2InboundExchange extends InboundStream implements InboundExchange {
+  readonly signal = new LightAbortSignal()
   #body: Readable | undefined
+  #responseBody: ResponseBody | undefined
+  #trailers: (() => HeaderMap | undefined) | undefined
+  #waitingForDrain = false
+
+  protected abortWith (err: MeshError): void {
+    this.signal.abort(err)
+  }
 
   /**
    * The request body; a reset by the caller is an E_PEER_RESET error here, never a clean end.
@@ -103,34 +155,105 @@ export class H2InboundExchange extends InboundStream implements InboundExchange 
       return
     }
     if (waitForTrailers) {
-      // RFC 9113 §8.1: trailers are a HEADERS frame with END_STREAM after the last DATA.
-      stream.once('wantTrailers', () => {
-        let fields: HeaderMap | undefined
-        try {
-          fields = trailers()
-        } catch (err) {
-          this.logger.warn({ err }, 'trailers() threw; sending none')
-        }
-        stream.sendTrailers(trailerHeaders(fields))
-      })
+      this.#trailers = trailers
+      stream.once('wantTrailers', onWantTrailers)
     }
     if (body === null || noContent) {
       body?.destroy()
       if (waitForTrailers) stream.end()
       return
     }
-    body.once('error', (err) => {
-      this.logger.debug({ err, caller: this.caller }, 'response body failed; resetting the stream')
-      // RST_STREAM(INTERNAL_ERROR), never END_STREAM: the client must not take a cut body for whole.
-      stream.destroy(err)
-    })
-    stream.once('close', () => { if (!body.readableEnded) body.destroy() })
-    body.pipe(stream)
+    // pipe() by hand, with shared listeners: backpressure as pipe() does it (the body pauses while
+    // the stream's send window is full), END_STREAM at its end, a reset if it fails.
+    const tagged = body as ResponseBody
+    tagged[kInbound] = this
+    this.#responseBody = tagged
+    tagged.on('data', onResponseData)
+    tagged.once('end', onResponseEnd)
+    tagged.once('error', onResponseError)
   }
+
+  /** @internal The stream closed: a response body still flowing is of no use any more. */
+  override onStreamClose (): void {
+    super.onStreamClose()
+    const body = this.#responseBody
+    if (body !== undefined && !body.readableEnded) body.destroy()
+  }
+
+  /** @internal Sends the trailers (RFC 9113 §8.1: a HEADERS frame with END_STREAM after the last DATA). */
+  sendTrailers (): void {
+    let fields: HeaderMap | undefined
+    try {
+      fields = this.#trailers?.()
+    } catch (err) {
+      this.logger.warn({ err, caller: this.caller }, 'trailers() threw; sending none')
+    }
+    this.stream.sendTrailers(trailerHeaders(fields))
+  }
+
+  /** @internal A chunk of the response body. */
+  writeResponseChunk (chunk: Buffer): void {
+    const { stream } = this
+    if (stream.destroyed) return
+    if (!stream.write(chunk) && !this.#waitingForDrain) {
+      this.#waitingForDrain = true
+      this.#responseBody?.pause()
+      stream.once('drain', onStreamDrain)
+    }
+  }
+
+  /** @internal The stream's send window opened again. */
+  responseDrained (): void {
+    this.#waitingForDrain = false
+    this.#responseBody?.resume()
+  }
+
+  /** @internal The response body ended. */
+  endResponse (): void {
+    if (!this.stream.destroyed) this.stream.end()
+  }
+
+  /** @internal The response body failed. */
+  responseFailed (err: Error): void {
+    this.logger.debug({ err, caller: this.caller }, 'response body failed; resetting the stream')
+    // RST_STREAM(INTERNAL_ERROR), never END_STREAM: the client must not take a cut body for whole.
+    this.stream.destroy(err)
+  }
+}
+
+type ResponseBody = Readable & { [kInbound]?: H2InboundExchange }
+type ExchangeStream = ServerHttp2Stream & { [kInbound]?: H2InboundExchange }
+
+function onWantTrailers (this: ExchangeStream): void {
+  this[kInbound]?.sendTrailers()
+}
+
+function onStreamDrain (this: ExchangeStream): void {
+  this[kInbound]?.responseDrained()
+}
+
+function onResponseData (this: ResponseBody, chunk: Buffer): void {
+  this[kInbound]?.writeResponseChunk(chunk)
+}
+
+function onResponseEnd (this: ResponseBody): void {
+  this[kInbound]?.endResponse()
+}
+
+function onResponseError (this: ResponseBody, err: Error): void {
+  this[kInbound]?.responseFailed(err)
 }
 
 /** One inbound CONNECT (RFC 9113 §8.5) or extended CONNECT (RFC 8441 §4). */
 export class H2InboundTunnel extends InboundStream implements InboundTunnel {
+  // A real AbortSignal: tunnels are few, and their handlers hand it to APIs that want one.
+  readonly #controller = new AbortController()
+  readonly signal: AbortSignal = this.#controller.signal
+
+  protected abortWith (err: MeshError): void {
+    this.#controller.abort(err)
+  }
+
   /** Answers 200 and hands over the stream; END_STREAM maps to 'end' and end() sends it. */
   accept (headers: HeaderMap = {}): Duplex {
     const { stream } = this

@@ -1,0 +1,388 @@
+/**
+ * One outbound HTTP exchange, whatever the app spoke: an app request becomes one real request on a
+ * peer session. Steps: authority → service → endpoint → session → request, then the response
+ * streams back with its trailers. Failures are answered by the rescue. The app's side (HTTP/1
+ * through node:http, h2c through node:http2's stream API) is a subclass: http-proxy.ts.
+ *
+ * Why one object per request and module-level listeners: this runs for every request, and the
+ * closures, AbortController, finished() and pipe() it used to make cost as much CPU as node's own
+ * HTTP work. The listeners are shared functions that find their exchange through a symbol.
+ */
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Readable } from 'node:stream'
+import { MeshError, toMeshError } from '../errors.js'
+import { endToEndHeaders, forwardableTrailers, headerValue } from '../http/headers.js'
+import { timeoutList, TimeoutList, type Timed } from '../http/timeout-list.js'
+import type { Pick } from '../balance/types.js'
+import { LightAbortSignal } from '../../transports/abort-signal.js'
+import { WIRE_HEADERS, type HeaderMap, type PeerResponse, type PeerSession, type RequestHead } from '../../transports/contract.js'
+import { newRequestId, readySessionFor, sessionFor, type OutboundContext } from './context.js'
+import { refusedUnprocessed } from './transport-selector.js'
+
+export const kExchange = Symbol('meshgate.outbound.exchange')
+
+export type AppProtocol = 'http1' | 'http2'
+
+/** What carries the app's answer (a ServerResponse, an h2 stream), tagged with its exchange. */
+export interface AppAnswer {
+  [kExchange]?: OutboundExchange
+  readonly writableFinished: boolean
+  once: (event: 'drain', listener: (this: AppAnswer) => void) => unknown
+}
+type PeerBody = Readable & { [kExchange]?: OutboundExchange }
+type AppBody = Readable & { [kExchange]?: OutboundExchange }
+
+/** Correlates the log lines of one request across both proxies and the app. */
+export const REQUEST_ID_HEADER = 'x-request-id'
+
+/** Headers an app may not set itself: the mesh sets them. */
+const MESH_HEADERS: ReadonlySet<string> = new Set([WIRE_HEADERS.target, WIRE_HEADERS.origProto, WIRE_HEADERS.clientId])
+
+/** The app's `x-request-id` when it sent a sane one, else a new one; it travels with the request. */
+function requestIdOf (headers: IncomingHttpHeaders): string {
+  const given = headers[REQUEST_ID_HEADER]
+  return typeof given === 'string' && given.length > 0 && given.length <= 128 ? given : newRequestId()
+}
+
+/** One app request from arrival to the end of its response body; the app's side is the subclass's. */
+export abstract class OutboundExchange implements Timed {
+  readonly ctx: OutboundContext
+  readonly requestId: string
+  readonly started: number
+  readonly abort = new LightAbortSignal()
+  /** Built only when the client does leave: an Error captures a stack trace, too dear per request. */
+  clientGone: MeshError | undefined = undefined
+  left = false
+  authority = ''
+  pick: Pick | undefined = undefined
+  head: RequestHead | undefined = undefined
+  // The request timeout until the response head, then the idle timeout (Timed, see timeout-list.ts).
+  timedPrev: Timed | undefined = undefined
+  timedNext: Timed | undefined = undefined
+  timedList: TimeoutList | undefined = undefined
+  deadline = 0
+  activeAt = 0
+  hasBody = false
+  /** A refused stream was sent once more (see failed()). */
+  rerouted = false
+  /** The session the request went to. */
+  session: PeerSession | undefined = undefined
+  requestBytes = 0
+  // Set once the response head is back:
+  peerResponse: PeerResponse | undefined = undefined
+  body: PeerBody | undefined = undefined
+  status = 0
+  errorCode: string | undefined = undefined
+  peerIdentity = ''
+  transport = ''
+  responseBytes = 0
+  /** The body is paused until the app's response drains. */
+  waitingForDrain = false
+  settled = false
+
+  constructor (ctx: OutboundContext, headers: IncomingHttpHeaders) {
+    this.ctx = ctx
+    this.requestId = requestIdOf(headers)
+    this.started = performance.now()
+  }
+
+  // The app's side.
+  abstract readonly protocol: AppProtocol
+  /** The request's headers as node parsed them. */
+  abstract readonly appHeaders: IncomingHttpHeaders
+  /** The request body as a Readable (read only when appHasBody()). */
+  abstract readonly appBody: Readable
+  abstract readonly answerStream: AppAnswer
+  /** The logical destination the app named (Host, or `:authority` for h2c). */
+  abstract appAuthority (): string | undefined
+  abstract appMethod (): string
+  abstract appPath (): string
+  /** True when the request carries a body: a length above zero, chunked framing, or an open h2 stream. */
+  abstract appHasBody (): boolean
+  /** Sends the response head; the body follows with writeChunk() and finish(). */
+  abstract answer (status: number, headers: HeaderMap): void
+  /** Writes a chunk of the response body; false when the app side wants a 'drain' first. */
+  abstract writeChunk (chunk: Buffer): boolean
+  /** Ends the response, with its trailers if any. */
+  abstract finish (trailers: HeaderMap | undefined): void
+  /** Tears the app's side down (a reset, or a cut connection). */
+  abstract destroyAnswer (err: Error): void
+  /** Answers with the error's status and code, or resets a response already started. */
+  abstract answerError (err: MeshError): void
+
+  // The steps run as plain calls while each one can answer at once (an endpoint ready, a pooled
+  // session with room), and as promise callbacks only where they must wait: an async function
+  // would cost a heap frame and a microtask per await on every request.
+
+  /** Authority → service → endpoint. */
+  start (): void {
+    try {
+      const { ctx } = this
+      const authority = this.appAuthority()
+      if (authority === undefined || authority === '') throw new MeshError('E_BAD_REQUEST', 'the request names no authority (Host header)')
+      const service = ctx.router.resolve(authority)
+      if (service === undefined) throw new MeshError('E_NO_ROUTE', `no service for authority "${authority}"`)
+      this.authority = authority
+      const ready = ctx.picker.tryPick?.(service, 'request')
+      if (ready !== undefined) {
+        this.picked(ready)
+        return
+      }
+      // The wait for an endpoint (bounded by balancing.queue.maxWaitMs) ends early if the client leaves.
+      ctx.picker.pick(service, 'request', this.abort).then((pick) => this.picked(pick), (err: unknown) => this.rescue(err))
+    } catch (err) {
+      this.rescue(err)
+    }
+  }
+
+  /** Endpoint → request head → pooled session. */
+  picked (pick: Pick): void {
+    this.pick = pick
+    try {
+      const { ctx } = this
+      const endpoint = pick.endpoint
+      const headers = endToEndHeaders(this.appHeaders, MESH_HEADERS)
+      headers[WIRE_HEADERS.target] = endpoint.target
+      headers[REQUEST_ID_HEADER] = this.requestId
+      if (this.protocol === 'http1') headers[WIRE_HEADERS.origProto] = 'HTTP/1.1'
+      this.head = { method: this.appMethod(), authority: this.authority, path: this.appPath(), scheme: 'http', headers }
+      const requestMs = ctx.timeouts.requestMs
+      // One interval timer for all requests, not a Timeout object per request (timeout-list.ts).
+      if (requestMs > 0) timeoutList(requestMs).add(this)
+      this.hasBody = this.appHasBody()
+      if (this.hasBody) countRequestBody(this.appBody, this)
+      // A session with room is usually pooled already: no promise for it then.
+      const session = readySessionFor(ctx, endpoint)
+      if (session !== undefined) {
+        this.send(session)
+        return
+      }
+      sessionFor(ctx, endpoint).then((s) => this.send(s), (err: unknown) => this.failed(err, undefined))
+    } catch (err) {
+      this.failed(err, undefined)
+    }
+  }
+
+  /** Session → request on the peer. */
+  send (session: PeerSession): void {
+    const { abort } = this
+    if (abort.aborted) {
+      this.failed(abort.reason, session)
+      return
+    }
+    const body = this.hasBody ? this.appBody : null
+    this.session = session
+    if (session.requestTo !== undefined) {
+      // The session reports to this exchange (response() / failed()): no promise per request.
+      session.requestTo(this.head as RequestHead, body, this, this)
+      return
+    }
+    session.request(this.head as RequestHead, body, this).then(
+      (response) => this.responded(session, response),
+      (err: unknown) => this.failed(err, session))
+  }
+
+  // ResponseTarget and StreamOptions of the request on the peer (the exchange is both: no object
+  // per request for either).
+  get signal (): LightAbortSignal { return this.abort }
+  response (response: PeerResponse): void { this.responded(this.session as PeerSession, response) }
+  // (failed(err) below takes the session the request went to.)
+
+  /** No response head: report it against the endpoint (unless the client left) and answer with the error. */
+  failed (err: unknown, session: PeerSession | undefined = this.session): void {
+    const { abort, pick } = this
+    if (!this.rerouted && session !== undefined && pick !== undefined && !abort.aborted && refusedUnprocessed(err, session) &&
+      !(this.hasBody && this.appBody.readableDidRead)) {
+      // A session going away refused the stream unprocessed: once more on a fresh session (as
+      // sessionFor()'s rerouting wrapper does; readySessionFor() hands out unwrapped sessions).
+      this.rerouted = true
+      this.session = undefined
+      sessionFor(this.ctx, pick.endpoint).then((s) => this.send(s), (e: unknown) => this.failed(e, undefined))
+      return
+    }
+    this.timedList?.remove(this)
+    const meshErr = abort.aborted && abort.reason instanceof MeshError ? abort.reason : toMeshError(err, 'E_PEER_UNREACHABLE')
+    if (pick !== undefined) {
+      // A client that left says nothing about the endpoint; anything else counts against it.
+      pick.done({ ok: meshErr === this.clientGone, latencyMs: performance.now() - this.started })
+      this.peerIdentity = session?.peerIdentity ?? pick.endpoint.identity
+      this.transport = session?.transport ?? pick.endpoint.transport
+    }
+    this.report(meshErr.status, meshErr.code)
+    this.rescue(meshErr)
+  }
+
+  responded (session: PeerSession, response: PeerResponse): void {
+    this.timedList?.remove(this)
+    try {
+      this.respond(this.pick as Pick, session, response)
+    } catch (err) {
+      this.rescue(err)
+    }
+  }
+
+  /** The response head is back: report it, answer the app and stream the body through. */
+  respond (pick: Pick, session: PeerSession, response: PeerResponse): void {
+    const { ctx } = this
+    const status = response.head.status
+    // Failure accrual counts 5xx the peer proxy generated (it names an error code), not the app's own.
+    const errorCode = headerValue(response.head.headers, WIRE_HEADERS.error)
+    pick.done({ ok: status < 500 || errorCode === undefined, latencyMs: performance.now() - this.started })
+    this.peerResponse = response
+    this.status = status
+    this.errorCode = errorCode
+    this.peerIdentity = session.peerIdentity
+    this.transport = session.transport
+    this.report(status, errorCode)
+
+    if (ctx.timeouts.idleMs > 0) timeoutList(ctx.timeouts.idleMs).add(this)
+    this.answer(status, endToEndHeaders(response.head.headers))
+    // pipe() by hand: one 'data' listener both counts and writes, and no pipe() bookkeeping.
+    const body: PeerBody = response.body
+    this.body = body
+    body[kExchange] = this
+    body.on('data', onPeerBodyData)
+    body.once('end', onPeerBodyEnd)
+    body.on('error', onPeerBodyError)
+    body.once('close', onPeerBodyClose)
+    if (this.left) {
+      // The app's response closed while the head was on its way: nothing to stream to.
+      this.done(this.clientGone ?? new MeshError('E_UPSTREAM_RESET', 'the client went away'))
+    }
+  }
+
+  /**
+   * A timeout of this exchange fired: before the response head the request's (the request is
+   * aborted), after it the idle one (no bytes either way for idleMs: both sides are torn down).
+   */
+  timedOut (list: TimeoutList): void {
+    if (this.peerResponse === undefined) this.abort.abort(new MeshError('E_REQUEST_TIMEOUT', `no response head within ${list.durationMs} ms`))
+    else this.done(new MeshError('E_IDLE_TIMEOUT', `no response bytes for ${list.durationMs} ms`))
+  }
+
+  /** The response body is done, or failed on either side (then both sides are torn down). */
+  done (err?: Error): void {
+    if (this.settled) return
+    this.settled = true
+    this.timedList?.remove(this)
+    const { ctx } = this
+    let failure: MeshError | undefined
+    if (err !== undefined) {
+      this.body?.destroy(err)
+      this.destroyAnswer(err)
+      failure = toMeshError(err, 'E_PEER_RESET')
+      ctx.logger.debug({ code: failure.code, err: failure.message, requestId: this.requestId }, 'response stream ended early')
+    }
+    ctx.telemetry.requestEnd({
+      direction: 'outbound',
+      authority: this.head?.authority ?? '',
+      status: this.status,
+      requestBytes: this.requestBytes,
+      responseBytes: this.responseBytes,
+      totalSeconds: (performance.now() - this.started) / 1000,
+      identity: ctx.identity,
+      peerIdentity: this.peerIdentity,
+      transport: this.transport,
+      errorCode: failure?.code ?? this.errorCode,
+    })
+  }
+
+  /** No response head came: answer with the error (or reset a response already started). */
+  rescue (err: unknown): void {
+    const meshErr = toMeshError(err)
+    this.ctx.logger.warn({ code: meshErr.code, err: meshErr.message, requestId: this.requestId, authority: this.appAuthority() }, 'outbound request failed')
+    this.answerError(meshErr)
+  }
+
+  report (status: number, errorCode: string | undefined): void {
+    const head = this.head
+    this.ctx.telemetry.request({
+      direction: 'outbound',
+      protocol: this.protocol,
+      authority: head?.authority ?? '',
+      method: head?.method ?? '',
+      path: head?.path ?? '',
+      identity: this.ctx.identity,
+      peerIdentity: this.peerIdentity,
+      transport: this.transport,
+      status,
+      errorCode,
+      durationSeconds: (performance.now() - this.started) / 1000,
+      requestId: this.requestId,
+    })
+  }
+}
+
+/** Counts the request body (and, once the response streams, marks it as activity). */
+function countRequestBody (body: AppBody, exchange: OutboundExchange): void {
+  body[kExchange] = exchange
+  body.on('data', onAppBodyData)
+  // Adding a 'data' listener starts the flow; pause again so no chunk is emitted before the
+  // request on the peer pipes the body (pipe() resumes it).
+  body.pause()
+}
+
+function onAppBodyData (this: AppBody, chunk: Buffer): void {
+  const exchange = this[kExchange]
+  if (exchange === undefined) return
+  exchange.requestBytes += chunk.length
+  // Before the response head the timer is the request timeout, which an upload does not extend.
+  if (exchange.peerResponse !== undefined) TimeoutList.touch(exchange)
+}
+
+/** The app's answer closed: finished, or the client left early (then the peer stream is cancelled). */
+export function onAppAnswerClose (this: AppAnswer): void {
+  const exchange = this[kExchange]
+  if (exchange === undefined) return
+  if (!exchange.left) {
+    exchange.left = true
+    exchange.ctx.inflight.leave()
+  }
+  if (this.writableFinished) {
+    if (exchange.peerResponse !== undefined) exchange.done()
+    return
+  }
+  exchange.clientGone ??= new MeshError('E_UPSTREAM_RESET', 'the client went away')
+  exchange.abort.abort(exchange.clientGone)
+  if (exchange.peerResponse !== undefined) exchange.done(exchange.clientGone)
+}
+
+export function onAppAnswerError (this: AppAnswer, err: Error): void {
+  // Before the response head there is nothing to tear down: 'close' follows and tells the rest.
+  if (this[kExchange]?.peerResponse !== undefined) this[kExchange]?.done(err)
+}
+
+function onAppAnswerDrain (this: AppAnswer): void {
+  const exchange = this[kExchange]
+  if (exchange === undefined) return
+  exchange.waitingForDrain = false
+  exchange.body?.resume()
+}
+
+function onPeerBodyData (this: PeerBody, chunk: Buffer): void {
+  const exchange = this[kExchange]
+  if (exchange === undefined) return
+  exchange.responseBytes += chunk.length
+  TimeoutList.touch(exchange)
+  // Backpressure as pipe() does it: pause the body until the app's side drains.
+  if (!exchange.writeChunk(chunk) && !exchange.waitingForDrain) {
+    exchange.waitingForDrain = true
+    this.pause()
+    exchange.answerStream.once('drain', onAppAnswerDrain)
+  }
+}
+
+function onPeerBodyEnd (this: PeerBody): void {
+  const exchange = this[kExchange]
+  if (exchange?.peerResponse === undefined) return
+  exchange.finish(forwardableTrailers(exchange.peerResponse.trailers()))
+}
+
+function onPeerBodyError (this: PeerBody, err: Error): void {
+  this[kExchange]?.done(err)
+}
+
+function onPeerBodyClose (this: PeerBody): void {
+  // Closed without its end and without an error: the peer stream went away under it.
+  if (!this.readableEnded) this[kExchange]?.done(this.errored ?? new MeshError('E_PEER_RESET', 'the peer response ended early'))
+}
