@@ -21,22 +21,33 @@ function endpoint (): { stream: Duplex, writes: string[][] } {
   return { stream, writes }
 }
 
+/** Two recording endpoints spliced, once both sides are flowing. */
+async function spliced (): Promise<{ a: ReturnType<typeof endpoint>, b: ReturnType<typeof endpoint>, done: ReturnType<typeof splice> }> {
+  const a = endpoint()
+  const b = endpoint()
+  const done = splice(a.stream, b.stream, { idleMs: 0 })
+  await nextTurn()
+  return { a, b, done }
+}
+
+/** Both sides end: the splice resolves. */
+function endBoth (a: ReturnType<typeof endpoint>, b: ReturnType<typeof endpoint>): void {
+  a.stream.push(null)
+  b.stream.push(null)
+}
+
 const FULL = 'f'.repeat(16_375)
 const FULL2 = 'g'.repeat(16_384)
 const TAIL = 't'.repeat(9)
 
 describe('splice', () => {
   it('writes a tail that follows a full chunk together with the next chunk, in one writev', async () => {
-    const a = endpoint()
-    const b = endpoint()
-    const done = splice(a.stream, b.stream, { idleMs: 0 })
-    await nextTurn() // both sides flowing
+    const { a, b, done } = await spliced()
     a.stream.push(FULL)
     a.stream.push(TAIL)
     a.stream.push(FULL2)
     assert.deepEqual(b.writes, [[show(FULL)], [show(TAIL), show(FULL2)]])
-    a.stream.push(null)
-    b.stream.push(null)
+    endBoth(a, b)
     const result = await done
     assert.equal(result.error, undefined)
     assert.equal(result.aToB, FULL.length + TAIL.length + FULL2.length)
@@ -44,45 +55,33 @@ describe('splice', () => {
   })
 
   it('writes a held tail by itself when nothing follows it in the same turn', async () => {
-    const a = endpoint()
-    const b = endpoint()
-    const done = splice(a.stream, b.stream, { idleMs: 0 })
-    await nextTurn() // both sides flowing
+    const { a, b, done } = await spliced()
     a.stream.push(FULL)
     a.stream.push(TAIL)
     await nextTurn()
     await nextTurn()
     assert.deepEqual(b.writes, [[show(FULL)], [show(TAIL)]])
-    a.stream.push(null)
-    b.stream.push(null)
+    endBoth(a, b)
     await done
   })
 
   it('writes a held tail before the end it precedes', async () => {
-    const a = endpoint()
-    const b = endpoint()
-    const done = splice(a.stream, b.stream, { idleMs: 0 })
-    await nextTurn() // both sides flowing
+    const { a, b, done } = await spliced()
     a.stream.push(FULL)
     a.stream.push(TAIL)
-    a.stream.push(null)
-    b.stream.push(null)
+    endBoth(a, b)
     const result = await done
     assert.deepEqual(b.writes, [[show(FULL)], [show(TAIL)], ['<end>']])
     assert.equal(result.aToB, FULL.length + TAIL.length)
   })
 
   it('never holds small chunks that do not follow a full one (interactive traffic)', async () => {
-    const a = endpoint()
-    const b = endpoint()
-    const done = splice(a.stream, b.stream, { idleMs: 0 })
-    await nextTurn() // both sides flowing
+    const { a, b, done } = await spliced()
     a.stream.push('ls\n')
     assert.deepEqual(b.writes, [[show('ls\n')]], 'written at once, not after a turn of the event loop')
     b.stream.push('file\n')
     assert.deepEqual(a.writes, [[show('file\n')]])
-    a.stream.push(null)
-    b.stream.push(null)
+    endBoth(a, b)
     const result = await done
     assert.equal(result.aToB, 3)
     assert.equal(result.bToA, 5)
