@@ -12,6 +12,9 @@ const HOP_BY_HOP = new Set([
   'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings', 'host',
 ])
 
+/** Correlates the log lines of one request across both proxies and the app (`x-request-id`). */
+export const REQUEST_ID_HEADER = 'x-request-id'
+
 /**
  * Copies `headers` without hop-by-hop fields, the fields that `Connection` names, pseudo-headers
  * and any name in `drop`. `te: trailers` survives (gRPC needs it).

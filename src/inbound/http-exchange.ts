@@ -10,7 +10,7 @@
 import type { Logger } from 'pino'
 import { toMeshError, type MeshError } from '../errors.js'
 import { countBodyBytes, type ByteCount } from '../http/body-bytes.js'
-import { endToEndHeaders, headerValue } from '../http/headers.js'
+import { endToEndHeaders, headerValue, REQUEST_ID_HEADER } from '../http/headers.js'
 import type { Telemetry } from '../telemetry.js'
 import { WIRE_HEADERS, type InboundExchange } from '../../transports/contract.js'
 import type { H2cUpstream } from './h2c-upstream.js'
@@ -101,7 +101,7 @@ class InboundHttpExchange implements DeliveryTarget {
   refuse (err: unknown): void {
     const meshErr = toMeshError(err)
     const { exchange } = this
-    this.ctx.logger.warn({ code: meshErr.code, err: meshErr.message, requestId: headerValue(exchange.head.headers, 'x-request-id'), caller: exchange.caller, authority: exchange.head.authority }, 'inbound request refused')
+    this.ctx.logger.warn({ code: meshErr.code, err: meshErr.message, requestId: headerValue(exchange.head.headers, REQUEST_ID_HEADER), caller: exchange.caller, authority: exchange.head.authority }, 'inbound request refused')
     this.report(meshErr.status, meshErr.code)
     exchange.reject(meshErr)
   }
@@ -121,7 +121,7 @@ class InboundHttpExchange implements DeliveryTarget {
       status,
       errorCode,
       durationSeconds: (performance.now() - this.started) / 1000,
-      requestId: headerValue(headers, 'x-request-id') ?? '',
+      requestId: headerValue(headers, REQUEST_ID_HEADER) ?? '',
     })
   }
 

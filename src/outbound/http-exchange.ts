@@ -11,7 +11,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
 import { MeshError, toMeshError } from '../errors.js'
-import { endToEndHeaders, forwardableTrailers, headerValue } from '../http/headers.js'
+import { endToEndHeaders, forwardableTrailers, headerValue, REQUEST_ID_HEADER } from '../http/headers.js'
 import { timeoutList, TimeoutList, type Timed } from '../http/timeout-list.js'
 import type { Pick } from '../balance/types.js'
 import { LightAbortSignal } from '../../transports/abort-signal.js'
@@ -31,9 +31,6 @@ export interface AppAnswer {
 }
 type PeerBody = Readable & { [kExchange]?: OutboundExchange }
 type AppBody = Readable & { [kExchange]?: OutboundExchange }
-
-/** Correlates the log lines of one request across both proxies and the app. */
-export const REQUEST_ID_HEADER = 'x-request-id'
 
 /** Headers an app may not set itself: the mesh sets them. */
 const MESH_HEADERS: ReadonlySet<string> = new Set([WIRE_HEADERS.target, WIRE_HEADERS.origProto, WIRE_HEADERS.clientId])
