@@ -11,7 +11,6 @@
  *                                         [--scenarios http1-small,h2c-small,tcp-bulk]
  */
 import { mkdir } from 'node:fs/promises'
-import type { BenchCertificates } from '../certs.js'
 import { meshgatePair } from '../paths/meshgate-pair.js'
 import { table } from '../report.js'
 import { runSuite, type SuiteResults } from '../suite.js'
@@ -21,6 +20,7 @@ import { h2cSmall } from './h2c-small.js'
 import { http1Small } from './http1-small.js'
 import { tcpBulk } from './tcp-bulk.js'
 import { runStandalone, writeBenchReport } from '../standalone.js'
+import { comparisonTiming, type VariantComparisonOptions } from './types.js'
 
 export const H3_VS_H2_ID = 'h3-vs-h2'
 const H2_PATH = 'meshgate-h2-pair'
@@ -29,22 +29,8 @@ const H3_PATH = 'meshgate-h3-pair'
 /** Targets of issue 5: h3 throughput ≥ 0.8× h2, p99 ≤ 1.2× h2. */
 export const H3_TARGETS = { minThroughputRatio: 0.8, maxP99Ratio: 1.2 } as const
 
-export interface H3VsH2Options {
-  /** Scratch directory for configs and logs (created). */
-  workDir: string
-  /** Root of the meshgate checkout (where dist/ is). */
-  repoDir: string
-  certs: BenchCertificates
-  /** Load phase per scenario per transport per round, seconds (default 6). */
-  durationSeconds?: number
-  /** Rounds (default 3). */
-  rounds?: number
-  /** Unmeasured run of each scenario on each pair first, seconds (default 1; 0 = none). */
-  warmupSeconds?: number
-  /** Scenario ids to run (default all three: http1-small, h2c-small, tcp-bulk). */
-  scenarios?: string[]
-  log?: (line: string) => void
-}
+/** The comparison's options (scenarios: all three, http1-small, h2c-small and tcp-bulk, by default). */
+export type H3VsH2Options = VariantComparisonOptions
 
 /** One scenario's h3/h2 ratios. */
 export interface TransportRatio {
@@ -85,11 +71,7 @@ function mb (bytes: number): string {
 
 /** Starts the upstreams and both pairs, runs the interleaved rounds, stops everything. */
 export async function runH3VsH2 (options: H3VsH2Options): Promise<H3VsH2Result> {
-  const o = {
-    durationSeconds: options.durationSeconds ?? 6,
-    rounds: options.rounds ?? 3,
-    warmupSeconds: options.warmupSeconds ?? 1,
-  }
+  const o = comparisonTiming(options)
   const log = options.log ?? (() => {})
   await mkdir(options.workDir, { recursive: true })
   const scenarios = [http1Small, h2cSmall, tcpBulk].filter((s) => options.scenarios === undefined || options.scenarios.includes(s.id))

@@ -18,7 +18,6 @@
  */
 import { loadavg } from 'node:os'
 import { mkdir } from 'node:fs/promises'
-import type { BenchCertificates } from '../certs.js'
 import { meshgatePair } from '../paths/meshgate-pair.js'
 import { table } from '../report.js'
 import { runSuite, type SuiteResults } from '../suite.js'
@@ -27,6 +26,7 @@ import { startUpstreams } from '../upstreams.js'
 import { h2cSmall } from './h2c-small.js'
 import { http1Small } from './http1-small.js'
 import { runStandalone, writeBenchReport } from '../standalone.js'
+import { comparisonTiming, type VariantComparisonOptions } from './types.js'
 
 export const METRICS_COST_ID = 'metrics-cost'
 const ON_PATH = 'meshgate-metrics-on'
@@ -36,20 +36,8 @@ const CONTROL_PATH = 'meshgate-metrics-on-2'
 /** Target of issue 4: metrics cost ≤ 5 % on the hot path. */
 export const METRICS_TARGET = { maxCost: 0.05 } as const
 
-export interface MetricsCostOptions {
-  /** Scratch directory for configs and logs (created). */
-  workDir: string
-  /** Root of the meshgate checkout (where dist/ is). */
-  repoDir: string
-  certs: BenchCertificates
-  /** Load phase per scenario per variant per round, seconds (default 6). */
-  durationSeconds?: number
-  /** Rounds (default 3). */
-  rounds?: number
-  /** Unmeasured run of each scenario on each pair first, seconds (default 1; 0 = none). */
-  warmupSeconds?: number
-  /** Scenario ids to run (default both: http1-small, h2c-small). */
-  scenarios?: string[]
+/** The comparison's options (scenarios: both, http1-small and h2c-small, by default). */
+export interface MetricsCostOptions extends VariantComparisonOptions {
   /**
    * Both variants under load at the same time, each with its own load tool (default true), so
    * that other load on the machine falls on both in the same seconds; false runs them one after
@@ -63,7 +51,6 @@ export interface MetricsCostOptions {
   control?: boolean
   /** The command line, for the report. */
   command?: string
-  log?: (line: string) => void
 }
 
 /** One scenario's figures for both variants and the cost of metrics. */
@@ -126,9 +113,7 @@ function perRound (raw: SuiteResults, scenario: string, path: string, round: num
 /** Starts the upstreams and both pairs, runs the interleaved rounds, stops everything. */
 export async function runMetricsCost (options: MetricsCostOptions): Promise<MetricsCostResult> {
   const o = {
-    durationSeconds: options.durationSeconds ?? 6,
-    rounds: options.rounds ?? 3,
-    warmupSeconds: options.warmupSeconds ?? 1,
+    ...comparisonTiming(options),
     simultaneous: options.simultaneous ?? true,
     control: options.control ?? false,
   }

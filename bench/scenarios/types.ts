@@ -2,6 +2,7 @@
  * A scenario is one load pattern run against any path's entry ports for a fixed time, yielding
  * one figure (requests/s or MB/s) and, for requests, latency percentiles.
  */
+import type { BenchCertificates } from '../certs.js'
 import type { TrafficPorts } from '../haproxy.js'
 
 export interface ScenarioOptions {
@@ -33,4 +34,34 @@ export interface Scenario {
   /** Load tool and settings, for the report. */
   tool: string
   run: (entry: TrafficPorts, options: ScenarioOptions) => Promise<Measurement>
+}
+
+/**
+ * What a comparison of meshgate variants that runs apart from the path matrix takes
+ * (scenarios/h3-vs-h2.ts, scenarios/metrics-cost.ts): each variant is a meshgate pair.
+ */
+export interface VariantComparisonOptions {
+  /** Scratch directory for configs and logs (created). */
+  workDir: string
+  /** Root of the meshgate checkout (where dist/ is). */
+  repoDir: string
+  certs: BenchCertificates
+  /** Load phase per scenario per variant per round, seconds (default 6). */
+  durationSeconds?: number
+  /** Rounds (default 3). */
+  rounds?: number
+  /** Unmeasured run of each scenario on each pair first, seconds (default 1; 0 = none). */
+  warmupSeconds?: number
+  /** Scenario ids to run (default: every scenario of the comparison). */
+  scenarios?: string[]
+  log?: (line: string) => void
+}
+
+/** The timing of a comparison with its defaults filled in. */
+export function comparisonTiming (options: VariantComparisonOptions): { durationSeconds: number, rounds: number, warmupSeconds: number } {
+  return {
+    durationSeconds: options.durationSeconds ?? 6,
+    rounds: options.rounds ?? 3,
+    warmupSeconds: options.warmupSeconds ?? 1,
+  }
 }
