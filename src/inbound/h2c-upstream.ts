@@ -20,9 +20,14 @@ export class H2cUpstream {
     this.#timeouts = timeouts
   }
 
-  async #session (address: string): Promise<ClientHttp2Session> {
-    const existing = this.#sessions.get(address)
-    if (existing !== undefined && !existing.closed && !existing.destroyed) return existing
+  /** The session to `address` if one is open (or still connecting: node queues its requests). */
+  #openSession (address: string): ClientHttp2Session | undefined {
+    const session = this.#sessions.get(address)
+    return session !== undefined && !session.closed && !session.destroyed ? session : undefined
+  }
+
+  /** A new session to `address`, once connected. */
+  async #connect (address: string): Promise<ClientHttp2Session> {
     const session = http2.connect(`http://${address}`, { settings: { initialWindowSize: 4 << 20 } })
     this.#sessions.set(address, session)
     const forget = (): void => { if (this.#sessions.get(address) === session) this.#sessions.delete(address) }
@@ -42,13 +47,13 @@ export class H2cUpstream {
    * `headers` becomes the request's (the pseudo-headers are set on it): the caller made it for this.
    */
   deliver (exchange: InboundExchange, address: string, headers: HeaderMap, to: DeliveryTarget): void {
-    const existing = this.#sessions.get(address)
     // The session is usually open: no promise for it then.
-    if (existing !== undefined && !existing.closed && !existing.destroyed) {
-      this.#send(existing, exchange, address, headers, to)
+    const open = this.#openSession(address)
+    if (open !== undefined) {
+      this.#send(open, exchange, address, headers, to)
       return
     }
-    this.#session(address).then((session) => this.#send(session, exchange, address, headers, to), (err: unknown) => to.failed(upstreamError(err, address)))
+    this.#connect(address).then((session) => this.#send(session, exchange, address, headers, to), (err: unknown) => to.failed(upstreamError(err, address)))
   }
 
   #send (session: ClientHttp2Session, exchange: InboundExchange, address: string, headers: HeaderMap, to: DeliveryTarget): void {
