@@ -73,6 +73,14 @@ export function readySessionFor (ctx: OutboundContext, endpoint: Endpoint): Peer
   return selectorFor(ctx.transports, ctx.pool).readySession(endpoint)
 }
 
+/**
+ * A pooled session for the endpoint without sessionFor()'s rerouting wrapper: for a request whose
+ * caller already rerouted it once itself (the fast path of readySessionFor()).
+ */
+export async function unwrappedSessionFor (ctx: OutboundContext, endpoint: Endpoint): Promise<PeerSession> {
+  return await selectorFor(ctx.transports, ctx.pool).pick(endpoint)
+}
+
 let nextRequestId = 0
 const REQUEST_ID_PREFIX = `${process.pid.toString(36)}-${Date.now().toString(36)}-`
 

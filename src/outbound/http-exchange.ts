@@ -16,8 +16,8 @@ import { timeoutList, TimeoutList, type Timed } from '../http/timeout-list.js'
 import type { Pick } from '../balance/types.js'
 import { LightAbortSignal } from '../../transports/abort-signal.js'
 import { WIRE_HEADERS, type HeaderMap, type PeerResponse, type PeerSession, type RequestHead } from '../../transports/contract.js'
-import { newRequestId, readySessionFor, sessionFor, type OutboundContext } from './context.js'
-import { refusedUnprocessed } from './transport-selector.js'
+import { newRequestId, readySessionFor, sessionFor, unwrappedSessionFor, type OutboundContext } from './context.js'
+import { mayResend } from './transport-selector.js'
 
 export const kExchange = Symbol('meshgate.outbound.exchange')
 
@@ -188,13 +188,14 @@ export abstract class OutboundExchange implements Timed {
   /** No response head: report it against the endpoint (unless the client left) and answer with the error. */
   failed (err: unknown, session: PeerSession | undefined = this.session): void {
     const { abort, pick } = this
-    if (!this.rerouted && session !== undefined && pick !== undefined && !abort.aborted && refusedUnprocessed(err, session) &&
-      !(this.hasBody && this.appBody.readableDidRead)) {
-      // A session going away refused the stream unprocessed: once more on a fresh session (as
-      // sessionFor()'s rerouting wrapper does; readySessionFor() hands out unwrapped sessions).
+    if (!this.rerouted && session !== undefined && pick !== undefined && !abort.aborted &&
+      mayResend(err, session, this.hasBody ? this.appBody : null)) {
+      // A session going away refused the stream unprocessed: once more, as sessionFor()'s rerouting
+      // wrapper does (readySessionFor() hands out unwrapped sessions), and only once: on an
+      // unwrapped session too, so the wrapper does not resend it a second time.
       this.rerouted = true
       this.session = undefined
-      sessionFor(this.ctx, pick.endpoint).then((s) => this.send(s), (e: unknown) => this.failed(e, undefined))
+      unwrappedSessionFor(this.ctx, pick.endpoint).then((s) => this.send(s), (e: unknown) => this.failed(e, undefined))
       return
     }
     this.timedList?.remove(this)

@@ -84,8 +84,8 @@ export class TransportSelector {
    * session() without waiting: a pooled session with room when the endpoint's transport is fixed
    * (or `auto` resolves to h2 in a build without h3); undefined when session() has to dial, race
    * or queue. Not wrapped for rerouting (a wrapper and an async call per request): the caller
-   * sends a stream refused by a closing session once more itself, when refusedUnprocessed() says
-   * so, as session()'s wrapper does.
+   * sends a stream refused by a closing session once more itself (on a session from pick()), when
+   * mayResend() says so, as session()'s wrapper does.
    */
   readySession (endpoint: Endpoint): PeerSession | undefined {
     if (endpoint.transport === 'auto' && this.#registry.has('h3')) return undefined
@@ -212,7 +212,7 @@ class ReroutingSession implements PeerSession {
     try {
       return await this.#session.request(head, body, options)
     } catch (err) {
-      if (!this.#unprocessed(err) || (body !== null && body.readableDidRead)) throw err
+      if (!mayResend(err, this.#session, body)) throw err
       this.#session = await this.#selector.pick(this.#endpoint)
       return await this.#session.request(head, body, options)
     }
@@ -245,6 +245,14 @@ class ReroutingSession implements PeerSession {
  */
 export function refusedUnprocessed (err: unknown, session: PeerSession): boolean {
   return err instanceof MeshError && err.code === 'E_PEER_REFUSED' && (session.closed || !session.available)
+}
+
+/**
+ * True when a request that failed with `err` on `session` may be sent once more: the session
+ * refused it unprocessed, and no byte of its body has been read (so the body can still be sent).
+ */
+export function mayResend (err: unknown, session: PeerSession, body: Readable | null): boolean {
+  return refusedUnprocessed(err, session) && !(body !== null && body.readableDidRead)
 }
 
 const selectorSettings = new WeakMap<TransportRegistry, SelectionOptions>()
