@@ -162,7 +162,7 @@ void Connection::InitSettings(ngtcp2_settings* settings, ngtcp2_transport_params
 
 int Connection::InitTls(const std::string& servername, const std::string& expectedIdentity,
                         std::string* error) {
-  tlsState_.expectedIdentity = expectedIdentity;
+  tlsState_.check.expectedIdentity = expectedIdentity;
   int rv = endpoint_->tls()->NewSession(&tlsState_, servername, &tls_);
   if (rv != 0) {
     *error = std::string("TLS session: ") + gnutls_strerror(rv);
@@ -326,9 +326,9 @@ void Connection::HandleError(int liberr) {
         ccerrSet_ = true;
       }
       if (closeReason_.empty()) {
-        closeReason_ = tlsState_.verifyError.empty()
+        closeReason_ = tlsState_.check.verifyError.empty()
                            ? "TLS handshake failed (alert " + std::to_string(ngtcp2_conn_get_tls_alert(conn_)) + ")"
-                           : "peer certificate refused: " + tlsState_.verifyError;
+                           : "peer certificate refused: " + tlsState_.check.verifyError;
       }
       break;
     default:

@@ -9,17 +9,15 @@
 #include <gnutls/gnutls.h>
 #include <ngtcp2/ngtcp2_crypto.h>
 
+#include "peer-cert.h"
+
 namespace meshgate {
 
 // Per-connection TLS state. `ref` must stay the first member: ngtcp2_crypto_gnutls reads the
 // session's user pointer as an ngtcp2_crypto_conn_ref*.
 struct TlsSessionState {
   ngtcp2_crypto_conn_ref ref;
-  bool server = false;
-  bool requirePeerCert = true;
-  std::string expectedIdentity;  // refuse the handshake unless the peer's URI SAN equals it
-  std::string peerIdentity;      // the peer certificate's URI SAN, once verified
-  std::string verifyError;       // why the peer certificate was refused
+  PeerCheck check;
 };
 
 struct TlsOptions {
@@ -50,8 +48,5 @@ class TlsContext {
   gnutls_certificate_credentials_t cred_ = nullptr;
   gnutls_priority_t priority_ = nullptr;
 };
-
-// The URI SAN of a DER certificate (the first `spiffe://` one, else the first URI), or "".
-std::string CertificateUriSan(const gnutls_datum_t* der);
 
 }  // namespace meshgate
