@@ -49,8 +49,9 @@ Usage:
                              live per-authority table (requests/s, success rate, p50, p99) of a
                              running proxy, read from its admin server (default
                              http://127.0.0.1:4191, every 1000 ms, until Ctrl-C or N frames)
-  meshgate doctor            check this machine: Node.js version and the QUIC/HTTP/3 libraries
-                             (libngtcp2, libngtcp2_crypto_gnutls, libnghttp3) the h3 transport needs
+  meshgate doctor            check this machine: Node.js version, the QUIC/HTTP/3 libraries
+                             (libngtcp2, libngtcp2_crypto_gnutls, libnghttp3) the h3 transport needs,
+                             the native h2 engine, and the data plane dataPlane: auto would run
   meshgate interop [OPTS]    run the interop matrix against other QUIC/HTTP/3 and HTTP/2 stacks
                              (ngtcp2, quic-go, Chromium, curl, nghttp); "meshgate interop --help"
   meshgate help              print this text
@@ -185,7 +186,10 @@ const QUIC_LIBRARIES = [
 ]
 const LIBRARY_DIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib']
 
-/** Node version, then the development packages of the QUIC/HTTP/3 libraries (optional: h3 only). */
+/**
+ * Node version, the development packages of the QUIC/HTTP/3 libraries (optional: h3 only), then
+ * the native h2 engine's availability and the data plane `dataPlane: auto` would pick here.
+ */
 async function doctor (): Promise<number> {
   const [major, minor] = process.versions.node.split('.').map(Number)
   const nodeOk = major > 20 || (major === 20 && minor >= 18)
@@ -211,6 +215,16 @@ async function doctor (): Promise<number> {
   process.stdout.write(h3.available
     ? `h3 addon: built and loads (ngtcp2 ${h3.versions.ngtcp2}, nghttp3 ${h3.versions.nghttp3}, GnuTLS ${h3.versions.gnutls})\n`
     : `h3 addon: not available (${h3.reason.split('\n')[0] ?? ''})${missing.length === 0 ? '; build it with: npm run native:build' : ''}\n`)
+  // The native h2 engine, and what `dataPlane: auto` (the default) would run on this machine.
+  const [native, { selectDataPlane }] = await Promise.all([
+    import('../transports/h2-native/index.js').then((m) => m.h2NativeAvailability()),
+    import('./data-plane.js'),
+  ])
+  process.stdout.write(native.available
+    ? `native h2 engine: loads (nghttp2 ${native.versions.nghttp2}, GnuTLS ${native.versions.gnutls})\n`
+    : `native h2 engine: not available (${native.reason.split('\n')[0] ?? ''}); to get it: ${native.installHint}\n`)
+  const auto = selectDataPlane({ file: '(doctor)', dataPlane: 'auto' }, native)
+  process.stdout.write(`data plane with dataPlane: auto (the default): ${auto.effective} (${auto.effective === 'native' ? 'the native h2 engine' : 'node:http2'})\n`)
   return nodeOk ? 0 : EXIT_FAILURE
 }
 

@@ -1,6 +1,6 @@
 /**
  * One meshgate process, assembled from its config in a documented order:
- *   transports → demo upstream → inbound role → outbound role → admin server.
+ *   transports (the h2 data plane, then h3) → demo upstream → inbound role → outbound role → admin server.
  * Shutdown runs the other way: stop accepting, drain in-flight work up to a deadline (GOAWAY to
  * peers), then drop what is left.
  */
@@ -19,7 +19,9 @@ import type { InboundRole } from './inbound/role.js'
 import { createMetrics, type Metrics } from './metrics/index.js'
 import type { OutboundRole } from './outbound/role.js'
 import { combineTelemetry } from './telemetry.js'
-import { h2Transport } from '../transports/h2/index.js'
+import { describeDataPlane, selectDataPlane, type DataPlane, type DataPlaneSelection } from './data-plane.js'
+import type { TransportFactory } from '../transports/contract.js'
+import { h2Transport, type H2Options } from '../transports/h2/index.js'
 import { TransportRegistry } from '../transports/registry.js'
 
 export interface RunningProxy {
@@ -32,6 +34,10 @@ export interface RunningProxy {
   readonly inbound?: InboundRole
   readonly demo?: DemoUpstream
   readonly adminAddress?: { host: string, port: number }
+  /** The engine carrying this process's h2 peer sessions (`dataPlane` resolved at start). */
+  readonly dataPlane: DataPlane
+  /** What `dataPlane` was, what it resolved to and why (as `/config` shows it). */
+  readonly dataPlaneSelection: DataPlaneSelection
 }
 
 export interface StartOptions {
@@ -118,6 +124,35 @@ async function addH3Transport (config: MeshConfig, transports: TransportRegistry
   }
 }
 
+/**
+ * The `h2` transport of the resolved data plane: node:http2 for `js` (transports/h2-native is then
+ * never loaded), the native engine for `native`, or for `auto` when its addon loads. Logs one
+ * line saying which and why; `native` without the engine fails (E_TRANSPORT_UNAVAILABLE).
+ */
+async function h2DataPlane (config: MeshConfig, logger: Logger): Promise<{ selection: DataPlaneSelection, factory: TransportFactory }> {
+  const options: H2Options = {
+    connectionWindowBytes: config.h2.connectionWindowBytes,
+    streamWindowBytes: config.h2.streamWindowBytes,
+    maxConcurrentStreams: config.h2.maxConcurrentStreams,
+    keepAliveMs: config.h2.keepAliveMs,
+    keepAliveTimeoutMs: config.h2.keepAliveTimeoutMs,
+    maxHeaderListBytes: config.limits.maxHeaderBytes,
+  }
+  let selection: DataPlaneSelection
+  let factory: TransportFactory
+  if (config.dataPlane === 'js') {
+    selection = selectDataPlane(config, undefined)
+    factory = h2Transport(options)
+  } else {
+    const native = await import('../transports/h2-native/index.js')
+    selection = selectDataPlane(config, native.h2NativeAvailability())
+    factory = selection.effective === 'native' ? native.h2NativeTransport(options) : h2Transport(options)
+  }
+  const { configured, effective, reason, installHint } = selection
+  logger.info({ dataPlane: effective, configured, reason, installHint }, describeDataPlane(selection))
+  return { selection, factory }
+}
+
 export async function startProxy (config: MeshConfig, logger: Logger, options: StartOptions = {}): Promise<RunningProxy> {
   const metrics = createMetrics({
     enabled: options.metrics ?? config.metrics.enabled,
@@ -127,14 +162,9 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
   const tap = new TapHub()
   const telemetry = combineTelemetry(metrics.telemetry, tap, accessLog(logger, { enabled: config.log.access, sampleRate: config.log.accessSampleRate }))
   const transports = new TransportRegistry({ logger: logger.child({ component: 'transport' }), observer: metrics.transportObserver })
-  transports.add(h2Transport({
-    connectionWindowBytes: config.h2.connectionWindowBytes,
-    streamWindowBytes: config.h2.streamWindowBytes,
-    maxConcurrentStreams: config.h2.maxConcurrentStreams,
-    keepAliveMs: config.h2.keepAliveMs,
-    keepAliveTimeoutMs: config.h2.keepAliveTimeoutMs,
-    maxHeaderListBytes: config.limits.maxHeaderBytes,
-  }))
+  // One `h2` transport: the native engine's or node:http2's, never both (the names collide).
+  const h2 = await h2DataPlane(config, logger)
+  transports.add(h2.factory)
   if (mayUseH3(config)) await addH3Transport(config, transports, logger)
 
   let demo: DemoUpstream | undefined
@@ -211,7 +241,8 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
         port: config.admin.port,
         registry: metrics.registry,
         logger,
-        getConfig: () => config,
+        // The config as loaded, with `dataPlane` showing what it resolved to.
+        getConfig: () => ({ ...config, dataPlane: h2.selection }),
         ready: () => ready && (discovery?.primed() ?? true),
         onShutdown: () => (options.onShutdown ?? (() => { drain(config.drainMs).catch(() => {}) }))(),
         tap,
@@ -250,5 +281,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
     inbound,
     demo,
     adminAddress: admin?.address,
+    dataPlane: h2.selection.effective,
+    dataPlaneSelection: h2.selection,
   }
 }

@@ -9,6 +9,7 @@ export const DEFAULTS = {
     access: false, // one log line per request / tunnel, off by default
     accessSampleRate: 1, // share of requests logged when access is on (0–1)
   },
+  dataPlane: 'auto', // native when the engine addon loads, else js
   timeouts: {
     connectMs: 5_000, // 5 s
     requestMs: 30_000, // 30 s (0 = none)

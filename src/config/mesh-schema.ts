@@ -255,6 +255,7 @@ export const meshConfigSchema: Schema<Omit<MeshConfig, 'file'>> = object({
     accessSampleRate: withDefault(decimal(0, 1), DEFAULTS.log.accessSampleRate),
   }), {}),
   devPki: optional(devPki),
+  dataPlane: withDefault(oneOf(['native', 'js', 'auto'] as const), DEFAULTS.dataPlane),
   timeouts: withDefault(timeouts, {}),
   limits: withDefault(limits, {}),
   h2: withDefault(h2, {}),

@@ -8,6 +8,12 @@
 export type ListenerProtocol = 'auto' | 'tcp' | 'http1' | 'http2'
 export type TargetProtocol = 'http1' | 'http2' | 'tcp'
 export type TransportName = 'h2' | 'h3' | 'auto'
+/**
+ * Which engine carries peer h2 sessions: `native` (libnghttp2 + GnuTLS in the engine addon,
+ * transports/h2-native), `js` (node:http2, transports/h2), or `auto`: native when the engine addon
+ * loads, else js. Resolved once at start (src/data-plane.ts).
+ */
+export type DataPlaneSetting = 'native' | 'js' | 'auto'
 
 /** PEM file paths (absolute once loaded). */
 export interface TlsFiles {
@@ -294,6 +300,8 @@ export interface MeshConfig {
     accessSampleRate: number
   }
   devPki?: DevPkiConfig
+  /** The h2 data plane (default `auto`: native when the engine addon loads, else js). */
+  dataPlane: DataPlaneSetting
   timeouts: Timeouts
   limits: Limits
   h2: H2Tuning

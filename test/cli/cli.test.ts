@@ -8,6 +8,7 @@ import { createServer, connect, type AddressInfo, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { h2NativeAvailability } from '../../transports/h2-native/index.js'
 
 // dist/test/cli/cli.test.js → dist/src/cli.js, and the repository root
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url))
@@ -101,6 +102,18 @@ test('doctor reports Node and the QUIC libraries', async () => {
   assert.match(r.stdout, new RegExp(`node: v${process.versions.node} ok`))
   for (const lib of ['libngtcp2', 'libngtcp2_crypto_gnutls', 'libnghttp3']) assert.match(r.stdout, new RegExp(`^${lib}: (ok|missing \\(package lib[a-z0-9-]+-dev\\))$`, 'm'))
   if (r.stdout.includes('missing')) assert.match(r.stdout, /sudo apt-get install -y lib/)
+})
+
+test('doctor reports the native h2 engine and the data plane dataPlane: auto picks here', async () => {
+  const r = await meshgate(['doctor'])
+  assert.equal(r.code, 0)
+  const native = h2NativeAvailability()
+  if (native.available) {
+    assert.ok(r.stdout.includes(`native h2 engine: loads (nghttp2 ${native.versions.nghttp2}, GnuTLS ${native.versions.gnutls})\n`), r.stdout)
+  } else {
+    assert.ok(r.stdout.includes(`native h2 engine: not available (${native.reason.split('\n')[0]}); to get it: ${native.installHint}\n`), r.stdout)
+  }
+  assert.match(r.stdout, new RegExp(`^data plane with dataPlane: auto \\(the default\\): ${native.available ? 'native' : 'js'} `, 'm'))
 })
 
 test('run: an invalid config prints the problems, exit 1', async () => {

@@ -17,6 +17,8 @@ test('defaults fill what the file leaves out', () => {
   const config = parseConfig(MINIMAL, '/srv/mesh/meshgate.yaml')
   assert.equal(config.file, '/srv/mesh/meshgate.yaml')
   assert.deepEqual(config.log, { level: 'info', access: false, accessSampleRate: 1 })
+  assert.equal(config.dataPlane, 'auto')
+  assert.equal(DEFAULTS.dataPlane, 'auto')
   assert.deepEqual(config.timeouts, { connectMs: 5_000, requestMs: 30_000, idleMs: 300_000, detectMs: 1_000 })
   assert.deepEqual(config.limits, { maxHeaderBytes: 65_536 })
   assert.deepEqual(config.h2, {
@@ -36,6 +38,12 @@ test('defaults fill what the file leaves out', () => {
   assert.equal(config.inbound, undefined)
   assert.equal(config.devPki, undefined)
   assert.equal(config.demo, undefined)
+})
+
+test('dataPlane takes native, js or auto', () => {
+  for (const value of ['native', 'js', 'auto'] as const) {
+    assert.equal(parseConfig(`dataPlane: ${value}\n`, '/x/plane.yaml').dataPlane, value)
+  }
 })
 
 test('relative paths resolve against the config file directory', () => {

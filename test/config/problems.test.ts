@@ -133,6 +133,17 @@ admin: { port: 4143 }
   ])
 })
 
+test('dataPlane: a value other than native, js or auto is one problem naming the file, the path and the choices', async () => {
+  const err = await problemsOf('log: { level: info }\ndataPlane: rust\n', 'plane.yaml')
+  assert.deepEqual(err.problems, [{ path: 'dataPlane', found: '"rust" (line 2)', expected: 'one of "native", "js", "auto"' }])
+  assert.ok(err.message.includes(`${join(dir, 'plane.yaml')}: dataPlane: expected one of "native", "js", "auto", found "rust" (line 2)`), err.message)
+  // Not a string at all, and a misspelt key, are reported the same way.
+  const wrongType = await problemsOf('dataPlane: [native]\n', 'plane-list.yaml')
+  assert.deepEqual(wrongType.problems, [{ path: 'dataPlane', found: 'a list of 1 (line 1)', expected: 'one of "native", "js", "auto"' }])
+  const misspelt = await problemsOf('dataplane: js\n', 'plane-key.yaml')
+  assert.deepEqual(misspelt.problems.map((p) => [p.path, p.expected]), [['dataplane', 'no such key (did you mean "dataPlane"?)']])
+})
+
 test('a YAML syntax error names the file and the line', async () => {
   const err = await problemsOf('services:\n  demo:\n    aliases: [a, b\n  other: 1\n', 'syntax.yaml')
   assert.equal(err.problems.length >= 1, true)

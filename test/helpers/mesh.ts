@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { pino, type Logger } from 'pino'
 import { Agent, request } from 'undici'
 import { parseConfig } from '../../src/config/load.js'
+import type { DataPlaneSetting } from '../../src/config/types.js'
 import { startProxy, type RunningProxy } from '../../src/proxy.js'
 import { makePki, type TestPki } from './pki.js'
 
@@ -75,11 +76,21 @@ async function writeTls (dir: string, name: string, pki: TestPki): Promise<strin
   return `{ ca: ${join(dir, 'ca.crt')}, cert: ${join(dir, `${name}.crt`)}, key: ${join(dir, `${name}.key`)} }`
 }
 
+export interface MeshOptions {
+  /** `dataPlane:` of every pod's inbound proxy (default: unset, i.e. `auto`); see DATA_PLANES. */
+  dataPlane?: DataPlaneSetting
+}
+
+/** The `dataPlane:` line of a generated config ('' leaves the config default). */
+function dataPlaneLine (dataPlane: DataPlaneSetting | undefined): string {
+  return dataPlane === undefined ? '' : `dataPlane: ${dataPlane}`
+}
+
 /**
  * Starts `delays.length` pods on 127.0.0.2, 127.0.0.3, … The first pod picks free ports; the
  * others bind the same ports on their own address.
  */
-export async function startMesh (delays: number[]): Promise<Mesh> {
+export async function startMesh (delays: number[], options: MeshOptions = {}): Promise<Mesh> {
   const pki = await makePki()
   const dir = await mkdtemp(join(tmpdir(), 'meshgate-mesh-'))
   const serverTls = await writeTls(dir, 'server', pki)
@@ -108,6 +119,7 @@ export async function startMesh (delays: number[]): Promise<Mesh> {
     pod.target = `${host}:${appPort}`
     const yaml = `
 log: { level: silent }
+${dataPlaneLine(options.dataPlane)}
 admin: false
 inbound:
   tls: ${serverTls}
@@ -162,15 +174,16 @@ inbound:
 /**
  * Starts the outbound proxy: `yaml` holds its `services` (and `discovery`, `balancing`) sections.
  * It gets an `http1` listener, plus a `tcp` listener to `tcpService` when one is named.
- * `logger` defaults to silent.
+ * `logger` defaults to silent; `dataPlane` (default unset, i.e. `auto`) goes into its config.
  */
-export async function startClient (mesh: Mesh, yaml: string, options: { logger?: Logger, tcpService?: string } = {}): Promise<Client> {
+export async function startClient (mesh: Mesh, yaml: string, options: { logger?: Logger, tcpService?: string, dataPlane?: DataPlaneSetting } = {}): Promise<Client> {
   const clientTls = await writeTls(mesh.dir, 'client', mesh.pki)
   const listeners = options.tcpService === undefined
     ? '[{ name: app, host: 127.0.0.1, port: 0, protocol: http1 }]'
     : `[{ name: app, host: 127.0.0.1, port: 0, protocol: http1 }, { name: tcp, host: 127.0.0.1, port: 0, protocol: tcp, tcpService: ${options.tcpService} }]`
   const text = `
 log: { level: silent }
+${dataPlaneLine(options.dataPlane)}
 admin: { host: 127.0.0.1, port: 0 }
 outbound:
   tls: ${clientTls}

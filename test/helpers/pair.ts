@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino, type Logger } from 'pino'
 import { parseConfig } from '../../src/config/load.js'
+import type { DataPlaneSetting } from '../../src/config/types.js'
 import { startDemoUpstream, type DemoUpstream } from '../../src/demo/upstream.js'
 import { startProxy, type RunningProxy } from '../../src/proxy.js'
 import type { TlsMaterial } from '../../transports/contract.js'
@@ -35,6 +36,8 @@ export interface PairOptions {
   transport?: 'h2' | 'h3' | 'auto'
   /** `h3:` of the inbound listener (default: unset, i.e. h3 too when the QUIC addon is built). */
   inboundH3?: boolean
+  /** `dataPlane:` of both proxies (default: unset, i.e. the config default `auto`); see DATA_PLANES. */
+  dataPlane?: DataPlaneSetting
 }
 
 export interface Pair {
@@ -70,9 +73,11 @@ export async function startPair (options: PairOptions = {}): Promise<Pair> {
   const allow = JSON.stringify(options.allow ?? [`spiffe://${pki.id('x').split('/')[2] ?? ''}`])
   const web = options.webTarget ?? `127.0.0.1:${upstream.httpPort}`
   const echo = `127.0.0.1:${upstream.tcpPort}`
+  const dataPlane = options.dataPlane === undefined ? '' : `dataPlane: ${options.dataPlane}`
 
   const serverYaml = `
 ${/^log:/m.test(options.inboundExtra ?? '') ? '' : 'log: { level: silent }'}
+${dataPlane}
 admin: { host: 127.0.0.1, port: 0 }
 inbound:
   tls: ${serverTls}
@@ -88,6 +93,7 @@ ${options.inboundExtra ?? ''}
   const transport = options.transport === undefined ? '' : `, transport: ${options.transport}`
   const clientYaml = `
 ${/^log:/m.test(options.outboundExtra ?? '') ? '' : 'log: { level: silent }'}
+${dataPlane}
 admin: { host: 127.0.0.1, port: 0 }
 services:
   web:

@@ -1,8 +1,11 @@
 /**
  * The peer transports pair tests carry their traffic over: h2 always, h3 when the QUIC addon
  * loads here (skipped with the addon's install hint otherwise), and which transports a pair's
- * outbound side really used.
+ * outbound side really used; likewise the data planes h2 runs on (js always, native when the
+ * engine addon loads).
  */
+import type { DataPlane } from '../../src/data-plane.js'
+import { h2NativeAvailability } from '../../transports/h2-native/index.js'
 import { h3Availability } from '../../transports/h3/index.js'
 import type { Pair } from './pair.js'
 
@@ -22,6 +25,28 @@ export function h3Skip (): string | false {
 export function pairTransports (): PairTransport[] {
   return [{ name: 'h2', skip: false }, { name: 'h3', skip: h3Skip() }]
 }
+
+export interface PairDataPlane {
+  /** What the pair's configs say as `dataPlane:` (startPair's `dataPlane` option). */
+  name: DataPlane
+  /** describe()'s `skip`: false, or why this data plane cannot run here. */
+  skip: string | false
+}
+
+/** `skip` for tests that need the native data plane: false when the engine addon loads, else why not and what to install. */
+export function nativeSkip (): string | false {
+  const availability = h2NativeAvailability()
+  return availability.available ? false : `native h2 engine not available (${availability.reason.split('\n')[0] ?? ''}; ${availability.installHint})`
+}
+
+/**
+ * js, then native: run a pair test's data-path cases once per entry, each in a describe() with
+ * the entry's `skip`, starting its pair with `startPair({ dataPlane: entry.name })`.
+ */
+export const DATA_PLANES: readonly PairDataPlane[] = Object.freeze([
+  { name: 'js', skip: false },
+  { name: 'native', skip: nativeSkip() },
+])
 
 /** The transports of the outbound side's pooled peer sessions, each once, e.g. `['h3']`. */
 export function sessionTransports (pair: Pair): string[] {
