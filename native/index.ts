@@ -32,6 +32,19 @@ export const EVENT_KIND = {
   drain: 8,
   goaway: 9,
   streamsAvailable: 10,
+  /** The native h2 engine only: a spliced stream is over (flag: SPLICE_END; payload [toPeer, fromPeer, reason]). */
+  spliceClose: 11,
+} as const
+
+/** How a splice ended (flag of the spliceClose event); values match SpliceEnd in native/engine/src/engine.h. */
+export const SPLICE_END = {
+  done: 0,
+  streamReset: 1,
+  socketError: 2,
+  idle: 3,
+  connectRefused: 4,
+  connectTimeout: 5,
+  refusedByPeer: 6,
 } as const
 
 /**
@@ -139,6 +152,13 @@ export interface RawEndpoint {
   setRef: (ref: boolean) => void
   /** Drop new connection attempts from now on (existing ones go on). */
   stopAccepting: () => void
+  /**
+   * Native h2 engine only. Outbound: splices the socket `fd` (duplicated; the caller closes its
+   * own) with the CONNECT stream once the peer answers 2xx, sending `initial` first.
+   */
+  spliceFd?: (conn: number, stream: number, fd: number, initial: Uint8Array | null, idleMs: number) => void
+  /** Native h2 engine only. Inbound: connects to host:port, answers 200 and splices; or reports why not. */
+  spliceConnect?: (conn: number, stream: number, host: string, port: number, connectMs: number, idleMs: number) => void
 }
 
 export interface QuicBinding {

@@ -13,6 +13,7 @@ import {
   loadQuic,
   type EmitFn,
   type EndpointAddress,
+  SPLICE_END,
   type RawEndpoint,
   type RawEndpointOptions,
   type RawStats,
@@ -127,6 +128,19 @@ function unflatten (flat: string[]): QuicHeaders {
   return out
 }
 
+/** A constructor of raw endpoints: the QUIC addon's Endpoint (default) or the h2 engine's Engine. */
+export type EndpointConstructor = new (options: RawEndpointOptions & Record<string, unknown>, emit: EmitFn) => RawEndpoint
+
+/** How a natively spliced stream ended (the native h2 engine's spliceClose event). */
+export interface SpliceRecord {
+  /** One of SPLICE_END's values. */
+  end: number
+  /** Bytes the socket sent to the peer, and the peer to the socket. */
+  toPeer: number
+  fromPeer: number
+  reason: string
+}
+
 function isCleanClose (code: number, type: number): boolean {
   return (type === 1 && code === H3_CODES.noError) || (type === 0 && code === 0) || type === 3
 }
@@ -181,6 +195,44 @@ export class QuicStream extends Duplex {
     if (!this.closedOnWire && this.id >= 0) this.session.endpoint.resetStream(this.session.conn, this.id, code)
     this.closedOnWire = true
     this.destroy(err)
+  }
+
+  /** Runs `fn` once the stream has its id (at once when it has). */
+  whenOpened (fn: () => void): void {
+    if (!this.whenOpen(fn)) fn()
+  }
+
+  /**
+   * Native h2 engine, client: splices socket `fd` with this CONNECT stream once the peer answers
+   * 2xx ('spliced' fires with a SpliceRecord when it is over). The engine duplicates the fd.
+   */
+  spliceFd (fd: number, initial: Buffer | null, idleMs: number): void {
+    const splice = this.session.endpoint.spliceFd
+    if (splice === undefined) throw new Error('this binding does not splice sockets')
+    splice.call(this.session.endpoint, this.session.conn, this.id, fd, initial, idleMs)
+  }
+
+  /** Native h2 engine, server: connects to the target, answers 200 and splices ('spliced' at the end). */
+  spliceConnect (host: string, port: number, connectMs: number, idleMs: number): void {
+    const splice = this.session.endpoint.spliceConnect
+    if (splice === undefined) throw new Error('this binding does not splice sockets')
+    this.responded = true
+    splice.call(this.session.endpoint, this.session.conn, this.id, host, port, connectMs, idleMs)
+  }
+
+  /** @internal */ onSplice (end: number, payload: string[]): void {
+    const record: SpliceRecord = { end, toPeer: Number(payload[0] ?? 0), fromPeer: Number(payload[1] ?? 0), reason: payload[2] ?? '' }
+    const handedBack = end === SPLICE_END.connectRefused || end === SPLICE_END.connectTimeout || end === SPLICE_END.refusedByPeer
+    if (handedBack) {
+      // The stream is JS's again (to answer, or to read the refusal off).
+      if (end !== SPLICE_END.refusedByPeer) this.responded = false
+      this.emit('spliced', record)
+      return
+    }
+    // The engine moved the bytes and closed the stream on the wire: nothing is left to send.
+    this.closedOnWire = true
+    this.emit('spliced', record)
+    this.destroy()
   }
 
   private whenOpen (fn: () => void): boolean {
@@ -469,6 +521,9 @@ export class QuicSession extends EventEmitter {
           this.pending.shift()
         }
         return true
+      case EVENT_KIND.spliceClose:
+        this.streams.get(sid)?.onSplice(flag, payload as string[])
+        return true
       case EVENT_KIND.goaway:
         this.goingAway = true
         this.emit('goaway', code)
@@ -500,9 +555,9 @@ export class QuicServer extends EventEmitter {
   private closing: Promise<void> | undefined
 
   /** @internal */
-  constructor (options: ServerOptions) {
+  constructor (options: ServerOptions, binding?: EndpointConstructor) {
     super()
-    const { Endpoint } = loadQuic()
+    const Endpoint = binding ?? loadQuic().Endpoint
     const emit: EmitFn = (kind, conn, sid, code, flag, payload) => {
       if (kind === EVENT_KIND.data || kind === EVENT_KIND.headers) {
         const session = this.sessions.get(conn)
@@ -556,13 +611,13 @@ export class QuicServer extends EventEmitter {
 }
 
 /** Binds a server endpoint; resolves once the socket is bound. */
-export async function createServer (options: ServerOptions): Promise<QuicServer> {
-  return new QuicServer(options)
+export async function createServer (options: ServerOptions & Record<string, unknown>, binding?: EndpointConstructor): Promise<QuicServer> {
+  return new QuicServer(options, binding)
 }
 
 /** Opens a session to an HTTP/3 server; resolves after the (mutual TLS) handshake. */
-export async function connect (options: ConnectOptions): Promise<QuicSession> {
-  const { Endpoint } = loadQuic()
+export async function connect (options: ConnectOptions & Record<string, unknown>, binding?: EndpointConstructor): Promise<QuicSession> {
+  const Endpoint = binding ?? loadQuic().Endpoint
   const host = isIP(options.host) !== 0 ? options.host : (await lookup(options.host)).address
   const family = isIP(host)
   let session: QuicSession | undefined

@@ -79,6 +79,21 @@ export interface StreamOptions {
   signal?: AbortSignalLike
 }
 
+/** How a tunnel spliced inside a native engine went: bytes each way, and the failure if any. */
+export interface SplicedTunnelResult {
+  /** Outbound: app → peer; inbound: peer → workload. */
+  aToB: number
+  /** Outbound: peer → app; inbound: workload → peer. */
+  bToA: number
+  error: import('../src/errors.js').MeshError | undefined
+}
+
+/** An open tunnel whose bytes a native engine splices; `done` settles when it is over. */
+export interface SplicedTunnel {
+  head: ResponseHead
+  done: Promise<SplicedTunnelResult>
+}
+
 /** Counters a session keeps about itself. */
 export interface SessionStats {
   openStreams: number
@@ -122,6 +137,13 @@ export interface PeerSession {
    * Resolves on a 2xx; any other answer rejects with a MeshError carrying the peer's error code.
    */
   tunnel: (head: RequestHead, options?: StreamOptions) => Promise<PeerTunnel>
+  /**
+   * tunnel() with the app's socket handed to the transport's native engine, which splices it
+   * with the CONNECT stream: no byte crosses into JS. Resolves on a 2xx (rejects as tunnel());
+   * from the call on the transport owns the socket (the caller must not read or destroy it).
+   * Optional: only sessions of a native data path have it.
+   */
+  spliceTunnel?: (head: RequestHead, socket: import('node:net').Socket, options: StreamOptions & { idleMs: number }) => Promise<SplicedTunnel>
   stats: () => SessionStats
   /** Graceful: no new streams (GOAWAY), resolves when open streams have finished. Safe twice. */
   close: () => Promise<void>
@@ -156,6 +178,12 @@ export interface InboundTunnel {
   readonly signal: AbortSignal
   /** Answers 200 and returns the stream's bytes as a Duplex. */
   accept: (headers?: HeaderMap) => Duplex
+  /**
+   * Native data path only: the engine connects to `host:port` (an IP literal), answers 200 and
+   * splices; resolves when the tunnel is over. Rejects with E_UPSTREAM_UNREACHABLE or
+   * E_CONNECT_TIMEOUT before anything was answered, so the caller can still reject().
+   */
+  spliceTo?: (host: string, port: number, connectMs: number, idleMs: number) => Promise<SplicedTunnelResult>
   reject: (err: import('../src/errors.js').MeshError) => void
 }
 

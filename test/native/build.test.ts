@@ -14,12 +14,13 @@ const script = resolve(root, 'native', 'build.mjs')
 // pkg-config finds nothing under an empty search path: the machine "has no -dev packages".
 const bare = { ...process.env, PKG_CONFIG_LIBDIR: '/nonexistent', PKG_CONFIG_PATH: '' }
 
-test('without the libraries the build is skipped with one line and exit 0', () => {
+test('without the libraries each addon is skipped with one line and exit 0', () => {
   const run = spawnSync(process.execPath, [script], { env: bare, encoding: 'utf8' })
   assert.equal(run.status, 0)
   const lines = run.stdout.trim().split('\n')
-  assert.equal(lines.length, 1)
+  assert.equal(lines.length, 2)
   assert.match(lines[0] ?? '', /QUIC\/HTTP\/3 addon not built: missing .*libngtcp2-dev.*apt-get install -y/)
+  assert.match(lines[1] ?? '', /native h2 engine not built: missing .*libnghttp2-dev.*apt-get install -y.*JS data path/)
 })
 
 test('--strict fails when the addon cannot be built', () => {

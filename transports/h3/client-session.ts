@@ -1,14 +1,16 @@
 // PeerSession over one QUIC connection carrying HTTP/3: streams, availability, stats, lifecycle.
+import type { Socket } from 'node:net'
 import type { Readable } from 'node:stream'
 import type { QuicSession, QuicStream } from '../../native/quic.js'
 import { MeshError } from '../../src/errors.js'
 import type {
-  PeerAddress, PeerResponse, PeerSession, PeerTunnel, RequestHead, SessionStats, StreamOptions,
+  PeerAddress, PeerResponse, PeerSession, PeerTunnel, RequestHead, SessionStats, SplicedTunnel, StreamOptions,
   QuicPathObserver, TransportLogger, TransportObserver,
 } from '../contract.js'
 import { openStream, openTunnel, sendRequest } from './client-stream.js'
 import type { ResolvedH3Options } from './options.js'
 import { QuicCounters } from './quic-counters.js'
+import { openSplicedTunnel } from './spliced-tunnel.js'
 
 /** What H3PeerSession needs besides the connected session. */
 export interface H3PeerSessionInit {
@@ -17,6 +19,11 @@ export interface H3PeerSessionInit {
   options: ResolvedH3Options
   logger: TransportLogger
   observer: (TransportObserver & QuicPathObserver) | undefined
+  /**
+   * The transport's name in metrics and logs: `h3` (default), or `h2` when the session is the
+   * native h2 engine's, which has the same binding shape and no QUIC recovery state to sample.
+   */
+  transport?: 'h3' | 'h2'
 }
 
 /**
@@ -24,7 +31,9 @@ export interface H3PeerSessionInit {
  * sessions and asks `available` before using one.
  */
 export class H3PeerSession implements PeerSession {
-  readonly transport = 'h3'
+  readonly transport: 'h3' | 'h2'
+  /** Present when the binding splices sockets natively (the h2 engine). */
+  readonly spliceTunnel: ((head: RequestHead, socket: Socket, options: StreamOptions & { idleMs: number }) => Promise<SplicedTunnel>) | undefined
   readonly peerIdentity: string
   readonly remote: PeerAddress
   readonly #session: QuicSession
@@ -40,13 +49,20 @@ export class H3PeerSession implements PeerSession {
 
   constructor (init: H3PeerSessionInit) {
     const session = init.session
+    this.transport = init.transport ?? 'h3'
+    this.spliceTunnel = session.endpoint.spliceFd === undefined
+      ? undefined
+      : async (head, socket, options) => {
+        this.#checkOpen(head)
+        return await openSplicedTunnel(this.#open, head, socket, options, this.#track)
+      }
     this.#session = session
     this.peerIdentity = session.peerIdentity
     this.remote = init.remote
     this.#logger = init.logger
     this.#observer = init.observer
-    this.#counters = new QuicCounters(session, init.observer, init.options.keepAliveMs)
-    session.on('goaway', (code: number) => this.#logger.debug({ code }, 'h3 GOAWAY received'))
+    this.#counters = new QuicCounters(session, init.observer, init.options.keepAliveMs, this.transport)
+    session.on('goaway', (code: number) => this.#logger.debug({ code }, 'GOAWAY received'))
     session.once('close', (err?: Error) => {
       if (err !== undefined) {
         // Neither side asked for it: the peer closed with an error, or the connection was lost.
@@ -55,11 +71,11 @@ export class H3PeerSession implements PeerSession {
       this.#isGone = true
       this.#closing = true
       this.#counters.stop()
-      this.#observer?.sessionClosed?.('h3', 'client')
-      this.#logger.debug({ err: this.#closeError }, 'h3 session closed')
+      this.#observer?.sessionClosed?.(this.transport, 'client')
+      this.#logger.debug({ err: this.#closeError }, 'session closed')
       for (const listener of this.#closeListeners.splice(0)) listener(this.#closeError)
     })
-    this.#observer?.sessionOpened?.('h3', 'client')
+    this.#observer?.sessionOpened?.(this.transport, 'client')
   }
 
   /** False once closing, after a GOAWAY (RFC 9114 §5.2), or while the peer's MAX_STREAMS is used up. */
@@ -137,10 +153,10 @@ export class H3PeerSession implements PeerSession {
   readonly #track = (stream: QuicStream): void => {
     this.#openStreams++
     this.#totalStreams++
-    this.#observer?.streamOpened?.('h3', 'client')
+    this.#observer?.streamOpened?.(this.transport, 'client')
     stream.once('close', () => {
       this.#openStreams--
-      this.#observer?.streamClosed?.('h3', 'client')
+      this.#observer?.streamClosed?.(this.transport, 'client')
     })
   }
 }

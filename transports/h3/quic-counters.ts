@@ -15,11 +15,14 @@ export class QuicCounters {
   readonly #session: QuicSession
   readonly #observer: (TransportObserver & QuicPathObserver) | undefined
   readonly #timer: NodeJS.Timeout | undefined
+  readonly #transport: 'h3' | 'h2'
   #lost = 0
   #pto = 0
 
-  constructor (session: QuicSession, observer: (TransportObserver & QuicPathObserver) | undefined, intervalMs: number) {
+  /** `transport` h2 (the native engine's sessions) samples the RTT only: no QUIC recovery state. */
+  constructor (session: QuicSession, observer: (TransportObserver & QuicPathObserver) | undefined, intervalMs: number, transport: 'h3' | 'h2' = 'h3') {
     this.#session = session
+    this.#transport = transport
     this.#observer = observer
     if (observer?.rtt === undefined && observer?.quicPath === undefined) return
     this.sample()
@@ -32,7 +35,8 @@ export class QuicCounters {
     if (this.#session.closed) return
     const stats = this.#session.stats()
     if (stats === undefined) return
-    if (stats.smoothedRttMs > 0) this.#observer?.rtt?.('h3', stats.smoothedRttMs / 1000)
+    if (stats.smoothedRttMs > 0) this.#observer?.rtt?.(this.#transport, stats.smoothedRttMs / 1000)
+    if (this.#transport !== 'h3') return
     const lost = stats.lostStreamPackets - this.#lost
     const pto = stats.ptoCount - this.#pto
     this.#lost = stats.lostStreamPackets

@@ -3,10 +3,11 @@ import type { Duplex, Readable } from 'node:stream'
 import { H3_CODES, type QuicHeaders, type QuicStream } from '../../native/quic.js'
 import { ERROR_HEADER, MeshError } from '../../src/errors.js'
 import type {
-  HeaderMap, InboundExchange, InboundTunnel, RequestHead, ResponseHead, TransportLogger,
+  HeaderMap, InboundExchange, InboundTunnel, RequestHead, ResponseHead, SplicedTunnelResult, TransportLogger,
 } from '../contract.js'
 import { endToEnd, responseFields, toRequestHead } from './headers.js'
 import { guardDuplex, guardReadable, resetStream, type ResetErrors } from './peer-stream.js'
+import { spliceToTarget } from './spliced-tunnel.js'
 
 /** Statuses whose response carries no content (RFC 9110 §6.4.1). */
 const NO_CONTENT = new Set([204, 205, 304])
@@ -130,6 +131,20 @@ export class H3InboundExchange extends InboundStream implements InboundExchange 
 
 /** One inbound CONNECT (RFC 9114 §4.4) or extended CONNECT (RFC 9220 §3). */
 export class H3InboundTunnel extends InboundStream implements InboundTunnel {
+  /** Present when the binding splices sockets natively (the h2 engine). */
+  readonly spliceTo = this.stream.session.endpoint.spliceConnect === undefined
+    ? undefined
+    : async (host: string, port: number, connectMs: number, idleMs: number): Promise<SplicedTunnelResult> => {
+      if (this.responded) throw new MeshError('E_INTERNAL', 'spliceTo() after the tunnel was answered')
+      this.responded = true
+      try {
+        return await spliceToTarget(this.stream, this.head.authority, host, port, connectMs, idleMs)
+      } catch (err) {
+        this.responded = false
+        throw err
+      }
+    }
+
   /** Answers 200 and hands over the stream; the caller's FIN is 'end' and end() sends ours. */
   accept (headers: HeaderMap = {}): Duplex {
     const { stream } = this

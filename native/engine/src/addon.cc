@@ -1,0 +1,99 @@
+// meshgate_engine: Node-API entry point. Exports the Engine class (a thin JS wrapper forwarding
+// to engine.h) and the versions of the C libraries the addon was linked against.
+#include <gnutls/gnutls.h>
+#include <napi.h>
+#include <nghttp2/nghttp2.h>
+
+#include "engine.h"
+
+namespace meshgate {
+namespace engine {
+
+class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Engine",
+                       {
+                           InstanceMethod("address", &EngineWrap::Address),
+                           InstanceMethod("connect", &EngineWrap::Connect),
+                           InstanceMethod("request", &EngineWrap::Request),
+                           InstanceMethod("respond", &EngineWrap::Respond),
+                           InstanceMethod("write", &EngineWrap::Write),
+                           InstanceMethod("resumeRead", &EngineWrap::ResumeRead),
+                           InstanceMethod("resetStream", &EngineWrap::ResetStream),
+                           InstanceMethod("closeConnection", &EngineWrap::CloseConnection),
+                           InstanceMethod("stats", &EngineWrap::Stats),
+                           InstanceMethod("close", &EngineWrap::Close),
+                           InstanceMethod("setRef", &EngineWrap::SetRef),
+                           InstanceMethod("stopAccepting", &EngineWrap::StopAccepting),
+                           InstanceMethod("spliceFd", &EngineWrap::SpliceFd),
+                           InstanceMethod("spliceConnect", &EngineWrap::SpliceConnect),
+                       });
+  }
+
+  explicit EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
+    core_ = new Engine(info, this);
+    if (core_->initError().empty()) return;
+    std::string error = core_->initError();
+    Engine* core = core_;
+    core_ = nullptr;
+    core->Detach();
+    core->Shutdown();  // deletes itself once its handles have closed
+    Napi::Error::New(info.Env(), error).ThrowAsJavaScriptException();
+  }
+
+  ~EngineWrap() override {
+    if (core_ != nullptr) core_->WrapperGone();
+  }
+
+  void Detach() { core_ = nullptr; }
+
+ private:
+#define MESHGATE_FORWARD(name, closedValue)          \
+  Napi::Value name(const Napi::CallbackInfo& info) { \
+    if (core_ == nullptr) return closedValue;        \
+    return core_->name(info);                        \
+  }
+  MESHGATE_FORWARD(Address, info.Env().Undefined())
+  MESHGATE_FORWARD(Connect, Closed(info))
+  MESHGATE_FORWARD(Request, Closed(info))
+  MESHGATE_FORWARD(Respond, Closed(info))
+  MESHGATE_FORWARD(Write, Napi::Boolean::New(info.Env(), true))
+  MESHGATE_FORWARD(ResumeRead, info.Env().Undefined())
+  MESHGATE_FORWARD(ResetStream, info.Env().Undefined())
+  MESHGATE_FORWARD(CloseConnection, info.Env().Undefined())
+  MESHGATE_FORWARD(Stats, info.Env().Undefined())
+  MESHGATE_FORWARD(Close, info.Env().Undefined())
+  MESHGATE_FORWARD(SetRef, info.Env().Undefined())
+  MESHGATE_FORWARD(StopAccepting, info.Env().Undefined())
+  MESHGATE_FORWARD(SpliceFd, Closed(info))
+  MESHGATE_FORWARD(SpliceConnect, Closed(info))
+#undef MESHGATE_FORWARD
+
+  static Napi::Value Closed(const Napi::CallbackInfo& info) {
+    Napi::Error::New(info.Env(), "engine is closed").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+
+  Engine* core_ = nullptr;
+};
+
+void DetachEngineWrap(void* wrap) { static_cast<EngineWrap*>(wrap)->Detach(); }
+
+}  // namespace engine
+}  // namespace meshgate
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("Engine", meshgate::engine::EngineWrap::Init(env));
+  Napi::Object versions = Napi::Object::New(env);
+  versions.Set("nghttp2", nghttp2_version(0)->version_str);
+  versions.Set("gnutls", gnutls_check_version(nullptr));
+  exports.Set("versions", versions);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(meshgate_engine, Init)

@@ -1,0 +1,94 @@
+// The native h2 listener: the engine accepts TCP, runs TLS 1.3 with mutual authentication and
+// HTTP/2; each stream reaches the core through the session layer the QUIC binding uses.
+import { loadEngine } from '../../native/engine.js'
+import { createServer, type EndpointConstructor, type QuicHeaders, type QuicServer, type QuicSession, type QuicStream } from '../../native/quic.js'
+import { MeshError, toMeshError } from '../../src/errors.js'
+import type { InboundHandlers, ListenOptions, PeerAddress, TransportComponents, TransportListener } from '../contract.js'
+import type { ResolvedH2Options } from '../h2/options.js'
+import { H3InboundExchange, H3InboundTunnel } from '../h3/server-exchange.js'
+import { engineTuning } from './engine-options.js'
+
+/** Binds the TCP port and starts accepting; resolves once bound. */
+export async function listenNativeH2 (
+  options: ListenOptions,
+  handlers: InboundHandlers,
+  config: ResolvedH2Options,
+  components: TransportComponents
+): Promise<TransportListener> {
+  const { observer } = components
+  const logger = components.logger.child({ transport: 'h2', side: 'server', dataPlane: 'native' })
+  const sessions = new Set<QuicSession>()
+
+  const onSession = (session: QuicSession): void => {
+    const caller = session.peerIdentity
+    if (!caller.startsWith('spiffe://')) {
+      observer?.handshake?.('h2', 'server', 'E_PEER_IDENTITY')
+      logger.warn({ code: 'E_PEER_IDENTITY' }, 'client certificate has no SPIFFE URI SAN; session refused')
+      session.destroy(new MeshError('E_PEER_IDENTITY', 'client certificate has no SPIFFE URI SAN'))
+      return
+    }
+    observer?.handshake?.('h2', 'server', 'ok')
+    observer?.sessionOpened?.('h2', 'server')
+    sessions.add(session)
+    const sessionLogger = logger.child({ caller })
+    session.once('close', (err?: Error) => {
+      sessions.delete(session)
+      observer?.sessionClosed?.('h2', 'server')
+      if (err === undefined) return
+      if (/^premature resets|^flood/.test(err.message)) {
+        sessionLogger.warn({ code: /^premature/.test(err.message) ? 'E_PEER_RAPID_RESET' : 'E_PEER_FLOOD', reason: err.message }, 'peer session closed with GOAWAY(ENHANCE_YOUR_CALM)')
+      } else {
+        sessionLogger.debug({ err }, 'h2 session ended with an error')
+      }
+    })
+    session.on('stream', (stream: QuicStream, fields: QuicHeaders | undefined) => {
+      observer?.streamOpened?.('h2', 'server')
+      stream.once('close', () => observer?.streamClosed?.('h2', 'server'))
+      const head = fields ?? {}
+      const inbound = head[':method'] === 'CONNECT'
+        ? new H3InboundTunnel(stream, head, caller, sessionLogger)
+        : new H3InboundExchange(stream, head, caller, sessionLogger)
+      try {
+        if (inbound instanceof H3InboundTunnel) handlers.tunnel(inbound)
+        else handlers.request(inbound)
+      } catch (err) {
+        sessionLogger.error({ err }, 'inbound handler threw')
+        inbound.reject(toMeshError(err))
+      }
+    })
+  }
+
+  let server: QuicServer
+  try {
+    server = await createServer({
+      ...options.tls,
+      ...engineTuning(config),
+      host: options.host,
+      port: options.port,
+      requireClientCert: true,
+      onSession,
+    }, loadEngine().Engine as unknown as EndpointConstructor)
+  } catch (err) {
+    throw new MeshError('E_CONFIG', `cannot listen on TCP ${options.host}:${options.port}: ${(err as Error).message}`, { cause: err })
+  }
+  server.on('handshakeError', (err: Error) => {
+    observer?.handshake?.('h2', 'server', 'E_PEER_TLS')
+    logger.info({ code: 'E_PEER_TLS', reason: err.message }, 'TLS handshake with a client failed')
+  })
+  const bound = server.address()
+  const address: PeerAddress = { host: bound.host, port: bound.port }
+  logger.info({ address }, 'h2 listener ready (native engine)')
+  let closing: Promise<void> | undefined
+  return {
+    address: () => ({ ...address }),
+    close: async () => {
+      closing ??= server.close()
+      await closing
+    },
+    destroy: () => {
+      closing ??= Promise.resolve()
+      for (const session of sessions) session.destroy(new MeshError('E_PEER_RESET', 'listener destroyed'))
+      server.destroy()
+    },
+  }
+}
