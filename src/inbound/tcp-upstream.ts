@@ -2,6 +2,7 @@
  * Delivery of a CONNECT tunnel to a local TCP workload: connect first, answer 200 only once the
  * workload accepted (so a refused target is an error answer, not an empty tunnel), then splice.
  */
+import { lookup } from 'node:dns/promises'
 import net from 'node:net'
 import type { Socket } from 'node:net'
 import type { DuplexOptions } from 'node:stream'
@@ -26,8 +27,23 @@ export async function connectTcp (address: string, timeoutMs: number, signal?: A
   })
 }
 
-/** Connects the tunnel to `address`; resolves when the tunnel has ended either way. */
+/**
+ * Connects the tunnel to `address`; resolves when the tunnel has ended either way. On the native
+ * data path the engine connects and splices, and no byte of the tunnel crosses into JS.
+ */
 export async function deliverTcp (tunnel: InboundTunnel, address: string, connectMs: number, idleMs: number): Promise<SpliceResult> {
+  if (tunnel.spliceTo !== undefined) {
+    const { host, port } = splitHostPort(address)
+    let ip = host
+    if (net.isIP(host) === 0) {
+      try {
+        ip = (await lookup(host)).address
+      } catch (err) {
+        throw upstreamError(err, address)
+      }
+    }
+    return await tunnel.spliceTo(ip, port ?? 0, connectMs, idleMs)
+  }
   const socket = await connectTcp(address, connectMs, tunnel.signal)
   socket.on('error', () => {})
   const stream = tunnel.accept()

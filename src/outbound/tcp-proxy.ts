@@ -7,7 +7,7 @@ import type { Socket } from 'node:net'
 import { MeshError, toMeshError } from '../errors.js'
 import { WIRE_HEADERS } from '../../transports/contract.js'
 import { sessionFor, type OutboundContext } from './context.js'
-import { spliceAndReport } from './tunnel-report.js'
+import { reportTunnel, spliceAndReport } from './tunnel-report.js'
 
 /** Carries one app connection to `service`; never throws (failures close the socket and are logged). */
 export function handleOutboundTcp (ctx: OutboundContext, socket: Socket, service: string | undefined): void {
@@ -36,13 +36,22 @@ async function tunnelTcp (ctx: OutboundContext, socket: Socket, service: string 
   }
   const endpoint = pick.endpoint
   const timer = setTimeout(() => abort.abort(new MeshError('E_CONNECT_TIMEOUT', `tunnel not open within ${ctx.timeouts.connectMs} ms`)), ctx.timeouts.connectMs)
+  const head = { method: 'CONNECT', authority: endpoint.target, path: '', scheme: 'http' as const, headers: { [WIRE_HEADERS.target]: endpoint.target } }
   let tunnel
   let session
   try {
     session = await sessionFor(ctx, endpoint)
-    tunnel = await session.tunnel({
-      method: 'CONNECT', authority: endpoint.target, path: '', scheme: 'http', headers: { [WIRE_HEADERS.target]: endpoint.target },
-    }, { signal: abort.signal })
+    if (session.spliceTunnel !== undefined) {
+      // Native data path: the engine takes the socket over and moves its bytes; JS hears the
+      // open (here) and the close (the splice record).
+      socket.off('close', onGone)
+      const spliced = await session.spliceTunnel(head, socket, { signal: abort.signal, idleMs: ctx.timeouts.idleMs })
+      clearTimeout(timer)
+      const result = await reportTunnel(ctx, { authority: service, session, pick, started }, async () => await spliced.done)
+      if (result.error !== undefined) ctx.logger.debug({ code: result.error.code, err: result.error.message, service }, 'tunnel ended by failure')
+      return
+    }
+    tunnel = await session.tunnel(head, { signal: abort.signal })
   } catch (err) {
     pick.done({ ok: false, latencyMs: performance.now() - started })
     throw abort.signal.aborted && abort.signal.reason instanceof MeshError ? abort.signal.reason : err

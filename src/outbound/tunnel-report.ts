@@ -23,6 +23,17 @@ export interface TunnelReport {
 
 /** Splices `socket` with `stream` until both directions end; resolves with what moved. */
 export async function spliceAndReport (ctx: OutboundContext, socket: Socket, stream: Duplex, report: TunnelReport): Promise<SpliceResult> {
+  return await reportTunnel(ctx, report, async () => {
+    socket.resume()
+    return await splice(socket, stream, { idleMs: ctx.timeouts.idleMs })
+  })
+}
+
+/**
+ * Reports a tunnel's open at once and its close when `moved` settles (a JS splice, or a native
+ * engine's splice record), and tells the balancer how it went.
+ */
+export async function reportTunnel (ctx: OutboundContext, report: TunnelReport, moved: () => Promise<SpliceResult>): Promise<SpliceResult> {
   const { session, pick, started } = report
   const openedMs = performance.now() - started
   const event = {
@@ -37,10 +48,9 @@ export async function spliceAndReport (ctx: OutboundContext, socket: Socket, str
     durationSeconds: 0,
   }
   ctx.telemetry.tunnel({ ...event, phase: 'open' })
-  socket.resume()
   let result: SpliceResult | undefined
   try {
-    result = await splice(socket, stream, { idleMs: ctx.timeouts.idleMs })
+    result = await moved()
   } finally {
     pick.done({ ok: result?.error?.code !== 'E_PEER_RESET', latencyMs: openedMs })
   }

@@ -11,6 +11,10 @@ import type { Pair } from './pair.js'
 
 export interface PairTransport {
   name: 'h2' | 'h3'
+  /** The pair's `dataPlane:`: h2 runs once on each data plane; h3 (the QUIC addon) on the default. */
+  dataPlane: DataPlane | undefined
+  /** For describe(): `h2 (js)`, `h2 (native)`, `h3`. */
+  label: string
   /** describe()'s `skip`: false, or why this transport cannot run here. */
   skip: string | false
 }
@@ -21,9 +25,16 @@ export function h3Skip (): string | false {
   return availability.available ? false : `QUIC addon not built (${availability.installHint})`
 }
 
-/** h2, then h3; run a pair test's transport-dependent cases once per entry. */
+/**
+ * h2 on the JS data plane, h2 on the native engine, then h3; run a pair test's
+ * transport-dependent cases once per entry with `startPair({ transport: t.name, dataPlane: t.dataPlane })`.
+ */
 export function pairTransports (): PairTransport[] {
-  return [{ name: 'h2', skip: false }, { name: 'h3', skip: h3Skip() }]
+  return [
+    { name: 'h2', dataPlane: 'js', label: 'h2 (js)', skip: false },
+    { name: 'h2', dataPlane: 'native', label: 'h2 (native)', skip: nativeSkip() },
+    { name: 'h3', dataPlane: undefined, label: 'h3', skip: h3Skip() },
+  ]
 }
 
 export interface PairDataPlane {

@@ -27,11 +27,11 @@ function h2request (session: http2.ClientHttp2Session, headers: http2.OutgoingHt
 }
 
 for (const transport of pairTransports()) {
-  describe(`h2c through the pair over ${transport.name}`, { skip: transport.skip, timeout: 60_000 }, () => {
+  describe(`h2c through the pair over ${transport.label}`, { skip: transport.skip, timeout: 60_000 }, () => {
     let pair: Pair
     let session: http2.ClientHttp2Session
     before(async () => {
-      pair = await startPair({ transport: transport.name })
+      pair = await startPair({ transport: transport.name, dataPlane: transport.dataPlane })
       session = http2.connect(`http://127.0.0.1:${pair.appPort}`)
     })
     after(async () => {

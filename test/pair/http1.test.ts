@@ -28,9 +28,9 @@ function request (port: number, options: http.RequestOptions, body?: Readable | 
 }
 
 for (const transport of pairTransports()) {
-  describe(`HTTP/1.1 through the pair over ${transport.name}`, { skip: transport.skip, timeout: 120_000 }, () => {
+  describe(`HTTP/1.1 through the pair over ${transport.label}`, { skip: transport.skip, timeout: 120_000 }, () => {
     let pair: Pair
-    before(async () => { pair = await startPair({ transport: transport.name }) })
+    before(async () => { pair = await startPair({ transport: transport.name, dataPlane: transport.dataPlane }) })
     after(async () => { await pair?.close() })
 
     it('routes by Host and the workload sees the verified caller identity', async () => {

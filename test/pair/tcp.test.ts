@@ -24,9 +24,9 @@ function exchange (port: number, input: Buffer | string, options: { delayMs?: nu
 }
 
 for (const transport of pairTransports()) {
-  describe(`raw TCP through the pair over ${transport.name}`, { skip: transport.skip, timeout: 120_000 }, () => {
+  describe(`raw TCP through the pair over ${transport.label}`, { skip: transport.skip, timeout: 120_000 }, () => {
     let pair: Pair
-    before(async () => { pair = await startPair({ transport: transport.name }) })
+    before(async () => { pair = await startPair({ transport: transport.name, dataPlane: transport.dataPlane }) })
     after(async () => { await pair?.close() })
 
     it('echoes bytes on a tcp listener, and the half-close travels both ways', async () => {
@@ -70,28 +70,27 @@ for (const transport of pairTransports()) {
       assert.equal(hash.digest('hex'), source.sha256())
       assert.deepEqual(sessionTransports(pair), [transport.name])
     })
+
+    it('splices tunnels inside the engine on the native data plane only, and reports their bytes', async () => {
+      const sessions = pair.client.outbound?.pool.sessions() ?? []
+      assert.ok(sessions.length > 0)
+      for (const session of sessions) assert.equal(session.spliceTunnel !== undefined, transport.dataPlane === 'native')
+      const payload = Buffer.alloc(300_000, 5)
+      const before = await tunnelBytes(pair)
+      const reply = await exchange(pair.tcpPort, payload)
+      assert.equal(reply.length, payload.length)
+      const after = await tunnelBytes(pair)
+      assert.equal(after - before, payload.length)
+    })
   })
 }
 
-// Detection happens on the outbound listener before any peer transport is involved: h2 only.
-describe('protocol detection on the auto listener', { timeout: 60_000 }, () => {
-  let pair: Pair
-  before(async () => { pair = await startPair({ transport: 'h2', outboundExtra: 'timeouts: { detectMs: 200ms }' }) })
-  after(async () => { await pair?.close() })
-
-  it('treats a client that speaks first with non-HTTP bytes on the auto listener as TCP', async () => {
-    const reply = await exchange(pair.appPort, Buffer.from([0x00, 0x01, 0x02, 0xff, 0x10, 0x20]))
-    assert.deepEqual([...reply], [0x00, 0x01, 0x02, 0xff, 0x10, 0x20])
-  })
-
-  it('treats silence past the detection timeout on the auto listener as TCP (server-speaks-first)', async () => {
-    const reply = await exchange(pair.appPort, 'late words', { delayMs: 400 })
-    assert.equal(reply.toString(), 'late words')
-  })
-
-  it('treats a TLS ClientHello on the auto listener as opaque TCP', async () => {
-    const hello = Buffer.from('16030100050102030405', 'hex')
-    const reply = await exchange(pair.appPort, hello)
-    assert.deepEqual(reply, hello)
-  })
-})
+/** meshgate_tcp_read_bytes_total of the outbound side, summed (counted as tunnels close). */
+async function tunnelBytes (pair: Pair): Promise<number> {
+  const text = await pair.client.metrics.registry.metrics()
+  let sum = 0
+  for (const line of text.split('\n')) {
+    if (line.startsWith('meshgate_tcp_read_bytes_total{') && line.includes('direction="outbound"')) sum += Number(line.split(' ').pop())
+  }
+  return sum
+}

@@ -6,7 +6,7 @@ import { startPair, type Pair } from '../helpers/pair.js'
 import { pairTransports, sessionTransports } from '../helpers/transports.js'
 
 for (const transport of pairTransports()) {
-  describe(`WebSocket through the pair over ${transport.name}`, { skip: transport.skip, timeout: 30_000 }, () => {
+  describe(`WebSocket through the pair over ${transport.label}`, { skip: transport.skip, timeout: 30_000 }, () => {
     let wss: WebSocketServer
     let pair: Pair
     let seenCaller: string | undefined
@@ -18,7 +18,7 @@ for (const transport of pairTransports()) {
         ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }))
       })
       // The pair's web target is the WebSocket server instead of the demo upstream.
-      pair = await startPair({ transport: transport.name, webTarget: `127.0.0.1:${(wss.address() as { port: number }).port}` })
+      pair = await startPair({ transport: transport.name, dataPlane: transport.dataPlane, webTarget: `127.0.0.1:${(wss.address() as { port: number }).port}` })
     })
     after(async () => {
       await pair?.close()
