@@ -17,6 +17,8 @@ export const ERROR_CODES = {
   E_PEER_IDENTITY: { status: 502, meaning: 'the peer presented an identity other than the one discovery expects' },
   E_PEER_TLS: { status: 502, meaning: 'the TLS handshake with the peer failed' },
   E_PEER_RESET: { status: 502, meaning: 'the peer reset the stream or the session failed mid-stream' },
+  E_PEER_RAPID_RESET: { status: 429, meaning: 'a calling peer reset most of its streams right after opening them (premature-reset rule); its session was closed with GOAWAY' },
+  E_PEER_FLOOD: { status: 429, meaning: 'a calling peer flooded the session with empty or control frames; its session was closed with GOAWAY' },
   E_UPSTREAM_UNREACHABLE: { status: 502, meaning: 'the local target could not be reached' },
   E_UPSTREAM_RESET: { status: 502, meaning: 'the local target closed or reset the exchange' },
   E_CONNECT_TIMEOUT: { status: 504, meaning: 'connecting took longer than the configured connect timeout' },
