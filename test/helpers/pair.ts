@@ -36,6 +36,8 @@ export interface PairOptions {
   transport?: 'h2' | 'h3' | 'auto'
   /** `h3:` of the inbound listener (default: unset, i.e. h3 too when the QUIC addon is built). */
   inboundH3?: boolean
+  /** The echo service's target (default: the demo upstream's TCP echo). */
+  tcpTarget?: string
   /** `dataPlane:` of both proxies (default: unset, i.e. the config default `auto`); see DATA_PLANES. */
   dataPlane?: DataPlaneSetting
 }
@@ -72,7 +74,7 @@ export async function startPair (options: PairOptions = {}): Promise<Pair> {
   const clientTls = await writeTls(dir, 'client', options.clientTls ?? await pki.workload('client'))
   const allow = JSON.stringify(options.allow ?? [`spiffe://${pki.id('x').split('/')[2] ?? ''}`])
   const web = options.webTarget ?? `127.0.0.1:${upstream.httpPort}`
-  const echo = `127.0.0.1:${upstream.tcpPort}`
+  const echo = options.tcpTarget ?? `127.0.0.1:${upstream.tcpPort}`
   const dataPlane = options.dataPlane === undefined ? '' : `dataPlane: ${options.dataPlane}`
 
   const serverYaml = `

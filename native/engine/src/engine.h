@@ -240,6 +240,7 @@ class Session {
   uint32_t prematureResets_ = 0;
   uint32_t emptyFrames_ = 0;
   std::string closeReason_;
+  uint64_t lastDebugSec_ = 0;
 };
 
 class Engine {

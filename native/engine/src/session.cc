@@ -175,7 +175,8 @@ void Session::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
       self->OnCiphertext(nullptr, 0);
       if (!self->dead_) {
         bool clean = self->goingAway_ && self->streams_.empty();
-        self->Kill(clean ? 0x100 : 1, clean ? 1 : 0, "connection closed by peer");
+        if (!self->closeReason_.empty()) self->Kill(NGHTTP2_ENHANCE_YOUR_CALM, 0, self->closeReason_);
+        else self->Kill(clean ? 0x100 : 1, clean ? 1 : 0, "connection closed by peer");
       }
     } else {
       self->Kill(1, 0, std::string("connection lost: ") + uv_err_name(static_cast<int>(nread)));
@@ -193,7 +194,6 @@ void Session::OnCiphertext(const uint8_t* data, size_t len) {
 
 void Session::ContinueHandshake() {
   int rv = gnutls_handshake(tls_);
-  if (getenv("MESHGATE_ENGINE_DEBUG")) fprintf(stderr, "engine: handshake %d (%s) server=%d\n", rv, gnutls_strerror(rv), server_);
   MarkDirty();  // the handshake's own flight is in tx_
   if (rv == GNUTLS_E_AGAIN || rv == GNUTLS_E_INTERRUPTED) return;
   if (rv < 0) {
@@ -329,12 +329,12 @@ void Session::Flush() {
         plain.erase(plain.begin(), plain.begin() + kRecordBytes);
       }
     }
-    if (!plain.empty()) {
-      ssize_t rv = gnutls_record_send(tls_, plain.data(), plain.size());
-      if (getenv("MESHGATE_ENGINE_DEBUG")) fprintf(stderr, "engine: record_send %zu -> %zd\n", plain.size(), rv);
-    }
+    if (!plain.empty()) gnutls_record_send(tls_, plain.data(), plain.size());
   }
   WriteCiphertext();
+  // The loop above stops at kMaxUnwritten; when the socket took all of it at once, no write
+  // callback will come to ask for more, so ask again now.
+  if (!dead_ && h2_ != nullptr && handshakeDone_ && writesPending_ == 0 && nghttp2_session_want_write(h2_)) MarkDirty();
   CheckDone();
 }
 
@@ -405,6 +405,21 @@ void Session::OnTimer(uv_timer_t* t) {
 
 void Session::Tick() {
   uint64_t now = Engine::NowMs();
+  // MESHGATE_ENGINE_DEBUG=1: once a second, each session's buffers, windows and streams on stderr.
+  static const bool debug = getenv("MESHGATE_ENGINE_DEBUG") != nullptr;
+  if (debug && now / 1000 != lastDebugSec_) {
+    lastDebugSec_ = now / 1000;
+    fprintf(stderr, "engine[%s %u]: rx=%zu tx=%zu pending=%zu wantR=%d wantW=%d connRemote=%d connLocal=%d\n",
+            server_ ? "srv" : "cli", id_, rx_.size() - rxHead_, tx_.size(), writesPending_,
+            h2_ ? nghttp2_session_want_read(h2_) : -1, h2_ ? nghttp2_session_want_write(h2_) : -1,
+            h2_ ? nghttp2_session_get_remote_window_size(h2_) : -1, h2_ ? nghttp2_session_get_local_window_size(h2_) : -1);
+    for (auto& e : streams_) {
+      Stream* st = e.second.get();
+      fprintf(stderr, "  stream %d out=%zu end=%d deferred=%d remoteWin=%d localWin=%d splice=%d\n", st->id, st->outBytes, st->outEnd, st->deferred,
+              h2_ ? nghttp2_session_get_stream_remote_window_size(h2_, st->id) : -1,
+              h2_ ? nghttp2_session_get_stream_local_window_size(h2_, st->id) : -1, st->splice ? 1 : 0);
+    }
+  }
   const Settings& s = settings();
   if (!handshakeDone_ || (!server_ && !handshakeAnnounced_)) {
     if (now - startedMs_ >= s.handshakeTimeoutMs) Kill(1, 0, "handshake timeout");
