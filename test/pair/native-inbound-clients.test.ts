@@ -55,7 +55,7 @@ describe('curl, nghttp and h2load as clients of the native inbound', { skip: SKI
 
   it('nghttp with the client certificate gets the workload, headers and all', { skip: missing('nghttp') }, async () => {
     const result = await run('nghttp', ['-v', '-t', '10', '--cert', join(pair.dir, 'client.crt'), '--key', join(pair.dir, 'client.key'),
-      '-H', `:authority: web.test`, '-H', target(), `https://127.0.0.1:${pair.peerPort}/n`])
+      '-H', ':authority: web.test', '-H', target(), `https://127.0.0.1:${pair.peerPort}/n`])
     assert.equal(result.status, 0, result.stderr)
     assert.match(result.stdout, /:status: 200/)
     assert.match(result.stdout, /"path":"\/n"/)
@@ -63,7 +63,9 @@ describe('curl, nghttp and h2load as clients of the native inbound', { skip: SKI
 
   it('h2load: 2000 requests over 4 connections and 20 streams each, all 200', { skip: missing('h2load') }, async () => {
     const server: QuicServer = await createServer({
-      ...(await pair.pki.workload('server')), requireClientCert: false, port: 0,
+      ...(await pair.pki.workload('server')),
+      requireClientCert: false,
+      port: 0,
       onSession: (session) => session.on('stream', (stream) => { stream.respond({ ':status': '200' }); stream.end('ok') }),
     }, loadEngine().Engine as unknown as EndpointConstructor)
     try {

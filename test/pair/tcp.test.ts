@@ -71,6 +71,27 @@ for (const transport of pairTransports()) {
       assert.deepEqual(sessionTransports(pair), [transport.name])
     })
 
+    it('carries four one-way 30 MB transfers at once on one session (iperf3 -P4 shape)', async () => {
+      // A sink answers with the byte count once the sender half-closes: data flows one way only,
+      // which is where a session that stops flushing shows (the echo test would not).
+      const sink = net.createServer({ allowHalfOpen: true }, (socket) => {
+        let n = 0
+        socket.on('data', (c: Buffer) => { n += c.length })
+        socket.on('end', () => socket.end(String(n)))
+      })
+      await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve))
+      const sinkPair = await startPair({ transport: transport.name, dataPlane: transport.dataPlane, tcpTarget: `127.0.0.1:${(sink.address() as net.AddressInfo).port}` })
+      try {
+        const size = 30 * 1024 * 1024
+        const counts = await Promise.all([0, 1, 2, 3].map(async () => (await exchange(sinkPair.tcpPort, Buffer.alloc(size, 3))).toString()))
+        assert.deepEqual(counts, [String(size), String(size), String(size), String(size)])
+        assert.equal(new Set(sinkPair.client.outbound?.pool.sessions().map((s) => s) ?? []).size, 1)
+      } finally {
+        await sinkPair.close()
+        sink.close()
+      }
+    })
+
     it('splices tunnels inside the engine on the native data plane only, and reports their bytes', async () => {
       const sessions = pair.client.outbound?.pool.sessions() ?? []
       assert.ok(sessions.length > 0)
