@@ -6,7 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { BenchSummary, PathFigures } from './summary.js'
 import type { SuiteResults } from './suite.js'
-import type { TargetResult } from './targets.js'
+import { NATIVE_PART_1, type TargetResult } from './targets.js'
 
 export interface BenchEnvironment {
   cpus: number
@@ -79,13 +79,23 @@ export function renderMarkdown (report: BenchReport): string {
   out.push(`- Machine: ${report.environment.cpus} CPUs, Node ${report.environment.node}; load average ${report.loadAverage.start.map((v) => v.toFixed(2)).join(' ')} at start, ${report.loadAverage.end.map((v) => v.toFixed(2)).join(' ')} at end (shared machine: compare ratios, not absolute figures)`)
   out.push(`- meshgate: ${report.environment.revision} (dist/ as built by \`npx tsc -p tsconfig.json\`)`)
   out.push(`- Tools: ${Object.values(report.environment.tools).join('; ')}`)
+  for (const described of report.summary.memory.filter((m) => m.available && m.description !== undefined)) {
+    out.push(`- ${described.title}: ${described.description ?? ''}`)
+  }
   out.push('')
   for (const missing of report.summary.memory.filter((m) => !m.available && m.reason !== undefined)) {
     out.push(`**${missing.title}: not available** — ${missing.reason ?? ''}`, '')
   }
 
-  out.push('## Targets (issue 2)', '')
-  out.push(table(['target', 'measured', 'verdict'], report.targets.map((t) => [t.target, t.measured, t.verdict.toUpperCase()])), '')
+  const issues = [...new Set(report.targets.map((t) => t.issue))]
+  if (issues.length === 0) out.push('## Targets', '', 'No meshgate path in this run: no targets checked.', '')
+  for (const issue of issues) {
+    out.push(`## Targets: ${issue}`, '')
+    if (issue === NATIVE_PART_1) {
+      out.push('Ratios are to the HAProxy pair measured in the same run. The throughput and CPU targets are set for the native path; the js path is checked against the same figures for comparison.', '')
+    }
+    out.push(table(['path', 'target', 'measured', 'verdict'], report.targets.filter((t) => t.issue === issue).map((t) => [t.path, t.target, t.measured, t.verdict.toUpperCase()])), '')
+  }
 
   for (const scenario of report.summary.scenarios) {
     out.push(`## ${scenario.title} (\`${scenario.tool}\`)`, '')
@@ -106,8 +116,9 @@ export function renderMarkdown (report: BenchReport): string {
   out.push(table(['process', 'idle (after start)', ...Array.from({ length: rounds }, (_, i) => `after run ${i + 1}`)], memoryRows), '')
 
   out.push('## How it is measured', '')
-  out.push('- **direct**: the load tool talks to the upstream itself. **HAProxy pair**: two Debian haproxy 2.6 processes, `nbthread 1` each; the client side takes HTTP/1.1, h2c (HTTP mode) and raw TCP (TCP mode) and re-encrypts to the server side with mutual TLS 1.3 (`ssl crt … ca-file … verify required`, ALPN `h2` for HTTP); the server side requires a client certificate from the mesh CA and forwards in plaintext. **meshgate pair**: `node dist/src/cli.js run` twice, an outbound-only and an inbound-only process, one h2 + mTLS peer session between them. **node floor** (when run): the thinnest correct forwarding with the same modules (bench/floor/: node:http and node:http2 in, one node:http2 + mutual TLS 1.3 session, undici Pool / node:http2 / node:net out; no routing, metrics or logs), two processes like the meshgate pair: the share of meshgate CPU that the platform costs. All certificates come from src/identity/pki.ts, fresh per run.')
-  out.push('- Upstream for HTTP: a third haproxy (one thread) answering `200 ok` itself on an HTTP/1.1 port and an h2c port (`http-request return`), so the upstream is not the bottleneck as a Node server would be. Upstream for TCP: `iperf3 -s`.')
+  out.push('- **direct**: the load tool talks to the upstream itself. **HAProxy pair**: two Debian haproxy 2.6 processes, `nbthread 1` each; the client side takes HTTP/1.1, h2c (HTTP mode) and raw TCP (TCP mode) and re-encrypts to the server side with mutual TLS 1.3 (`ssl crt … ca-file … verify required`, ALPN `h2` for HTTP); the server side requires a client certificate from the mesh CA and forwards in plaintext. **meshgate native** and **meshgate js**: the meshgate pair, `node dist/src/cli.js run` twice, an outbound-only and an inbound-only process, one h2 + mTLS peer session between them; the two paths differ only in `dataPlane:` in both configs: `native` (the h2 engine addon, native/engine/: nghttp2 + GnuTLS) or `js` (node:http2). Each checks after start that both processes report that data plane on their admin `/config`; the native path is skipped, with the reason, when the engine addon does not load here (`h2NativeAvailability()`). TCP tunnels: from commit 0acbcb9 on, the native engine splices them itself (JS hears only their open and close); before it, and on the js path, their bytes go through JS streams. **node floor** (when run): the thinnest correct forwarding with the same modules (bench/floor/: node:http and node:http2 in, one node:http2 + mutual TLS 1.3 session, undici Pool / node:http2 / node:net out; no routing, metrics or logs), two processes like the meshgate pair: the share of meshgate CPU that the platform costs. All certificates come from src/identity/pki.ts, fresh per run.')
+  out.push('- Upstream for HTTP: a third haproxy (one thread) answering `200 ok` itself on an HTTP/1.1 port and an h2c port (`http-request return`), so the upstream is not the bottleneck as a Node server would be. Upstream for TCP: `iperf3 -s`. TCP bulk runs twice: `iperf3 -P1` (one tunnel) and `iperf3 -P4` (four tunnels at once on the one peer session).')
+  out.push('- Targets of "Native data path, part 1", checked for `meshgate-native` and `meshgate-js` alike, as ratios to the HAProxy pair of the same run: TCP bulk (`-P1` and `-P4`) ≥ 0.9× its MB/s at ≤ 1.2× its CPU ms/MB (set for the native path; the js path is shown for comparison); idle RSS ≤ 50 MB per proxy; RSS after load (the highest "after run N") ≤ 80 MB per proxy; no growth from run 1 to the last (≤ max(8 MB, 10 %)).')
   out.push('- CPU seconds: utime + stime from /proc/PID/stat over the scenario; peak RSS: VmRSS from /proc/PID/status sampled every 100 ms; idle RSS: after start plus a settle pause, before any load; "after run N": after round N plus the same pause. CPU per unit is all of a path\'s proxy processes together. MB = 10^6 bytes.')
   out.push('- The load tools, the upstreams and both proxies of a pair share the same CPUs, so a faster proxy pair also leaves less CPU to the load tool; the CPU-per-unit column is the figure least disturbed by other load on the machine.')
   out.push('')

@@ -1,10 +1,12 @@
 /**
  * `npm run bench`: the entry point. Reads options, makes certificates and upstreams, runs the
- * suite over the direct, HAProxy-pair, node-floor and meshgate-pair paths, prints the report and
- * writes it to bench/out/. Every process it started is stopped at the end, also on failure or Ctrl-C.
+ * suite over the direct, HAProxy-pair, node-floor, meshgate-native and meshgate-js paths (the
+ * meshgate pair with `dataPlane: native` and `dataPlane: js`; the native one is skipped with its
+ * reason when the engine addon does not load), prints the report and writes it to bench/out/.
+ * Every process it started is stopped at the end, also on failure or Ctrl-C.
  *
- *   node dist/bench/run.js [--rounds 3] [--duration 6] [--paths direct,haproxy-pair,node-floor,meshgate-pair]
- *                          [--scenarios http1-small,h2c-small,tcp-bulk] [--out bench/out] [--settle 2000]
+ *   node dist/bench/run.js [--rounds 3] [--duration 6] [--paths direct,haproxy-pair,node-floor,meshgate-native,meshgate-js]
+ *                          [--scenarios http1-small,h2c-small,tcp-bulk,tcp-bulk-p4] [--out bench/out] [--settle 2000]
  *                          [--warmup 1] [--slow-endpoint 10] [--h3-vs-h2 6] [--metrics-cost 6]
  *                          [--metrics-cost-rounds 8]
  *
@@ -27,7 +29,7 @@ import { makeCertificates } from './certs.js'
 import { HAPROXY_BINARY } from './haproxy.js'
 import { directPath } from './paths/direct.js'
 import { haproxyPairPath } from './paths/haproxy-pair.js'
-import { meshgatePairPath } from './paths/meshgate-pair.js'
+import { meshgateJsPath, meshgateNativePath } from './paths/meshgate-pair.js'
 import { nodeFloorPath } from './paths/node-floor.js'
 import type { PathDefinition } from './paths/types.js'
 import { writeReport, type BenchEnvironment } from './report.js'
@@ -37,13 +39,13 @@ import { runAndWriteMetricsCost } from './scenarios/metrics-cost.js'
 import { runAndWriteSlowEndpoint } from './scenarios/slow-endpoint.js'
 import { summarise } from './summary.js'
 import { runSuite } from './suite.js'
-import { checkTargets } from './targets.js'
+import { checkTargets, MESHGATE_PATHS } from './targets.js'
 import { startUpstreams } from './upstreams.js'
 
 /** dist/bench/run.js → the repository root. */
 const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
-const ALL_PATHS: readonly PathDefinition[] = [directPath, haproxyPairPath, nodeFloorPath, meshgatePairPath]
+const ALL_PATHS: readonly PathDefinition[] = [directPath, haproxyPairPath, nodeFloorPath, meshgateNativePath, meshgateJsPath]
 
 /** The tools the bench runs, with the Debian package that has each. */
 const TOOLS: ReadonlyArray<{ command: string, versionArgs: string[], apt: string }> = [
@@ -124,6 +126,9 @@ async function main (): Promise<number> {
   await mkdir(workDir, { recursive: true })
   const log = (line: string): void => { console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`) }
   log(`${rounds} rounds × ${scenarios.length} scenarios × ${paths.length} paths, ${durationSeconds} s each; work files in ${workDir}`)
+  if (paths.some((p) => MESHGATE_PATHS.includes(p.id)) && !paths.some((p) => p.id === 'haproxy-pair')) {
+    log('no haproxy-pair in --paths: the targets, all ratios to the HAProxy pair of the same run, will be n/a')
+  }
 
   const certs = await makeCertificates(workDir)
   const upstreams = await startUpstreams(workDir)

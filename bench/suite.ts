@@ -31,6 +31,8 @@ export interface PathRecord {
   available: boolean
   /** Why the path is not available, or why it stopped part-way. */
   reason?: string
+  /** What the started path runs (PathInstance.description). */
+  description?: string
   /** Per process: RSS after start and a settle pause, bytes. */
   idleRssBytes: Record<string, number>
   /** Per process: RSS after each round (after a settle pause), bytes. */
@@ -100,7 +102,8 @@ export async function runSuite (context: BenchContext, paths: readonly PathDefin
           if (reading.heapUsedBytes !== undefined) record.idleHeapUsedBytes[name] = reading.heapUsedBytes
         }
         record.available = true
-        options.log(`started ${path.title}${instance.processes.length > 0 ? ` (${instance.processes.map((p) => `${p.name} pid ${p.pid}`).join(', ')})` : ''}`)
+        record.description = instance.description
+        options.log(`started ${path.title}${instance.processes.length > 0 ? ` (${instance.processes.map((p) => `${p.name} pid ${p.pid}`).join(', ')})` : ''}${instance.description === undefined ? '' : `: ${instance.description}`}`)
       } catch (err) {
         record.reason = (err as Error).message
         options.log(`${path.title} not available: ${record.reason}`)
@@ -143,7 +146,7 @@ export async function runSuite (context: BenchContext, paths: readonly PathDefin
         record.reason = `${dead.name} exited during ${scenario.id} round ${round}`
       }
       const m = run.measurement
-      options.log(`round ${round} ${scenario.id.padEnd(12)} ${record.title.padEnd(14)} ${m === undefined ? `FAILED: ${run.error ?? ''}` : `${m.value.toFixed(1)} ${m.unit}${m.p99Ms !== undefined ? ` p99 ${m.p99Ms.toFixed(2)} ms` : ''}${m.errors > 0 ? ` (${m.errors} ${m.unit === 'MB/s' ? 'retransmits' : 'errors'})` : ''}`}`)
+      options.log(`round ${round} ${scenario.id.padEnd(12)} ${record.title.padEnd(15)} ${m === undefined ? `FAILED: ${run.error ?? ''}` : `${m.value.toFixed(1)} ${m.unit}${m.p99Ms !== undefined ? ` p99 ${m.p99Ms.toFixed(2)} ms` : ''}${m.errors > 0 ? ` (${m.errors} ${m.unit === 'MB/s' ? 'retransmits' : 'errors'})` : ''}`}`)
     }
 
     for (let round = 1; round <= options.rounds; round++) {

@@ -59,6 +59,8 @@ export interface PathMemory {
   title: string
   available: boolean
   reason?: string
+  /** What the path ran (e.g. the meshgate pair's data plane). */
+  description?: string
   processes: ProcessMemory[]
 }
 
@@ -133,6 +135,7 @@ export function summarise (results: SuiteResults, scenarios: readonly Scenario[]
     title: p.title,
     available: p.available,
     reason: p.reason,
+    description: p.description,
     processes: Object.keys(p.idleRssBytes).map((name) => ({
       name,
       idleRssBytes: p.idleRssBytes[name] ?? 0,

@@ -1,6 +1,6 @@
 /**
  * A path is one way for the load tools to reach the upstreams: directly, through the HAProxy
- * pair, through the meshgate pair (and later variants: meshgate over h3, metrics off). Each
+ * pair, through the meshgate pair on either data plane (and variants: meshgate over h3, metrics off). Each
  * starts its proxies, says where the load goes in, and which processes to measure.
  */
 import type { BenchCertificates } from '../certs.js'
@@ -25,10 +25,12 @@ export interface PathInstance {
   processes: BenchProcess[]
   /** Stops every process the path started; safe to call twice. */
   stop: () => Promise<void>
+  /** What runs, for the report (e.g. the meshgate pair's data plane as its processes report it). */
+  description?: string
 }
 
 export interface PathDefinition {
-  /** Stable id used in report.json (`direct`, `haproxy-pair`, `meshgate-pair`). */
+  /** Stable id used in report.json (`direct`, `haproxy-pair`, `meshgate-native`, `meshgate-js`). */
   id: string
   /** Label for the report. */
   title: string

@@ -5,7 +5,7 @@
  */
 import { h2cSmall } from './h2c-small.js'
 import { http1Small } from './http1-small.js'
-import { tcpBulk } from './tcp-bulk.js'
+import { tcpBulk, tcpBulkP4 } from './tcp-bulk.js'
 import type { Scenario } from './types.js'
 
-export const scenarios: readonly Scenario[] = [http1Small, h2cSmall, tcpBulk]
+export const scenarios: readonly Scenario[] = [http1Small, h2cSmall, tcpBulk, tcpBulkP4]
