@@ -215,6 +215,9 @@ class Session {
   // Ciphertext received and not yet read by GnuTLS.
   std::vector<uint8_t> rx_;
   size_t rxHead_ = 0;
+  const uint8_t* inPlace_ = nullptr;  // the socket's read buffer, during OnCiphertext
+  size_t inPlaceLen_ = 0;
+  std::vector<uint8_t> plain_;        // Flush's record assembly buffer, kept between flushes
   // Ciphertext GnuTLS produced, to write.
   std::vector<uint8_t> tx_;
   size_t writesPending_ = 0;  // bytes handed to uv_write and not yet written

@@ -128,6 +128,13 @@ int Session::StartTls(const std::string& servername, const std::string& expected
 
 ssize_t Session::TlsPull(gnutls_transport_ptr_t ptr, void* data, size_t len) {
   auto* self = static_cast<Session*>(ptr);
+  if (self->inPlaceLen_ > 0) {
+    size_t n = std::min(self->inPlaceLen_, len);
+    memcpy(data, self->inPlace_, n);
+    self->inPlace_ += n;
+    self->inPlaceLen_ -= n;
+    return static_cast<ssize_t>(n);
+  }
   size_t avail = self->rx_.size() - self->rxHead_;
   if (avail == 0) {
     if (self->eof_) return 0;
@@ -186,9 +193,24 @@ void Session::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
 }
 
 void Session::OnCiphertext(const uint8_t* data, size_t len) {
-  if (len > 0) rx_.insert(rx_.end(), data, data + len);
+  // GnuTLS reads the socket's buffer in place when nothing older is waiting; what it leaves is
+  // kept for the next read.
+  if (len > 0 && rxHead_ == rx_.size()) {
+    inPlace_ = data;
+    inPlaceLen_ = len;
+  } else if (len > 0) {
+    rx_.insert(rx_.end(), data, data + len);
+  }
   if (!handshakeDone_) ContinueHandshake();
   if (handshakeDone_ && !dead_) ReadRecords();
+  if (inPlaceLen_ > 0) {
+    rx_.insert(rx_.end(), inPlace_, inPlace_ + inPlaceLen_);
+    inPlaceLen_ = 0;
+  }
+  inPlace_ = nullptr;
+  for (auto& entry : streams_) {
+    if (entry.second->splice) entry.second->splice->FlushToSocket();
+  }
   MarkDirty();
 }
 
@@ -292,7 +314,7 @@ void Session::ReadRecords() {
     if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
       // A post-handshake message (a TLS 1.3 NewSessionTicket) also answers AGAIN: go on while
       // records are still buffered.
-      if (rxHead_ < rx_.size()) continue;
+      if (rxHead_ < rx_.size() || inPlaceLen_ > 0) continue;
       return;
     }
     if (gnutls_error_is_fatal(static_cast<int>(n)) == 0) continue;
@@ -314,7 +336,10 @@ void Session::Flush() {
   dirty_ = false;
   if (dead_) return;
   if (h2_ != nullptr && handshakeDone_) {
-    std::vector<uint8_t> plain;
+    // nghttp2's output is packed into full TLS records: fewer records, fewer tags and writes.
+    std::vector<uint8_t>& plain = plain_;
+    plain.clear();
+    size_t sent = 0;
     while (tx_.size() + writesPending_ < kMaxUnwritten && nghttp2_session_want_write(h2_)) {
       const uint8_t* data = nullptr;
       ssize_t n = nghttp2_session_mem_send(h2_, &data);
@@ -324,12 +349,17 @@ void Session::Flush() {
       }
       if (n == 0) break;
       plain.insert(plain.end(), data, data + n);
-      while (plain.size() >= kRecordBytes) {
-        gnutls_record_send(tls_, plain.data(), kRecordBytes);
-        plain.erase(plain.begin(), plain.begin() + kRecordBytes);
+      while (plain.size() - sent >= kRecordBytes) {
+        gnutls_record_send(tls_, plain.data() + sent, kRecordBytes);
+        sent += kRecordBytes;
+      }
+      if (sent > 0 && sent == plain.size()) {
+        plain.clear();
+        sent = 0;
       }
     }
-    if (!plain.empty()) gnutls_record_send(tls_, plain.data(), plain.size());
+    if (plain.size() > sent) gnutls_record_send(tls_, plain.data() + sent, plain.size() - sent);
+    plain.clear();
   }
   WriteCiphertext();
   // The loop above stops at kMaxUnwritten; when the socket took all of it at once, no write

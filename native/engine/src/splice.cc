@@ -139,11 +139,19 @@ void Splice::OnBodyTaken() {
 void Splice::OnPeerData(const uint8_t* data, size_t len) {
   lastActivityMs_ = Engine::NowMs();
   fromPeer_ += len;
-  std::vector<uint8_t> bytes(data, data + len);
   if (connecting_) {
-    early_.push_back(std::move(bytes));
+    early_.emplace_back(data, data + len);
     return;
   }
+  // DATA frames of one read of the peer session go out in one socket write (FlushToSocket).
+  if (batch_.empty()) batch_.reserve(256 * 1024);
+  batch_.insert(batch_.end(), data, data + len);
+}
+
+void Splice::FlushToSocket() {
+  if (batch_.empty() || closing_) return;
+  std::vector<uint8_t> bytes;
+  bytes.swap(batch_);
   WriteToSocket(std::move(bytes));
 }
 
@@ -182,6 +190,7 @@ void Splice::OnWrite(uv_write_t* req, int status) {
 }
 
 void Splice::OnPeerEnd() {
+  FlushToSocket();
   peerEnded_ = true;
   MaybeShutdown();
 }
@@ -269,6 +278,7 @@ void Splice::Finish(SpliceEnd end, const std::string& reason) {
 }
 
 void Splice::OnStreamClosed(uint32_t h2code, bool sessionGone) {
+  if (h2code == 0) FlushToSocket();
   Session* session = session_;
   session_ = nullptr;
   stream_ = nullptr;

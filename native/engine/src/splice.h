@@ -34,6 +34,7 @@ class Splice {
   void OnPeerData(const uint8_t* data, size_t len);
   void OnPeerEnd();
   void OnBodyTaken();                     // nghttp2 took queued bytes: maybe read again
+  void FlushToSocket();                   // writes the peer bytes batched since the last call
   // The stream closed (h2 error code; 0 = clean) or the session died (`sessionGone`). The
   // splice leaves its stream here and deletes itself once its handles have closed.
   void OnStreamClosed(uint32_t h2code, bool sessionGone);
@@ -75,7 +76,8 @@ class Splice {
   bool finished_ = false;     // the close record was queued
   bool closing_ = false;
   std::vector<uint8_t> initial_;
-  std::vector<std::vector<uint8_t>> early_;  // peer bytes that came before the socket was ready
+  std::vector<std::vector<uint8_t>> early_;
+  std::vector<uint8_t> batch_;  // peer bytes of the current socket read, written as one  // peer bytes that came before the socket was ready
   size_t writesPending_ = 0;
   uint64_t toPeer_ = 0;
   uint64_t fromPeer_ = 0;
