@@ -36,6 +36,16 @@ export const EVENT_KIND = {
   spliceClose: 11,
 } as const
 
+/** When a socket handed to spliceFd starts moving bytes; values match SpliceStartMode in native/engine/src/engine.h. */
+export const SPLICE_START = {
+  /** Client: on the peer's 2xx (TCP tunnels). */
+  onAnswer: 0,
+  /** Client: when JS calls spliceStart (HTTP/1 Upgrade: the 101 goes to the app first). */
+  onJs: 1,
+  /** At once: the stream is already answered (the inbound side of an Upgrade). */
+  now: 2,
+} as const
+
 /** How a splice ended (flag of the spliceClose event); values match SpliceEnd in native/engine/src/engine.h. */
 export const SPLICE_END = {
   done: 0,
@@ -156,7 +166,9 @@ export interface RawEndpoint {
    * Native h2 engine only. Outbound: splices the socket `fd` (duplicated; the caller closes its
    * own) with the CONNECT stream once the peer answers 2xx, sending `initial` first.
    */
-  spliceFd?: (conn: number, stream: number, fd: number, initial: Uint8Array | null, idleMs: number) => void
+  spliceFd?: (conn: number, stream: number, fd: number, initial: Uint8Array | null, idleMs: number, start?: number, toSocket?: Uint8Array | null) => void
+  /** Native h2 engine only: starts a splice made with `start` 1 (SPLICE_START.onJs), writing `toSocket` first. */
+  spliceStart?: (conn: number, stream: number, toSocket: Uint8Array | null) => void
   /** Native h2 engine only. Inbound: connects to host:port, answers 200 and splices; or reports why not. */
   spliceConnect?: (conn: number, stream: number, host: string, port: number, connectMs: number, idleMs: number) => void
 }

@@ -14,6 +14,7 @@ import {
   type EmitFn,
   type EndpointAddress,
   SPLICE_END,
+  SPLICE_START,
   type RawEndpoint,
   type RawEndpointOptions,
   type RawStats,
@@ -206,10 +207,24 @@ export class QuicStream extends Duplex {
    * Native h2 engine, client: splices socket `fd` with this CONNECT stream once the peer answers
    * 2xx ('spliced' fires with a SpliceRecord when it is over). The engine duplicates the fd.
    */
-  spliceFd (fd: number, initial: Buffer | null, idleMs: number): void {
+  spliceFd (fd: number, initial: Buffer | null, idleMs: number, start: number = SPLICE_START.onAnswer): void {
     const splice = this.session.endpoint.spliceFd
     if (splice === undefined) throw new Error('this binding does not splice sockets')
-    splice.call(this.session.endpoint, this.session.conn, this.id, fd, initial, idleMs)
+    // Peer bytes this stream already holds (nobody read them) go to the socket first.
+    const held: Buffer[] = []
+    if (start === SPLICE_START.now) {
+      for (let chunk = this.read() as Buffer | null; chunk !== null; chunk = this.read() as Buffer | null) held.push(chunk)
+    }
+    splice.call(this.session.endpoint, this.session.conn, this.id, fd, initial, idleMs, start, held.length === 0 ? null : Buffer.concat(held))
+  }
+
+  /** Native h2 engine, client: starts a splice made with SPLICE_START.onJs, writing `toSocket` first. */
+  spliceStart (toSocket: Buffer | null): void {
+    const start = this.session.endpoint.spliceStart
+    if (start === undefined) throw new Error('this binding does not splice sockets')
+    const held: Buffer[] = toSocket === null ? [] : [toSocket]
+    for (let chunk = this.read() as Buffer | null; chunk !== null; chunk = this.read() as Buffer | null) held.push(chunk)
+    start.call(this.session.endpoint, this.session.conn, this.id, held.length === 0 ? null : Buffer.concat(held))
   }
 
   /** Native h2 engine, server: connects to the target, answers 200 and splices ('spliced' at the end). */

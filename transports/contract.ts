@@ -92,6 +92,20 @@ export interface SplicedTunnelResult {
 export interface SplicedTunnel {
   head: ResponseHead
   done: Promise<SplicedTunnelResult>
+  /**
+   * Set when spliceTunnel() was asked to `deferStart`: starts the splice, writing `toSocket` to
+   * the app first (an HTTP/1 Upgrade's 101 head). Nothing moves until it is called.
+   */
+  start?: (toSocket: Buffer) => void
+}
+
+export interface SpliceTunnelOptions extends StreamOptions {
+  /** No bytes either way for this long ends the tunnel with E_IDLE_TIMEOUT, ms (0 = never). */
+  idleMs: number
+  /** Bytes of the app's that were read before the hand-over (sent to the peer first). */
+  initial?: Buffer
+  /** Wait for SplicedTunnel.start() after the 2xx (an Upgrade writes its 101 first). */
+  deferStart?: boolean
 }
 
 /** Counters a session keeps about itself. */
@@ -143,7 +157,7 @@ export interface PeerSession {
    * from the call on the transport owns the socket (the caller must not read or destroy it).
    * Optional: only sessions of a native data path have it.
    */
-  spliceTunnel?: (head: RequestHead, socket: import('node:net').Socket, options: StreamOptions & { idleMs: number }) => Promise<SplicedTunnel>
+  spliceTunnel?: (head: RequestHead, socket: import('node:net').Socket, options: SpliceTunnelOptions) => Promise<SplicedTunnel>
   stats: () => SessionStats
   /** Graceful: no new streams (GOAWAY), resolves when open streams have finished. Safe twice. */
   close: () => Promise<void>
@@ -184,6 +198,12 @@ export interface InboundTunnel {
    * E_CONNECT_TIMEOUT before anything was answered, so the caller can still reject().
    */
   spliceTo?: (host: string, port: number, connectMs: number, idleMs: number) => Promise<SplicedTunnelResult>
+  /**
+   * Native data path only: answers 200 with `headers`, then hands `socket` (a connected
+   * workload socket, e.g. after an HTTP/1 101) to the engine, sending `toPeer` first; resolves
+   * when the tunnel is over. From the call on the transport owns the socket.
+   */
+  acceptSpliced?: (headers: HeaderMap, socket: import('node:net').Socket, toPeer: Buffer, idleMs: number) => Promise<SplicedTunnelResult>
   reject: (err: import('../src/errors.js').MeshError) => void
 }
 

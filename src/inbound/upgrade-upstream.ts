@@ -37,6 +37,8 @@ export async function deliverUpgrade (tunnel: InboundTunnel, address: string, he
   })
   socket.on('error', () => {})
   socket.setTimeout(0)
+  // Native data plane: the engine splices the workload socket with the stream.
+  if (tunnel.acceptSpliced !== undefined) return await tunnel.acceptSpliced(endToEndHeaders(res.headers), socket, head, idleMs)
   const stream = tunnel.accept(endToEndHeaders(res.headers))
   if (head.length > 0) stream.write(head)
   return await splice(stream, socket, { idleMs })

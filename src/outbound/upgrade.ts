@@ -10,7 +10,7 @@ import { endToEndHeaders, headerValue } from '../http/headers.js'
 import { rawErrorResponse } from '../http/rescue.js'
 import { WIRE_HEADERS, type HeaderMap } from '../../transports/contract.js'
 import { sessionFor, type OutboundContext } from './context.js'
-import { spliceAndReport } from './tunnel-report.js'
+import { reportTunnel, spliceAndReport } from './tunnel-report.js'
 
 /** Handles the `upgrade` event of the outbound HTTP/1 server; never throws. */
 export function handleOutboundUpgrade (ctx: OutboundContext, req: IncomingMessage, socket: Socket, head: Buffer): void {
@@ -37,11 +37,19 @@ async function upgrade (ctx: OutboundContext, req: IncomingMessage, socket: Sock
   const headers = endToEndHeaders(req.headers)
   headers[WIRE_HEADERS.target] = endpoint.target
   headers[WIRE_HEADERS.origProto] = 'HTTP/1.1'
+  const connect = { method: 'CONNECT', protocol, authority, path: req.url ?? '/', scheme: 'http' as const, headers }
   let tunnel
   let session
   try {
     session = await sessionFor(ctx, endpoint)
-    tunnel = await session.tunnel({ method: 'CONNECT', protocol, authority, path: req.url ?? '/', scheme: 'http', headers })
+    if (session.spliceTunnel !== undefined) {
+      // Native data plane: the engine takes the socket; the 101 goes out first, then the bytes.
+      const spliced = await session.spliceTunnel(connect, socket, { idleMs: ctx.timeouts.idleMs, initial: head, deferStart: true })
+      spliced.start?.(Buffer.from(switchingProtocols(protocol, endToEndHeaders(spliced.head.headers))))
+      await reportTunnel(ctx, { authority, session, pick, started }, async () => await spliced.done)
+      return
+    }
+    tunnel = await session.tunnel(connect)
   } catch (err) {
     pick.done({ ok: false, latencyMs: performance.now() - started })
     throw err

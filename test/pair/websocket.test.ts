@@ -1,6 +1,7 @@
 // WebSocket (HTTP/1.1 Upgrade) through the pair over each peer transport: extended CONNECT between the proxies (RFC 8441, RFC 9220), restored at the peer.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import net from 'node:net'
 import { WebSocket, WebSocketServer } from 'ws'
 import { startPair, type Pair } from '../helpers/pair.js'
 import { pairTransports, sessionTransports } from '../helpers/transports.js'
@@ -11,7 +12,7 @@ for (const transport of pairTransports()) {
     let pair: Pair
     let seenCaller: string | undefined
     before(async () => {
-      wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+      wss = new WebSocketServer({ host: '127.0.0.1', port: 0, verifyClient: (info: { req: { url?: string } }) => info.req.url !== '/deny' })
       await new Promise((resolve) => wss.once('listening', resolve))
       wss.on('connection', (ws, req) => {
         seenCaller = req.headers['meshgate-client-id'] as string | undefined
@@ -46,6 +47,24 @@ for (const transport of pairTransports()) {
       const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)))
       ws.close(1000, 'done')
       assert.equal(await closed, 1000)
+    })
+
+    it('answers an upgrade the workload refuses with an error response on the app connection', async () => {
+      const socket = net.connect(pair.appPort, '127.0.0.1')
+      const chunks: Buffer[] = []
+      const reply = new Promise<string>((resolve, reject) => {
+        socket.on('data', (c: Buffer) => chunks.push(c))
+        socket.on('end', () => resolve(Buffer.concat(chunks).toString()))
+        socket.on('close', () => resolve(Buffer.concat(chunks).toString()))
+        socket.on('error', reject)
+        socket.setTimeout(10_000, () => socket.destroy(new Error('timed out')))
+      })
+      socket.write('GET /deny HTTP/1.1\r\nHost: web.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n')
+      const text = await reply
+      socket.destroy()
+      assert.match(text, /^HTTP\/1\.1 50[24] /)
+      assert.match(text, /meshgate-error: E_UPSTREAM_RESET/i)
     })
   })
 }

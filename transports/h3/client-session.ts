@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream'
 import type { QuicSession, QuicStream } from '../../native/quic.js'
 import { MeshError } from '../../src/errors.js'
 import type {
-  PeerAddress, PeerResponse, PeerSession, PeerTunnel, RequestHead, SessionStats, SplicedTunnel, StreamOptions,
+  PeerAddress, PeerResponse, PeerSession, PeerTunnel, RequestHead, SessionStats, SplicedTunnel, SpliceTunnelOptions, StreamOptions,
   QuicPathObserver, TransportLogger, TransportObserver,
 } from '../contract.js'
 import { openStream, openTunnel, sendRequest } from './client-stream.js'
@@ -33,7 +33,7 @@ export interface H3PeerSessionInit {
 export class H3PeerSession implements PeerSession {
   readonly transport: 'h3' | 'h2'
   /** Present when the binding splices sockets natively (the h2 engine). */
-  readonly spliceTunnel: ((head: RequestHead, socket: Socket, options: StreamOptions & { idleMs: number }) => Promise<SplicedTunnel>) | undefined
+  readonly spliceTunnel: ((head: RequestHead, socket: Socket, options: SpliceTunnelOptions) => Promise<SplicedTunnel>) | undefined
   readonly peerIdentity: string
   readonly remote: PeerAddress
   readonly #session: QuicSession

@@ -1,4 +1,5 @@
 // The server side of one HTTP/3 stream: an InboundExchange for a request, an InboundTunnel for a CONNECT.
+import type { Socket } from 'node:net'
 import type { Duplex, Readable } from 'node:stream'
 import { H3_CODES, type QuicHeaders, type QuicStream } from '../../native/quic.js'
 import { ERROR_HEADER, MeshError } from '../../src/errors.js'
@@ -7,7 +8,7 @@ import type {
 } from '../contract.js'
 import { endToEnd, responseFields, toRequestHead } from './headers.js'
 import { guardDuplex, guardReadable, resetStream, type ResetErrors } from './peer-stream.js'
-import { spliceToTarget } from './spliced-tunnel.js'
+import { acceptSplicedSocket, spliceToTarget } from './spliced-tunnel.js'
 
 /** Statuses whose response carries no content (RFC 9110 §6.4.1). */
 const NO_CONTENT = new Set([204, 205, 304])
@@ -143,6 +144,15 @@ export class H3InboundTunnel extends InboundStream implements InboundTunnel {
         this.responded = false
         throw err
       }
+    }
+
+  /** Present when the binding splices sockets natively (the h2 engine). */
+  readonly acceptSpliced = this.stream.session.endpoint.spliceFd === undefined
+    ? undefined
+    : async (headers: HeaderMap, socket: Socket, toPeer: Buffer, idleMs: number): Promise<SplicedTunnelResult> => {
+      if (this.responded) throw new MeshError('E_INTERNAL', 'acceptSpliced() after the tunnel was answered')
+      this.responded = true
+      return await acceptSplicedSocket(this.stream, this.head.authority, endToEnd(headers), socket, toPeer, idleMs)
     }
 
   /** Answers 200 and hands over the stream; the caller's FIN is 'end' and end() sends ours. */

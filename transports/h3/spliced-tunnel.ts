@@ -1,10 +1,10 @@
 // CONNECT tunnels whose bytes the native h2 engine splices to sockets (no JS per chunk): the
 // outbound side hands the app socket's fd over, the inbound side lets the engine dial the target.
 import type { Socket } from 'node:net'
-import { SPLICE_END } from '../../native/index.js'
+import { SPLICE_END, SPLICE_START } from '../../native/index.js'
 import type { QuicStream, SpliceRecord } from '../../native/quic.js'
 import { MeshError } from '../../src/errors.js'
-import type { RequestHead, SplicedTunnel, SplicedTunnelResult, StreamOptions } from '../contract.js'
+import type { HeaderMap, RequestHead, SplicedTunnel, SplicedTunnelResult, SpliceTunnelOptions } from '../contract.js'
 import { abortReason, tunnelRefusal } from '../stream-errors.js'
 import { toResponseHead } from './headers.js'
 import { resetStream } from './peer-stream.js'
@@ -40,7 +40,7 @@ export async function openSplicedTunnel (
   open: OpenStream,
   head: RequestHead,
   socket: Socket,
-  options: StreamOptions & { idleMs: number },
+  options: SpliceTunnelOptions,
   track: (stream: QuicStream) => void
 ): Promise<SplicedTunnel> {
   const { signal } = options
@@ -65,24 +65,32 @@ export async function openSplicedTunnel (
     stream.whenOpened(() => {
       if (stream.destroyed) return
       try {
-        const early: Buffer[] = []
+        const early: Buffer[] = options.initial === undefined || options.initial.length === 0 ? [] : [options.initial]
         for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) early.push(chunk)
-        stream.spliceFd(socketFd(socket), early.length === 0 ? null : Buffer.concat(early), options.idleMs)
+        stream.spliceFd(socketFd(socket), early.length === 0 ? null : Buffer.concat(early), options.idleMs,
+          options.deferStart === true ? SPLICE_START.onJs : SPLICE_START.onAnswer)
       } catch (err) {
         fail(err instanceof MeshError ? err : new MeshError('E_INTERNAL', `cannot splice the app socket: ${(err as Error).message}`, { cause: err }))
         resetStream(stream)
         socket.destroy()
         return
       }
-      // The engine has its own descriptor now; this one goes (a close, not a shutdown).
-      socket.destroy()
+      // The engine has its own descriptor now; this one goes (a close, not a shutdown). With
+      // deferStart it stays until start(), so that a refusal can still be answered through it.
+      if (options.deferStart !== true) socket.destroy()
     })
     stream.once('response', (fields) => {
       signal?.removeEventListener('abort', onAbort)
       const response = toResponseHead(fields)
       if (response.status >= 200 && response.status < 300) {
         settled = true
-        resolve({ head: response, done: finished })
+        const start = options.deferStart === true
+          ? (toSocket: Buffer) => {
+              stream.spliceStart(toSocket)
+              socket.destroy()
+            }
+          : undefined
+        resolve({ head: response, done: finished, start })
         return
       }
       stream.on('error', () => {})
@@ -99,6 +107,27 @@ export async function openSplicedTunnel (
       if (!settled) fail(new MeshError('E_PEER_RESET', `stream to ${head.authority} closed before its answer`))
     })
   })
+}
+
+/**
+ * Inbound: answers 200 with `headers` and hands `socket` to the engine at once, `toPeer` first;
+ * peer bytes the stream already holds go to the socket first. See InboundTunnel.acceptSpliced.
+ */
+export async function acceptSplicedSocket (stream: QuicStream, authority: string, headers: HeaderMap, socket: Socket, toPeer: Buffer, idleMs: number): Promise<SplicedTunnelResult> {
+  stream.respond({ ...headers, ':status': '200' })
+  socket.pause()
+  const early: Buffer[] = toPeer.length === 0 ? [] : [toPeer]
+  for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) early.push(chunk)
+  const done = new Promise<SplicedTunnelResult>((resolve) => {
+    stream.once('spliced', (record: SpliceRecord) => resolve(spliceResult(record, 'inbound', authority)))
+    stream.once('close', () => resolve({ aToB: 0, bToA: 0, error: new MeshError('E_PEER_RESET', `tunnel ${authority}: the caller went away`) }))
+  })
+  try {
+    stream.spliceFd(socketFd(socket), early.length === 0 ? null : Buffer.concat(early), idleMs, SPLICE_START.now)
+  } finally {
+    socket.destroy()
+  }
+  return await done
 }
 
 /** Inbound: the engine dials the target, answers 200 and splices; see InboundTunnel.spliceTo. */

@@ -28,6 +28,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod("stopAccepting", &EngineWrap::StopAccepting),
                            InstanceMethod("spliceFd", &EngineWrap::SpliceFd),
                            InstanceMethod("spliceConnect", &EngineWrap::SpliceConnect),
+                           InstanceMethod("spliceStart", &EngineWrap::SpliceStart),
                        });
   }
 
@@ -68,6 +69,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   MESHGATE_FORWARD(StopAccepting, info.Env().Undefined())
   MESHGATE_FORWARD(SpliceFd, Closed(info))
   MESHGATE_FORWARD(SpliceConnect, Closed(info))
+  MESHGATE_FORWARD(SpliceStart, Closed(info))
 #undef MESHGATE_FORWARD
 
   static Napi::Value Closed(const Napi::CallbackInfo& info) {

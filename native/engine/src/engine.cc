@@ -3,6 +3,8 @@
 #include "engine.h"
 
 #include <arpa/inet.h>
+
+#include <algorithm>
 #include <cstring>
 
 #include "splice.h"
@@ -183,9 +185,14 @@ Engine::~Engine() {
 
 void Engine::WrapperGone() {
   wrap_ = nullptr;
-  if (closed_) return;
   teardown_ = true;
-  Shutdown();
+  if (!closed_) Shutdown();
+  // The wrapper's finalizer runs while the environment still exists (at its teardown: self_
+  // keeps the wrapper alive until then); the engine is deleted only once its handles have
+  // closed, maybe after the environment is gone. Let go of the JS references now.
+  emit_.Reset();
+  self_.Reset();
+  async_.reset();
 }
 
 void Engine::OnConnection(uv_stream_t* server, int status) {
@@ -287,6 +294,11 @@ void Engine::Reap() {
 }
 
 void Engine::SessionHandlesClosed(Session* s) {
+  // A session killed outside Pump() (a JS closeConnection) can close its handles before Reap()
+  // ran: nothing may keep the pointer past here.
+  auto it = sessions_.find(s->id());
+  if (it != sessions_.end() && it->second == s) sessions_.erase(it);
+  dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), s), dirty_.end());
   delete s;
   HandleClosed();
 }
@@ -460,20 +472,38 @@ Napi::Value Engine::StopAccepting(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// spliceFd(conn, stream, fd, initial: Buffer | null, idleMs) — outbound
+namespace {
+std::vector<uint8_t> BytesArg(const Napi::CallbackInfo& info, size_t i) {
+  std::vector<uint8_t> out;
+  if (info.Length() > i && info[i].IsTypedArray()) {
+    Napi::Uint8Array b = info[i].As<Napi::Uint8Array>();
+    out.assign(b.Data(), b.Data() + b.ByteLength());
+  }
+  return out;
+}
+}  // namespace
+
+// spliceFd(conn, stream, fd, toPeer: Buffer | null, idleMs, start = 0, toSocket: Buffer | null)
 Napi::Value Engine::SpliceFd(const Napi::CallbackInfo& info) {
   Session* s = Find(info, 0);
   if (s == nullptr || !s->ready()) return Fail(info.Env(), "session is closed");
-  std::vector<uint8_t> initial;
-  if (info[3].IsTypedArray()) {
-    Napi::Uint8Array b = info[3].As<Napi::Uint8Array>();
-    initial.assign(b.Data(), b.Data() + b.ByteLength());
-  }
+  auto start = static_cast<Session::SpliceStartMode>(static_cast<int32_t>(GetNumberArg(info, 5)));
+  if (start < Session::kStartOnAnswer || start > Session::kStartNow) return Fail(info.Env(), "spliceFd: start must be 0, 1 or 2");
   std::string error;
   if (!s->SpliceFd(info[1].As<Napi::Number>().Int32Value(), info[2].As<Napi::Number>().Int32Value(),
-                   std::move(initial), static_cast<uint64_t>(GetNumberArg(info, 4)), &error)) {
+                   BytesArg(info, 3), static_cast<uint64_t>(GetNumberArg(info, 4)), start, BytesArg(info, 6), &error)) {
     return Fail(info.Env(), error);
   }
+  Pump();
+  return info.Env().Undefined();
+}
+
+// spliceStart(conn, stream, toSocket: Buffer | null) — after spliceFd(…, start = 1)
+Napi::Value Engine::SpliceStart(const Napi::CallbackInfo& info) {
+  Session* s = Find(info, 0);
+  if (s == nullptr || !s->ready()) return Fail(info.Env(), "session is closed");
+  if (!s->SpliceStart(info[1].As<Napi::Number>().Int32Value(), BytesArg(info, 2))) return Fail(info.Env(), "no splice on that stream");
+  Pump();
   return info.Env().Undefined();
 }
 

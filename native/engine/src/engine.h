@@ -144,7 +144,11 @@ class Session {
   void DataDelivered(int32_t sid, size_t len, bool wantMore);
   void FillStats(Napi::Object out) const;
   // Splices: outbound hands a socket fd in; inbound asks the engine to connect to a target.
-  bool SpliceFd(int32_t sid, int fd, std::vector<uint8_t>&& initial, uint64_t idleMs, std::string* error);
+  // When a handed-over socket starts moving bytes (spliceFd's `start` argument).
+  enum SpliceStartMode : int32_t { kStartOnAnswer = 0, kStartOnJs = 1, kStartNow = 2 };
+  bool SpliceFd(int32_t sid, int fd, std::vector<uint8_t>&& initial, uint64_t idleMs, SpliceStartMode start,
+                std::vector<uint8_t>&& toSocket, std::string* error);
+  bool SpliceStart(int32_t sid, std::vector<uint8_t>&& toSocket);
   bool SpliceConnect(int32_t sid, const sockaddr* target, uint64_t connectMs, uint64_t idleMs,
                      std::string* error);
   size_t openStreams() const { return streams_.size(); }
@@ -282,6 +286,7 @@ class Engine {
   Napi::Value SetRef(const Napi::CallbackInfo& info);
   Napi::Value StopAccepting(const Napi::CallbackInfo& info);
   Napi::Value SpliceFd(const Napi::CallbackInfo& info);
+  Napi::Value SpliceStart(const Napi::CallbackInfo& info);
   Napi::Value SpliceConnect(const Napi::CallbackInfo& info);
 
  private:

@@ -663,9 +663,11 @@ void Session::FillStats(Napi::Object o) const {
   (void)env;
 }
 
-bool Session::SpliceFd(int32_t sid, int fd, std::vector<uint8_t>&& initial, uint64_t idleMs, std::string* error) {
+bool Session::SpliceFd(int32_t sid, int fd, std::vector<uint8_t>&& initial, uint64_t idleMs, SpliceStartMode start,
+                       std::vector<uint8_t>&& toSocket, std::string* error) {
   Stream* s = FindStream(sid);
-  if (s == nullptr || server_ || !s->hasProvider || s->splice) {
+  bool fits = start == kStartNow || !server_;
+  if (s == nullptr || !fits || !s->hasProvider || s->splice) {
     *error = "no open CONNECT stream " + std::to_string(sid);
     return false;
   }
@@ -676,6 +678,19 @@ bool Session::SpliceFd(int32_t sid, int fd, std::vector<uint8_t>&& initial, uint
     s->splice.release()->OnStreamClosed(NGHTTP2_CANCEL, true);
     return false;
   }
+  // Bytes JS held back (a paused reader) are the splice's now: credit them to the peer.
+  s->readPaused = false;
+  ConsumeStream(sid, s->unconsumed);
+  s->unconsumed = 0;
+  if (start == kStartOnJs) s->splice->DeferStart();
+  if (start == kStartNow) s->splice->Start(std::move(toSocket));
+  return true;
+}
+
+bool Session::SpliceStart(int32_t sid, std::vector<uint8_t>&& toSocket) {
+  Stream* s = FindStream(sid);
+  if (s == nullptr || !s->splice) return false;
+  s->splice->Start(std::move(toSocket));
   return true;
 }
 
@@ -776,7 +791,9 @@ int Session::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* use
       if (!informational) ++s->headerSections;
       int32_t flag = (trailers ? 1 : 0) | (endStream ? 2 : 0);
       if (s->splice && !informational && !trailers && !self->server_) {
-        if (status != nullptr && status->size() == 3 && (*status)[0] == '2') s->splice->Start();
+        if (status != nullptr && status->size() == 3 && (*status)[0] == '2') {
+          if (!s->splice->deferStart()) s->splice->Start();
+        }
         else s->splice->RefusedByPeer(status == nullptr ? "" : *status);
       }
       if (s->jsKnows && !s->dropBody) self->Queue(Event{kEventHeaders, self->id_, sid, 0, flag, std::move(s->headers), {}});

@@ -76,9 +76,16 @@ void Splice::OnConnect(uv_connect_t* req, int status) {
   self->engine_->Pump();
 }
 
-void Splice::Start() {
+void Splice::Start(std::vector<uint8_t>&& toSocket) {
   if (open_ || closing_) return;
   open_ = true;
+  if (!toSocket.empty()) {
+    fromPeer_ += toSocket.size();
+    WriteToSocket(std::move(toSocket));
+  }
+  std::vector<std::vector<uint8_t>> early;
+  early.swap(early_);
+  for (auto& bytes : early) WriteToSocket(std::move(bytes));
   if (!initial_.empty() && stream_ != nullptr) {
     toPeer_ += initial_.size();
     stream_->outBytes += initial_.size();
@@ -139,7 +146,7 @@ void Splice::OnBodyTaken() {
 void Splice::OnPeerData(const uint8_t* data, size_t len) {
   lastActivityMs_ = Engine::NowMs();
   fromPeer_ += len;
-  if (connecting_) {
+  if (connecting_ || !open_) {
     early_.emplace_back(data, data + len);
     return;
   }

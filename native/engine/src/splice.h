@@ -29,7 +29,13 @@ class Splice {
   // Inbound: connects to the target; answers 200 once connected, or reports the failure.
   int ConnectTo(const sockaddr* target, uint64_t connectMs);
 
-  void Start();                           // outbound: the peer answered 2xx
+  // Starts moving bytes: `toSocket` (peer bytes JS already held, or an HTTP/1 101 head) is
+  // written to the socket first, then what the peer sent meanwhile, then both ways.
+  void Start(std::vector<uint8_t>&& toSocket = {});
+  // Outbound Upgrade: the peer's 2xx does not start the splice; JS does (spliceStart), once it
+  // has the 101 head to write first.
+  void DeferStart() { deferStart_ = true; }
+  bool deferStart() const { return deferStart_; }
   void RefusedByPeer(const std::string& status);
   void OnPeerData(const uint8_t* data, size_t len);
   void OnPeerEnd();
@@ -67,6 +73,7 @@ class Splice {
   uv_shutdown_t shutdownReq_;
   int handles_ = 0;
   bool connecting_ = false;
+  bool deferStart_ = false;
   bool open_ = false;         // socket usable (adopted and started, or connected)
   bool reading_ = false;
   bool socketEnded_ = false;  // the socket sent FIN
