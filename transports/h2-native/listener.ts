@@ -69,7 +69,11 @@ export async function listenNativeH2 (
       onSession,
     }, loadEngine().Engine as unknown as EndpointConstructor)
   } catch (err) {
-    throw new MeshError('E_CONFIG', `cannot listen on TCP ${options.host}:${options.port}: ${(err as Error).message}`, { cause: err })
+    // A socket error (EADDRINUSE, EACCES…) keeps its code, as node:net's listen error does on the JS path.
+    const message = (err as Error).message
+    const code = /: (E[A-Z]+) \(/.exec(message)?.[1]
+    if (code !== undefined) throw Object.assign(new Error(`listen ${options.host}:${options.port}: ${message.replace(/^listen \S+: /, '')}`), { code })
+    throw new MeshError('E_CONFIG', `cannot listen on TCP ${options.host}:${options.port}: ${message}`, { cause: err })
   }
   server.on('handshakeError', (err: Error) => {
     observer?.handshake?.('h2', 'server', 'E_PEER_TLS')
