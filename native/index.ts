@@ -158,6 +158,8 @@ export interface RawEndpoint {
   resetStream: (conn: number, stream: number, code?: number) => void
   closeConnection: (conn: number, code: number, graceful: boolean) => void
   stats: (conn: number) => RawStats | undefined
+  /** Native h2 engine only: `stats(conn).streamsBidiLeft` without building the stats object. */
+  streamsLeft?: (conn: number) => number
   close: () => void
   setRef: (ref: boolean) => void
   /** Drop new connection attempts from now on (existing ones go on). */

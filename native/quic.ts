@@ -232,7 +232,14 @@ export class QuicStream extends Duplex {
     const splice = this.session.endpoint.spliceConnect
     if (splice === undefined) throw new Error('this binding does not splice sockets')
     this.responded = true
-    splice.call(this.session.endpoint, this.session.conn, this.id, host, port, connectMs, idleMs)
+    try {
+      splice.call(this.session.endpoint, this.session.conn, this.id, host, port, connectMs, idleMs)
+    } catch (err) {
+      // Nothing was answered (the peer reset the stream in the batch that opened it, or the
+      // session is gone): the caller may still answer, so respond() must not throw.
+      this.responded = false
+      throw err
+    }
   }
 
   /** @internal */ onSplice (end: number, payload: string[]): void {
@@ -466,7 +473,14 @@ export class QuicSession extends EventEmitter {
   /** True while a new request would open at once: not closing, no GOAWAY, below the peer's limit. */
   get available (): boolean {
     if (this.closed || this.goingAway || this.pending.length > 0) return false
-    return (this.endpoint.stats(this.conn)?.streamsBidiLeft ?? 0) > 0
+    return this.streamsLeft > 0
+  }
+
+  /** Streams that may open now under the peer's limit (0 once closed). */
+  get streamsLeft (): number {
+    if (this.closed) return 0
+    const left = this.endpoint.streamsLeft
+    return left === undefined ? (this.endpoint.stats(this.conn)?.streamsBidiLeft ?? 0) : left.call(this.endpoint, this.conn)
   }
 
   /** RTT, congestion window, packet and byte counters (last values once closed). */

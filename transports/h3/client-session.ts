@@ -86,7 +86,7 @@ export class H3PeerSession implements PeerSession {
   /** Streams the peer's MAX_STREAMS credit lets open now (RFC 9000 §4.6); 0 when not available. */
   get streamCapacity (): number {
     if (!this.available) return 0
-    return this.#session.stats()?.streamsBidiLeft ?? 0
+    return this.#session.streamsLeft
   }
 
   get closed (): boolean {
