@@ -4,11 +4,7 @@
  * CONNECT streams spliced to sockets natively. Its binding has the shape of the QUIC addon's
  * (native/index.ts), so native/quic.ts's session layer drives both. Nothing else loads the file.
  */
-import { createRequire } from 'node:module'
-import { existsSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import type { EmitFn, RawEndpoint, RawEndpointOptions } from './index.js'
+import { loadAddon, type EmitFn, type RawEndpoint, type RawEndpointOptions } from './index.js'
 
 /** The apt packages the engine builds against (`native/build.mjs` checks them with pkg-config). */
 export const ENGINE_APT_PACKAGES = ['libnghttp2-dev', 'libgnutls28-dev', 'pkg-config'] as const
@@ -31,43 +27,18 @@ export interface EngineBinding {
   versions: { nghttp2: string, gnutls: string }
 }
 
-const ADDON = 'meshgate_engine.node'
 let cached: EngineBinding | undefined
 let failure: Error | undefined
-
-function candidates (): string[] {
-  const here = dirname(fileURLToPath(import.meta.url))
-  const roots = [resolve(here, '..', '..'), resolve(here, '..')]
-  const paths: string[] = []
-  const fromEnv = process.env.MESHGATE_ENGINE_ADDON
-  if (fromEnv !== undefined && fromEnv !== '') paths.push(resolve(fromEnv))
-  for (const root of roots) {
-    for (const kind of ['Release', 'Debug']) paths.push(join(root, 'native', 'engine', 'build', kind, ADDON))
-  }
-  return [...new Set(paths)]
-}
 
 /** Loads the addon once; throws an Error naming every path tried and the install line. */
 export function loadEngine (): EngineBinding {
   if (cached !== undefined) return cached
   if (failure !== undefined) throw failure
-  const require = createRequire(import.meta.url)
-  const tried: string[] = []
-  for (const path of candidates()) {
-    if (!existsSync(path)) {
-      tried.push(`${path} (not found)`)
-      continue
-    }
-    try {
-      cached = require(path) as EngineBinding
-      return cached
-    } catch (err) {
-      tried.push(`${path} (${(err as Error).message.split('\n')[0] ?? 'load failed'})`)
-    }
+  try {
+    cached = loadAddon<EngineBinding>({ file: 'meshgate_engine.node', buildDir: 'native/engine/build', envVar: 'MESHGATE_ENGINE_ADDON', what: 'meshgate native h2 engine', installHint: ENGINE_INSTALL_HINT })
+    return cached
+  } catch (err) {
+    failure = err as Error
+    throw failure
   }
-  failure = new Error(
-    'meshgate native h2 engine is not available. Tried:\n  ' + tried.join('\n  ') +
-    `\nTo build it: ${ENGINE_INSTALL_HINT}`
-  )
-  throw failure
 }

@@ -180,46 +180,64 @@ export interface QuicBinding {
   versions: { ngtcp2: string, nghttp3: string, gnutls: string }
 }
 
-const ADDON = 'meshgate_quic.node'
-let cached: QuicBinding | undefined
-let failure: Error | undefined
+/** Where one of native/'s addons is built, and what to say when it is not there. */
+export interface AddonLocation {
+  /** The .node file's name, e.g. `meshgate_quic.node`. */
+  file: string
+  /** Its build folder below the package root, e.g. `native/build`. */
+  buildDir: string
+  /** An environment variable that names the file's path instead. */
+  envVar: string
+  /** For the error: `meshgate QUIC addon`. */
+  what: string
+  installHint: string
+}
 
 /** Where the .node file may be, from the package root (this file runs from dist/native/ or native/). */
-function candidates (): string[] {
+function candidates (where: AddonLocation): string[] {
   const here = dirname(fileURLToPath(import.meta.url))
   const roots = [resolve(here, '..', '..'), resolve(here, '..')]
   const paths: string[] = []
-  const fromEnv = process.env.MESHGATE_QUIC_ADDON
+  const fromEnv = process.env[where.envVar]
   if (fromEnv !== undefined && fromEnv !== '') paths.push(resolve(fromEnv))
   for (const root of roots) {
-    for (const kind of ['Release', 'Debug']) paths.push(join(root, 'native', 'build', kind, ADDON))
+    for (const kind of ['Release', 'Debug']) paths.push(join(root, where.buildDir, kind, where.file))
   }
   return [...new Set(paths)]
 }
 
-/** Loads the addon once; throws an Error naming every path tried and the install line. */
-export function loadQuic (): QuicBinding {
-  if (cached !== undefined) return cached
-  if (failure !== undefined) throw failure
+/** Loads an addon of native/; throws an Error naming every path tried and the install line. */
+export function loadAddon<T> (where: AddonLocation): T {
   const require = createRequire(import.meta.url)
   const tried: string[] = []
-  for (const path of candidates()) {
+  for (const path of candidates(where)) {
     if (!existsSync(path)) {
       tried.push(`${path} (not found)`)
       continue
     }
     try {
-      cached = require(path) as QuicBinding
-      return cached
+      return require(path) as T
     } catch (err) {
       tried.push(`${path} (${(err as Error).message.split('\n')[0] ?? 'load failed'})`)
     }
   }
-  failure = new Error(
-    'meshgate QUIC addon is not available. Tried:\n  ' + tried.join('\n  ') +
-    `\nTo build it: ${QUIC_INSTALL_HINT}`
-  )
-  throw failure
+  throw new Error(`${where.what} is not available. Tried:\n  ${tried.join('\n  ')}\nTo build it: ${where.installHint}`)
+}
+
+let cached: QuicBinding | undefined
+let failure: Error | undefined
+
+/** Loads the addon once; throws an Error naming every path tried and the install line. */
+export function loadQuic (): QuicBinding {
+  if (cached !== undefined) return cached
+  if (failure !== undefined) throw failure
+  try {
+    cached = loadAddon<QuicBinding>({ file: 'meshgate_quic.node', buildDir: 'native/build', envVar: 'MESHGATE_QUIC_ADDON', what: 'meshgate QUIC addon', installHint: QUIC_INSTALL_HINT })
+    return cached
+  } catch (err) {
+    failure = err as Error
+    throw failure
+  }
 }
 
 /** True when the addon loads. */

@@ -1,11 +1,11 @@
 // The native h2 listener: the engine accepts TCP, runs TLS 1.3 with mutual authentication and
 // HTTP/2; each stream reaches the core through the session layer the QUIC binding uses.
 import { loadEngine } from '../../native/engine.js'
-import { createServer, type EndpointConstructor, type QuicHeaders, type QuicServer, type QuicSession, type QuicStream } from '../../native/quic.js'
-import { MeshError, toMeshError } from '../../src/errors.js'
+import { createServer, type EndpointConstructor, type QuicServer, type QuicSession } from '../../native/quic.js'
+import { MeshError } from '../../src/errors.js'
 import type { InboundHandlers, ListenOptions, PeerAddress, TransportComponents, TransportListener } from '../contract.js'
 import type { ResolvedH2Options } from '../h2/options.js'
-import { H3InboundExchange, H3InboundTunnel } from '../h3/server-exchange.js'
+import { serveSession } from '../h3/serve-session.js'
 import { engineTuning } from './engine-options.js'
 
 /** Binds the TCP port and starts accepting; resolves once bound. */
@@ -19,44 +19,21 @@ export async function listenNativeH2 (
   const logger = components.logger.child({ transport: 'h2', side: 'server', dataPlane: 'native' })
   const sessions = new Set<QuicSession>()
 
-  const onSession = (session: QuicSession): void => {
-    const caller = session.peerIdentity
-    if (!caller.startsWith('spiffe://')) {
-      observer?.handshake?.('h2', 'server', 'E_PEER_IDENTITY')
-      logger.warn({ code: 'E_PEER_IDENTITY' }, 'client certificate has no SPIFFE URI SAN; session refused')
-      session.destroy(new MeshError('E_PEER_IDENTITY', 'client certificate has no SPIFFE URI SAN'))
-      return
-    }
-    observer?.handshake?.('h2', 'server', 'ok')
-    observer?.sessionOpened?.('h2', 'server')
-    sessions.add(session)
-    const sessionLogger = logger.child({ caller })
-    session.once('close', (err?: Error) => {
-      sessions.delete(session)
-      observer?.sessionClosed?.('h2', 'server')
-      if (err === undefined) return
+  const onSession = (session: QuicSession): void => serveSession(session, {
+    transport: 'h2',
+    handlers,
+    logger,
+    observer,
+    sessions,
+    onError: (err, sessionLogger) => {
+      // The engine closed the session with GOAWAY(ENHANCE_YOUR_CALM): one line, one code.
       if (/^premature resets|^flood/.test(err.message)) {
         sessionLogger.warn({ code: /^premature/.test(err.message) ? 'E_PEER_RAPID_RESET' : 'E_PEER_FLOOD', reason: err.message }, 'peer session closed with GOAWAY(ENHANCE_YOUR_CALM)')
       } else {
         sessionLogger.debug({ err }, 'h2 session ended with an error')
       }
-    })
-    session.on('stream', (stream: QuicStream, fields: QuicHeaders | undefined) => {
-      observer?.streamOpened?.('h2', 'server')
-      stream.once('close', () => observer?.streamClosed?.('h2', 'server'))
-      const head = fields ?? {}
-      const inbound = head[':method'] === 'CONNECT'
-        ? new H3InboundTunnel(stream, head, caller, sessionLogger)
-        : new H3InboundExchange(stream, head, caller, sessionLogger)
-      try {
-        if (inbound instanceof H3InboundTunnel) handlers.tunnel(inbound)
-        else handlers.request(inbound)
-      } catch (err) {
-        sessionLogger.error({ err }, 'inbound handler threw')
-        inbound.reject(toMeshError(err))
-      }
-    })
-  }
+    },
+  })
 
   let server: QuicServer
   try {

@@ -1,9 +1,9 @@
 // The h3 listener: accepts QUIC sessions with mutual TLS, learns each caller's SPIFFE ID, dispatches streams.
-import { createServer, type QuicHeaders, type QuicServer, type QuicSession, type QuicStream } from '../../native/quic.js'
-import { MeshError, toMeshError } from '../../src/errors.js'
+import { createServer, type QuicServer, type QuicSession } from '../../native/quic.js'
+import { MeshError } from '../../src/errors.js'
 import type { InboundHandlers, ListenOptions, PeerAddress, TransportComponents, TransportListener } from '../contract.js'
 import { bindingTuning, type ResolvedH3Options } from './options.js'
-import { H3InboundExchange, H3InboundTunnel } from './server-exchange.js'
+import { serveSession } from './serve-session.js'
 import { bufferShortfall } from './udp-buffers.js'
 
 /** A TransportListener that also says what the kernel granted its UDP socket. */
@@ -23,39 +23,7 @@ export async function listenH3 (
   const logger = components.logger.child({ transport: 'h3', side: 'server' })
   const sessions = new Set<QuicSession>()
 
-  const onSession = (session: QuicSession): void => {
-    const caller = session.peerIdentity
-    if (!caller.startsWith('spiffe://')) {
-      observer?.handshake?.('h3', 'server', 'E_PEER_IDENTITY')
-      logger.warn({ code: 'E_PEER_IDENTITY' }, 'client certificate has no SPIFFE URI SAN; session refused')
-      session.destroy(new MeshError('E_PEER_IDENTITY', 'client certificate has no SPIFFE URI SAN'))
-      return
-    }
-    observer?.handshake?.('h3', 'server', 'ok')
-    observer?.sessionOpened?.('h3', 'server')
-    sessions.add(session)
-    const sessionLogger = logger.child({ caller })
-    session.once('close', (err?: Error) => {
-      sessions.delete(session)
-      observer?.sessionClosed?.('h3', 'server')
-      if (err !== undefined) sessionLogger.debug({ err }, 'h3 session ended with an error')
-    })
-    session.on('stream', (stream: QuicStream, fields: QuicHeaders | undefined) => {
-      observer?.streamOpened?.('h3', 'server')
-      stream.once('close', () => observer?.streamClosed?.('h3', 'server'))
-      const head = fields ?? {}
-      const inbound = head[':method'] === 'CONNECT'
-        ? new H3InboundTunnel(stream, head, caller, sessionLogger)
-        : new H3InboundExchange(stream, head, caller, sessionLogger)
-      try {
-        if (inbound instanceof H3InboundTunnel) handlers.tunnel(inbound)
-        else handlers.request(inbound)
-      } catch (err) {
-        sessionLogger.error({ err }, 'inbound handler threw')
-        inbound.reject(toMeshError(err))
-      }
-    })
-  }
+  const onSession = (session: QuicSession): void => serveSession(session, { transport: 'h3', handlers, logger, observer, sessions })
 
   let server: QuicServer
   try {
