@@ -81,7 +81,13 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
     run().catch((err: unknown) => {
       const meshErr = toMeshError(err)
       logger.warn({ code: meshErr.code, err: meshErr.message, caller: tunnel.caller, authority: tunnel.head.authority }, 'inbound tunnel refused')
-      tunnel.reject(meshErr)
+      try {
+        tunnel.reject(meshErr)
+      } catch (rejectErr) {
+        // The stream may be gone or already answered (a caller that reset it at once): nothing
+        // is left to answer, and one bad peer must not end the process.
+        logger.debug({ err: rejectErr, caller: tunnel.caller }, 'inbound tunnel could not be answered')
+      }
     })
   }
 

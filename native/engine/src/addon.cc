@@ -23,6 +23,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod("resetStream", &EngineWrap::ResetStream),
                            InstanceMethod("closeConnection", &EngineWrap::CloseConnection),
                            InstanceMethod("stats", &EngineWrap::Stats),
+                           InstanceMethod("streamsLeft", &EngineWrap::StreamsLeft),
                            InstanceMethod("close", &EngineWrap::Close),
                            InstanceMethod("setRef", &EngineWrap::SetRef),
                            InstanceMethod("stopAccepting", &EngineWrap::StopAccepting),
@@ -64,6 +65,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   MESHGATE_FORWARD(ResetStream, info.Env().Undefined())
   MESHGATE_FORWARD(CloseConnection, info.Env().Undefined())
   MESHGATE_FORWARD(Stats, info.Env().Undefined())
+  MESHGATE_FORWARD(StreamsLeft, Napi::Number::New(info.Env(), 0))
   MESHGATE_FORWARD(Close, info.Env().Undefined())
   MESHGATE_FORWARD(SetRef, info.Env().Undefined())
   MESHGATE_FORWARD(StopAccepting, info.Env().Undefined())

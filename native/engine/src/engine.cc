@@ -448,6 +448,12 @@ Napi::Value Engine::Stats(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// streamsLeft(conn) → streams that may open now (the pool asks per request: no stats object)
+Napi::Value Engine::StreamsLeft(const Napi::CallbackInfo& info) {
+  Session* s = Find(info, 0);
+  return Napi::Number::New(info.Env(), s == nullptr || !s->ready() ? 0 : s->streamsLeft());
+}
+
 Napi::Value Engine::Close(const Napi::CallbackInfo& info) {
   Shutdown();
   return info.Env().Undefined();

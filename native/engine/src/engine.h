@@ -247,6 +247,7 @@ class Session {
   uint32_t prematureResets_ = 0;
   uint32_t emptyFrames_ = 0;
   std::string closeReason_;
+  uint32_t closeCode_ = NGHTTP2_ENHANCE_YOUR_CALM;  // the GOAWAY code that goes with closeReason_
   uint64_t lastDebugSec_ = 0;
 };
 
@@ -282,6 +283,7 @@ class Engine {
   Napi::Value ResetStream(const Napi::CallbackInfo& info);
   Napi::Value CloseConnection(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value StreamsLeft(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value SetRef(const Napi::CallbackInfo& info);
   Napi::Value StopAccepting(const Napi::CallbackInfo& info);

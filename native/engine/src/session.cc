@@ -182,7 +182,7 @@ void Session::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
       self->OnCiphertext(nullptr, 0);
       if (!self->dead_) {
         bool clean = self->goingAway_ && self->streams_.empty();
-        if (!self->closeReason_.empty()) self->Kill(NGHTTP2_ENHANCE_YOUR_CALM, 0, self->closeReason_);
+        if (!self->closeReason_.empty()) self->Kill(self->closeCode_, 0, self->closeReason_);
         else self->Kill(clean ? 0x100 : 1, clean ? 1 : 0, "connection closed by peer");
       }
     } else {
@@ -296,9 +296,17 @@ void Session::ReadRecords() {
       bytesReceived_ += static_cast<uint64_t>(n);
       ssize_t used = nghttp2_session_mem_recv(h2_, buf, static_cast<size_t>(n));
       if (used < 0) {
-        nghttp2_session_terminate_session(h2_, NGHTTP2_PROTOCOL_ERROR);
+        // More than max_outbound_ack PING/SETTINGS acks queued is a flood like the others
+        // (ENHANCE_YOUR_CALM, a reason JS reports as one); the rest are protocol errors. The
+        // reason is set before Flush(): when the GOAWAY goes out at once, CheckDone() ends the
+        // session there, and must not call it a clean close.
+        bool flooded = used == NGHTTP2_ERR_FLOODED;
+        closeCode_ = flooded ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR;
+        closeReason_ = flooded ? std::string("flood: PING or SETTINGS frames faster than their acknowledgements go out")
+                               : std::string("HTTP/2 protocol error from peer: ") + nghttp2_strerror(static_cast<int>(used));
+        nghttp2_session_terminate_session(h2_, closeCode_);
         Flush();
-        Kill(NGHTTP2_PROTOCOL_ERROR, 0, std::string("HTTP/2 protocol error from peer: ") + nghttp2_strerror(static_cast<int>(used)));
+        Kill(closeCode_, 0, closeReason_);
         return;
       }
       if (!closeReason_.empty() && !nghttp2_session_want_read(h2_)) {
@@ -421,7 +429,7 @@ void Session::CheckDone() {
   }
   if (nghttp2_session_want_read(h2_) == 0 && nghttp2_session_want_write(h2_) == 0 && tx_.empty() &&
       writesPending_ == 0) {
-    if (!closeReason_.empty()) Kill(NGHTTP2_ENHANCE_YOUR_CALM, 0, closeReason_);
+    if (!closeReason_.empty()) Kill(closeCode_, 0, closeReason_);
     else Kill(0x100, 1, "session closed");
   }
 }
@@ -784,6 +792,8 @@ int Session::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* use
           nghttp2_session_terminate_session(self->h2_, NGHTTP2_ENHANCE_YOUR_CALM);
           return 0;
         }
+      } else {
+        self->emptyFrames_ = 0;  // a frame with a payload: the empty ones are no longer in a row
       }
       const std::string* status = FindHeader(s->headers, ":status");
       bool informational = status != nullptr && !status->empty() && (*status)[0] == '1';

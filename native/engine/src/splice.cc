@@ -51,7 +51,13 @@ int Splice::ConnectTo(const sockaddr* target, uint64_t connectMs) {
   connectReq_.data = this;
   connectDeadlineMs_ = Engine::NowMs() + connectMs;
   int rv = uv_tcp_connect(&connectReq_, &tcp_, target, OnConnect);
-  if (rv != 0) return rv;
+  if (rv != 0) {
+    // As a refused connect: the stream goes back to JS, which answers it (a throw here would
+    // leave it unanswered on the wire and JS unable to answer it).
+    connecting_ = false;
+    Finish(kSpliceConnectRefused, std::string(uv_err_name(rv)) + " (" + uv_strerror(rv) + ")");
+    return 0;
+  }
   uint64_t period = std::min<uint64_t>(std::max<uint64_t>(connectMs, 1), idleMs_ > 0 ? std::min<uint64_t>(idleMs_, 1000) : 1000);
   uv_timer_start(&timer_, OnTimer, std::min<uint64_t>(connectMs, period), period);
   return 0;
