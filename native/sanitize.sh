@@ -53,7 +53,8 @@ if [ "$#" -gt 0 ]; then
   tests=("$@")
 else
   [ -f dist/test/transports/h2-native.test.js ] || npx tsc -p tsconfig.json
-  tests=(dist/test/native/engine-*.test.js dist/test/transports/h2-native.test.js)
+  # The engine's own tests, then the pair tests of TCP and WebSocket tunnels (both data planes, h3).
+  tests=(dist/test/native/engine-*.test.js dist/test/transports/h2-native.test.js dist/test/pair/tcp.test.js dist/test/pair/websocket.test.js)
 fi
 
 asan=$(gcc -print-file-name=libasan.so)

@@ -174,9 +174,14 @@ Endpoint::~Endpoint() {
 
 void Endpoint::WrapperGone() {
   wrap_ = nullptr;
-  if (closed_) return;
   teardown_ = true;
-  Shutdown();
+  if (!closed_) Shutdown();
+  // The wrapper's finalizer runs while the environment still exists (self_ keeps the wrapper
+  // alive until its teardown); the endpoint is deleted only once its handles have closed, maybe
+  // after the environment is gone. Let go of the JS references now (LeakSanitizer found them).
+  emit_.Reset();
+  self_.Reset();
+  async_.reset();
 }
 
 void Endpoint::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
