@@ -1,13 +1,12 @@
 // Dialing a peer with the native engine: TCP, TLS 1.3 with ALPN h2 and the SPIFFE check, then
 // HTTP/2, all inside the addon; the session layer is the one the QUIC binding uses.
-import { lookup } from 'node:dns/promises'
-import { isIP } from 'node:net'
 import { loadEngine } from '../../native/engine.js'
 import { connect as engineConnect, QuicSessionError, type EndpointConstructor } from '../../native/quic.js'
 import { MeshError } from '../../src/errors.js'
 import type { ConnectOptions, PeerSession, TransportComponents } from '../contract.js'
 import type { ResolvedH2Options } from '../h2/options.js'
 import { H3PeerSession } from '../h3/client-session.js'
+import { resolveHost } from '../h3/connect.js'
 import { abortReason } from '../stream-errors.js'
 import { engineTuning, sessionLayerOptions } from './engine-options.js'
 
@@ -57,15 +56,6 @@ export async function connectNativeH2 (
   } finally {
     clearTimeout(timer)
     signal?.removeEventListener('abort', onAbort)
-  }
-}
-
-async function resolveHost (host: string, where: string): Promise<string> {
-  if (isIP(host) !== 0) return host
-  try {
-    return (await lookup(host)).address
-  } catch (err) {
-    throw new MeshError('E_PEER_UNREACHABLE', `cannot reach peer ${where}: ${(err as Error).message}`, { cause: err })
   }
 }
 

@@ -87,7 +87,8 @@ export async function connectH3 (
   }
 }
 
-async function resolveHost (host: string, where: string): Promise<string> {
+/** A peer's host as an IP literal (the bindings take no names); E_PEER_UNREACHABLE if it does not resolve. */
+export async function resolveHost (host: string, where: string): Promise<string> {
   if (isIP(host) !== 0) return host
   try {
     return (await lookup(host)).address
