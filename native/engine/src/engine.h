@@ -162,6 +162,10 @@ class Session {
   Stream* FindStream(int32_t sid);
   void StreamIoChanged(Stream* s);  // a splice queued bytes or ended: resume the data source
   void ConsumeStream(int32_t sid, size_t len);
+  // A splice that batched peer bytes during this read; flushed (and forgotten) before the read
+  // callback returns, so the pointer cannot outlive the splice (splices are deleted only in
+  // libuv close callbacks).
+  void NoteSpliceBatch(Splice* splice) { batchedSplices_.push_back(splice); }
   void SetRef(bool ref);
 
  private:
@@ -222,6 +226,7 @@ class Session {
   const uint8_t* inPlace_ = nullptr;  // the socket's read buffer, during OnCiphertext
   size_t inPlaceLen_ = 0;
   std::vector<uint8_t> plain_;        // Flush's record assembly buffer, kept between flushes
+  std::vector<Splice*> batchedSplices_;
   // Ciphertext GnuTLS produced, to write.
   std::vector<uint8_t> tx_;
   size_t writesPending_ = 0;  // bytes handed to uv_write and not yet written

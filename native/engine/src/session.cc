@@ -208,9 +208,10 @@ void Session::OnCiphertext(const uint8_t* data, size_t len) {
     inPlaceLen_ = 0;
   }
   inPlace_ = nullptr;
-  for (auto& entry : streams_) {
-    if (entry.second->splice) entry.second->splice->FlushToSocket();
-  }
+  // Only the splices that got peer bytes in this read (a session may carry many other streams).
+  std::vector<Splice*> batched;
+  batched.swap(batchedSplices_);
+  for (Splice* splice : batched) splice->FlushToSocket();
   MarkDirty();
 }
 

@@ -157,7 +157,10 @@ void Splice::OnPeerData(const uint8_t* data, size_t len) {
     return;
   }
   // DATA frames of one read of the peer session go out in one socket write (FlushToSocket).
-  if (batch_.empty()) batch_.reserve(256 * 1024);
+  if (batch_.empty()) {
+    batch_.reserve(256 * 1024);
+    if (session_ != nullptr) session_->NoteSpliceBatch(this);
+  }
   batch_.insert(batch_.end(), data, data + len);
 }
 
