@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict'
 import { connect as http2Connect, type ClientHttp2Session } from 'node:http2'
 import { Readable } from 'node:stream'
-import { connect as tlsConnect, type TLSSocket } from 'node:tls'
+import type { TLSSocket } from 'node:tls'
 import { MeshError } from '../../src/errors.js'
 import type { InboundExchange, InboundTunnel, TlsMaterial, Transport, TransportListener, TransportLogger } from '../../transports/contract.js'
+import { meshTlsConnect } from './h2-wire.js'
 import type { H2Options } from '../../transports/h2/options.js'
 import { h2NativeTransport } from '../../transports/h2-native/index.js'
 import type { TestPki } from '../helpers/pki.js'
@@ -100,16 +101,7 @@ export type TestHttp2Client = ClientHttp2Session & { tlsSocket: TLSSocket }
 
 /** A node:http2 client session to 127.0.0.1:`port` with the client certificate; resolves once the server's SETTINGS arrived. */
 export async function http2Client (port: number, tls: TlsMaterial): Promise<TestHttp2Client> {
-  const tlsSocket = tlsConnect({
-    host: '127.0.0.1',
-    port,
-    ca: tls.ca,
-    cert: tls.cert,
-    key: tls.key,
-    ALPNProtocols: ['h2'],
-    // The server's certificate names it by a SPIFFE URI SAN only; the CA check is what counts here.
-    checkServerIdentity: () => undefined,
-  })
+  const tlsSocket = meshTlsConnect(port, tls)
   tlsSocket.on('error', () => {})
   const client = Object.assign(http2Connect(`https://127.0.0.1:${port}`, {
     createConnection: () => tlsSocket,

@@ -121,9 +121,9 @@ export interface RawH2Options {
   keepFrames?: boolean
 }
 
-/** Connects to the native server on 127.0.0.1:`port` with the client's certificate; resolves after the TLS handshake. */
-export async function connectRaw (port: number, tls: TlsMaterial, options: RawH2Options = {}): Promise<RawH2> {
-  const socket = tlsConnect({
+/** A TLS 1.3 connection with ALPN h2 and the mesh client certificate to 127.0.0.1:`port`. */
+export function meshTlsConnect (port: number, tls: TlsMaterial): TLSSocket {
+  return tlsConnect({
     host: '127.0.0.1',
     port,
     ca: tls.ca,
@@ -133,6 +133,11 @@ export async function connectRaw (port: number, tls: TlsMaterial, options: RawH2
     // The server's certificate names it by a SPIFFE URI SAN only; the CA check is what counts here.
     checkServerIdentity: () => undefined,
   })
+}
+
+/** Connects to the native server on 127.0.0.1:`port` with the client's certificate; resolves after the TLS handshake. */
+export async function connectRaw (port: number, tls: TlsMaterial, options: RawH2Options = {}): Promise<RawH2> {
+  const socket = meshTlsConnect(port, tls)
   const frames: ReceivedFrame[] = []
   const keep = options.keepFrames !== false
   const waiters = new Set<{ match: (f: ReceivedFrame) => boolean, done: (f: ReceivedFrame | undefined) => void }>()

@@ -20,15 +20,20 @@ Splice::Splice(Session* session, Stream* stream, uint64_t idleMs)
   lastActivityMs_ = Engine::NowMs();
 }
 
-int Splice::AdoptFd(int fd, std::vector<uint8_t>&& initial) {
-  int copy = dup(fd);
-  if (copy < 0) return uv_translate_sys_error(errno);
+// The socket and the timer, both closed by CloseHandles(); the timer never keeps the loop alive.
+void Splice::InitHandles() {
   uv_tcp_init(engine_->loop(), &tcp_);
   tcp_.data = this;
   uv_timer_init(engine_->loop(), &timer_);
   timer_.data = this;
   uv_unref(reinterpret_cast<uv_handle_t*>(&timer_));
   handles_ = 2;
+}
+
+int Splice::AdoptFd(int fd, std::vector<uint8_t>&& initial) {
+  int copy = dup(fd);
+  if (copy < 0) return uv_translate_sys_error(errno);
+  InitHandles();
   int rv = uv_tcp_open(&tcp_, copy);
   if (rv != 0) {
     close(copy);
@@ -41,12 +46,7 @@ int Splice::AdoptFd(int fd, std::vector<uint8_t>&& initial) {
 }
 
 int Splice::ConnectTo(const sockaddr* target, uint64_t connectMs) {
-  uv_tcp_init(engine_->loop(), &tcp_);
-  tcp_.data = this;
-  uv_timer_init(engine_->loop(), &timer_);
-  timer_.data = this;
-  uv_unref(reinterpret_cast<uv_handle_t*>(&timer_));
-  handles_ = 2;
+  InitHandles();
   connecting_ = true;
   connectReq_.data = this;
   connectDeadlineMs_ = Engine::NowMs() + connectMs;

@@ -59,6 +59,7 @@ class Splice {
   void MaybeClose();
   void SocketFailed(const std::string& why);
   void Finish(SpliceEnd end, const std::string& reason);
+  void InitHandles();
   void CloseHandles();
   void ReadStart();
 
