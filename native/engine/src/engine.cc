@@ -493,8 +493,8 @@ std::vector<uint8_t> BytesArg(const Napi::CallbackInfo& info, size_t i) {
 Napi::Value Engine::SpliceFd(const Napi::CallbackInfo& info) {
   Session* s = Find(info, 0);
   if (s == nullptr || !s->ready()) return Fail(info.Env(), "session is closed");
-  auto start = static_cast<Session::SpliceStartMode>(static_cast<int32_t>(GetNumberArg(info, 5)));
-  if (start < Session::kStartOnAnswer || start > Session::kStartNow) return Fail(info.Env(), "spliceFd: start must be 0, 1 or 2");
+  auto start = static_cast<SpliceStartMode>(static_cast<int32_t>(GetNumberArg(info, 5)));
+  if (start < kStartOnAnswer || start > kStartNow) return Fail(info.Env(), "spliceFd: start must be 0, 1 or 2");
   std::string error;
   if (!s->SpliceFd(info[1].As<Napi::Number>().Int32Value(), info[2].As<Napi::Number>().Int32Value(),
                    BytesArg(info, 3), static_cast<uint64_t>(GetNumberArg(info, 4)), start, BytesArg(info, 6), &error)) {

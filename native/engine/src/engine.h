@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "../../src/peer-cert.h"
+#include "../../src/socket-splice.h"
 
 namespace meshgate {
 namespace engine {
@@ -41,16 +42,6 @@ enum EventKind : int32_t {
   kEventSpliceClose = 11,      // a spliced stream is over: flag = SpliceEnd, [toPeer, fromPeer, reason]
 };
 
-// How a splice ended (flag of kEventSpliceClose).
-enum SpliceEnd : int32_t {
-  kSpliceDone = 0,            // both directions finished (FIN both ways)
-  kSpliceStreamReset = 1,     // the peer reset the stream or the session went away
-  kSpliceSocketError = 2,     // the local socket failed (reset, write error)
-  kSpliceIdle = 3,            // no bytes either way for idleMs
-  kSpliceConnectRefused = 4,  // inbound: the target refused or could not be reached
-  kSpliceConnectTimeout = 5,  // inbound: the target did not accept within the connect timeout
-  kSpliceRefusedByPeer = 6,   // outbound: the peer answered the CONNECT with a non-2xx status
-};
 
 struct Event {
   EventKind kind;
@@ -144,8 +135,6 @@ class Session {
   void DataDelivered(int32_t sid, size_t len, bool wantMore);
   void FillStats(Napi::Object out) const;
   // Splices: outbound hands a socket fd in; inbound asks the engine to connect to a target.
-  // When a handed-over socket starts moving bytes (spliceFd's `start` argument).
-  enum SpliceStartMode : int32_t { kStartOnAnswer = 0, kStartOnJs = 1, kStartNow = 2 };
   bool SpliceFd(int32_t sid, int fd, std::vector<uint8_t>&& initial, uint64_t idleMs, SpliceStartMode start,
                 std::vector<uint8_t>&& toSocket, std::string* error);
   bool SpliceStart(int32_t sid, std::vector<uint8_t>&& toSocket);

@@ -711,12 +711,7 @@ bool Session::SpliceConnect(int32_t sid, const sockaddr* target, uint64_t connec
     return false;
   }
   s->splice = std::make_unique<Splice>(this, s, idleMs);
-  int rv = s->splice->ConnectTo(target, connectMs);
-  if (rv != 0) {
-    *error = std::string("connect: ") + uv_strerror(rv);
-    s->splice.release()->OnStreamClosed(NGHTTP2_CANCEL, true);
-    return false;
-  }
+  s->splice->ConnectTo(target, connectMs);
   return true;
 }
 
