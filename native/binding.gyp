@@ -10,7 +10,9 @@
         "src/connection.cc",
         "src/h3session.cc",
         "src/tls.cc",
-        "src/peer-cert.cc"
+        "src/peer-cert.cc",
+        "src/socket-splice.cc",
+        "src/quic-splice.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -91,7 +91,7 @@ export function mayUseH3 (config: MeshConfig): boolean {
  * only), or, when the config asks for h3 outright, fails naming the apt packages to install.
  * Warns when the kernel caps the UDP socket buffers below the configured sizes.
  */
-async function addH3Transport (config: MeshConfig, transports: TransportRegistry, logger: Logger): Promise<void> {
+async function addH3Transport (config: MeshConfig, transports: TransportRegistry, logger: Logger, dataPlane: DataPlane): Promise<void> {
   const { bufferShortfall, grantedUdpBuffers, h3AptPackages, h3Availability, h3Transport } = await import('../transports/h3/index.js')
   const availability = h3Availability()
   if (!availability.available) {
@@ -115,6 +115,8 @@ async function addH3Transport (config: MeshConfig, transports: TransportRegistry
     congestionControl: h3.congestionControl,
     recvBufferBytes: h3.recvBufferBytes,
     sendBufferBytes: h3.sendBufferBytes,
+    // The data plane decides for h3 too: native splices tunnels in the addon, js moves them in JS.
+    spliceSockets: dataPlane === 'native',
   }
   transports.add(h3Transport(options))
   // An h3 listener reports what its own socket got; a process that only dials out checks here.
@@ -165,7 +167,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
   // One `h2` transport: the native engine's or node:http2's, never both (the names collide).
   const h2 = await h2DataPlane(config, logger)
   transports.add(h2.factory)
-  if (mayUseH3(config)) await addH3Transport(config, transports, logger)
+  if (mayUseH3(config)) await addH3Transport(config, transports, logger, h2.selection.effective)
 
   let demo: DemoUpstream | undefined
   let inbound: InboundRole | undefined

@@ -27,6 +27,9 @@ class EndpointWrap : public Napi::ObjectWrap<EndpointWrap> {
                            InstanceMethod("close", &EndpointWrap::Close),
                            InstanceMethod("setRef", &EndpointWrap::SetRef),
                            InstanceMethod("stopAccepting", &EndpointWrap::StopAccepting),
+                           InstanceMethod("spliceFd", &EndpointWrap::SpliceFd),
+                           InstanceMethod("spliceStart", &EndpointWrap::SpliceStart),
+                           InstanceMethod("spliceConnect", &EndpointWrap::SpliceConnect),
                        });
   }
 
@@ -66,6 +69,9 @@ class EndpointWrap : public Napi::ObjectWrap<EndpointWrap> {
   MESHGATE_FORWARD(Close, info.Env().Undefined())
   MESHGATE_FORWARD(SetRef, info.Env().Undefined())
   MESHGATE_FORWARD(StopAccepting, info.Env().Undefined())
+  MESHGATE_FORWARD(SpliceFd, Closed(info))
+  MESHGATE_FORWARD(SpliceStart, Closed(info))
+  MESHGATE_FORWARD(SpliceConnect, Closed(info))
 #undef MESHGATE_FORWARD
 
   static Napi::Value Closed(const Napi::CallbackInfo& info) {

@@ -33,7 +33,8 @@ enum EventKind : int32_t {
   kEventReset = 7,            // peer RESET_STREAM (flag 0) or STOP_SENDING (flag 1): code
   kEventDrain = 8,            // stream send buffer fell below the low-water mark
   kEventGoaway = 9,           // peer sent GOAWAY: code = id
-  kEventStreamsAvailable = 10 // the peer raised our bidi stream limit
+  kEventStreamsAvailable = 10, // the peer raised our bidi stream limit
+  kEventSpliceClose = 11       // a spliced stream is over: flag = SpliceEnd, [toPeer, fromPeer, reason]
 };
 
 struct Event {

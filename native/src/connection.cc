@@ -132,6 +132,7 @@ Connection::Connection(Endpoint* endpoint, uint32_t id, bool server)
 }
 
 Connection::~Connection() {
+  EndAllSplices("the peer session closed");
   streams_.clear();
   if (h3_ != nullptr) nghttp3_conn_del(h3_);
   if (conn_ != nullptr) ngtcp2_conn_del(conn_);
@@ -412,6 +413,7 @@ void Connection::Kill(const std::string& reason) {
 void Connection::EmitClose(uint64_t code, int32_t type, const std::string& reason) {
   if (closeEmitted_) return;
   closeEmitted_ = true;
+  EndAllSplices("the peer session closed");
   Event ev{kEventClose, id_, -1, code, type, {reason}, {}};
   endpoint_->Push(std::move(ev));
   endpoint_->MarkDirty(this);

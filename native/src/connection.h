@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "common.h"
+#include "quic-splice.h"
 #include "tls.h"
 
 namespace meshgate {
@@ -54,6 +55,9 @@ struct Stream {
   uint64_t uncredited = 0;
   bool readPaused = false;
   std::vector<std::string> rxHeaders;
+  // A CONNECT stream whose bytes move natively between the peer and a TCP socket.
+  std::unique_ptr<QuicSplice> splice;
+  bool dropBody = false;     // a splice ended in failure: the rest of the stream is dropped
 };
 
 class Connection {
@@ -95,6 +99,14 @@ class Connection {
   void Close(uint64_t code, bool graceful);
   // After JS received a data event: credit the flow-control window unless JS is full.
   void DataDelivered(int64_t sid, size_t len, bool wantMore);
+
+  // Splices (quic-splice.h): outbound hands a socket fd in; inbound connects to a target.
+  bool SpliceFd(int64_t sid, int fd, std::vector<uint8_t>&& initial, uint64_t idleMs, SpliceStartMode start,
+                std::vector<uint8_t>&& toSocket, std::string* error);
+  bool SpliceStart(int64_t sid, std::vector<uint8_t>&& toSocket);
+  bool SpliceConnect(int64_t sid, const sockaddr* target, uint64_t connectMs, uint64_t idleMs, std::string* error);
+  // A splice's socket bytes onto the stream's send queue; returns the bytes queued and unacknowledged.
+  uint64_t QueueSpliced(Stream* s, std::vector<uint8_t>&& bytes);
 
   struct Stats {
     double srttMs, minRttMs, latestRttMs;
@@ -157,6 +169,9 @@ class Connection {
   void NoteBareFin(int64_t sid, bool written);
   void ForgetOwedFin(int64_t sid);
   void Queue(EventKind kind, int64_t sid, uint64_t code = 0, int32_t flag = 0);
+  // The stream lets go of its splice, which finishes (`clean`) or fails with `why`.
+  void EndSplice(Stream* s, bool clean, const std::string& why);
+  void EndAllSplices(const std::string& why);
 
   Endpoint* endpoint_;
   uint32_t id_;
@@ -195,6 +210,7 @@ class Connection {
   std::vector<int64_t> finOwed_;
 
   friend class Endpoint;
+  friend class QuicSplice;
 };
 
 }  // namespace meshgate

@@ -383,9 +383,26 @@ void Endpoint::OnCheckHandle(uv_check_t* handle) {
   if (!self->dirty_.empty() || !self->events_.empty()) self->Pump();
 }
 
+void Endpoint::Wake() {
+  if (!closed_) uv_idle_start(&idle_, OnPumpHandle);
+}
+
+void Endpoint::FlushSplices() {
+  std::vector<std::pair<uint32_t, int64_t>> batch;
+  batch.swap(splicesToFlush_);
+  for (const auto& entry : batch) {
+    auto it = conns_.find(entry.first);
+    if (it == conns_.end()) continue;
+    Stream* s = it->second->FindStream(entry.second);
+    if (s != nullptr && s->splice) s->splice->FlushToSocket();
+  }
+}
+
 void Endpoint::Pump() {
   if (pumping_ || closed_) return;
   pumping_ = true;
+  // Peer bytes of spliced streams from the datagrams of this turn, one socket write each.
+  FlushSplices();
   for (int round = 0; round < 8 && !closed_; ++round) {
     std::vector<Connection*> dirty;
     dirty.swap(dirty_);
@@ -415,7 +432,7 @@ void Endpoint::DeliverEvents() {
     napi_value payload;
     if (ev.kind == kEventData) {
       payload = Napi::Buffer<uint8_t>::Copy(env, ev.data.data(), ev.data.size());
-    } else if (ev.kind == kEventHeaders || ev.kind == kEventHandshake || ev.kind == kEventClose) {
+    } else if (!ev.strings.empty() || ev.kind == kEventHeaders || ev.kind == kEventHandshake || ev.kind == kEventClose) {
       Napi::Array a = Napi::Array::New(env, ev.strings.size());
       for (uint32_t i = 0; i < ev.strings.size(); ++i) a.Set(i, Napi::String::New(env, ev.strings[i]));
       payload = a;
@@ -690,6 +707,61 @@ Napi::Value Endpoint::SetRef(const Napi::CallbackInfo& info) {
     if (info.Length() > 0 && info[0].ToBoolean().Value()) uv_ref(h);
     else uv_unref(h);
   }
+  return info.Env().Undefined();
+}
+
+namespace {
+std::vector<uint8_t> BytesArg(const Napi::CallbackInfo& info, size_t i) {
+  std::vector<uint8_t> out;
+  if (info.Length() > i && info[i].IsTypedArray()) {
+    Napi::Uint8Array b = info[i].As<Napi::Uint8Array>();
+    out.assign(b.Data(), b.Data() + b.ByteLength());
+  }
+  return out;
+}
+uint64_t NumberArg(const Napi::CallbackInfo& info, size_t i) {
+  return info.Length() > i && info[i].IsNumber() ? static_cast<uint64_t>(info[i].As<Napi::Number>().DoubleValue()) : 0;
+}
+}  // namespace
+
+// spliceFd(conn, stream, fd, toPeer: Buffer | null, idleMs, start = 0, toSocket: Buffer | null)
+Napi::Value Endpoint::SpliceFd(const Napi::CallbackInfo& info) {
+  Connection* c = Find(info, 0);
+  if (c == nullptr) return Fail(info.Env(), "session is closed");
+  auto start = static_cast<SpliceStartMode>(static_cast<int32_t>(NumberArg(info, 5)));
+  if (start < kStartOnAnswer || start > kStartNow) return Fail(info.Env(), "spliceFd: start must be 0, 1 or 2");
+  if (info.Length() < 3 || !info[2].IsNumber()) return Fail(info.Env(), "spliceFd: fd must be a number");
+  std::string error;
+  if (!c->SpliceFd(StreamArg(info, 1), info[2].As<Napi::Number>().Int32Value(), BytesArg(info, 3), NumberArg(info, 4),
+                   start, BytesArg(info, 6), &error)) {
+    return Fail(info.Env(), error);
+  }
+  Pump();
+  return info.Env().Undefined();
+}
+
+// spliceStart(conn, stream, toSocket: Buffer | null): after spliceFd(…, start = 1)
+Napi::Value Endpoint::SpliceStart(const Napi::CallbackInfo& info) {
+  Connection* c = Find(info, 0);
+  if (c == nullptr) return Fail(info.Env(), "session is closed");
+  if (!c->SpliceStart(StreamArg(info, 1), BytesArg(info, 2))) return Fail(info.Env(), "no splice on that stream");
+  Pump();
+  return info.Env().Undefined();
+}
+
+// spliceConnect(conn, stream, host, port, connectMs, idleMs): inbound
+Napi::Value Endpoint::SpliceConnect(const Napi::CallbackInfo& info) {
+  Connection* c = Find(info, 0);
+  if (c == nullptr) return Fail(info.Env(), "session is closed");
+  if (info.Length() < 4 || !info[2].IsString() || !info[3].IsNumber()) return Fail(info.Env(), "spliceConnect(conn, stream, host, port, connectMs, idleMs)");
+  sockaddr_storage addr;
+  std::string host = info[2].As<Napi::String>().Utf8Value();
+  if (!ParseAddress(host, info[3].As<Napi::Number>().Int32Value(), &addr)) return Fail(info.Env(), "target must be an IP address: " + host);
+  std::string error;
+  if (!c->SpliceConnect(StreamArg(info, 1), reinterpret_cast<sockaddr*>(&addr), NumberArg(info, 4), NumberArg(info, 5), &error)) {
+    return Fail(info.Env(), error);
+  }
+  Pump();
   return info.Env().Undefined();
 }
 

@@ -47,6 +47,11 @@ class Endpoint {
   static constexpr size_t kResetSecretLen = 32;
   void MarkDirty(Connection* conn);
   void Push(Event&& event) { events_.push_back(std::move(event)); }
+  // Runs the pump on the next loop turn (events were queued outside a connection's callbacks).
+  void Wake();
+  void Pump();
+  // A spliced stream got peer bytes in this read: its socket write goes out at the next pump.
+  void NoteSpliceBatch(uint32_t conn, int64_t sid) { splicesToFlush_.emplace_back(conn, sid); }
   std::vector<Event>& events() { return events_; }
   void AddCid(const std::string& key, Connection* conn) { cids_[key] = conn; }
   void RemoveCid(const std::string& key) { cids_.erase(key); }
@@ -78,6 +83,9 @@ class Endpoint {
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value SetRef(const Napi::CallbackInfo& info);
   Napi::Value StopAccepting(const Napi::CallbackInfo& info);
+  Napi::Value SpliceFd(const Napi::CallbackInfo& info);
+  Napi::Value SpliceStart(const Napi::CallbackInfo& info);
+  Napi::Value SpliceConnect(const Napi::CallbackInfo& info);
 
  private:
 
@@ -85,7 +93,7 @@ class Endpoint {
   void OnDatagram(const uint8_t* data, size_t len, const sockaddr* addr);
   void SendVersionNegotiation(const ngtcp2_version_cid& vc, const sockaddr* addr, size_t len);
   void SendStatelessReset(const ngtcp2_version_cid& vc, const sockaddr* addr, size_t len);
-  void Pump();
+  void FlushSplices();
   void DeliverEvents();
   void Reap();
   void SendQueued(const sockaddr* remote, const uint8_t* data, size_t total, size_t segment);
@@ -124,6 +132,7 @@ class Endpoint {
   std::unordered_map<uint32_t, Connection*> conns_;
   std::vector<Connection*> dirty_;
   std::vector<Event> events_;
+  std::vector<std::pair<uint32_t, int64_t>> splicesToFlush_;  // looked up again: never dangles
   // Plain arrays, not std::vector: a vector zero-fills and so makes all 1.3 MB resident at once.
   // recvmmsg(2) and ngtcp2 write before anything is read, and touch only the pages they use (a
   // datagram fills the start of its 64 KB slot), so an idle endpoint keeps these nearly free.

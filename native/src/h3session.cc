@@ -2,6 +2,7 @@
 // submission, body bytes handed to nghttp3 by reference until acknowledged, header sections and
 // body chunks queued for JS, and the flow-control credit JS gives back as it reads.
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "connection.h"
@@ -190,7 +191,18 @@ int Connection::OnStreamClose(uint32_t flags, int64_t sid, uint64_t code) {
 
 int Connection::OnStreamReset(int64_t sid, uint64_t code, bool stopSending) {
   if (h3_ != nullptr && !stopSending) nghttp3_conn_shutdown_stream_read(h3_, sid);
-  if (FindStream(sid) != nullptr) Queue(kEventReset, sid, code, stopSending ? 1 : 0);
+  Stream* s = FindStream(sid);
+  if (s == nullptr) return 0;
+  if (s->splice) {
+    // The tunnel is over both ways: our side of the stream is reset too, and the socket closed.
+    char hex[24];
+    snprintf(hex, sizeof(hex), "0x%llx", static_cast<unsigned long long>(code));
+    EndSplice(s, false, std::string(stopSending ? "the peer stopped reading the stream" : "the peer reset the stream") +
+                            " (HTTP/3 code " + hex + ")");
+    ResetStream(sid, NGHTTP3_H3_REQUEST_CANCELLED);
+    return 0;
+  }
+  if (!s->dropBody) Queue(kEventReset, sid, code, stopSending ? 1 : 0);
   return 0;
 }
 
@@ -244,12 +256,18 @@ int Connection::H3AckedData(int64_t sid, uint64_t len) {
     s->wantDrain = false;
     Queue(kEventDrain, sid);
   }
+  if (s->splice) s->splice->OnBodyTaken();
   return 0;
 }
 
 int Connection::H3StreamClose(int64_t sid, uint64_t code) {
   auto it = streams_.find(sid);
   if (it == streams_.end()) return 0;
+  if (it->second->splice) {
+    char hex[24];
+    snprintf(hex, sizeof(hex), "0x%llx", static_cast<unsigned long long>(code));
+    EndSplice(it->second.get(), code == NGHTTP3_H3_NO_ERROR, std::string("the stream was reset (HTTP/3 code ") + hex + ")");
+  }
   Queue(kEventStreamClose, sid, code);
   streams_.erase(it);
   if (closeWhenIdle_) endpoint_->MarkDirty(this);
@@ -257,7 +275,14 @@ int Connection::H3StreamClose(int64_t sid, uint64_t code) {
 }
 
 int Connection::H3RecvData(Stream* s, int64_t sid, const uint8_t* data, size_t len) {
-  if (s == nullptr) {
+  if (s != nullptr && s->splice) {
+    // Connection credit at once (one slow socket never stalls other streams); the stream's
+    // own once the bytes are in the socket (QuicSplice::CreditPeer).
+    CreditConnection(len);
+    s->splice->OnPeerData(data, len);
+    return 0;
+  }
+  if (s == nullptr || s->dropBody) {
     CreditStream(sid, len);
     CreditConnection(len);
     return 0;
@@ -310,6 +335,23 @@ int Connection::H3RecvHeader(Stream* s, nghttp3_rcbuf* name, nghttp3_rcbuf* valu
 
 int Connection::H3EndHeaders(int64_t sid, Stream* s, bool trailers, bool fin) {
   if (s == nullptr) return 0;
+  if (s->dropBody) {
+    s->rxHeaders.clear();
+    return 0;
+  }
+  if (s->splice && !trailers && !server_) {
+    // The answer to a spliced CONNECT: 2xx starts the splice, 1xx waits, anything else refuses.
+    const std::string* status = nullptr;
+    for (size_t i = 0; i + 1 < s->rxHeaders.size(); i += 2) {
+      if (s->rxHeaders[i] == ":status") status = &s->rxHeaders[i + 1];
+    }
+    bool informational = status != nullptr && !status->empty() && (*status)[0] == '1';
+    if (status != nullptr && status->size() == 3 && (*status)[0] == '2') {
+      if (!s->splice->deferStart()) s->splice->Start();
+    } else if (!informational) {
+      s->splice->RefusedByPeer(status == nullptr ? "" : *status);
+    }
+  }
   Event ev{kEventHeaders, id_, sid, 0, (trailers ? 1 : 0) | (fin ? 2 : 0), std::move(s->rxHeaders), {}};
   s->rxHeaders.clear();
   endpoint_->Push(std::move(ev));
@@ -318,7 +360,10 @@ int Connection::H3EndHeaders(int64_t sid, Stream* s, bool trailers, bool fin) {
 }
 
 int Connection::H3EndStream(int64_t sid) {
-  if (FindStream(sid) != nullptr) Queue(kEventEnd, sid);
+  Stream* s = FindStream(sid);
+  if (s == nullptr || s->dropBody) return 0;
+  if (s->splice) s->splice->OnPeerEnd();
+  else Queue(kEventEnd, sid);
   return 0;
 }
 
@@ -515,6 +560,76 @@ void Connection::Close(uint64_t code, bool graceful) {
     closeReason_ = "closed locally";
   }
   StartClosing();
+}
+
+// --- splices -----------------------------------------------------------------------------------
+
+void Connection::EndSplice(Stream* s, bool clean, const std::string& why) {
+  if (!s->splice) return;
+  if (!clean) s->dropBody = true;
+  s->splice.release()->OnStreamClosed(clean, why);
+}
+
+void Connection::EndAllSplices(const std::string& why) {
+  for (auto& entry : streams_) EndSplice(entry.second.get(), false, why);
+}
+
+uint64_t Connection::QueueSpliced(Stream* s, std::vector<uint8_t>&& bytes) {
+  if (s->ended || state_ != kOpen || bytes.empty()) return s->queued;
+  s->queued += bytes.size();
+  s->chunks.push_back(std::move(bytes));
+  if (s->blocked && s->bodyProvider) {
+    s->blocked = false;
+    nghttp3_conn_resume_stream(h3_, s->id);
+  }
+  endpoint_->MarkDirty(this);
+  return s->queued;
+}
+
+bool Connection::SpliceFd(int64_t sid, int fd, std::vector<uint8_t>&& initial, uint64_t idleMs,
+                          SpliceStartMode start, std::vector<uint8_t>&& toSocket, std::string* error) {
+  Stream* s = FindStream(sid);
+  bool fits = start == kStartNow || !server_;
+  if (s == nullptr || state_ != kOpen || !fits || !s->bodyProvider || s->ended || s->splice) {
+    *error = "no open CONNECT stream " + std::to_string(sid);
+    return false;
+  }
+  s->splice = std::make_unique<QuicSplice>(this, s, idleMs, endpoint_->settings().sendHighWater);
+  int rv = s->splice->AdoptFd(fd, std::move(initial));
+  if (rv != 0) {
+    *error = std::string("cannot adopt the socket: ") + uv_strerror(rv);
+    s->splice.release()->OnStreamClosed(false, *error);
+    return false;
+  }
+  // Bytes JS held back (a paused reader) are the splice's now: credit them to the peer.
+  s->readPaused = false;
+  CreditStream(sid, s->uncredited);
+  s->uncredited = 0;
+  if (start == kStartOnJs) s->splice->DeferStart();
+  if (start == kStartNow) s->splice->Start(std::move(toSocket));
+  return true;
+}
+
+bool Connection::SpliceStart(int64_t sid, std::vector<uint8_t>&& toSocket) {
+  Stream* s = FindStream(sid);
+  if (s == nullptr || !s->splice) return false;
+  s->splice->Start(std::move(toSocket));
+  return true;
+}
+
+bool Connection::SpliceConnect(int64_t sid, const sockaddr* target, uint64_t connectMs, uint64_t idleMs,
+                               std::string* error) {
+  Stream* s = FindStream(sid);
+  if (s == nullptr || state_ != kOpen || !server_ || s->splice) {
+    *error = "no open CONNECT stream " + std::to_string(sid);
+    return false;
+  }
+  s->readPaused = false;
+  CreditStream(sid, s->uncredited);
+  s->uncredited = 0;
+  s->splice = std::make_unique<QuicSplice>(this, s, idleMs, endpoint_->settings().sendHighWater);
+  s->splice->ConnectTo(target, connectMs);
+  return true;
 }
 
 }  // namespace meshgate

@@ -21,7 +21,8 @@ std::string UvError(const char* what, int code) {
 }
 }  // namespace
 
-SocketSplice::SocketSplice(uv_loop_t* loop, uint64_t idleMs) : loop_(loop), idleMs_(idleMs) {
+SocketSplice::SocketSplice(uv_loop_t* loop, uint64_t idleMs, size_t highWater)
+    : loop_(loop), highWater_(highWater), lowWater_(highWater / 4), idleMs_(idleMs) {
   lastActivityMs_ = NowMs();
 }
 
@@ -124,7 +125,7 @@ void SocketSplice::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     self->lastActivityMs_ = NowMs();
     self->toPeer_ += static_cast<uint64_t>(nread);
     const auto* bytes = reinterpret_cast<const uint8_t*>(buf->base);
-    if (self->QueueToPeer(std::vector<uint8_t>(bytes, bytes + nread)) >= kHighWater) {
+    if (self->QueueToPeer(std::vector<uint8_t>(bytes, bytes + nread)) >= self->highWater_) {
       uv_read_stop(s);
       self->reading_ = false;
     }
@@ -143,7 +144,7 @@ void SocketSplice::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
 }
 
 void SocketSplice::OnBodyTaken() {
-  if (attached_ && QueuedToPeer() < kLowWater) ReadStart();
+  if (attached_ && QueuedToPeer() < lowWater_) ReadStart();
 }
 
 void SocketSplice::OnPeerData(const uint8_t* data, size_t len) {

@@ -33,12 +33,12 @@ enum SpliceStartMode : int32_t { kStartOnAnswer = 0, kStartOnJs = 1, kStartNow =
 
 class SocketSplice {
  public:
-  // Queued socket bytes per stream before the socket's reads pause, and where they resume.
+  // Queued socket bytes per stream before the socket's reads pause (by default; reads resume
+  // below a quarter of it).
   static constexpr size_t kHighWater = 512 * 1024;
-  static constexpr size_t kLowWater = 128 * 1024;
   static constexpr size_t kReadSize = 64 * 1024;
 
-  SocketSplice(uv_loop_t* loop, uint64_t idleMs);
+  SocketSplice(uv_loop_t* loop, uint64_t idleMs, size_t highWater = kHighWater);
   virtual ~SocketSplice() = default;
   SocketSplice(const SocketSplice&) = delete;
   SocketSplice& operator=(const SocketSplice&) = delete;
@@ -102,6 +102,8 @@ class SocketSplice {
   void ReadStart();
 
   uv_loop_t* loop_;
+  size_t highWater_;
+  size_t lowWater_;
   uv_tcp_t tcp_;
   uv_timer_t timer_;
   uv_connect_t connectReq_;

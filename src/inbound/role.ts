@@ -62,12 +62,19 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
       }
       telemetry.tunnel({ ...event, phase: 'open' })
       let result
-      if (isUpgrade) {
-        const headers = endToEndHeaders(tunnel.head.headers, CONSUMED)
-        headers[WIRE_HEADERS.clientId] = tunnel.caller
-        result = await deliverUpgrade(tunnel, target.address, headers, timeouts.connectMs, timeouts.idleMs)
-      } else {
-        result = await deliverTcp(tunnel, target.address, timeouts.connectMs, timeouts.idleMs)
+      try {
+        if (isUpgrade) {
+          const headers = endToEndHeaders(tunnel.head.headers, CONSUMED)
+          headers[WIRE_HEADERS.clientId] = tunnel.caller
+          result = await deliverUpgrade(tunnel, target.address, headers, timeouts.connectMs, timeouts.idleMs)
+        } else {
+          result = await deliverTcp(tunnel, target.address, timeouts.connectMs, timeouts.idleMs)
+        }
+      } catch (err) {
+        // A target that refused or timed out: the open above gets its close, under the code the
+        // caller is answered with (else the open-tunnels gauge would keep it forever).
+        telemetry.tunnel({ ...event, phase: 'close', errorCode: toMeshError(err).code, durationSeconds: (performance.now() - started) / 1000 })
+        throw err
       }
       telemetry.tunnel({
         ...event,

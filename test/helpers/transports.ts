@@ -11,9 +11,9 @@ import type { Pair } from './pair.js'
 
 export interface PairTransport {
   name: 'h2' | 'h3'
-  /** The pair's `dataPlane:`: h2 runs once on each data plane; h3 (the QUIC addon) on the default. */
-  dataPlane: DataPlane | undefined
-  /** For describe(): `h2 (js)`, `h2 (native)`, `h3`. */
+  /** The pair's `dataPlane:`: each transport runs once on each data plane. */
+  dataPlane: DataPlane
+  /** For describe(): `h2 (js)`, `h2 (native)`, `h3 (js)`, `h3 (native)`. */
   label: string
   /** describe()'s `skip`: false, or why this transport cannot run here. */
   skip: string | false
@@ -26,14 +26,16 @@ export function h3Skip (): string | false {
 }
 
 /**
- * h2 on the JS data plane, h2 on the native engine, then h3; run a pair test's
+ * h2 on the JS data plane, h2 on the native engine, then h3 on each (native: the QUIC addon
+ * splices tunnels; js: their bytes go through JS streams); run a pair test's
  * transport-dependent cases once per entry with `startPair({ transport: t.name, dataPlane: t.dataPlane })`.
  */
 export function pairTransports (): PairTransport[] {
   return [
     { name: 'h2', dataPlane: 'js', label: 'h2 (js)', skip: false },
     { name: 'h2', dataPlane: 'native', label: 'h2 (native)', skip: nativeSkip() },
-    { name: 'h3', dataPlane: undefined, label: 'h3', skip: h3Skip() },
+    { name: 'h3', dataPlane: 'js', label: 'h3 (js)', skip: h3Skip() },
+    { name: 'h3', dataPlane: 'native', label: 'h3 (native)', skip: h3Skip() || nativeSkip() },
   ]
 }
 

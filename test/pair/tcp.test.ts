@@ -92,7 +92,7 @@ for (const transport of pairTransports()) {
       }
     })
 
-    it('splices tunnels inside the engine on the native data plane only, and reports their bytes', async () => {
+    it('splices tunnels natively (engine or QUIC addon) on the native data plane only, and reports their bytes', async () => {
       const sessions = pair.client.outbound?.pool.sessions() ?? []
       assert.ok(sessions.length > 0)
       for (const session of sessions) assert.equal(session.spliceTunnel !== undefined, transport.dataPlane === 'native')
@@ -104,6 +104,68 @@ for (const transport of pairTransports()) {
       assert.equal(after - before, payload.length)
     })
   })
+}
+
+for (const transport of pairTransports()) {
+  describe(`TCP tunnel failures over ${transport.label}`, { skip: transport.skip, timeout: 60_000 }, () => {
+    it('closes the app connection on a refused target and on an idle tunnel, each under its code; other tunnels are unaffected', async () => {
+      const closed = net.createServer()
+      await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+      const deadPort = (closed.address() as net.AddressInfo).port
+      await new Promise((resolve) => closed.close(resolve))
+      const refused = await startPair({ transport: transport.name, dataPlane: transport.dataPlane, tcpTarget: `127.0.0.1:${deadPort}` })
+      try {
+        // The app sees its connection reset (as a direct connect to a dead port would be) and no byte.
+        const socket = net.connect({ host: '127.0.0.1', port: refused.tcpPort })
+        let got = 0
+        socket.on('data', (c: Buffer) => { got += c.length })
+        socket.setTimeout(10_000, () => socket.destroy(new Error('test socket timed out')))
+        const error = await new Promise<string>((resolve) => {
+          socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message))
+          socket.on('close', () => resolve('closed'))
+          socket.write('nobody listens')
+        })
+        assert.ok(error === 'ECONNRESET' || error === 'closed', `reset or closed, not ${error}`)
+        assert.equal(got, 0)
+        assert.ok(await closeCount(refused.server, 'inbound', 'E_UPSTREAM_UNREACHABLE') >= 1, 'the inbound counts the refused tunnel as closed, under its code')
+        assert.ok(!(await refused.server.metrics.registry.metrics()).split('\n').some((l) => l.startsWith('meshgate_tcp_open_connections{') && !l.endsWith(' 0')), 'no tunnel is left open')
+      } finally {
+        await refused.close()
+      }
+      const idle = await startPair({ transport: transport.name, dataPlane: transport.dataPlane, outboundExtra: 'timeouts: { idleMs: 300ms }' })
+      try {
+        const socket = net.connect({ host: '127.0.0.1', port: idle.tcpPort })
+        socket.on('error', () => {})
+        let echoed = ''
+        socket.on('data', (c: Buffer) => { echoed += c.toString() })
+        const started = Date.now()
+        socket.write('wake')
+        const closedAfter = await new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now() - started)))
+        assert.equal(echoed, 'wake')
+        assert.ok(closedAfter >= 250 && closedAfter < 10_000, `closed by the idle timeout (${closedAfter} ms)`)
+        assert.ok(await closeCount(idle.client, 'outbound', 'E_IDLE_TIMEOUT') >= 1, 'the outbound counts the idle close')
+        assert.equal((await exchange(idle.tcpPort, 'still fine')).toString(), 'still fine', 'a new tunnel on the same pair works')
+      } finally {
+        await idle.close()
+      }
+    })
+  })
+}
+
+/**
+ * meshgate_tcp_close_total of one side for one error code, summed over authorities; the close is
+ * recorded once the tunnel's far side has closed too, so it is polled for up to 5 s (50 tries).
+ */
+async function closeCount (side: Pair['client'], direction: string, code: string): Promise<number> {
+  let sum = 0
+  for (let attempt = 0; attempt < 50 && sum === 0; attempt++) {
+    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100))
+    const text = await side.metrics.registry.metrics()
+    for (const line of text.split('\n')) {
+      if (line.startsWith('meshgate_tcp_close_total{') && line.includes(`direction="${direction}"`) && line.includes(`error_code="${code}"`)) sum += Number(line.split(' ').pop())
+    }
+  }
+  return sum
 }
 
 /** meshgate_tcp_read_bytes_total of the outbound side, summed (counted as tunnels close). */

@@ -24,6 +24,8 @@ export interface H3PeerSessionInit {
    * native h2 engine's, which has the same binding shape and no QUIC recovery state to sample.
    */
   transport?: 'h3' | 'h2'
+  /** Whether tunnels may be spliced natively when the binding can (default true). */
+  splice?: boolean
 }
 
 /**
@@ -32,7 +34,7 @@ export interface H3PeerSessionInit {
  */
 export class H3PeerSession implements PeerSession {
   readonly transport: 'h3' | 'h2'
-  /** Present when the binding splices sockets natively (the h2 engine). */
+  /** Present when the binding splices sockets natively (the h2 engine, the QUIC addon) and splicing is on. */
   readonly spliceTunnel: ((head: RequestHead, socket: Socket, options: SpliceTunnelOptions) => Promise<SplicedTunnel>) | undefined
   readonly peerIdentity: string
   readonly remote: PeerAddress
@@ -50,7 +52,7 @@ export class H3PeerSession implements PeerSession {
   constructor (init: H3PeerSessionInit) {
     const session = init.session
     this.transport = init.transport ?? 'h3'
-    this.spliceTunnel = session.endpoint.spliceFd === undefined
+    this.spliceTunnel = init.splice === false || session.endpoint.spliceFd === undefined
       ? undefined
       : async (head, socket, options) => {
         this.#checkOpen(head)

@@ -70,6 +70,7 @@ export async function connectH3 (
       session,
       remote: { host: address.host, port: address.port },
       options: config,
+      splice: config.spliceSockets,
       logger: components.logger.child({ transport: 'h3', peer: session.peerIdentity, remote: `${address.host}:${address.port}` }),
       observer,
     })

@@ -23,7 +23,7 @@ export async function listenH3 (
   const logger = components.logger.child({ transport: 'h3', side: 'server' })
   const sessions = new Set<QuicSession>()
 
-  const onSession = (session: QuicSession): void => serveSession(session, { transport: 'h3', handlers, logger, observer, sessions })
+  const onSession = (session: QuicSession): void => serveSession(session, { transport: 'h3', handlers, logger, observer, sessions, splice: config.spliceSockets })
 
   let server: QuicServer
   try {

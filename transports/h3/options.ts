@@ -35,6 +35,12 @@ export interface H3Options {
    * would be for idempotent requests only. `true` is refused with E_CONFIG. Default false.
    */
   zeroRtt?: false
+  /**
+   * CONNECT tunnels (TCP, WebSocket) spliced to their sockets inside the QUIC addon, so their bytes
+   * never cross into JS; false moves them through JS streams (the reference path, as with
+   * `dataPlane: js`). Default true.
+   */
+  spliceSockets?: boolean
 }
 
 export type ResolvedH3Options = Readonly<Required<H3Options>>
@@ -51,6 +57,7 @@ export const H3_DEFAULTS: ResolvedH3Options = Object.freeze({
   recvBufferBytes: 4 * 1024 * 1024, // 4 MiB
   sendBufferBytes: 4 * 1024 * 1024, // 4 MiB
   zeroRtt: false,
+  spliceSockets: true,
 })
 
 /** QUIC variable-length integers stop at 2^62 - 1 (RFC 9000 §16); JS integers at 2^53 - 1. */

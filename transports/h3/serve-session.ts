@@ -13,6 +13,8 @@ export interface ServeSessionOptions {
   observer: TransportObserver | undefined
   /** The listener's open sessions: the session is in it until it closes. */
   sessions: Set<QuicSession>
+  /** Whether CONNECT tunnels may be spliced natively when the binding can (default true). */
+  splice?: boolean
   /** How a session that ended with an error is logged (default: debug). */
   onError?: (err: Error, logger: TransportLogger) => void
 }
@@ -43,7 +45,7 @@ export function serveSession (session: QuicSession, options: ServeSessionOptions
     stream.once('close', () => observer?.streamClosed?.(transport, 'server'))
     const head = fields ?? {}
     const inbound = head[':method'] === 'CONNECT'
-      ? new H3InboundTunnel(stream, head, caller, sessionLogger)
+      ? new H3InboundTunnel(stream, head, caller, sessionLogger, options.splice ?? true)
       : new H3InboundExchange(stream, head, caller, sessionLogger)
     try {
       if (inbound instanceof H3InboundTunnel) handlers.tunnel(inbound)

@@ -132,28 +132,35 @@ export class H3InboundExchange extends InboundStream implements InboundExchange 
 
 /** One inbound CONNECT (RFC 9114 §4.4) or extended CONNECT (RFC 9220 §3). */
 export class H3InboundTunnel extends InboundStream implements InboundTunnel {
-  /** Present when the binding splices sockets natively (the h2 engine). */
-  readonly spliceTo = this.stream.session.endpoint.spliceConnect === undefined
-    ? undefined
-    : async (host: string, port: number, connectMs: number, idleMs: number): Promise<SplicedTunnelResult> => {
-      if (this.responded) throw new MeshError('E_INTERNAL', 'spliceTo() after the tunnel was answered')
-      this.responded = true
-      try {
-        return await spliceToTarget(this.stream, this.head.authority, host, port, connectMs, idleMs)
-      } catch (err) {
-        this.responded = false
-        throw err
-      }
-    }
+  /** Present when the binding splices sockets natively (the h2 engine, the QUIC addon) and splicing is on. */
+  readonly spliceTo: ((host: string, port: number, connectMs: number, idleMs: number) => Promise<SplicedTunnelResult>) | undefined
+  /** Present when the binding splices sockets natively and splicing is on. */
+  readonly acceptSpliced: ((headers: HeaderMap, socket: Socket, toPeer: Buffer, idleMs: number) => Promise<SplicedTunnelResult>) | undefined
 
-  /** Present when the binding splices sockets natively (the h2 engine). */
-  readonly acceptSpliced = this.stream.session.endpoint.spliceFd === undefined
-    ? undefined
-    : async (headers: HeaderMap, socket: Socket, toPeer: Buffer, idleMs: number): Promise<SplicedTunnelResult> => {
-      if (this.responded) throw new MeshError('E_INTERNAL', 'acceptSpliced() after the tunnel was answered')
-      this.responded = true
-      return await acceptSplicedSocket(this.stream, this.head.authority, endToEnd(headers), socket, toPeer, idleMs)
-    }
+  /** `splice`: whether tunnel bytes may move natively (false: through JS, the reference path). */
+  constructor (stream: QuicStream, fields: QuicHeaders, caller: string, logger: TransportLogger, splice: boolean = true) {
+    super(stream, fields, caller, logger)
+    const endpoint = stream.session.endpoint
+    this.spliceTo = !splice || endpoint.spliceConnect === undefined
+      ? undefined
+      : async (host, port, connectMs, idleMs) => {
+        if (this.responded) throw new MeshError('E_INTERNAL', 'spliceTo() after the tunnel was answered')
+        this.responded = true
+        try {
+          return await spliceToTarget(this.stream, this.head.authority, host, port, connectMs, idleMs)
+        } catch (err) {
+          this.responded = false
+          throw err
+        }
+      }
+    this.acceptSpliced = !splice || endpoint.spliceFd === undefined
+      ? undefined
+      : async (headers, socket, toPeer, idleMs) => {
+        if (this.responded) throw new MeshError('E_INTERNAL', 'acceptSpliced() after the tunnel was answered')
+        this.responded = true
+        return await acceptSplicedSocket(this.stream, this.head.authority, endToEnd(headers), socket, toPeer, idleMs)
+      }
+  }
 
   /** Answers 200 and hands over the stream; the caller's FIN is 'end' and end() sends ours. */
   accept (headers: HeaderMap = {}): Duplex {
