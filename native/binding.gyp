@@ -1,6 +1,8 @@
 # meshgate_quic: the QUIC/HTTP/3 addon (ngtcp2 + ngtcp2_crypto_gnutls + nghttp3 + GnuTLS).
 # Built by native/build.mjs only when pkg-config finds the Debian -dev packages.
+# MESHGATE_SANITIZE=1 in the environment builds with ASan + UBSan (native/sanitize.sh).
 {
+  "variables": { "sanitize%": "<!(node -p \"process.env.MESHGATE_SANITIZE === '1' ? 1 : 0\")" },
   "targets": [
     {
       "target_name": "meshgate_quic",
@@ -21,7 +23,13 @@
         "<!@(pkg-config --cflags libngtcp2 libngtcp2_crypto_gnutls libnghttp3 gnutls)"
       ],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
-      "libraries": ["<!@(pkg-config --libs libngtcp2 libngtcp2_crypto_gnutls libnghttp3 gnutls)"]
+      "libraries": ["<!@(pkg-config --libs libngtcp2 libngtcp2_crypto_gnutls libnghttp3 gnutls)"],
+      "conditions": [
+        ["sanitize==1", {
+          "cflags_cc": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"],
+          "ldflags": ["-fsanitize=address,undefined"]
+        }]
+      ]
     }
   ]
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The native h2 engine under AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer: builds
-# a second copy of native/engine with MESHGATE_SANITIZE=1 in a scratch tree (the regular build in
-# native/engine/build is left alone), then runs the engine's tests on it with the sanitizer
+# The native addons (the h2 engine and the QUIC addon) under AddressSanitizer,
+# UndefinedBehaviorSanitizer and LeakSanitizer: builds a second copy of each with
+# MESHGATE_SANITIZE=1 in a scratch tree (the regular builds are left alone), then runs the
+# engine's tests and the tunnel pair tests (h2 and h3, both data planes) on them with the sanitizer
 # runtimes preloaded into the (uninstrumented) node binary. Any ASan/UBSan report aborts the test
 # process; a leak whose allocation LSan does not suppress (native/lsan.supp) fails the run.
 #
@@ -25,36 +26,41 @@ else
   trap 'rm -rf "$work"' EXIT
 fi
 
-# The engine's gyp file reaches ../src/peer-cert.* (shared with the QUIC addon): keep that layout.
-# cp -p keeps mtimes, so a kept tree only recompiles what changed.
+# The engine's gyp file reaches ../src/ (peer-cert, socket-splice, shared with the QUIC addon):
+# keep that layout. cp -p keeps mtimes, so a kept tree only recompiles what changed.
 mkdir -p "$work/engine/src" "$work/src"
 cp -p native/engine/binding.gyp "$work/engine/"
 cp -p native/engine/src/* "$work/engine/src/"
-cp -p native/src/peer-cert.h native/src/peer-cert.cc "$work/src/"
+cp -p native/binding.gyp "$work/"
+cp -p native/src/* "$work/src/"
 
 gyp=(node "$root/node_modules/node-gyp/bin/node-gyp.js")
-gypArgs=("--directory=$work/engine")
+nodedirArgs=()
 prefix=$(dirname "$(dirname "$(command -v node)")")
 if [ -z "${npm_config_nodedir:-}" ] && [ -f "$prefix/include/node/node_api.h" ]; then
-  gypArgs+=("--nodedir=$prefix")
+  nodedirArgs+=("--nodedir=$prefix")
 fi
 export MESHGATE_SANITIZE=1
 export CXXFLAGS="${CXXFLAGS:-} -g"  # file:line in reports
 export NODE_PATH="$root/node_modules"  # binding.gyp's require('node-addon-api') runs in $work
-echo "sanitize: building the engine with ASan + UBSan in $work/engine"
-if [ ! -f "$work/engine/build/Makefile" ]; then
-  "${gyp[@]}" configure "${gypArgs[@]}" >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
-fi
-"${gyp[@]}" build "${gypArgs[@]}" >>"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+for dir in "$work/engine" "$work"; do
+  echo "sanitize: building $dir with ASan + UBSan"
+  if [ ! -f "$dir/build/Makefile" ]; then
+    "${gyp[@]}" configure "--directory=$dir" "${nodedirArgs[@]}" >"$dir/build.log" 2>&1 || { cat "$dir/build.log"; exit 1; }
+  fi
+  "${gyp[@]}" build "--directory=$dir" "${nodedirArgs[@]}" >>"$dir/build.log" 2>&1 || { cat "$dir/build.log"; exit 1; }
+done
 addon="$work/engine/build/Release/meshgate_engine.node"
+quicAddon="$work/build/Release/meshgate_quic.node"
 built=$(date +%s)
 
 if [ "$#" -gt 0 ]; then
   tests=("$@")
 else
   [ -f dist/test/transports/h2-native.test.js ] || npx tsc -p tsconfig.json
-  # The engine's own tests, then the pair tests of TCP and WebSocket tunnels (both data planes, h3).
-  tests=(dist/test/native/engine-*.test.js dist/test/transports/h2-native.test.js dist/test/pair/tcp.test.js dist/test/pair/websocket.test.js)
+  # The engine's own tests, the QUIC addon's tunnel tests, then the pair tests of TCP and WebSocket
+  # tunnels (h2 and h3, both data planes: the splices of both addons).
+  tests=(dist/test/native/engine-*.test.js dist/test/native/tunnel.test.js dist/test/transports/h2-native.test.js dist/test/pair/tcp.test.js dist/test/pair/websocket.test.js)
 fi
 
 asan=$(gcc -print-file-name=libasan.so)
@@ -71,6 +77,7 @@ mkdir -p "$logs"
 echo "sanitize: running ${tests[*]}"
 status=0
 MESHGATE_ENGINE_ADDON="$addon" \
+MESHGATE_QUIC_ADDON="$quicAddon" \
 LD_PRELOAD="$asan:$ubsan" \
 ASAN_OPTIONS="${MESHGATE_ASAN_OPTIONS:+$MESHGATE_ASAN_OPTIONS:}detect_leaks=1:abort_on_error=1:halt_on_error=1:log_path=$logs/asan" \
 LSAN_OPTIONS="suppressions=$root/native/lsan.supp:print_suppressions=0" \
