@@ -8,9 +8,10 @@
 import type { Logger } from 'pino'
 import type { Endpoint } from '../discovery/types.js'
 import type { Readable } from 'node:stream'
+import type { Socket } from 'node:net'
 import { MeshError, toMeshError } from '../errors.js'
 import type {
-  PeerAddress, PeerResponse, PeerSession, PeerTunnel, RequestHead, SessionStats, StreamOptions, Transport,
+  PeerAddress, PeerResponse, PeerSession, PeerTunnel, RequestHead, SessionStats, SplicedTunnel, SpliceTunnelOptions, StreamOptions, Transport,
 } from '../../transports/contract.js'
 import type { TransportRegistry } from '../../transports/registry.js'
 import type { SessionPool } from './session-pool.js'
@@ -226,6 +227,28 @@ class ReroutingSession implements PeerSession {
       if (!this.#unprocessed(err)) throw err
       this.#session = await this.#selector.pick(this.#endpoint)
       return await this.#session.tunnel(head, options)
+    }
+  }
+
+  /**
+   * The wrapped session's native splice, when it has one (so wrapping never turns splicing off).
+   * A refusal before the engine took the socket (the session was going away) is redone on a
+   * fresh pick; once the socket is handed over it cannot be, and the refusal stands.
+   */
+  get spliceTunnel (): ((head: RequestHead, socket: Socket, options: SpliceTunnelOptions) => Promise<SplicedTunnel>) | undefined {
+    if (this.#session.spliceTunnel === undefined) return undefined
+    return async (head, socket, options) => {
+      const splice = this.#session.spliceTunnel
+      if (splice === undefined) throw new MeshError('E_INTERNAL', 'the session no longer splices tunnels')
+      try {
+        return await splice(head, socket, options)
+      } catch (err) {
+        if (!this.#unprocessed(err) || socket.destroyed) throw err
+        this.#session = await this.#selector.pick(this.#endpoint)
+        const again = this.#session.spliceTunnel
+        if (again === undefined) throw err
+        return await again(head, socket, options)
+      }
     }
   }
 

@@ -98,8 +98,17 @@ for (const transport of pairTransports()) {
       for (const session of sessions) assert.equal(session.spliceTunnel !== undefined, transport.dataPlane === 'native')
       const payload = Buffer.alloc(300_000, 5)
       const before = await tunnelBytes(pair)
-      const reply = await exchange(pair.tcpPort, payload)
+      // Bytes the outbound's accepted app sockets hand to JS ('data' events): none when spliced.
+      const crossed = countAppSocketBytes(pair.tcpPort)
+      let reply: Buffer
+      try {
+        reply = await exchange(pair.tcpPort, payload)
+      } finally {
+        crossed.stop()
+      }
       assert.equal(reply.length, payload.length)
+      if (transport.dataPlane === 'native') assert.equal(crossed.bytes, 0, 'no byte of a spliced tunnel reaches JS')
+      else assert.equal(crossed.bytes, payload.length, 'the JS path reads the app socket in JS')
       const after = await tunnelBytes(pair)
       assert.equal(after - before, payload.length)
     })
@@ -166,6 +175,21 @@ async function closeCount (side: Pair['client'], direction: string, code: string
     }
   }
   return sum
+}
+
+/**
+ * Counts the bytes of 'data' events on sockets accepted on `port` (the outbound's app sockets;
+ * the test's own client sockets have it as their remote port) until stop().
+ */
+function countAppSocketBytes (port: number): { readonly bytes: number, stop: () => void } {
+  const original = net.Socket.prototype.emit
+  const counter = { bytes: 0, stop: () => { net.Socket.prototype.emit = original } }
+  net.Socket.prototype.emit = function (this: net.Socket, event: string | symbol, ...args: unknown[]): boolean {
+    const chunk = args[0]
+    if (event === 'data' && this.localPort === port && Buffer.isBuffer(chunk)) counter.bytes += chunk.length
+    return Reflect.apply(original, this, [event, ...args]) as boolean
+  }
+  return counter
 }
 
 /** meshgate_tcp_read_bytes_total of the outbound side, summed (counted as tunnels close). */
