@@ -5,7 +5,7 @@
  * reason when the engine addon does not load), prints the report and writes it to bench/out/.
  * Every process it started is stopped at the end, also on failure or Ctrl-C.
  *
- *   node dist/bench/run.js [--rounds 3] [--duration 6] [--paths direct,haproxy-pair,node-floor,meshgate-native,meshgate-js]
+ *   node dist/bench/run.js [--rounds 3] [--duration 6] [--paths direct,haproxy-pair,node-floor,meshgate-native,meshgate-native-h3,meshgate-js]
  *                          [--scenarios http1-small,h2c-small,tcp-bulk,tcp-bulk-p4] [--out bench/out] [--settle 2000]
  *                          [--warmup 1] [--slow-endpoint 10] [--h3-vs-h2 6] [--metrics-cost 6]
  *                          [--metrics-cost-rounds 8]
@@ -29,7 +29,7 @@ import { makeCertificates } from './certs.js'
 import { HAPROXY_BINARY } from './haproxy.js'
 import { directPath } from './paths/direct.js'
 import { haproxyPairPath } from './paths/haproxy-pair.js'
-import { meshgateJsPath, meshgateNativePath } from './paths/meshgate-pair.js'
+import { meshgateJsPath, meshgateNativeH3Path, meshgateNativePath } from './paths/meshgate-pair.js'
 import { nodeFloorPath } from './paths/node-floor.js'
 import type { PathDefinition } from './paths/types.js'
 import { writeReport, type BenchEnvironment } from './report.js'
@@ -45,7 +45,7 @@ import { startUpstreams } from './upstreams.js'
 /** dist/bench/run.js → the repository root. */
 const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
-const ALL_PATHS: readonly PathDefinition[] = [directPath, haproxyPairPath, nodeFloorPath, meshgateNativePath, meshgateJsPath]
+const ALL_PATHS: readonly PathDefinition[] = [directPath, haproxyPairPath, nodeFloorPath, meshgateNativePath, meshgateNativeH3Path, meshgateJsPath]
 
 /** The tools the bench runs, with the Debian package that has each. */
 const TOOLS: ReadonlyArray<{ command: string, versionArgs: string[], apt: string }> = [

@@ -143,5 +143,8 @@ export function meshgatePair (options: MeshgatePairOptions): PathDefinition {
 /** The pair on the native h2 engine (nghttp2 + GnuTLS in native/engine/): `dataPlane: native`. */
 export const meshgateNativePath: PathDefinition = meshgatePair({ id: 'meshgate-native', title: 'meshgate native', dataPlane: 'native' })
 
+/** The pair over h3 on the native data plane: the QUIC addon splices tunnels to their sockets. */
+export const meshgateNativeH3Path: PathDefinition = meshgatePair({ id: 'meshgate-native-h3', title: 'meshgate native h3', transport: 'h3', dataPlane: 'native' })
+
 /** The pair on node:http2 (transports/h2): `dataPlane: js`, the data path of issues 2–5's reports. */
 export const meshgateJsPath: PathDefinition = meshgatePair({ id: 'meshgate-js', title: 'meshgate js', dataPlane: 'js' })
