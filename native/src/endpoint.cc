@@ -2,6 +2,7 @@
 // (RFC 9000 §5.2), batched sends with UDP GSO, the pump that turns dirty connections into
 // packets and queued events into JS calls, and the JS-facing methods.
 #include "endpoint.h"
+#include "napi-args.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -711,14 +712,6 @@ Napi::Value Endpoint::SetRef(const Napi::CallbackInfo& info) {
 }
 
 namespace {
-std::vector<uint8_t> BytesArg(const Napi::CallbackInfo& info, size_t i) {
-  std::vector<uint8_t> out;
-  if (info.Length() > i && info[i].IsTypedArray()) {
-    Napi::Uint8Array b = info[i].As<Napi::Uint8Array>();
-    out.assign(b.Data(), b.Data() + b.ByteLength());
-  }
-  return out;
-}
 uint64_t NumberArg(const Napi::CallbackInfo& info, size_t i) {
   return info.Length() > i && info[i].IsNumber() ? static_cast<uint64_t>(info[i].As<Napi::Number>().DoubleValue()) : 0;
 }

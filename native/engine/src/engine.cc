@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "splice.h"
+#include "../../src/napi-args.h"
 
 namespace meshgate {
 namespace engine {
@@ -477,17 +478,6 @@ Napi::Value Engine::StopAccepting(const Napi::CallbackInfo& info) {
   }
   return info.Env().Undefined();
 }
-
-namespace {
-std::vector<uint8_t> BytesArg(const Napi::CallbackInfo& info, size_t i) {
-  std::vector<uint8_t> out;
-  if (info.Length() > i && info[i].IsTypedArray()) {
-    Napi::Uint8Array b = info[i].As<Napi::Uint8Array>();
-    out.assign(b.Data(), b.Data() + b.ByteLength());
-  }
-  return out;
-}
-}  // namespace
 
 // spliceFd(conn, stream, fd, toPeer: Buffer | null, idleMs, start = 0, toSocket: Buffer | null)
 Napi::Value Engine::SpliceFd(const Napi::CallbackInfo& info) {
