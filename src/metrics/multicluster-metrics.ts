@@ -37,7 +37,7 @@ export class MulticlusterMetrics {
     const counter = (name: string, help: string, labelNames: string[]): Cells => new Cells(new CounterFamily({ registry, name, help, labelNames }))
     const gauge = (name: string, help: string, labelNames: string[]): Cells => new Cells(new GaugeFamily({ registry, name, help, labelNames }))
     this.#gatewayStreams = counter('meshgate_gateway_streams_total',
-      'Streams the gateway decided, by exported service (`other` when not exported), mode, kind (request, tunnel, exports), result (ok or the refusal\'s code) and the caller\'s trust domain.',
+      'Streams through the gateway, counted when they end (a tunnel when it closes, a refusal at once), by exported service (`other` when not exported), mode, kind (request, tunnel, exports), result (ok or the refusal\'s code) and the caller\'s trust domain.',
       ['service', 'mode', 'kind', 'result', 'caller_domain'])
     this.#gatewayBytes = counter('meshgate_gateway_tunnel_bytes_total',
       'Bytes moved by tunnels through the gateway, by exported service, mode and direction (from_caller, to_caller); in e2e mode these are TLS records the gateway cannot read.',
