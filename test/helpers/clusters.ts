@@ -22,6 +22,8 @@ export interface ClustersOptions {
   h3Listeners?: boolean
   /** Extra YAML under the gateway's `exports:` (two-space indent inside). */
   extraExports?: string
+  /** More east services at the gateway, each on one of the east workloads. */
+  extraGatewayServices?: Record<string, 'http' | 'tcp' | 'ws'>
   /** Extra YAML under west's `services:`. */
   extraWestServices?: string
   /** Extra top-level YAML for west (e.g. a balancing section). */
@@ -97,7 +99,7 @@ services:
   web-term: ${endpoint(http)}
   echo-term: ${endpoint(tcp)}
   internal: ${endpoint(http)}
-gateway:
+${Object.entries(options.extraGatewayServices ?? {}).map(([name, w]) => `  ${name}: ${endpoint({ http, tcp, ws }[w])}\n`).join('')}gateway:
   tls: { ca: pki/east.local/ca.crt, cert: pki/east.local/gateway.crt, key: pki/east.local/gateway.key }
   listeners: [{ host: 127.0.0.1, port: ${ports.gateway}${h3} }]
   trustDomains:
