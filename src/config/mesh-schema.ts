@@ -93,7 +93,7 @@ const service: Schema<ServiceConfig> = refine(object({
     if (s.failover !== undefined) return fail(ctx, [...path, 'failover'], s.failover, 'no failover when cluster is set (failover is for services with local endpoints)')
     return { aliases: s.aliases, endpoints: [], cluster: s.cluster }
   }
-  if (s.endpoints === undefined && s.source === undefined) return fail(ctx, [...path, 'endpoints'], undefined, 'a list (at least 1) of endpoints, source: <a name in discovery.sources>, or cluster: <a name in clusters>')
+  if (s.endpoints === undefined && s.source === undefined) return fail(ctx, [...path, 'endpoints'], undefined, 'a list (at least 1) of endpoints, or source: <a name in discovery.sources> (or cluster: <a name in clusters>)')
   if (s.endpoints !== undefined && s.source !== undefined) return fail(ctx, [...path, 'source'], s.source, 'no source when endpoints are listed (one or the other)')
   const out: ServiceConfig = { aliases: s.aliases, endpoints: s.endpoints ?? [] }
   if (s.source !== undefined) out.source = s.source

@@ -20,6 +20,8 @@ export interface ClustersOptions {
   dataPlane?: 'js' | 'native'
   /** Whether the gateway and the east inbound listen for h3 too (default: where the addon loads). */
   h3Listeners?: boolean
+  /** Transport of the gateway's sessions to the east inbound for terminate-mode exports (default h2). */
+  eastTransport?: 'h2' | 'h3'
   /** Extra YAML under the gateway's `exports:` (two-space indent inside). */
   extraExports?: string
   /** More east services at the gateway, each on one of the east workloads. */
@@ -78,7 +80,7 @@ devPki:
   const http = `127.0.0.1:${demo.httpPort}`
   const tcp = `127.0.0.1:${demo.tcpPort}`
   const ws = `127.0.0.1:${wsPort}`
-  const endpoint = (target: string): string => `{ endpoints: [{ peer: "127.0.0.1:${ports.east}", identity: "${WEB}", target: "${target}", transport: h2 }] }`
+  const endpoint = (target: string, transport = 'h2'): string => `{ endpoints: [{ peer: "127.0.0.1:${ports.east}", identity: "${WEB}", target: "${target}", transport: ${transport} }] }`
   const files: Record<Role, string> = {
     east: `${pki('east.local', 'web', 'west.local')}${dp}log: { level: warn }
 admin: { host: 127.0.0.1, port: ${ports.eastAdmin} }
@@ -96,8 +98,8 @@ services:
   web: ${endpoint(http)}
   ws: ${endpoint(ws)}
   echo: ${endpoint(tcp)}
-  web-term: ${endpoint(http)}
-  echo-term: ${endpoint(tcp)}
+  web-term: ${endpoint(http, options.eastTransport)}
+  echo-term: ${endpoint(tcp, options.eastTransport)}
   internal: ${endpoint(http)}
 ${Object.entries(options.extraGatewayServices ?? {}).map(([name, w]) => `  ${name}: ${endpoint({ http, tcp, ws }[w])}\n`).join('')}gateway:
   tls: { ca: pki/east.local/ca.crt, cert: pki/east.local/gateway.crt, key: pki/east.local/gateway.key }

@@ -15,15 +15,27 @@ import { eventually, startClusters, type Clusters } from '../helpers/clusters.js
 import { metricSum, metricsText } from '../helpers/meshgate-process.js'
 import { patternStream } from '../helpers/streams.js'
 import { NdjsonReader } from '../admin/ndjson.js'
-import { h3Skip } from '../helpers/transports.js'
+import { h3Skip, nativeSkip } from '../helpers/transports.js'
 
 const CLIENT = 'spiffe://west.local/ns/default/sa/client'
 const GATEWAY = 'spiffe://east.local/ns/default/sa/gateway'
 const MB = 1024 * 1024
 
-const VARIANTS = [
-  { label: 'h3 west ↔ gateway, h2 gateway ↔ east', transport: 'h3' as const, dataPlane: undefined, skip: h3Skip() },
-  { label: 'h2 all the way, JS data plane', transport: 'h2' as const, dataPlane: 'js' as const, h3Listeners: false, skip: false as const },
+interface Variant {
+  label: string
+  /** West → gateway. */
+  transport: 'h2' | 'h3'
+  dataPlane?: 'js' | 'native'
+  h3Listeners?: boolean
+  /** Gateway → east inbound in terminate mode (e2e is always the inner h2 session over TCP). */
+  eastTransport?: 'h2' | 'h3'
+  skip: string | false
+}
+
+const VARIANTS: Variant[] = [
+  { label: 'h3 west ↔ gateway, h2 gateway ↔ east', transport: 'h3', skip: h3Skip() },
+  { label: 'h2 all the way, JS data plane', transport: 'h2', dataPlane: 'js', h3Listeners: false, skip: false },
+  { label: 'h2 west ↔ gateway on the native data plane, h3 gateway ↔ east in terminate mode', transport: 'h2', dataPlane: 'native', eastTransport: 'h3', skip: nativeSkip() || h3Skip() },
 ]
 
 /** Sends `size` pattern bytes to `port` (then FIN) and hashes what comes back until the close; 120 s bound. */
@@ -82,7 +94,7 @@ for (const variant of VARIANTS) {
     let c: Clusters
     let tap: NdjsonReader
     before(async () => {
-      c = await startClusters({ transport: variant.transport, dataPlane: variant.dataPlane, h3Listeners: variant.h3Listeners })
+      c = await startClusters({ transport: variant.transport, dataPlane: variant.dataPlane, h3Listeners: variant.h3Listeners, eastTransport: variant.eastTransport })
       // The gateway's tap, from before any traffic: every event it sees is recorded.
       tap = new NdjsonReader(await fetch(`http://127.0.0.1:${c.ports.gatewayAdmin}/tap?limit=1000`))
       await tap.until((lines) => lines.some((l) => l.type === 'tap'))
@@ -182,6 +194,9 @@ for (const variant of VARIANTS) {
       const metrics = await metricsText(c.ports.gatewayAdmin)
       assert.ok(metricSum(metrics, 'meshgate_gateway_streams_total', { service: 'web-term', mode: 'terminate', kind: 'request', result: 'ok' }) >= 1)
       assert.ok(metricSum(metrics, 'meshgate_gateway_streams_total', { service: 'echo-term', mode: 'terminate', kind: 'tunnel', result: 'ok' }) >= 1)
+      // The gateway bridges: it took the caller's session over one transport and dials east over the endpoint's.
+      assert.ok(metricSum(metrics, 'meshgate_transport_sessions_total', { transport: variant.transport, side: 'server' }) >= 1)
+      assert.ok(metricSum(metrics, 'meshgate_transport_sessions_total', { transport: variant.eastTransport ?? 'h2', side: 'client' }) >= 1)
     })
 
     it('once west is gone its e2e tunnels close, and the gateway counts the 100 MB each way it relayed unread', async () => {
