@@ -45,8 +45,13 @@ export interface RemoteClustersOptions {
   observer?: RemoteClusterObserver
 }
 
+/** How often inner sessions are checked for an outer session going away, ms (1 s). */
+const SWEEP_MS = 1000
+
 interface InnerSet {
   sessions: RoutedSession[]
+  /** The gateway session each inner session's tunnel rides on. */
+  outers: Map<RoutedSession, PeerSession>
   dialing: Promise<RoutedSession> | undefined
 }
 
@@ -61,6 +66,7 @@ export class RemoteClusters {
   readonly #inner = new Map<string, InnerSet>()
   readonly #observer: RemoteClusterObserver
   #closed = false
+  #sweeper: NodeJS.Timeout | undefined
 
   constructor (options: RemoteClustersOptions) {
     this.#options = options
@@ -137,11 +143,12 @@ export class RemoteClusters {
       return ready === undefined ? undefined : this.#terminated(ready, via)
     }
     const set = this.#inner.get(innerKey(via))
-    return set?.sessions.find((s) => s.available && s.streamCapacity > 0)
+    return set?.sessions.find((s) => s.available && s.streamCapacity > 0 && set.outers.get(s)?.available !== false)
   }
 
   async close (): Promise<void> {
     this.#closed = true
+    clearInterval(this.#sweeper)
     const inner = [...this.#inner.values()].flatMap((s) => s.sessions)
     await Promise.allSettled(inner.map(async (s) => await s.close()))
     await this.#pool.close()
@@ -149,6 +156,7 @@ export class RemoteClusters {
 
   destroy (): void {
     this.#closed = true
+    clearInterval(this.#sweeper)
     for (const set of this.#inner.values()) for (const s of set.sessions) s.destroy()
     this.#pool.destroy()
   }
@@ -171,6 +179,23 @@ export class RemoteClusters {
     }
   }
 
+  /**
+   * A gateway that drains sends GOAWAY on the outer session, but cannot see into the tunnels: the
+   * inner sessions riding on it are closed gracefully here (their streams finish), so the gateway
+   * is not held until its drain deadline and new streams go on a fresh tunnel.
+   */
+  #sweep (): void {
+    for (const set of this.#inner.values()) {
+      for (const [inner, outer] of set.outers) {
+        if (outer.available || inner.closed) continue
+        set.outers.delete(inner)
+        const i = set.sessions.indexOf(inner)
+        if (i >= 0) set.sessions.splice(i, 1)
+        inner.close().catch(() => {})
+      }
+    }
+  }
+
   #terminated (session: PeerSession, via: GatewayRoute): RoutedSession {
     return new RoutedSession(session, { [GATEWAY_HEADERS.service]: via.service }, undefined, (kind) => this.#observer.stream(via.cluster, 'terminate', kind))
   }
@@ -178,7 +203,7 @@ export class RemoteClusters {
   async #dialInner (via: GatewayRoute): Promise<RoutedSession> {
     const key = innerKey(via)
     let set = this.#inner.get(key)
-    if (set === undefined) this.#inner.set(key, set = { sessions: [], dialing: undefined })
+    if (set === undefined) this.#inner.set(key, set = { sessions: [], outers: new Map(), dialing: undefined })
     // One dial at a time per service: concurrent callers share the session it brings.
     set.dialing ??= this.#openInner(via, set).finally(() => { if (set !== undefined) set.dialing = undefined })
     return await set.dialing
@@ -212,11 +237,14 @@ export class RemoteClusters {
       }).catch((err: unknown) => { tunnel.stream.destroy(); throw err })
       const routed = new RoutedSession(session, {}, target, (kind) => this.#observer.stream(via.cluster, 'e2e', kind))
       set.sessions.push(routed)
+      set.outers.set(routed, outer)
       session.onClose(() => {
         const i = set.sessions.indexOf(routed)
         if (i >= 0) set.sessions.splice(i, 1)
+        set.outers.delete(routed)
         tunnel.stream.destroy()
       })
+      this.#sweeper ??= setInterval(() => this.#sweep(), SWEEP_MS).unref()
       this.#observer.innerSession(via.cluster, 'ok')
       this.#options.logger.debug({ cluster: via.cluster, service: via.service, peer: peerIdentity, target, transport: outer.transport }, 'e2e session through the gateway up')
       return routed

@@ -121,9 +121,14 @@ describe('the gateway refuses, with codes', { timeout: 120_000 }, () => {
     assert.equal(reply.error, 'E_NO_ENDPOINT')
   })
 
-  it('gateway killed: west answers 502 E_GATEWAY_UNREACHABLE; once it is back, traffic flows again', async () => {
+  it('gateway drained then gone: west answers 502 E_GATEWAY_UNREACHABLE; once it is back, traffic flows again', async () => {
     assert.equal((await get(c.ports.app, '/', 'web.east')).status, 200)
+    // SIGTERM drains: west closes the inner sessions riding on the session the gateway sends GOAWAY
+    // on, so the gateway finishes well before its drain deadline (30 s; stop() kills after 5 s).
     await c.stop('gateway')
+    assert.equal(c.procs.gateway.child.signalCode, null, `the gateway was killed, not drained:\n${c.procs.gateway.output().slice(-1500)}`)
+    assert.equal(c.procs.gateway.child.exitCode, 0)
+    assert.ok(!c.procs.gateway.output().includes('drain deadline reached'), c.procs.gateway.output().slice(-1500))
     let last = { status: 0, error: undefined as string | undefined, body: '' }
     // The first request may still meet the dying inner session (E_PEER_RESET); then the dial fails.
     await eventually(async () => {
