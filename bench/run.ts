@@ -8,7 +8,7 @@
  *   node dist/bench/run.js [--rounds 3] [--duration 6] [--paths direct,haproxy-pair,node-floor,meshgate-native,meshgate-native-h3,meshgate-js]
  *                          [--scenarios http1-small,h2c-small,tcp-bulk,tcp-bulk-p4] [--out bench/out] [--settle 2000]
  *                          [--warmup 1] [--slow-endpoint 10] [--h3-vs-h2 6] [--metrics-cost 6]
- *                          [--metrics-cost-rounds 8]
+ *                          [--metrics-cost-rounds 8] [--gateway-hop 6]
  *
  * After the path matrix, issue 3's balancer comparison (scenarios/slow-endpoint.ts) runs on its
  * own: `--slow-endpoint S` seconds per balancer per round (0 skips it). Then issue 5's transport
@@ -17,6 +17,8 @@
  * (scenarios/metrics-cost.ts): `--metrics-cost S` seconds per scenario per variant per round (0 skips it),
  * `--metrics-cost-rounds N` rounds of it (8: a 5 % target needs more rounds than the path matrix);
  * its variants run at the same time, with an identical control pair that shows the method's error.
+ * Then issue 12's gateway hop (scenarios/gateway-hop.ts): `--gateway-hop S` seconds per scenario per
+ * path per round (0 skips it): the direct pair against the multi-cluster path, e2e and terminate.
  */
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -34,6 +36,7 @@ import { nodeFloorPath } from './paths/node-floor.js'
 import type { PathDefinition } from './paths/types.js'
 import { writeReport, type BenchEnvironment } from './report.js'
 import { scenarios as allScenarios } from './scenarios/index.js'
+import { runAndWriteGatewayHop } from './scenarios/gateway-hop.js'
 import { runAndWriteH3VsH2 } from './scenarios/h3-vs-h2.js'
 import { runAndWriteMetricsCost } from './scenarios/metrics-cost.js'
 import { runAndWriteSlowEndpoint } from './scenarios/slow-endpoint.js'
@@ -98,6 +101,7 @@ async function main (): Promise<number> {
       'h3-vs-h2': { type: 'string', default: '6' },
       'metrics-cost': { type: 'string', default: '6' },
       'metrics-cost-rounds': { type: 'string', default: '8' },
+      'gateway-hop': { type: 'string', default: '6' },
     },
   })
   const rounds = Number(values.rounds)
@@ -170,6 +174,11 @@ async function main (): Promise<number> {
   if (metricsSeconds > 0) {
     console.log('\n' + await runAndWriteMetricsCost(outDir, { workDir: join(workDir, 'metrics-cost'), repoDir: REPO_DIR, certs, durationSeconds: metricsSeconds, rounds: Number(values['metrics-cost-rounds']), warmupSeconds, control: true, command, log }))
     log(`metrics-cost comparison written to ${join(outDir, 'metrics-cost.md')} and metrics-cost.json`)
+  }
+  const gatewaySeconds = Number(values['gateway-hop'])
+  if (gatewaySeconds > 0) {
+    console.log('\n' + await runAndWriteGatewayHop(outDir, { workDir: join(workDir, 'gateway-hop'), repoDir: REPO_DIR, certs, durationSeconds: gatewaySeconds, rounds, warmupSeconds, log }))
+    log(`gateway-hop comparison written to ${join(outDir, 'gateway-hop.md')} and gateway-hop.json`)
   }
   return 0
 }

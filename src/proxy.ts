@@ -15,7 +15,9 @@ import type { DemoUpstream } from './demo/upstream.js'
 import type { ConfiguredDiscovery } from './discovery/from-config.js'
 import { spiffeIdFromSubjectAltName } from './identity/spiffe.js'
 import { readTlsMaterial } from './identity/tls-files.js'
+import type { GatewayRole } from './gateway/role.js'
 import type { InboundRole } from './inbound/role.js'
+import type { RemoteClusters } from './multicluster/remote-clusters.js'
 import { createMetrics, type Metrics } from './metrics/index.js'
 import type { OutboundRole } from './outbound/role.js'
 import { combineTelemetry } from './telemetry.js'
@@ -32,6 +34,8 @@ export interface RunningProxy {
   readonly metrics: Metrics
   readonly outbound?: OutboundRole
   readonly inbound?: InboundRole
+  /** The gateway role (multi-cluster), when the config has one. */
+  readonly gateway?: GatewayRole
   readonly demo?: DemoUpstream
   readonly adminAddress?: { host: string, port: number }
   /** The engine carrying this process's h2 peer sessions (`dataPlane` resolved at start). */
@@ -59,6 +63,8 @@ export function h3Requests (config: MeshConfig): string[] {
     service.endpoints.forEach((e, i) => { if (e.transport === 'h3') paths.push(`services.${name}.endpoints[${i}].transport`) })
   }
   config.inbound?.listeners.forEach((l, i) => { if (l.h3 === true) paths.push(`inbound.listeners[${i}].h3`) })
+  config.gateway?.listeners.forEach((l, i) => { if (l.h3 === true) paths.push(`gateway.listeners[${i}].h3`) })
+  for (const [name, c] of Object.entries(config.clusters ?? {})) if (c.transport === 'h3') paths.push(`clusters.${name}.transport`)
   const walk = (value: unknown, path: string): void => {
     if (Array.isArray(value)) value.forEach((v, i) => walk(v, `${path}[${i}]`))
     else if (value !== null && typeof value === 'object') {
@@ -81,6 +87,8 @@ export function h3Requests (config: MeshConfig): string[] {
  */
 export function mayUseH3 (config: MeshConfig): boolean {
   if (config.inbound?.listeners.some((l) => l.h3 !== false) === true) return true
+  if (config.gateway?.listeners.some((l) => l.h3 !== false) === true) return true
+  if (Object.values(config.clusters ?? {}).some((c) => c.transport !== 'h2')) return true
   if (Object.values(config.services).some((s) => s.endpoints.some((e) => e.transport !== 'h2'))) return true
   return Object.values(config.discovery?.sources ?? {}).some((source) =>
     source.kind === 'file' || Object.values(source.services).some((s) => s.transport !== 'h2'))
@@ -175,10 +183,14 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
   let discovery: ConfiguredDiscovery | undefined
   let admin: AdminServer | undefined
   let traffic: DemoTraffic | undefined
+  let gateway: GatewayRole | undefined
+  let remote: RemoteClusters | undefined
   let ready = false
   const destroyAll = (): void => {
     traffic?.stop()
     outbound?.destroy()
+    remote?.destroy()
+    gateway?.destroy()
     discovery?.close().catch(() => {})
     inbound?.destroy()
     demo?.close().catch(() => {})
@@ -198,9 +210,10 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
         config: config.inbound, tls: await readTlsMaterial(config.inbound.tls), timeouts: config.timeouts, transports, telemetry, logger,
       })
     }
-    if (config.outbound !== undefined) {
-      const [{ discoveryFromConfig }, { startOutboundRole }, { configureSelection }] = await Promise.all([
-        import('./discovery/from-config.js'), import('./outbound/role.js'), import('./outbound/transport-selector.js'),
+    // Discovery feeds the outbound role and the gateway; remote clusters add their gateways' exports.
+    if (config.outbound !== undefined || config.gateway !== undefined) {
+      const [{ discoveryFromConfig }, { configureSelection }] = await Promise.all([
+        import('./discovery/from-config.js'), import('./outbound/transport-selector.js'),
       ])
       configureSelection(transports, {
         headStartMs: config.h3.autoHeadStartMs,
@@ -208,13 +221,37 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
         onFallback: metrics.transportFallback,
         logger: logger.child({ component: 'transport-selector' }),
       })
-      const tls = await readTlsMaterial(config.outbound.tls)
+      if (config.clusters !== undefined && config.outbound !== undefined) {
+        const { RemoteClusters } = await import('./multicluster/remote-clusters.js')
+        remote = new RemoteClusters({
+          clusters: config.clusters,
+          tls: await readTlsMaterial(config.outbound.tls),
+          transports,
+          timeouts: config.timeouts,
+          logger: logger.child({ component: 'multicluster' }),
+          observer: metrics.multicluster?.remoteClusters(),
+        })
+      }
+      const remoteSources = remote
       // Discovery sources feed one balancer per service (P2C peak-EWMA / least-loaded, failure accrual, queue).
-      discovery = await discoveryFromConfig(config, { logger, balancerObserver: metrics.balancerObserver, discoveryObserver: metrics.discoveryObserver })
+      discovery = await discoveryFromConfig(config, {
+        logger,
+        balancerObserver: metrics.balancerObserver,
+        discoveryObserver: metrics.discoveryObserver,
+        remoteSource: remoteSources === undefined ? undefined : (cluster, observer) => remoteSources.source(cluster, observer),
+      })
+    }
+    if (config.gateway !== undefined && discovery !== undefined) {
+      const { startGateway } = await import('./gateway/start.js')
+      gateway = await startGateway({ config, directory: discovery.directory, transports, telemetry, metrics, logger })
+    }
+    if (config.outbound !== undefined && discovery !== undefined) {
+      const [{ startOutboundRole }, { pickerFor }] = await Promise.all([import('./outbound/role.js'), import('./multicluster/failover-picker.js')])
+      const tls = await readTlsMaterial(config.outbound.tls)
       outbound = await startOutboundRole({
         config: config.outbound,
         services: config.services,
-        picker: discovery.directory,
+        picker: pickerFor(config.services, discovery.directory, metrics.multicluster, logger),
         tls,
         identity: identityOfCert(tls.cert),
         timeouts: config.timeouts,
@@ -222,6 +259,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
         transports,
         telemetry,
         logger,
+        remote,
       })
       const demoTraffic = config.demo?.trafficPerSecond ?? 0
       const [first] = outbound.listeners
@@ -265,7 +303,9 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
       logger.info({ deadlineMs }, 'draining')
       let timer: NodeJS.Timeout | undefined
       const deadline = new Promise<'deadline'>((resolve) => { timer = setTimeout(() => resolve('deadline'), deadlineMs) })
-      const graceful = Promise.allSettled([outbound?.close(), inbound?.close()]).then(() => 'drained' as const)
+      const graceful = Promise.allSettled([
+        outbound?.close().then(async () => await remote?.close()), inbound?.close(), gateway?.close(),
+      ]).then(() => 'drained' as const)
       const outcome = await Promise.race([graceful, deadline])
       clearTimeout(timer)
       if (outcome === 'deadline') logger.warn({ deadlineMs }, 'drain deadline reached; dropping what is left')
@@ -281,6 +321,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
     metrics,
     outbound,
     inbound,
+    gateway,
     demo,
     adminAddress: admin?.address,
     dataPlane: h2.selection.effective,

@@ -3,7 +3,7 @@
  * access logs subscribe. Kept as plain records so the hot path builds one object per exchange.
  */
 
-export type Direction = 'outbound' | 'inbound'
+export type Direction = 'outbound' | 'inbound' | 'gateway'
 
 /** One HTTP exchange as seen by a role, reported when the response head is known (or failed). */
 export interface RequestEvent {

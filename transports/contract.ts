@@ -220,6 +220,12 @@ export interface ConnectOptions {
   /** Bound on TCP/UDP connect plus handshake, ms (E_CONNECT_TIMEOUT). */
   connectTimeoutMs: number
   signal?: AbortSignal
+  /**
+   * Runs the session over this byte stream instead of dialling `address`, which then only names
+   * the peer (an inner session inside a CONNECT tunnel: the multi-cluster gateway's end-to-end
+   * mode). Only stream transports (h2) can; h3 refuses with E_TRANSPORT_UNAVAILABLE.
+   */
+  over?: Duplex
 }
 
 export interface ListenOptions {

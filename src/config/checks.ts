@@ -7,6 +7,7 @@ import { basename, dirname, isAbsolute, resolve } from 'node:path'
 import { DEFAULTS } from './defaults.js'
 import { formatHostPort, hostsOverlap, isLoopback, isWildcard, parseHostPort } from './address.js'
 import { describeValue, formatPath, isRecord, type Context, type Path } from './schema.js'
+import { checkMulticluster } from './multicluster-checks.js'
 
 type Raw = Record<string, unknown>
 
@@ -155,10 +156,10 @@ function checkDevPkiFiles (raw: Raw, ctx: Context): void {
       if (dirname(absolute) !== pkiDir) continue
       const base = basename(absolute)
       const ok = kind === 'ca'
-        ? base === 'ca.crt'
+        ? base === 'ca.crt' || (base === 'bundle.crt' && Array.isArray(devPki.trustDomains))
         : workloads.some((w) => base === `${w}.${kind === 'cert' ? 'crt' : 'key'}`)
       if (ok) continue
-      const wanted = kind === 'ca' ? 'ca.crt' : `<workload>.${kind === 'cert' ? 'crt' : 'key'} for a workload in devPki.workloads (${[...new Set(workloads)].join(', ')})`
+      const wanted = kind === 'ca' ? `ca.crt${Array.isArray(devPki.trustDomains) ? ' or bundle.crt' : ''}` : `<workload>.${kind === 'cert' ? 'crt' : 'key'} for a workload in devPki.workloads (${[...new Set(workloads)].join(', ')})`
       problem(ctx, [role, 'tls', kind], file, `${wanted}, since devPki creates the files of ${dir}`)
     }
   }
@@ -208,4 +209,5 @@ export function checkReferences (raw: unknown, ctx: Context): void {
   checkTargets(raw, ctx)
   checkDevPkiFiles(raw, ctx)
   checkDiscovery(raw, ctx)
+  checkMulticluster(raw, ctx)
 }

@@ -10,6 +10,7 @@ import {
   boolean, decimal, duration, fail, filePath, integer, INVALID, leaf, list, map, object, oneOf, optional, orFalse,
   refine, required, size, string, tagged, withDefault, type Schema,
 } from './schema.js'
+import { clusters, devPkiDomain, gateway } from './multicluster-schema.js'
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 
@@ -31,6 +32,7 @@ const devPki = object({
   dir: required(filePath('a directory path')),
   trustDomain: withDefault(string('a trust domain (lowercase letters, digits, ".", "-", "_")', isTrustDomain), DEFAULTS.devPki.trustDomain),
   workloads: required(list(name, 1)),
+  trustDomains: optional(list(devPkiDomain, 1)),
 })
 
 const timeouts = object({
@@ -81,11 +83,21 @@ const service: Schema<ServiceConfig> = refine(object({
   aliases: withDefault(list(authority), []),
   endpoints: optional(list(endpoint, 1)),
   source: optional(name),
+  cluster: optional(name),
+  failover: optional(name),
 }), (s, path, ctx) => {
-  if (s.endpoints === undefined && s.source === undefined) return fail(ctx, [...path, 'endpoints'], undefined, 'a list (at least 1) of endpoints, or source: <a name in discovery.sources>')
+  if (s.cluster !== undefined) {
+    // A remote service: its endpoints come from the cluster's gateway.
+    if (s.endpoints !== undefined) return fail(ctx, [...path, 'endpoints'], 'a list', 'no endpoints when cluster is set (the gateway of the cluster serves them)')
+    if (s.source !== undefined) return fail(ctx, [...path, 'source'], s.source, 'no source when cluster is set (the gateway of the cluster serves the endpoints)')
+    if (s.failover !== undefined) return fail(ctx, [...path, 'failover'], s.failover, 'no failover when cluster is set (failover is for services with local endpoints)')
+    return { aliases: s.aliases, endpoints: [], cluster: s.cluster }
+  }
+  if (s.endpoints === undefined && s.source === undefined) return fail(ctx, [...path, 'endpoints'], undefined, 'a list (at least 1) of endpoints, or source: <a name in discovery.sources> (or cluster: <a name in clusters>)')
   if (s.endpoints !== undefined && s.source !== undefined) return fail(ctx, [...path, 'source'], s.source, 'no source when endpoints are listed (one or the other)')
   const out: ServiceConfig = { aliases: s.aliases, endpoints: s.endpoints ?? [] }
   if (s.source !== undefined) out.source = s.source
+  if (s.failover !== undefined) out.failover = s.failover
   return out
 })
 
@@ -273,4 +285,6 @@ export const meshConfigSchema: Schema<Omit<MeshConfig, 'file'>> = object({
   inbound: optional(inbound),
   admin: withDefault(orFalse(admin), {}),
   demo: optional(demo),
+  clusters: optional(clusters),
+  gateway: optional(gateway),
 })

@@ -41,6 +41,12 @@ export function describeConfig (config: MeshConfig): string[] {
     const listeners = config.inbound.listeners.map((l) => formatHostPort(l.host, l.port)).join(', ')
     lines.push(`inbound: ${listeners} → ${config.inbound.targets.map((t) => `${t.address} ${t.protocol}`).join(', ')}`)
   }
+  for (const [name, c] of Object.entries(config.clusters ?? {})) lines.push(`cluster ${name}: gateway ${c.gateway} (${c.identity}) over ${c.transport}`)
+  if (config.gateway !== undefined) {
+    const g = config.gateway
+    const exports = Object.entries(g.exports).map(([name, e]) => `${name} ${e.mode}`).join(', ')
+    lines.push(`gateway: ${g.listeners.map((l) => formatHostPort(l.host, l.port)).join(', ')} for ${Object.keys(g.trustDomains).join(', ')} → exports ${exports}`)
+  }
   lines.push(`admin: ${config.admin === undefined ? 'off' : `http://${formatHostPort(config.admin.host, config.admin.port)}/`}`)
   if (config.demo !== undefined) lines.push(`demo: http ${formatHostPort(config.demo.host, config.demo.httpPort)}, tcp echo ${formatHostPort(config.demo.host, config.demo.tcpPort)}`)
   if (config.devPki !== undefined) lines.push(`devPki: ${config.devPki.dir} (${config.devPki.trustDomain}: ${config.devPki.workloads.join(', ')})`)

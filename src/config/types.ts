@@ -30,6 +30,18 @@ export interface DevPkiConfig {
   trustDomain: string
   /** Workload names; each gets `spiffe://<trustDomain>/ns/default/sa/<name>`. */
   workloads: string[]
+  /**
+   * More trust domains, each with its own CA in its own directory (multi-cluster). When present,
+   * `<dir>/bundle.crt` holds this section's CA followed by theirs (a trust bundle for tls.ca).
+   */
+  trustDomains?: DevPkiDomainConfig[]
+}
+
+/** One more trust domain of the development PKI: its CA and workloads in `dir`. */
+export interface DevPkiDomainConfig {
+  trustDomain: string
+  dir: string
+  workloads: string[]
 }
 
 export interface Timeouts {
@@ -120,6 +132,10 @@ export interface ServiceConfig {
   endpoints: EndpointConfig[]
   /** Name of the discovery source (`discovery.sources.<name>`) that serves this service instead. */
   source?: string
+  /** The service lives in this remote cluster (`clusters.<name>`), reached through its gateway. */
+  cluster?: string
+  /** When every local endpoint is ejected (or none exists), traffic goes to this remote cluster. */
+  failover?: string
 }
 
 /** A `file` discovery source: a YAML/JSON file of `services: { <name>: { endpoints: [...] } }`, watched. */
@@ -324,4 +340,43 @@ export interface MeshConfig {
   inbound?: InboundConfig
   admin?: AdminConfig
   demo?: DemoConfig
+  /** Remote clusters this process's outbound side reaches through their gateways. */
+  clusters?: Record<string, RemoteClusterConfig>
+  /** The gateway role: peer sessions from other clusters, forwarded to this cluster's inbounds. */
+  gateway?: GatewayConfig
+}
+
+/** A remote cluster, as the outbound side sees it: its gateway and how to reach it. */
+export interface RemoteClusterConfig {
+  /** `host:port` of the cluster's gateway (h2 on TCP, h3 on UDP). */
+  gateway: string
+  /** SPIFFE ID the gateway must present. */
+  identity: string
+  /** Transport to the gateway (default `auto`: h3, falling back to h2). */
+  transport: TransportName
+  /** How often the gateway's exported services are read again, ms (default 5 s). */
+  refreshMs: number
+}
+
+/** One service the gateway exports to other clusters. */
+export interface GatewayExportConfig {
+  /** Callers (SPIFFE IDs, trust domains `spiffe://td`, or `*`) allowed to reach it. */
+  allow: string[]
+  /**
+   * `e2e` (default): callers run their own mTLS session with the final inbound inside a CONNECT
+   * tunnel; the gateway sees ciphertext. `terminate`: the gateway reads the requests and
+   * re-originates them under its own identity.
+   */
+  mode: 'e2e' | 'terminate'
+}
+
+export interface GatewayConfig {
+  /** The gateway's own identity, and the CA of this cluster (for the hop to local inbounds). */
+  tls: TlsFiles
+  /** One port each: h2 on TCP and (where the QUIC addon loads, unless `h3: false`) h3 on UDP. */
+  listeners: InboundListenerConfig[]
+  /** Trust domains whose workloads may call, each with its own root CA (PEM file). */
+  trustDomains: Record<string, { ca: string }>
+  /** Services of this cluster (names in `services`) reachable through the gateway. */
+  exports: Record<string, GatewayExportConfig>
 }

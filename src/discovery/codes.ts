@@ -14,6 +14,7 @@ export const DISCOVERY_ERROR_CODES = {
   E_DISCOVERY_K8S_HTTP: 'the Kubernetes API server answered with an error status',
   E_DISCOVERY_K8S_STREAM: 'the Kubernetes watch connection failed or sent an unreadable line',
   E_DISCOVERY_K8S_GONE: 'the Kubernetes resourceVersion expired (410 Gone); relisting',
+  E_DISCOVERY_GATEWAY_FAILED: 'the remote cluster\'s gateway could not be asked for its exports (unreachable, refused, bad answer)',
   E_DISCOVERY_K8S_INVALID_SLICE: 'an EndpointSlice could not be used; its last good version is kept',
 } as const
 

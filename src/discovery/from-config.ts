@@ -15,6 +15,16 @@ export interface DiscoveryComponents {
   logger?: Logger
   balancerObserver?: BalancerObserver
   discoveryObserver?: DiscoveryObserver
+  /**
+   * Builds the source of a remote cluster's exported services (multi-cluster: a service with
+   * `cluster:` or `failover:`); required when the config has such services.
+   */
+  remoteSource?: (cluster: string, observer: DiscoveryObserver) => DiscoverySource
+}
+
+/** Source name of a remote cluster's exports; `<service>@<cluster>` is a service's failover. */
+export function remoteSourceName (cluster: string): string {
+  return `gateway:${cluster}`
 }
 
 /** The directory the outbound role picks from, and its readiness. */
@@ -85,9 +95,19 @@ export async function discoveryFromConfig (config: Pick<MeshConfig, 'file' | 'se
   const sourceOf = (service: ServiceConfig): string => service.source ?? STATIC_SOURCE
   const statics: Record<string, ServiceConfig> = {}
   const services: Record<string, string> = {}
+  const remotes = new Set<string>()
   for (const [name, service] of Object.entries(config.services)) {
+    if (service.cluster !== undefined) {
+      services[name] = remoteSourceName(service.cluster)
+      remotes.add(service.cluster)
+      continue
+    }
     services[name] = sourceOf(service)
     if (service.source === undefined) statics[name] = service
+    if (service.failover !== undefined) {
+      services[`${name}@${service.failover}`] = remoteSourceName(service.failover)
+      remotes.add(service.failover)
+    }
   }
   const sources: Record<string, DiscoverySource> = {}
   const used = new Set(Object.values(services))
@@ -98,6 +118,11 @@ export async function discoveryFromConfig (config: Pick<MeshConfig, 'file' | 'se
     for (const [name, source] of Object.entries(config.discovery?.sources ?? {})) {
       if (!used.has(name)) continue
       sources[name] = await sourceFor(name, source, labelled(observer, name, () => answered.add(name)), components.logger)
+    }
+    for (const cluster of remotes) {
+      const name = remoteSourceName(cluster)
+      if (components.remoteSource === undefined) throw new TypeError(`services name the remote cluster ${cluster}, but no remote source was given`)
+      sources[name] = components.remoteSource(cluster, labelled(observer, name, () => answered.add(name)))
     }
   } catch (err) {
     for (const source of Object.values(sources)) source.close().catch(() => {})

@@ -19,6 +19,23 @@ export interface Endpoint {
   transport: TransportName
   /** Zone or cluster, when the source knows it. */
   zone?: string
+  /** Set when the endpoint is a remote cluster's gateway: how traffic crosses it (multi-cluster). */
+  via?: GatewayRoute
+}
+
+/** How an endpoint that is a remote cluster's gateway carries the service's traffic. */
+export interface GatewayRoute {
+  /** The cluster's name in `clusters`. */
+  cluster: string
+  /** The service's name at the gateway (as its exports call it). */
+  service: string
+  /**
+   * `e2e`: an mTLS session with the final inbound runs inside a CONNECT tunnel to the gateway;
+   * `terminate`: streams go to the gateway itself, which re-originates them.
+   */
+  mode: 'e2e' | 'terminate'
+  /** Identities the final inbounds present (e2e: the inner session must show one of them). */
+  identities: readonly string[]
 }
 
 export type DiscoveryUpdate =

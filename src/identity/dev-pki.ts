@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { MeshError } from '../errors.js'
-import type { DevPkiConfig } from '../config/types.js'
+import type { DevPkiConfig, DevPkiDomainConfig } from '../config/types.js'
 import { createCertificateAuthority, loadCertificateAuthority, spiffeId, type CertificateAuthority } from './pki.js'
 
 /** A workload certificate this close to expiry is issued again, ms (7 days). */
@@ -73,7 +73,7 @@ async function staleReason (certFile: string, keyFile: string, ca: X509Certifica
   return undefined
 }
 
-async function loadOrCreateCa (cfg: DevPkiConfig, logger: Logger): Promise<CertificateAuthority> {
+async function loadOrCreateCa (cfg: DevPkiDomainConfig, logger: Logger): Promise<CertificateAuthority> {
   const certFile = join(cfg.dir, 'ca.crt')
   const keyFile = join(cfg.dir, 'ca.key')
   const [hasCert, hasKey] = [await exists(certFile), await exists(keyFile)]
@@ -95,7 +95,7 @@ async function loadOrCreateCa (cfg: DevPkiConfig, logger: Logger): Promise<Certi
 }
 
 /** Loads or creates the CA, then issues every workload certificate that is missing or stale. */
-async function issueMissing (cfg: DevPkiConfig, logger: Logger): Promise<void> {
+async function issueMissing (cfg: DevPkiDomainConfig, logger: Logger): Promise<CertificateAuthority> {
   const ca = await loadOrCreateCa(cfg, logger)
   const caCert = new X509Certificate(ca.cert)
   for (const name of cfg.workloads) {
@@ -109,6 +109,18 @@ async function issueMissing (cfg: DevPkiConfig, logger: Logger): Promise<void> {
     await writeAtomic(certFile, issued.cert, 0o644)
     logger.info({ dir: cfg.dir, identity: id, reason }, 'dev PKI: issued workload certificate')
   }
+  return ca
+}
+
+/** One trust domain's directory: made, locked, its CA and workloads issued. Returns its CA. */
+async function ensureDomain (cfg: DevPkiDomainConfig, logger: Logger): Promise<CertificateAuthority> {
+  try {
+    await mkdir(cfg.dir, { recursive: true, mode: 0o700 })
+    return await withLock(cfg.dir, async () => await issueMissing(cfg, logger))
+  } catch (err) {
+    if (err instanceof MeshError) throw err
+    throw new MeshError('E_CONFIG', `cannot write dev PKI in ${cfg.dir}: ${errorReason(err)}`, { cause: err })
+  }
 }
 
 function errorReason (err: unknown): string {
@@ -120,14 +132,25 @@ function errorReason (err: unknown): string {
  * `<name>.key` with URI SAN `spiffe://<trustDomain>/ns/default/sa/<name>`. Existing files are
  * kept; a workload certificate is issued again (from the saved CA) only when missing, not signed
  * by that CA, of another identity, or within 7 days of expiry. Keys are written with mode 0600.
+ * With `trustDomains`, each further domain gets the same in its own directory, and
+ * `<dir>/bundle.crt` holds this domain's CA followed by theirs, a trust bundle for `tls.ca`.
  * Throws MeshError `E_CONFIG` when the directory holds half a CA or cannot be written.
  */
 export async function ensureDevPki (cfg: DevPkiConfig, logger: Logger): Promise<void> {
+  const main = await ensureDomain(cfg, logger)
+  if (cfg.trustDomains === undefined) return
+  // Several trust domains, each with its own CA (multi-cluster); processes of different clusters
+  // may share these directories, and the first one to start makes a domain's CA.
+  const others: CertificateAuthority[] = []
+  for (const domain of cfg.trustDomains) others.push(await ensureDomain(domain, logger))
+  const bundle = [main, ...others].map((ca) => ca.cert.trimEnd() + '\n').join('')
   try {
-    await mkdir(cfg.dir, { recursive: true, mode: 0o700 })
-    await withLock(cfg.dir, async () => await issueMissing(cfg, logger))
+    await withLock(cfg.dir, async () => {
+      const file = join(cfg.dir, 'bundle.crt')
+      if (await readFile(file, 'utf8').catch(() => '') !== bundle) await writeAtomic(file, bundle, 0o644)
+    })
   } catch (err) {
     if (err instanceof MeshError) throw err
-    throw new MeshError('E_CONFIG', `cannot write dev PKI in ${cfg.dir}: ${errorReason(err)}`, { cause: err })
+    throw new MeshError('E_CONFIG', `cannot write dev PKI bundle in ${cfg.dir}: ${errorReason(err)}`, { cause: err })
   }
 }

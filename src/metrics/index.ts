@@ -3,6 +3,7 @@
  * family plus process and Node runtime metrics, and the hooks that feed it (Telemetry for the roles,
  * TransportObserver, BalancerObserver, DiscoveryObserver).
  */
+import { MulticlusterMetrics } from './multicluster-metrics.js'
 import type { QuicPathObserver, TransportObserver } from '../../transports/contract.js'
 import { noopBalancerObserver, type BalancerObserver } from '../balance/observer.js'
 import { noopDiscoveryObserver, type DiscoveryObserver } from '../discovery/observer.js'
@@ -52,6 +53,8 @@ export interface Metrics {
   /** The authority cardinality guard (distinct values kept, events folded). */
   readonly authorities: LabelGuard
   readonly identities: LabelGuard
+  /** The multi-cluster families (per gateway, per remote cluster); undefined when metrics are off. */
+  readonly multicluster?: MulticlusterMetrics
 }
 
 /** Creates the registry and the hooks that feed it; one per process (or per test). */
@@ -99,5 +102,6 @@ export function createMetrics (options: MetricsOptions = {}): Metrics {
     discoveryObserver: discoveryObserver(registry, services),
     authorities,
     identities,
+    multicluster: new MulticlusterMetrics(registry, services),
   }
 }

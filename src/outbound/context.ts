@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino'
 import type { Timeouts } from '../config/types.js'
+import { MeshError } from '../errors.js'
 import type { Endpoint } from '../discovery/types.js'
 import type { Telemetry } from '../telemetry.js'
 import type { PeerSession, Transport } from '../../transports/contract.js'
@@ -25,6 +26,14 @@ export interface OutboundContext {
   identity: string
   /** In-flight exchanges and tunnels, for draining. */
   inflight: InflightCounter
+  /** Sessions for endpoints that are a remote cluster's gateway (`endpoint.via`); multi-cluster only. */
+  remote?: RemoteSessionSource
+}
+
+/** Where the sessions of endpoints behind a remote cluster's gateway come from (src/multicluster). */
+export interface RemoteSessionSource {
+  session: (endpoint: Endpoint) => Promise<PeerSession>
+  readySession: (endpoint: Endpoint) => PeerSession | undefined
 }
 
 /** Counts work in progress; `idle()` resolves when it reaches zero. */
@@ -61,6 +70,7 @@ export function transportFor (ctx: OutboundContext, endpoint: Endpoint): Transpo
  * endpoints race h3 against h2 and fall back to h2 (src/outbound/transport-selector.ts).
  */
 export async function sessionFor (ctx: OutboundContext, endpoint: Endpoint): Promise<PeerSession> {
+  if (endpoint.via !== undefined) return await remoteOf(ctx).session(endpoint)
   return await selectorFor(ctx.transports, ctx.pool).session(endpoint)
 }
 
@@ -70,6 +80,7 @@ export async function sessionFor (ctx: OutboundContext, endpoint: Endpoint): Pro
  * Unlike sessionFor()'s, it does not reroute by itself: see TransportSelector.readySession().
  */
 export function readySessionFor (ctx: OutboundContext, endpoint: Endpoint): PeerSession | undefined {
+  if (endpoint.via !== undefined) return remoteOf(ctx).readySession(endpoint)
   return selectorFor(ctx.transports, ctx.pool).readySession(endpoint)
 }
 
@@ -78,7 +89,13 @@ export function readySessionFor (ctx: OutboundContext, endpoint: Endpoint): Peer
  * caller already rerouted it once itself (the fast path of readySessionFor()).
  */
 export async function unwrappedSessionFor (ctx: OutboundContext, endpoint: Endpoint): Promise<PeerSession> {
+  if (endpoint.via !== undefined) return await remoteOf(ctx).session(endpoint)
   return await selectorFor(ctx.transports, ctx.pool).pick(endpoint)
+}
+
+function remoteOf (ctx: OutboundContext): RemoteSessionSource {
+  if (ctx.remote === undefined) throw new MeshError('E_NO_ROUTE', 'an endpoint behind a remote cluster\'s gateway, but no clusters are configured')
+  return ctx.remote
 }
 
 let nextRequestId = 0

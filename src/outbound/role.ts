@@ -8,7 +8,7 @@ import type { Limits, OutboundConfig, ServiceConfig, Timeouts } from '../config/
 import type { Telemetry } from '../telemetry.js'
 import type { TlsMaterial } from '../../transports/contract.js'
 import type { TransportRegistry } from '../../transports/registry.js'
-import { InflightCounter, type OutboundContext } from './context.js'
+import { InflightCounter, type OutboundContext, type RemoteSessionSource } from './context.js'
 import type { EndpointPicker } from './endpoint-picker.js'
 import { startOutboundListener, type OutboundListener } from './listener.js'
 import { AuthorityRouter } from './router.js'
@@ -26,6 +26,8 @@ export interface OutboundRoleOptions {
   transports: TransportRegistry
   telemetry: Telemetry
   logger: Logger
+  /** Sessions through remote clusters' gateways (multi-cluster). */
+  remote?: RemoteSessionSource
 }
 
 export interface OutboundRole {
@@ -50,6 +52,7 @@ export async function startOutboundRole (options: OutboundRoleOptions): Promise<
     logger,
     identity: options.identity,
     inflight: new InflightCounter(),
+    remote: options.remote,
   }
   const listeners: OutboundListener[] = []
   try {

@@ -142,7 +142,12 @@ export class TransportSelector {
       if (first !== 'head-start') return first
     } catch {
       // h3 failed within its head start: h2 alone, at once.
-      return await this.#get(this.#registry.get('h2'), endpoint)
+      try {
+        return await this.#get(this.#registry.get('h2'), endpoint)
+      } catch (err) {
+        this.#peerDown(memory)
+        throw err
+      }
     } finally {
       clearTimeout(timer)
     }
@@ -157,12 +162,21 @@ export class TransportSelector {
       })])
     } catch (err) {
       // Both failed: report h2's reason (the transport every peer has).
+      this.#peerDown(memory)
       throw toMeshError((err as AggregateError).errors[1] ?? err, 'E_PEER_UNREACHABLE')
     }
   }
 
   async #get (transport: Transport, endpoint: Endpoint): Promise<PeerSession> {
     return await this.#pool.get(transport, endpoint.peer, endpoint.identity)
+  }
+
+  /**
+   * h3 and h2 both failed: the peer is down (or not up yet), which says nothing about UDP, so it is
+   * not held on h2; the next dial races h3 again.
+   */
+  #peerDown (memory: PeerMemory): void {
+    memory.h2Until = 0
   }
 
   #remember (memory: PeerMemory, endpoint: Endpoint, transport: 'h2' | 'h3'): void {

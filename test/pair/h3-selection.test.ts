@@ -109,6 +109,17 @@ describe('transport selection', () => {
     assert.equal(h2.dials, 1)
   })
 
+  it('auto: when h2 fails too the peer is down, not UDP blocked: it is not held on h2, and h3 is raced again', async () => {
+    const { h2, h3, selector } = setup()
+    h3.mode = 'fail'
+    h2.mode = 'fail'
+    await assert.rejects(selector.session(endpoint('auto')))
+    assert.deepEqual(selector.heldOnH2(), [])
+    h3.mode = 'ok'
+    h2.mode = 'ok'
+    assert.equal((await selector.session(endpoint('auto'))).transport, 'h3')
+  })
+
   it('auto: a silent h3 loses the race after its head start; later requests go to h2 without waiting', async () => {
     const { h2, h3, selector, fallbacks } = setup({ headStartMs: 20 })
     h3.mode = 'hold'

@@ -16,6 +16,8 @@ export async function connectNativeH2 (
   config: ResolvedH2Options,
   components: TransportComponents
 ): Promise<PeerSession> {
+  // A session over a given stream (inside a tunnel) is node:tls + node:http2: the engine dials sockets only.
+  if (options.over !== undefined) return await (await import('../h2/connect.js')).connectH2(options, config, components)
   const { address, expectedIdentity, signal } = options
   const where = `${address.host}:${address.port} (${expectedIdentity})`
   if (signal?.aborted === true) throw abortReason(signal)

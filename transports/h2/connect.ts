@@ -23,12 +23,15 @@ export async function connectH2 (
   if (signal?.aborted === true) throw abortReason(signal)
 
   return await new Promise<PeerSession>((resolve, reject) => {
-    let tcpUp = false
+    // Over a given stream (an inner session in a tunnel) the "TCP" part is already up.
+    let tcpUp = options.over !== undefined
     let settled = false
     let session: ClientHttp2Session | undefined
 
-    const socket = tlsConnect({ host: address.host, port: address.port, ...clientTlsOptions(options.tls, expectedIdentity) })
-    socket.setNoDelay(true)
+    const socket = options.over !== undefined
+      ? tlsConnect({ socket: options.over, ...clientTlsOptions(options.tls, expectedIdentity) })
+      : tlsConnect({ host: address.host, port: address.port, ...clientTlsOptions(options.tls, expectedIdentity) })
+    if (options.over === undefined) socket.setNoDelay(true)
 
     const fail = (err: unknown, asIs = false): void => {
       if (settled) return

@@ -25,6 +25,7 @@ export async function connectH3 (
 ): Promise<PeerSession> {
   const { address, expectedIdentity, signal } = options
   const where = `${address.host}:${address.port} (${expectedIdentity})`
+  if (options.over !== undefined) throw new MeshError('E_TRANSPORT_UNAVAILABLE', `h3 cannot run a session over a stream (peer ${where}); inner sessions use h2`)
   if (signal?.aborted === true) throw abortReason(signal)
   const { observer } = components
 

@@ -1,0 +1,176 @@
+/**
+ * The gateway role, assembled: accept peer sessions from other clusters on each listener (h2 on
+ * TCP and h3 on UDP at one port), then for every stream
+ *   authenticate (the transport: mTLS against the trust roots of gateway.trustDomains)
+ *   → authorize (trust domain listed? service exported? caller allowed? mode?)
+ *   → resolve (local discovery + balancers) → forward: e2e tunnel, or terminate and re-originate.
+ * The exports endpoint answers each caller with the services it may reach. One rescue answers
+ * any failure with its code.
+ */
+import { Readable } from 'node:stream'
+import type { Logger } from 'pino'
+import type { GatewayConfig, Timeouts } from '../config/types.js'
+import { toMeshError, type MeshError } from '../errors.js'
+import { headerValue } from '../http/headers.js'
+import { trustDomainOf } from '../identity/spiffe.js'
+import { EXPORTS_PATH, GATEWAY_HEADERS } from '../multicluster/wire.js'
+import type { EndpointPicker } from '../outbound/endpoint-picker.js'
+import { InflightCounter } from '../outbound/context.js'
+import { SessionPool } from '../outbound/session-pool.js'
+import { selectorFor } from '../outbound/transport-selector.js'
+import type { Telemetry } from '../telemetry.js'
+import type { InboundExchange, InboundHandlers, InboundTunnel, TlsMaterial, TransportListener } from '../../transports/contract.js'
+import type { TransportRegistry } from '../../transports/registry.js'
+import { noopGatewayObserver, type GatewayContext, type GatewayObserver } from './context.js'
+import { ExportTable } from './exports.js'
+import { forwardE2e } from './forward-e2e.js'
+import { terminateRequest, terminateTunnel } from './forward-terminate.js'
+
+export interface GatewayRoleOptions {
+  config: GatewayConfig
+  /** The gateway's certificate and key with, as `ca`, this cluster's root (for the hop to local inbounds). */
+  tls: TlsMaterial
+  /** PEM of the trust roots callers are checked against (gateway.trustDomains). */
+  callerRoots: string
+  identity: string
+  picker: EndpointPicker
+  identitiesOf: (service: string) => string[]
+  timeouts: Timeouts
+  transports: TransportRegistry
+  telemetry: Telemetry
+  observer?: GatewayObserver
+  logger: Logger
+}
+
+export interface GatewayRole {
+  addresses: () => Array<{ transport: string, host: string, port: number }>
+  /** Graceful: GOAWAY to callers, wait for their streams (bounded by the caller), close sessions to inbounds. */
+  close: () => Promise<void>
+  destroy: () => void
+}
+
+export async function startGatewayRole (options: GatewayRoleOptions): Promise<GatewayRole> {
+  const logger = options.logger.child({ role: 'gateway' })
+  const pool = new SessionPool({ tls: options.tls, connectTimeoutMs: options.timeouts.connectMs })
+  const ctx: GatewayContext = {
+    table: new ExportTable(Object.keys(options.config.trustDomains), options.config.exports),
+    picker: options.picker,
+    selector: selectorFor(options.transports, pool),
+    identitiesOf: options.identitiesOf,
+    timeouts: options.timeouts,
+    telemetry: options.telemetry,
+    observer: options.observer ?? noopGatewayObserver,
+    logger,
+    identity: options.identity,
+  }
+  const inflight = new InflightCounter()
+  const track = (work: Promise<void>, refuse: (err: MeshError) => void, what: Record<string, unknown>): void => {
+    inflight.enter()
+    work.catch((err: unknown) => {
+      const meshErr = toMeshError(err)
+      logger.warn({ code: meshErr.code, err: meshErr.message, ...what }, 'gateway stream refused')
+      try {
+        refuse(meshErr)
+      } catch {
+        // Already answered or gone: nothing left to tell the caller.
+      }
+    }).finally(() => inflight.leave())
+  }
+
+  const onRequest = (exchange: InboundExchange, transport: string): void => {
+    const service = headerValue(exchange.head.headers, GATEWAY_HEADERS.service)
+    const run = async (): Promise<void> => {
+      const domain = trustDomainOf(exchange.caller) ?? ''
+      if (service === undefined && exchange.head.method === 'GET' && exchange.head.path === EXPORTS_PATH) {
+        try {
+          const doc = ctx.table.document(exchange.caller, ctx.identitiesOf)
+          exchange.respond({ status: 200, headers: { 'content-type': 'application/json' } }, Readable.from([Buffer.from(JSON.stringify(doc))]))
+          ctx.observer.stream('', 'none', 'exports', 'ok', domain)
+        } catch (err) {
+          ctx.observer.stream('', 'none', 'exports', toMeshError(err).code, domain)
+          throw err
+        }
+        return
+      }
+      const label = service !== undefined && ctx.table.exported(service) ? service : 'other'
+      try {
+        ctx.table.authorize(exchange.caller, service, 'terminate')
+      } catch (err) {
+        ctx.observer.stream(label, 'terminate', 'request', toMeshError(err).code, domain)
+        throw err
+      }
+      await terminateRequest(ctx, exchange, service as string, transport)
+        .then(() => ctx.observer.stream(label, 'terminate', 'request', 'ok', domain),
+          (err: unknown) => { ctx.observer.stream(label, 'terminate', 'request', toMeshError(err).code, domain); throw err })
+    }
+    track(run(), (err) => exchange.reject(err), { caller: exchange.caller, service, transport })
+  }
+
+  const onTunnel = (tunnel: InboundTunnel, transport: string): void => {
+    const mode = headerValue(tunnel.head.headers, GATEWAY_HEADERS.mode) === 'e2e' ? 'e2e' : 'terminate'
+    const service = mode === 'e2e' ? tunnel.head.authority : headerValue(tunnel.head.headers, GATEWAY_HEADERS.service)
+    const run = async (): Promise<void> => {
+      const domain = trustDomainOf(tunnel.caller) ?? ''
+      const label = service !== undefined && ctx.table.exported(service) ? service : 'other'
+      try {
+        ctx.table.authorize(tunnel.caller, service, mode)
+      } catch (err) {
+        ctx.observer.stream(label, mode, 'tunnel', toMeshError(err).code, domain)
+        throw err
+      }
+      const forward = mode === 'e2e' ? forwardE2e : terminateTunnel
+      await forward(ctx, tunnel, service as string, transport)
+        .then(() => ctx.observer.stream(label, mode, 'tunnel', 'ok', domain),
+          (err: unknown) => { ctx.observer.stream(label, mode, 'tunnel', toMeshError(err).code, domain); throw err })
+    }
+    track(run(), (err) => tunnel.reject(err), { caller: tunnel.caller, service, mode, transport })
+  }
+
+  const handlers = (transport: string): InboundHandlers => ({
+    request: (exchange) => onRequest(exchange, transport),
+    tunnel: (tunnel) => onTunnel(tunnel, transport),
+  })
+  // Callers are checked against the roots of the trust domains the gateway accepts, not this cluster's.
+  const listenTls: TlsMaterial = { ca: options.callerRoots, cert: options.tls.cert, key: options.tls.key }
+  const listeners: Array<{ transport: string, listener: TransportListener }> = []
+  const listen = async (transport: string, host: string, port: number): Promise<TransportListener> => {
+    const listener = await options.transports.get(transport).listen({ host, port, tls: listenTls }, handlers(transport))
+    listeners.push({ transport, listener })
+    logger.info({ transport, ...listener.address() }, 'gateway listener ready')
+    return listener
+  }
+  try {
+    for (const l of options.config.listeners) {
+      // h3 (UDP) on the same port number as h2 (TCP), as the inbound role does.
+      const withH3 = l.h3 ?? options.transports.has('h3')
+      for (let attempt = 1; ; attempt++) {
+        const h2 = await listen('h2', l.host, l.port)
+        if (!withH3) break
+        try {
+          await listen('h3', l.host, h2.address().port)
+          break
+        } catch (err) {
+          if (l.port !== 0 || attempt >= 5) throw err
+          listeners.pop()
+          h2.destroy()
+        }
+      }
+    }
+  } catch (err) {
+    for (const l of listeners) l.listener.destroy()
+    pool.destroy()
+    throw err
+  }
+  return {
+    addresses: () => listeners.map((l) => ({ transport: l.transport, ...l.listener.address() })),
+    close: async () => {
+      await Promise.allSettled(listeners.map(async (l) => await l.listener.close()))
+      await inflight.idle()
+      await pool.close()
+    },
+    destroy: () => {
+      for (const l of listeners) l.listener.destroy()
+      pool.destroy()
+    },
+  }
+}

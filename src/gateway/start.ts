@@ -1,0 +1,59 @@
+/**
+ * Starts the gateway role from a whole config: its TLS material, the trust roots of the caller
+ * domains (one PEM bundle), its identity, and the local directory it resolves exports through.
+ */
+import { X509Certificate } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import type { Logger } from 'pino'
+import type { MeshConfig } from '../config/types.js'
+import type { ServiceDirectory } from '../discovery/directory.js'
+import { MeshError } from '../errors.js'
+import { readTlsMaterial } from '../identity/tls-files.js'
+import type { Metrics } from '../metrics/index.js'
+import { spiffeIdFromSubjectAltName } from '../identity/spiffe.js'
+import type { Telemetry } from '../telemetry.js'
+import type { TransportRegistry } from '../../transports/registry.js'
+import { startGatewayRole, type GatewayRole } from './role.js'
+
+export interface StartGatewayOptions {
+  config: MeshConfig
+  directory: ServiceDirectory
+  transports: TransportRegistry
+  telemetry: Telemetry
+  metrics: Metrics
+  logger: Logger
+}
+
+/** The PEM of every caller trust domain's root, in one bundle. Throws E_CONFIG naming the key. */
+async function callerRoots (config: MeshConfig): Promise<string> {
+  const parts: string[] = []
+  for (const [domain, { ca }] of Object.entries(config.gateway?.trustDomains ?? {})) {
+    try {
+      parts.push((await readFile(ca, 'utf8')).trimEnd() + '\n')
+    } catch (err) {
+      throw new MeshError('E_CONFIG', `${config.file}: gateway.trustDomains.${domain}.ca: cannot read ${ca} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err })
+    }
+  }
+  if (parts.length === 0) throw new MeshError('E_CONFIG', `${config.file}: gateway.trustDomains: at least one trust domain with its ca`)
+  return parts.join('')
+}
+
+export async function startGateway (options: StartGatewayOptions): Promise<GatewayRole> {
+  const { config, directory } = options
+  const gateway = config.gateway
+  if (gateway === undefined) throw new MeshError('E_CONFIG', `${config.file}: no gateway section`)
+  const tls = await readTlsMaterial(gateway.tls)
+  return await startGatewayRole({
+    config: gateway,
+    tls,
+    callerRoots: await callerRoots(config),
+    identity: spiffeIdFromSubjectAltName(new X509Certificate(tls.cert).subjectAltName) ?? '',
+    picker: directory,
+    identitiesOf: (service) => [...new Set(directory.endpoints(service).map((e) => e.identity))],
+    timeouts: config.timeouts,
+    transports: options.transports,
+    telemetry: options.telemetry,
+    observer: options.metrics.multicluster?.gateway(),
+    logger: options.logger,
+  })
+}
