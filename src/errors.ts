@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   E_IDLE_TIMEOUT: { status: 504, meaning: 'no bytes moved for longer than the configured idle timeout' },
   E_DRAINING: { status: 503, meaning: 'the proxy is shutting down and takes no new work' },
   E_TRANSPORT_UNAVAILABLE: { status: 502, meaning: 'the transport the endpoint asks for is not available in this build' },
+  E_PLUGIN: { status: 500, meaning: 'a Proxy-Wasm plugin trapped, ran past its time budget, or is disabled; only this request failed' },
   E_CONFIG: { status: 500, meaning: 'the configuration is invalid' },
   E_INTERNAL: { status: 500, meaning: 'an unexpected failure inside meshgate' },
 } as const

@@ -10,6 +10,7 @@ import {
   boolean, decimal, duration, fail, filePath, integer, INVALID, leaf, list, map, object, oneOf, optional, orFalse,
   refine, required, size, string, tagged, withDefault, type Schema,
 } from './schema.js'
+import { pluginList } from './plugin-schema.js'
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 
@@ -217,6 +218,7 @@ const outboundListener: Schema<OutboundListenerConfig> = refine(object({
   port: required(listenPort),
   protocol: withDefault(oneOf(['auto', 'tcp', 'http1', 'http2'] as const), DEFAULTS.outboundListener.protocol),
   tcpService: optional(name),
+  plugins: optional(pluginList),
 }), (l) => ({ ...l, name: l.name ?? `${l.host}:${l.port}` }))
 
 const outbound = object({
@@ -232,6 +234,7 @@ const inbound = object({
     protocol: withDefault(oneOf(['auto', 'http1', 'http2', 'tcp'] as const), DEFAULTS.inboundTarget.protocol),
     allow: required(list(allowEntry, 1)),
   }), 1)),
+  plugins: optional(pluginList),
 })
 
 const admin = object({

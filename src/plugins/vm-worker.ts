@@ -1,0 +1,57 @@
+/**
+ * The worker thread of one plugin VM: it owns the instance, runs each call the main thread sends
+ * and answers in order, and runs the root context's tick timer between calls. Started by
+ * plugin-vm.ts, which terminates it when a call runs past its budget (a VM cannot be interrupted
+ * from inside its own thread).
+ */
+import { parentPort } from 'node:worker_threads'
+import { VmInstance } from './vm-instance.js'
+import type { MainMessage, VmInit, WorkerMessage } from './vm-protocol.js'
+
+const port = parentPort
+if (port === null) throw new Error('vm-worker.ts runs as a worker thread only')
+
+let vm: VmInstance | undefined
+let tick: NodeJS.Timeout | undefined
+
+function post (msg: WorkerMessage): void {
+  port?.postMessage(msg)
+}
+
+function setTick (ms: number): void {
+  if (tick !== undefined) clearInterval(tick)
+  tick = undefined
+  if (ms > 0) tick = setInterval(onTick, ms)
+}
+
+function onTick (): void {
+  if (vm === undefined) return
+  try {
+    vm.tick()
+  } catch (err) {
+    post({ type: 'trap', seq: 0, message: `on_tick: ${(err as Error).message}`, logs: vm.takeLogs() })
+  }
+}
+
+function init (msg: VmInit): void {
+  vm = new VmInstance(msg, { tickPeriod: setTick })
+  try {
+    vm.start()
+    post({ type: 'ready', logs: vm.takeLogs() })
+  } catch (err) {
+    post({ type: 'failed', message: (err as Error).message, logs: vm.takeLogs() })
+  }
+}
+
+port.on('message', (msg: MainMessage) => {
+  if (msg.type === 'init') {
+    init(msg)
+    return
+  }
+  if (vm === undefined) return
+  try {
+    post(vm.call(msg))
+  } catch (err) {
+    post({ type: 'trap', seq: msg.seq, message: `${msg.op}: ${(err as Error).message}`, logs: vm.takeLogs() })
+  }
+})
