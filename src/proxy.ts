@@ -194,6 +194,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
       const { startInboundRole } = await import('./inbound/role.js')
       inbound = await startInboundRole({
         config: config.inbound, tls: await readTlsMaterial(config.inbound.tls), timeouts: config.timeouts, transports, telemetry, logger,
+        pluginObserver: metrics.pluginObserver,
       })
     }
     if (config.outbound !== undefined) {
@@ -220,6 +221,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
         transports,
         telemetry,
         logger,
+        pluginObserver: metrics.pluginObserver,
       })
       const demoTraffic = config.demo?.trafficPerSecond ?? 0
       const [first] = outbound.listeners

@@ -15,6 +15,8 @@ import { Registry } from './prom.js'
 import { registerRuntimeMetrics } from './runtime.js'
 import { CounterFamily } from './series.js'
 import { TcpMetrics } from './tcp-metrics.js'
+import { pluginObserver } from './plugin-metrics.js'
+import { noopPluginObserver, type PluginObserver } from '../plugins/observer.js'
 import { TransportMetrics } from './transport-metrics.js'
 import { TransportSelectionMetrics } from './transport-selection-metrics.js'
 
@@ -49,6 +51,8 @@ export interface Metrics {
   readonly balancerObserver: BalancerObserver
   /** Pass to the discovery sources. */
   readonly discoveryObserver: DiscoveryObserver
+  /** Pass to the roles for their plugins (`meshgate_plugin_*`). */
+  readonly pluginObserver: PluginObserver
   /** The authority cardinality guard (distinct values kept, events folded). */
   readonly authorities: LabelGuard
   readonly identities: LabelGuard
@@ -67,6 +71,7 @@ export function createMetrics (options: MetricsOptions = {}): Metrics {
       transportFallback: () => {},
       balancerObserver: noopBalancerObserver,
       discoveryObserver: noopDiscoveryObserver,
+      pluginObserver: noopPluginObserver,
       authorities: new LabelGuard(maxAuthorities),
       identities: new LabelGuard(maxIdentities),
     }
@@ -97,6 +102,7 @@ export function createMetrics (options: MetricsOptions = {}): Metrics {
     transportFallback: (from, to, reason) => { selection.fallback(from, to, reason) },
     balancerObserver: balancerObserver(registry, services),
     discoveryObserver: discoveryObserver(registry, services),
+    pluginObserver: pluginObserver(registry),
     authorities,
     identities,
   }

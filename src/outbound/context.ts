@@ -5,6 +5,7 @@
 import type { Logger } from 'pino'
 import type { Timeouts } from '../config/types.js'
 import type { Endpoint } from '../discovery/types.js'
+import type { PluginChain } from '../plugins/plugin-chain.js'
 import type { Telemetry } from '../telemetry.js'
 import type { PeerSession, Transport } from '../../transports/contract.js'
 import type { TransportRegistry } from '../../transports/registry.js'
@@ -25,6 +26,10 @@ export interface OutboundContext {
   identity: string
   /** In-flight exchanges and tunnels, for draining. */
   inflight: InflightCounter
+  /** The Proxy-Wasm plugins of the listener (absent: none, and no plugin step is taken). */
+  plugins?: PluginChain
+  /** The listener's name (set with `plugins`). */
+  listenerName?: string
 }
 
 /** Counts work in progress; `idle()` resolves when it reaches zero. */

@@ -15,9 +15,6 @@ const UNIMPLEMENTED = [
   'proxy_call_foreign_function', 'proxy_set_header_map_value',
 ]
 
-/** pino's default level, `info`, as the ABI's number. */
-const LOG_LEVEL_INFO = 2
-
 /** `request\0path` (the ABI's separator) and `request.path` name the same property. */
 function propertyKey (path: string): string {
   return path.replace(/\0/g, '.')
@@ -28,11 +25,12 @@ export function systemImports (host: HostSide): Record<string, HostFn> {
   const fixed: Record<string, string> = { plugin_name: host.pluginName, plugin_root_id: host.pluginName, plugin_vm_id: host.pluginName }
   const imports: Record<string, HostFn> = {
     proxy_log: (level = 0, ptr = 0, size = 0) => {
+      if (level < host.logLevel) return Status.Ok
       host.log(LOG_LEVELS[Math.min(level, LOG_LEVELS.length - 1)] ?? 'info', mem().readString(ptr, size))
       return Status.Ok
     },
     proxy_get_log_level: (ptr = 0) => {
-      mem().writeU32(ptr, LOG_LEVEL_INFO)
+      mem().writeU32(ptr, host.logLevel)
       return Status.Ok
     },
     proxy_get_current_time_nanoseconds: (ptr = 0) => {

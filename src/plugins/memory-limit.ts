@@ -9,7 +9,7 @@ import { WASM_PAGE } from './abi.js'
 const MEMORY_SECTION = 5
 
 /** The module bytes with every defined memory's maximum at most `maxPages`; throws on malformed input. */
-export function limitMemory (bytes: Uint8Array, maxPages: number): Uint8Array {
+export function limitMemory (bytes: Uint8Array, maxPages: number): Uint8Array<ArrayBuffer> {
   if (bytes.length < 8 || bytes[0] !== 0x00 || bytes[1] !== 0x61 || bytes[2] !== 0x73 || bytes[3] !== 0x6d) {
     throw new Error('not a WebAssembly module (no \\0asm header)')
   }
@@ -27,7 +27,8 @@ export function limitMemory (bytes: Uint8Array, maxPages: number): Uint8Array {
     }
     at = bodyEnd
   }
-  return bytes
+  // No memory section: the module defines none (an imported one gets the limit from the host).
+  return bytes.slice()
 }
 
 /** Pages of `bytes` bytes, rounded up. */
@@ -82,7 +83,7 @@ function writeU32 (value: number): number[] {
   return out
 }
 
-function concat (parts: Uint8Array[]): Uint8Array {
+function concat (parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
   let at = 0
   for (const p of parts) {

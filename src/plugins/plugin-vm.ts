@@ -11,6 +11,7 @@
 import { Worker } from 'node:worker_threads'
 import type { Logger } from 'pino'
 import { MeshError } from '../errors.js'
+import { LOG_LEVELS } from './abi.js'
 import type { PluginObserver } from './observer.js'
 import type { VmCall, VmInit, VmResult, WorkerMessage } from './vm-protocol.js'
 
@@ -35,6 +36,12 @@ interface Pending {
   msg: VmCall
   resolve: (result: VmResult) => void
   reject: (err: MeshError) => void
+}
+
+/** pino's level name as the ABI's log level (`silent` drops everything). */
+function abiLogLevel (level: string): number {
+  const at = (LOG_LEVELS as readonly string[]).indexOf(level)
+  return at >= 0 ? at : level === 'silent' ? LOG_LEVELS.length : 2
 }
 
 const WORKER_URL = new URL('./vm-worker.js', import.meta.url)
@@ -105,6 +112,7 @@ export class PluginVm {
       name: options.name,
       configuration: options.configuration,
       maxPages: options.maxPages,
+      logLevel: abiLogLevel(options.logger.level),
       shared: [...this.#shared].map(([k, [v, cas]]) => [k, v, cas]),
     }
     await new Promise<void>((resolve, reject) => {

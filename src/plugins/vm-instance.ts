@@ -212,6 +212,7 @@ export class VmInstance {
       isRoot: () => this.#current === this.#root,
       configuration: this.#setup.configuration,
       pluginName: this.#setup.name,
+      logLevel: this.#setup.logLevel,
       shared: this.shared,
       log: (level: PluginLogLevel, message: string) => { this.logs.push({ level, message: message.slice(0, 4096) }) },
       setTickPeriod: (ms) => this.#events.tickPeriod(ms),

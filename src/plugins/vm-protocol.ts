@@ -16,6 +16,8 @@ export interface VmInit {
   /** Bytes handed to `proxy_on_configure` (the YAML `config`, as text or JSON). */
   configuration: Uint8Array
   maxPages: number
+  /** Lowest ABI log level (0 trace .. 5 critical) worth sending back; lower ones are dropped in the VM's thread. */
+  logLevel: number
   /** Shared data carried over from the VM's previous worker (a restart keeps it). */
   shared: Array<[string, Uint8Array, number]>
 }
