@@ -192,9 +192,11 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
     }
     if (config.inbound !== undefined) {
       const { startInboundRole } = await import('./inbound/role.js')
+      const inboundTls = await readTlsMaterial(config.inbound.tls)
       inbound = await startInboundRole({
-        config: config.inbound, tls: await readTlsMaterial(config.inbound.tls), timeouts: config.timeouts, transports, telemetry, logger,
+        config: config.inbound, tls: inboundTls, timeouts: config.timeouts, transports, telemetry, logger,
         pluginObserver: metrics.pluginObserver,
+        identity: identityOfCert(inboundTls.cert),
       })
     }
     if (config.outbound !== undefined) {

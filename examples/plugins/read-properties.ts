@@ -3,14 +3,15 @@
 // request count kept in shared data (`x-request-count`) and the root's tick count (`x-ticks`).
 export * from '@solo-io/proxy-runtime/proxy'
 import { RootContext, Context, registerRootContext, FilterHeadersStatusValues, stream_context } from '@solo-io/proxy-runtime'
-import { get_property, set_tick_period_milliseconds } from '@solo-io/proxy-runtime/runtime'
+import { set_tick_period_milliseconds } from '@solo-io/proxy-runtime/runtime'
 import { incrementShared } from './lib/shared'
+import { propertyOrEmpty } from './lib/property'
 
 const REQUEST_PHASE: string[] = ['request.path', 'request.method', 'source.principal', 'xds.route_name', 'meshgate.service', 'meshgate.direction', 'plugin_name']
 const RESPONSE_PHASE: string[] = ['destination.principal', 'response.code']
 
 function property (name: string): string {
-  return String.UTF8.decode(get_property(name.replaceAll('.', '\0')))
+  return propertyOrEmpty(name)
 }
 
 class PropertiesRoot extends RootContext {
@@ -40,8 +41,8 @@ class Properties extends Context {
   }
   onResponseHeaders (headers: u32, endOfStream: bool): FilterHeadersStatusValues {
     const response = stream_context.headers.response
-    for (let i = 0; i < this.seen.length; i++) response.add('x-prop-' + REQUEST_PHASE[i].replaceAll('.', '-'), this.seen[i])
-    for (let i = 0; i < RESPONSE_PHASE.length; i++) response.add('x-prop-' + RESPONSE_PHASE[i].replaceAll('.', '-'), property(RESPONSE_PHASE[i]))
+    for (let i = 0; i < this.seen.length; i++) response.add('x-prop-' + REQUEST_PHASE[i].split('.').join('-'), this.seen[i])
+    for (let i = 0; i < RESPONSE_PHASE.length; i++) response.add('x-prop-' + RESPONSE_PHASE[i].split('.').join('-'), property(RESPONSE_PHASE[i]))
     response.add('x-request-count', this.count.toString())
     response.add('x-ticks', (this.root_context as PropertiesRoot).ticks.toString())
     return FilterHeadersStatusValues.Continue

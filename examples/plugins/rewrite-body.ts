@@ -45,7 +45,7 @@ class Rewrite extends Context {
     if (!endOfStream) return FilterDataStatusValues.StopIterationAndBuffer
     const root = this.root_context as RewriteRoot
     const text = String.UTF8.decode(get_buffer_bytes(type, 0, length))
-    replaceBuffer(type, length, String.UTF8.encode(text.replaceAll(root.from, root.to)))
+    replaceBuffer(type, length, String.UTF8.encode(text.split(root.from).join(root.to)))
     return FilterDataStatusValues.Continue
   }
 }

@@ -39,6 +39,8 @@ export interface InboundHttpContext {
   logger: Logger
   /** `inbound.plugins` (absent: none, and no plugin step is taken). */
   plugins?: PluginChain
+  /** This workload's identity, for the plugins. */
+  identity?: string
 }
 
 /** Handles one inbound request; never throws (failures are answered with their code). */
@@ -74,7 +76,7 @@ class InboundHttpExchange implements DeliveryTarget, PluginExchange {
       headers[WIRE_HEADERS.clientId] = exchange.caller
       const protocol = deliveryProtocol(target, headerValue(requestHeaders, WIRE_HEADERS.origProto))
       if (ctx.plugins !== undefined) {
-        pluginRequestHead(ctx.plugins, this, target.address, headers, (h) => {
+        pluginRequestHead(ctx.plugins, ctx.identity ?? '', this, target.address, headers, (h) => {
           h[WIRE_HEADERS.clientId] = exchange.caller
           this.deliverTo(protocol, target.address, h)
         })

@@ -27,7 +27,7 @@ export interface PluginExchange {
 }
 
 /** Runs `proxy_on_request_headers` on the headers about to be delivered; `deliver` gets what is left. */
-export function pluginRequestHead (chain: PluginChain, x: PluginExchange, target: string, headers: HeaderMap, deliver: (headers: HeaderMap) => void): void {
+export function pluginRequestHead (chain: PluginChain, identity: string, x: PluginExchange, target: string, headers: HeaderMap, deliver: (headers: HeaderMap) => void): void {
   const { head, caller } = x.exchange
   const stream = chain.open(requestProperties({
     direction: 'inbound',
@@ -38,7 +38,7 @@ export function pluginRequestHead (chain: PluginChain, x: PluginExchange, target
     protocol: 'HTTP/2',
     requestId: String(headers['x-request-id'] ?? ''),
     sourcePrincipal: caller,
-    destinationPrincipal: '',
+    destinationPrincipal: identity,
     sourceAddress: '',
     destinationAddress: target,
     service: head.authority,
@@ -61,7 +61,7 @@ export function pluginResponse (x: PluginExchange, response: UpstreamResponse, a
   const { status, headers } = response.head
   stream.responseHeaders(responsePairs(status, headers), false, { 'response.code': String(status) }).then((outcome) => {
     if (outcome.local !== undefined) {
-      response.body.destroy()
+      discard(response.body)
       answerLocally(x, outcome.local)
       return
     }
@@ -69,7 +69,7 @@ export function pluginResponse (x: PluginExchange, response: UpstreamResponse, a
     const body = filteredBody(response.body, async (chunk, end) => await stream.responseBody(chunk, end))
     answer({ ...response, head: { status: statusOf(split.pseudo, status), headers: split.headers }, body })
   }, (err: unknown) => {
-    response.body.destroy()
+    discard(response.body)
     x.refuse(err)
   })
 }
@@ -89,4 +89,10 @@ function answerLocally (x: PluginExchange, local: LocalResponse): void {
 
 export function pluginLog (x: PluginExchange): void {
   x.plugins?.close({ 'response.code': String(x.status) })
+}
+
+/** Drops a body nobody will read (its error, if any, has no one to go to). */
+function discard (body: Readable): void {
+  body.on('error', () => {})
+  body.destroy()
 }

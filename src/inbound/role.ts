@@ -28,6 +28,8 @@ export interface InboundRoleOptions {
   logger: Logger
   /** Plugin traps and disabled plugins, for metrics. */
   pluginObserver?: PluginObserver
+  /** This workload's SPIFFE identity (the plugins' `destination.principal`). */
+  identity?: string
 }
 
 export interface InboundRole {
@@ -48,7 +50,7 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
   const plugins = config.plugins !== undefined && config.plugins.length > 0
     ? await PluginChain.load(config.plugins, { logger, observer: options.pluginObserver ?? noopPluginObserver })
     : undefined
-  const httpContext: InboundHttpContext = plugins === undefined ? { targets, http1, h2c, telemetry, logger } : { targets, http1, h2c, telemetry, logger, plugins }
+  const httpContext: InboundHttpContext = plugins === undefined ? { targets, http1, h2c, telemetry, logger } : { targets, http1, h2c, telemetry, logger, plugins, identity: options.identity ?? '' }
 
   const onTunnel = (tunnel: InboundTunnel, transport: string): void => {
     const started = performance.now()

@@ -75,7 +75,7 @@ export function pluginResponseHead (exchange: OutboundExchange, session: PeerSes
   }
   stream.responseHeaders(responsePairs(status, endToEndHeaders(headers)), false, properties).then((outcome) => {
     if (outcome.local !== undefined) {
-      response.body.destroy()
+      discard(response.body)
       answerLocally(exchange, outcome.local)
       return
     }
@@ -86,7 +86,7 @@ export function pluginResponseHead (exchange: OutboundExchange, session: PeerSes
     const body = filteredBody(response.body, async (chunk, end) => await stream.responseBody(chunk, end))
     exchange.streamResponse(finalStatus, split.headers, body)
   }, (err: unknown) => {
-    response.body.destroy()
+    discard(response.body)
     exchange.report(500, 'E_PLUGIN')
     exchange.rescue(err)
   })
@@ -112,4 +112,10 @@ function answerLocally (exchange: OutboundExchange, local: LocalResponse): void 
 /** `proxy_on_log` and the end of the stream's contexts, with the final status. */
 export function pluginLog (exchange: OutboundExchange): void {
   exchange.plugins?.close({ 'response.code': String(exchange.status) })
+}
+
+/** Drops a body nobody will read (its error, if any, has no one to go to). */
+function discard (body: Readable): void {
+  body.on('error', () => {})
+  body.destroy()
 }
