@@ -194,7 +194,12 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
       const { startInboundRole } = await import('./inbound/role.js')
       const inboundTls = await readTlsMaterial(config.inbound.tls)
       inbound = await startInboundRole({
-        config: config.inbound, tls: inboundTls, timeouts: config.timeouts, transports, telemetry, logger,
+        config: config.inbound,
+        tls: inboundTls,
+        timeouts: config.timeouts,
+        transports,
+        telemetry,
+        logger,
         pluginObserver: metrics.pluginObserver,
         identity: identityOfCert(inboundTls.cert),
       })

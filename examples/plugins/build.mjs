@@ -43,11 +43,11 @@ export async function buildPlugins ({ sources = [join(ROOT, 'examples', 'plugins
       if (ageOf(target) > newest([source, ...shared])) continue
       const started = Date.now()
       let errors = ''
-      const code = await new Promise((resolveBuild) => {
+      const code = await new Promise((resolve) => {
         asc.main([source, '--binaryFile', target, '--use', 'abort=abort_proc_exit', '--runtime', 'full', '--baseDir', ROOT], {
           stdout: { write: () => true },
           stderr: { write: (text) => { errors += String(text); return true } },
-        }, (err) => { resolveBuild(err === null ? 0 : err); return 0 })
+        }, (err) => { resolve(err === null ? 0 : err); return 0 })
       })
       if (code !== 0) throw new Error(`building ${source} failed:\n${errors.split('\n').filter((l) => !/WARNING|~lib/.test(l)).join('\n')}`)
       log(`built ${target} (${Date.now() - started} ms)`)

@@ -150,7 +150,7 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
       for (const l of listeners) l.listener.destroy()
       h2c.close()
       http1.close().catch(() => {})
-      void plugins?.close()
+      plugins?.close().catch(() => {})
     },
   }
 }

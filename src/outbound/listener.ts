@@ -85,7 +85,7 @@ export async function startOutboundListener (roleCtx: OutboundContext, config: O
     }
   })
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => { void plugins?.close(); reject(new MeshError('E_CONFIG', `outbound listener "${config.name}" cannot listen on ${config.host}:${config.port}: ${err.code ?? err.message}`, { cause: err })) })
+    server.once('error', (err: NodeJS.ErrnoException) => { plugins?.close().catch(() => {}); reject(new MeshError('E_CONFIG', `outbound listener "${config.name}" cannot listen on ${config.host}:${config.port}: ${err.code ?? err.message}`, { cause: err })) })
     server.listen(config.port, config.host, () => resolve())
   })
   server.on('error', (err) => log.error({ err: err.message }, 'listener error'))
@@ -102,7 +102,7 @@ export async function startOutboundListener (roleCtx: OutboundContext, config: O
     destroy: () => {
       server.close()
       for (const socket of sockets) socket.destroy()
-      void plugins?.close()
+      plugins?.close().catch(() => {})
     },
     closePlugins: async () => { await plugins?.close() },
   }

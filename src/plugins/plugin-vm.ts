@@ -120,7 +120,7 @@ export class PluginVm {
       const fail = (err: Error): void => {
         clearTimeout(timer)
         worker.off('message', onFirst)
-        void worker.terminate()
+        worker.terminate().catch(() => {})
         if (this.#worker === worker) this.#worker = undefined
         reject(new MeshError('E_PLUGIN', `plugin "${options.name}": ${err.message}`, { cause: err }))
       }
@@ -201,7 +201,7 @@ export class PluginVm {
     const old = this.#worker
     this.#worker = undefined
     this.#ready = false
-    void old?.terminate()
+    old?.terminate().catch(() => {})
     this.generation++
     queueMicrotask(() => {
       if (this.disabled || this.#closed) return
@@ -229,7 +229,7 @@ export class PluginVm {
     this.#failAll(new MeshError('E_PLUGIN', `plugin "${this.name}" is disabled`))
     const worker = this.#worker
     this.#worker = undefined
-    void worker?.terminate()
+    worker?.terminate().catch(() => {})
   }
 
   #failAll (err: MeshError): void {
