@@ -59,6 +59,9 @@ export function pluginRequestHead (chain: PluginChain, identity: string, x: Plug
 export function pluginResponse (x: PluginExchange, response: UpstreamResponse, answer: (response: UpstreamResponse) => void): void {
   const stream = x.plugins as PluginStream
   const { status, headers } = response.head
+  // The body waits while the plugins run: a peer that resets meanwhile destroys it with an error
+  // nobody listens for yet.
+  response.body.on('error', ignore)
   stream.responseHeaders(responsePairs(status, headers), false, { 'response.code': String(status) }).then((outcome) => {
     if (outcome.local !== undefined) {
       discard(response.body)
@@ -90,6 +93,8 @@ function answerLocally (x: PluginExchange, local: LocalResponse): void {
 export function pluginLog (x: PluginExchange): void {
   x.plugins?.close({ 'response.code': String(x.status) })
 }
+
+function ignore (): void {}
 
 /** Drops a body nobody will read (its error, if any, has no one to go to). */
 function discard (body: Readable): void {

@@ -66,6 +66,9 @@ export function pluginRequestBody (stream: PluginStream, body: Readable): Readab
 export function pluginResponseHead (exchange: OutboundExchange, session: PeerSession, response: PeerResponse): void {
   const stream = exchange.plugins as PluginStream
   const { status, headers } = response.head
+  // The body waits while the plugins run: a client that leaves meanwhile destroys it with an error
+  // nobody listens for yet (the body's own listeners come with streamResponse()).
+  response.body.on('error', ignore)
   const properties = {
     'response.code': String(status),
     'destination.principal': session.peerIdentity,
@@ -113,6 +116,8 @@ function answerLocally (exchange: OutboundExchange, local: LocalResponse): void 
 export function pluginLog (exchange: OutboundExchange): void {
   exchange.plugins?.close({ 'response.code': String(exchange.status) })
 }
+
+function ignore (): void {}
 
 /** Drops a body nobody will read (its error, if any, has no one to go to). */
 function discard (body: Readable): void {
