@@ -61,6 +61,19 @@ for (const plane of DATA_PLANES) {
       assert.equal(next.status, 200, 'a new VM took the next request')
     })
 
+    test('a client that leaves while the response head is with a stuck plugin takes nothing else down', async () => {
+      const left = await new Promise<string>((resolve) => {
+        const req = http.get({ host: '127.0.0.1', port: pair.pluginPort, path: '/late-loop', headers: { host: 'web.test' }, agent: false })
+        req.on('error', (err) => { resolve(err.message) })
+        req.on('response', () => { resolve('answered') })
+        setTimeout(() => { req.destroy(new Error('left early')) }, 300)
+      })
+      assert.equal(left, 'left early')
+      // The stuck call runs out its budget with nobody waiting; the listener and its plugins go on.
+      assert.equal((await get(pair.pluginPort, '/')).status, 200)
+      assert.equal((await get(pair.appPort, '/')).status, 200)
+    })
+
     test('a plugin allocating without bound hits its memory limit: that request fails, the next works', async () => {
       const hungry = await get(pair.pluginPort, '/alloc')
       assert.equal(hungry.status, 500)
@@ -87,7 +100,7 @@ for (const plane of DATA_PLANES) {
 
       const metrics = await pair.client.metrics.registry.metrics()
       assert.match(metrics, /meshgate_plugin_failures_total\{plugin="trap",kind="trap"\} 3/)
-      assert.match(metrics, /meshgate_plugin_failures_total\{plugin="loop-forever",kind="timeout"\} 1/)
+      assert.match(metrics, /meshgate_plugin_failures_total\{plugin="loop-forever",kind="timeout"\} 2/)
       assert.match(metrics, /meshgate_plugin_failures_total\{plugin="allocate-forever",kind="trap"\} 1/)
       assert.match(metrics, /meshgate_plugin_disabled\{plugin="trap"\} 1/)
       await until(() => log.lines.some((l) => l.msg === 'plugin disabled after too many traps' && l.plugin === 'trap'), 5_000, 'the disabled log line')
