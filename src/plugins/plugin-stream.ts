@@ -108,11 +108,12 @@ export class PluginStream {
   async #call (m: Member, op: StreamOp, fields: Omit<VmCall, 'type' | 'seq' | 'op' | 'contextId'>): Promise<VmResult | undefined> {
     if (m.vm.disabled && m.failOpen) return undefined
     const request: Omit<VmCall, 'type' | 'seq'> = { ...fields, op, contextId: m.contextId }
+    const open = { properties: this.#properties, requestHeaders: this.#requestHeaders }
     if (m.openedIn !== m.vm.generation) {
       // First call, or the VM's worker was replaced since: the new one must learn the stream.
-      request.open = { properties: this.#properties, requestHeaders: this.#requestHeaders }
+      request.open = open
       m.openedIn = m.vm.generation
     }
-    return await m.vm.call(request)
+    return await m.vm.call(request, open)
   }
 }

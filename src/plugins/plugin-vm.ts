@@ -5,8 +5,10 @@
  * `maxTraps` failures the plugin is disabled (logged, counted) and every call fails at once.
  *
  * Why a worker and messages: a VM looping forever cannot be interrupted from its own thread;
- * terminating a worker can. Why one call in flight: the budget then measures the call itself,
- * not its wait behind others. The cost is a message each way per callback (see bench/).
+ * terminating a worker can, and the main thread never waits for a VM. Calls are pipelined (the
+ * worker drains what is sent without a round trip each); the budget is the time the worker spends
+ * in one call, read by a watchdog timer from memory the worker shares, so waiting behind other
+ * calls does not count. The cost is a message each way per callback (see bench/plugin-cost).
  */
 import { Worker } from 'node:worker_threads'
 import type { Logger } from 'pino'
@@ -34,8 +36,25 @@ export type CallRequest = Omit<VmCall, 'type' | 'seq'>
 
 interface Pending {
   msg: VmCall
+  /** How the call's stream is opened in a new worker, should this one be replaced before it answers. */
+  reopen: VmCall['open']
   resolve: (result: VmResult) => void
   reject: (err: MeshError) => void
+}
+
+/**
+ * Shared with the worker: the seq of the call it is in (0: none, -1: a tick) and since when
+ * (Date.now(), ms), so one watchdog timer per VM times every call.
+ */
+interface Watch {
+  buffer: SharedArrayBuffer
+  running: Int32Array
+  since: Float64Array
+}
+
+function newWatch (): Watch {
+  const buffer = new SharedArrayBuffer(16)
+  return { buffer, running: new Int32Array(buffer, 0, 1), since: new Float64Array(buffer) }
 }
 
 /** pino's level name as the ABI's log level (`silent` drops everything). */
@@ -57,8 +76,10 @@ export class PluginVm {
   readonly #shared = new Map<string, [Uint8Array, number]>()
   #worker: Worker | undefined
   #ready = false
-  #inflight: Pending | undefined
-  #timer: NodeJS.Timeout | undefined
+  /** Calls the current worker has been sent and not answered, in order. */
+  readonly #sent = new Map<number, Pending>()
+  readonly #watch = newWatch()
+  #watchdog: NodeJS.Timeout | undefined
   #seq = 0
   #contextId = 1
   #closed = false
@@ -82,10 +103,11 @@ export class PluginVm {
   }
 
   /** Runs one callback; rejects with E_PLUGIN on a trap, a timeout, or a disabled plugin. */
-  async call (request: CallRequest): Promise<VmResult> {
+  async call (request: CallRequest, reopen?: VmCall['open']): Promise<VmResult> {
     if (this.disabled || this.#closed) throw new MeshError('E_PLUGIN', `plugin "${this.name}" is disabled`)
     return await new Promise<VmResult>((resolve, reject) => {
-      this.#queue.push({ msg: { ...request, type: 'call', seq: ++this.#seq }, resolve, reject })
+      this.#seq = this.#seq >= 0x7fff_fff0 ? 1 : this.#seq + 1
+      this.#queue.push({ msg: { ...request, type: 'call', seq: this.#seq }, reopen, resolve, reject })
       this.#pump()
     })
   }
@@ -114,7 +136,9 @@ export class PluginVm {
       maxPages: options.maxPages,
       logLevel: abiLogLevel(options.logger.level),
       shared: [...this.#shared].map(([k, [v, cas]]) => [k, v, cas]),
+      watch: this.#watch.buffer as SharedArrayBuffer,
     }
+    Atomics.store(this.#watch.running, 0, 0)
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => { fail(new Error(`the VM did not start within ${options.startTimeoutMs} ms`)) }, options.startTimeoutMs)
       const fail = (err: Error): void => {
@@ -144,13 +168,38 @@ export class PluginVm {
     this.#pump()
   }
 
+  /** Sends every waiting call: the worker runs them in order, and the watchdog times each one. */
   #pump (): void {
-    if (this.#inflight !== undefined || !this.#ready || this.#worker === undefined) return
-    const next = this.#queue.shift()
-    if (next === undefined) return
-    this.#inflight = next
-    this.#timer = setTimeout(() => { this.#onTimeout() }, this.#options.callTimeoutMs)
-    this.#worker.postMessage(next.msg)
+    const worker = this.#worker
+    if (!this.#ready || worker === undefined) return
+    for (const next of this.#queue.splice(0)) {
+      this.#sent.set(next.msg.seq, next)
+      worker.postMessage(next.msg)
+    }
+    if (this.#sent.size > 0 && this.#watchdog === undefined) {
+      const every = Math.max(5, Math.min(50, Math.floor(this.#options.callTimeoutMs / 4)))
+      this.#watchdog = setInterval(() => { this.#check() }, every)
+      this.#watchdog.unref()
+    }
+  }
+
+  /** The watchdog: a call (or a tick) the worker has been in for longer than the budget. */
+  #check (): void {
+    if (this.#sent.size === 0) {
+      clearInterval(this.#watchdog)
+      this.#watchdog = undefined
+      return
+    }
+    const running = Atomics.load(this.#watch.running, 0)
+    if (running === 0 || Date.now() - (this.#watch.since[1] ?? 0) <= this.#options.callTimeoutMs) return
+    const culprit = running > 0 ? this.#sent.get(running) : undefined
+    const message = culprit === undefined
+      ? `on_tick ran past its budget of ${this.#options.callTimeoutMs} ms`
+      : `${culprit.msg.op} ran past its budget of ${this.#options.callTimeoutMs} ms`
+    if (culprit !== undefined) this.#sent.delete(running)
+    culprit?.reject(new MeshError('E_PLUGIN', `plugin "${this.name}": ${message}`))
+    this.#replaceWorker()
+    this.#failure('timeout', message)
   }
 
   #onMessage (worker: Worker, msg: WorkerMessage): void {
@@ -167,42 +216,38 @@ export class PluginVm {
   }
 
   #settle (seq: number, outcome: VmResult | MeshError): void {
-    const pending = this.#inflight
-    if (pending === undefined || pending.msg.seq !== seq) return
-    clearTimeout(this.#timer)
-    this.#inflight = undefined
+    const pending = this.#sent.get(seq)
+    if (pending === undefined) return
+    this.#sent.delete(seq)
     if (outcome instanceof MeshError) pending.reject(outcome)
     else pending.resolve(outcome)
-    this.#pump()
-  }
-
-  #onTimeout (): void {
-    const pending = this.#inflight
-    if (pending === undefined) return
-    const message = `${pending.msg.op} ran past its budget of ${this.#options.callTimeoutMs} ms`
-    this.#inflight = undefined
-    pending.reject(new MeshError('E_PLUGIN', `plugin "${this.name}": ${message}`))
-    this.#replaceWorker()
-    this.#failure('timeout', message)
   }
 
   #onCrash (worker: Worker, err: Error): void {
     if (worker !== this.#worker || this.#closed) return
-    const pending = this.#inflight
-    this.#inflight = undefined
-    clearTimeout(this.#timer)
-    pending?.reject(new MeshError('E_PLUGIN', `plugin "${this.name}": ${err.message}`))
+    // The call it was in failed; the ones behind it go to the next worker.
+    const running = Atomics.load(this.#watch.running, 0)
+    const culprit = this.#sent.get(running) ?? this.#sent.values().next().value
+    if (culprit !== undefined) this.#sent.delete(culprit.msg.seq)
+    culprit?.reject(new MeshError('E_PLUGIN', `plugin "${this.name}": ${err.message}`))
     this.#replaceWorker()
     this.#failure('trap', err.message)
   }
 
-  /** The stuck or dead worker goes; a new one starts (unless the plugin is disabled by now). */
+  /**
+   * The stuck or dead worker goes; a new one starts (unless the plugin is disabled by now) and
+   * takes the calls the old one had not answered, each with what it needs to open its stream.
+   */
   #replaceWorker (): void {
     const old = this.#worker
     this.#worker = undefined
     this.#ready = false
     old?.terminate().catch(() => {})
     this.generation++
+    const unanswered = [...this.#sent.values()]
+    this.#sent.clear()
+    for (const p of unanswered) if (p.reopen !== undefined) p.msg.open = p.reopen
+    this.#queue.unshift(...unanswered)
     queueMicrotask(() => {
       if (this.disabled || this.#closed) return
       this.#spawn().catch((err: unknown) => {
@@ -233,11 +278,11 @@ export class PluginVm {
   }
 
   #failAll (err: MeshError): void {
-    clearTimeout(this.#timer)
-    const pending = this.#inflight
-    this.#inflight = undefined
-    pending?.reject(err)
-    for (const p of this.#queue.splice(0)) p.reject(err)
+    clearInterval(this.#watchdog)
+    this.#watchdog = undefined
+    const sent = [...this.#sent.values()]
+    this.#sent.clear()
+    for (const p of [...sent, ...this.#queue.splice(0)]) p.reject(err)
   }
 
   #logs (msg: WorkerMessage): void {

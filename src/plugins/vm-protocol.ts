@@ -20,6 +20,8 @@ export interface VmInit {
   logLevel: number
   /** Shared data carried over from the VM's previous worker (a restart keeps it). */
   shared: Array<[string, Uint8Array, number]>
+  /** Int32 [0]: seq of the call running (0 none, -1 a tick); Float64 [1]: since (Date.now(), ms). */
+  watch: SharedArrayBuffer
 }
 
 export type StreamOp = 'requestHeaders' | 'requestBody' | 'responseHeaders' | 'responseBody' | 'close'

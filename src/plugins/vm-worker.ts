@@ -13,6 +13,14 @@ if (port === null) throw new Error('vm-worker.ts runs as a worker thread only')
 
 let vm: VmInstance | undefined
 let tick: NodeJS.Timeout | undefined
+let running: Int32Array<ArrayBufferLike> = new Int32Array(1)
+let since: Float64Array<ArrayBufferLike> = new Float64Array(2)
+
+/** Tells the main thread's watchdog what runs now (0: nothing, -1: a tick). */
+function enter (seq: number): void {
+  since[1] = Date.now()
+  Atomics.store(running, 0, seq)
+}
 
 function post (msg: WorkerMessage): void {
   port?.postMessage(msg)
@@ -26,14 +34,19 @@ function setTick (ms: number): void {
 
 function onTick (): void {
   if (vm === undefined) return
+  enter(-1)
   try {
     vm.tick()
   } catch (err) {
     post({ type: 'trap', seq: 0, message: `on_tick: ${(err as Error).message}`, logs: vm.takeLogs() })
+  } finally {
+    enter(0)
   }
 }
 
 function init (msg: VmInit): void {
+  running = new Int32Array(msg.watch, 0, 1)
+  since = new Float64Array(msg.watch)
   vm = new VmInstance(msg, { tickPeriod: setTick })
   try {
     vm.start()
@@ -49,9 +62,12 @@ port.on('message', (msg: MainMessage) => {
     return
   }
   if (vm === undefined) return
+  enter(msg.seq)
   try {
     post(vm.call(msg))
   } catch (err) {
     post({ type: 'trap', seq: msg.seq, message: `${msg.op}: ${(err as Error).message}`, logs: vm.takeLogs() })
+  } finally {
+    enter(0)
   }
 })

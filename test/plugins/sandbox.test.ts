@@ -32,7 +32,7 @@ function withMemory (min: number, max?: number): Uint8Array<ArrayBuffer> {
 }
 
 function vmOf (bytes: Uint8Array<ArrayBuffer>): VmInstance {
-  return new VmInstance({ type: 'init', module: new WebAssembly.Module(bytes), name: 'x', configuration: new Uint8Array(0), maxPages: 4, logLevel: 2, shared: [] }, { tickPeriod: () => {} })
+  return new VmInstance({ type: 'init', module: new WebAssembly.Module(bytes), name: 'x', configuration: new Uint8Array(0), maxPages: 4, logLevel: 2, shared: [], watch: new SharedArrayBuffer(16) }, { tickPeriod: () => {} })
 }
 
 test('an import outside the ABI (a socket, a file) refuses the module, naming the import', () => {
