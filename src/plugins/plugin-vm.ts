@@ -83,6 +83,11 @@ export class PluginVm {
   #seq = 0
   #contextId = 1
   #closed = false
+  #flushing = false
+  readonly #flush = (): void => {
+    this.#flushing = false
+    this.#pump()
+  }
 
   private constructor (options: PluginVmOptions) {
     this.name = options.name
@@ -108,7 +113,11 @@ export class PluginVm {
     return await new Promise<VmResult>((resolve, reject) => {
       this.#seq = this.#seq >= 0x7fff_fff0 ? 1 : this.#seq + 1
       this.#queue.push({ msg: { ...request, type: 'call', seq: this.#seq }, reopen, resolve, reject })
-      this.#pump()
+      // The calls of this turn go together, once its synchronous work is done.
+      if (!this.#flushing) {
+        this.#flushing = true
+        queueMicrotask(this.#flush)
+      }
     })
   }
 
@@ -168,14 +177,14 @@ export class PluginVm {
     this.#pump()
   }
 
-  /** Sends every waiting call: the worker runs them in order, and the watchdog times each one. */
+  /** Sends every waiting call in one message: the worker runs them in order, and the watchdog times each one. */
   #pump (): void {
     const worker = this.#worker
     if (!this.#ready || worker === undefined) return
-    for (const next of this.#queue.splice(0)) {
-      this.#sent.set(next.msg.seq, next)
-      worker.postMessage(next.msg)
-    }
+    if (this.#queue.length === 0) return
+    const batch = this.#queue.splice(0)
+    for (const next of batch) this.#sent.set(next.msg.seq, next)
+    worker.postMessage({ type: 'calls', calls: batch.map((p) => p.msg) })
     if (this.#sent.size > 0 && this.#watchdog === undefined) {
       const every = Math.max(5, Math.min(50, Math.floor(this.#options.callTimeoutMs / 4)))
       this.#watchdog = setInterval(() => { this.#check() }, every)

@@ -79,4 +79,7 @@ export interface VmReady { type: 'ready', logs: VmLog[] }
 export interface VmFailed { type: 'failed', message: string, logs: VmLog[] }
 
 export type WorkerMessage = VmResult | VmTrap | VmReady | VmFailed
-export type MainMessage = VmInit | VmCall
+/** The calls of one main-thread turn, sent as one message (one wake-up of the worker, not one each). */
+export interface VmCalls { type: 'calls', calls: VmCall[] }
+
+export type MainMessage = VmInit | VmCalls

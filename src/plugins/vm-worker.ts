@@ -6,7 +6,7 @@
  */
 import { parentPort } from 'node:worker_threads'
 import { VmInstance } from './vm-instance.js'
-import type { MainMessage, VmInit, WorkerMessage } from './vm-protocol.js'
+import type { MainMessage, VmCall, VmInit, WorkerMessage } from './vm-protocol.js'
 
 const port = parentPort
 if (port === null) throw new Error('vm-worker.ts runs as a worker thread only')
@@ -61,13 +61,18 @@ port.on('message', (msg: MainMessage) => {
     init(msg)
     return
   }
+  // Each result goes as soon as it is there: a later call of the batch may never return.
+  for (const call of msg.calls) run(call)
+})
+
+function run (call: VmCall): void {
   if (vm === undefined) return
-  enter(msg.seq)
+  enter(call.seq)
   try {
-    post(vm.call(msg))
+    post(vm.call(call))
   } catch (err) {
-    post({ type: 'trap', seq: msg.seq, message: `${msg.op}: ${(err as Error).message}`, logs: vm.takeLogs() })
+    post({ type: 'trap', seq: call.seq, message: `${call.op}: ${(err as Error).message}`, logs: vm.takeLogs() })
   } finally {
     enter(0)
   }
-})
+}
