@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import { startPair, type Pair } from '../helpers/pair.js'
-import { DATA_PLANES } from '../helpers/transports.js'
+import { DATA_PLANES, h3Skip } from '../helpers/transports.js'
 import { builtPlugins, pluginYaml } from '../helpers/plugins.js'
 
 interface Reply { status: number, headers: http.IncomingHttpHeaders, body: string }
@@ -124,6 +124,22 @@ for (const plane of DATA_PLANES) {
     })
   })
 }
+
+describe('plugins over h3 between the proxies', { skip: h3Skip() }, () => {
+  let pair: Pair
+  before(async () => {
+    await builtPlugins()
+    pair = await startPair({ transport: 'h3', outboundPlugins: `[${pluginYaml('add-header')}, ${pluginYaml('rewrite-body', 'config: "meshgate-demo:over-h3"')}]` })
+  }, { timeout: 310_000 })
+  after(async () => { await pair?.close() })
+
+  test('the header and body plugins run the same on an h3 peer session', async () => {
+    const reply = await request(pair.pluginPort, '/')
+    assert.equal(reply.status, 200)
+    assert.equal(reply.headers['x-plugin'], 'add-header')
+    assert.equal((JSON.parse(reply.body) as { service: string }).service, 'over-h3')
+  })
+})
 
 describe('plugins on the inbound side', () => {
   let pair: Pair
