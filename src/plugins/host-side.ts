@@ -18,7 +18,7 @@ export interface HostSide {
   readonly configuration: Uint8Array
   readonly pluginName: string
   /** The ABI log level below which `proxy_log` is dropped (and `proxy_get_log_level` answers). */
-  readonly logLevel: number
+  logLevel: () => number
   readonly shared: SharedData
   log: (level: PluginLogLevel, message: string) => void
   setTickPeriod: (ms: number) => void

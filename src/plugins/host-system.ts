@@ -25,12 +25,12 @@ export function systemImports (host: HostSide): Record<string, HostFn> {
   const fixed: Record<string, string> = { plugin_name: host.pluginName, plugin_root_id: host.pluginName, plugin_vm_id: host.pluginName }
   const imports: Record<string, HostFn> = {
     proxy_log: (level = 0, ptr = 0, size = 0) => {
-      if (level < host.logLevel) return Status.Ok
+      if (level < host.logLevel()) return Status.Ok
       host.log(LOG_LEVELS[Math.min(level, LOG_LEVELS.length - 1)] ?? 'info', mem().readString(ptr, size))
       return Status.Ok
     },
     proxy_get_log_level: (ptr = 0) => {
-      mem().writeU32(ptr, host.logLevel)
+      mem().writeU32(ptr, host.logLevel())
       return Status.Ok
     },
     proxy_get_current_time_nanoseconds: (ptr = 0) => {

@@ -184,7 +184,7 @@ export class PluginVm {
     if (this.#queue.length === 0) return
     const batch = this.#queue.splice(0)
     for (const next of batch) this.#sent.set(next.msg.seq, next)
-    worker.postMessage({ type: 'calls', calls: batch.map((p) => p.msg) })
+    worker.postMessage({ type: 'calls', calls: batch.map((p) => p.msg), logLevel: abiLogLevel(this.#options.logger.level) })
     if (this.#sent.size > 0 && this.#watchdog === undefined) {
       const every = Math.max(5, Math.min(50, Math.floor(this.#options.callTimeoutMs / 4)))
       this.#watchdog = setInterval(() => { this.#check() }, every)

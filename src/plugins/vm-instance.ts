@@ -35,6 +35,8 @@ export class VmInstance {
   readonly #root: StreamState = new StreamState(ROOT_CONTEXT_ID, {})
   readonly shared: SharedData
   logs: VmLog[] = []
+  /** The ABI log level the main thread's logger has now (it can change at run time). */
+  logLevel: number
   #exports: Exports = {}
   #memory: GuestMemory | undefined
   #current: StreamState = this.#root
@@ -43,6 +45,7 @@ export class VmInstance {
     this.#setup = setup
     this.#events = events
     this.shared = new SharedData(setup.shared)
+    this.logLevel = setup.logLevel
   }
 
   /** Instantiates and starts the root context; throws when the plugin fails or refuses its config. */
@@ -212,7 +215,7 @@ export class VmInstance {
       isRoot: () => this.#current === this.#root,
       configuration: this.#setup.configuration,
       pluginName: this.#setup.name,
-      logLevel: this.#setup.logLevel,
+      logLevel: () => this.logLevel,
       shared: this.shared,
       log: (level: PluginLogLevel, message: string) => { this.logs.push({ level, message: message.slice(0, 4096) }) },
       setTickPeriod: (ms) => this.#events.tickPeriod(ms),

@@ -80,6 +80,11 @@ export interface VmFailed { type: 'failed', message: string, logs: VmLog[] }
 
 export type WorkerMessage = VmResult | VmTrap | VmReady | VmFailed
 /** The calls of one main-thread turn, sent as one message (one wake-up of the worker, not one each). */
-export interface VmCalls { type: 'calls', calls: VmCall[] }
+export interface VmCalls {
+  type: 'calls'
+  calls: VmCall[]
+  /** The logger's level now, as the ABI's number (`PUT /log-level` reaches the plugins). */
+  logLevel: number
+}
 
 export type MainMessage = VmInit | VmCalls

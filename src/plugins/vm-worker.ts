@@ -61,6 +61,7 @@ port.on('message', (msg: MainMessage) => {
     init(msg)
     return
   }
+  if (vm !== undefined) vm.logLevel = msg.logLevel
   // Each result goes as soon as it is there: a later call of the batch may never return.
   for (const call of msg.calls) run(call)
 })
