@@ -1,11 +1,10 @@
 /**
  * One request's pass through a listener's plugins: each phase calls every plugin in order, each
  * seeing what the one before it left. A local response ends the pass. Body chunks a plugin holds
- * back (any action but Continue) are kept here and handed to it again, grown, with the next chunk;
- * the end of the body always lets them go.
+ * back (any action but Continue) are kept in its VM's worker and handed to it again, grown, with
+ * the next chunk (so they cross between threads once); the end of the body always lets them go.
  */
 import { MeshError } from '../errors.js'
-import { Action } from './abi.js'
 import type { HeaderPairs } from './header-pairs.js'
 import type { PluginVm } from './plugin-vm.js'
 import type { LocalResponse, PropertyMap, StreamOp, VmCall, VmResult } from './vm-protocol.js'
@@ -25,7 +24,8 @@ interface Member {
   contextId: number
   /** The VM generation the context was opened in (-1: not yet). */
   openedIn: number
-  held: [Uint8Array, Uint8Array]
+  /** The VM holds body bytes of this stream back (request, response). */
+  holding: [boolean, boolean]
 }
 
 export class PluginStream {
@@ -35,7 +35,7 @@ export class PluginStream {
   #closed = false
 
   constructor (members: ReadonlyArray<{ vm: PluginVm, failOpen: boolean }>, properties: PropertyMap) {
-    this.#members = members.map(({ vm, failOpen }) => ({ vm, failOpen, contextId: vm.nextContextId(), openedIn: -1, held: [EMPTY, EMPTY] }))
+    this.#members = members.map(({ vm, failOpen }) => ({ vm, failOpen, contextId: vm.nextContextId(), openedIn: -1, holding: [false, false] }))
     this.#properties = properties
   }
 
@@ -83,23 +83,15 @@ export class PluginStream {
   async #body (op: StreamOp, which: 0 | 1, chunk: Uint8Array, endOfStream: boolean): Promise<Uint8Array> {
     let current = chunk
     for (const m of this.#members) {
-      const held = m.held[which]
-      const input = held.length === 0 ? current : Buffer.concat([held, current])
-      if (input.length === 0 && !endOfStream) return EMPTY
-      const result = await this.#call(m, op, { body: input, endOfStream })
-      if (result === undefined) {
-        m.held[which] = EMPTY
-        current = input
-        continue
-      }
+      if (current.length === 0 && !endOfStream) return EMPTY
+      // Held-back bytes live in the VM's worker: a replaced worker has lost them.
+      if (m.holding[which] && m.openedIn !== m.vm.generation) throw new MeshError('E_PLUGIN', `plugin "${m.vm.name}" was restarted while it held back the body`)
+      const result = await this.#call(m, op, { body: current, endOfStream })
+      if (result === undefined) continue
       if (result.local !== undefined) throw new MeshError('E_PLUGIN', `plugin "${m.vm.name}" answered locally after the head had gone`)
-      const output = result.body ?? input
-      if (result.action !== Action.Continue && !endOfStream) {
-        m.held[which] = output
-        return EMPTY
-      }
-      m.held[which] = EMPTY
-      current = output
+      m.holding[which] = result.held === true
+      if (m.holding[which]) return EMPTY
+      current = result.body ?? EMPTY
     }
     return current
   }

@@ -16,6 +16,8 @@ export class StreamState {
   /** By BufferType (request body, response body). */
   readonly buffers: Array<Uint8Array | undefined> = [undefined, undefined]
   readonly bufferChanged: boolean[] = [false, false]
+  /** Body bytes the plugin held back (any action but Continue), by BufferType; its next call sees them first. */
+  readonly held: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0)]
   endOfStream = false
   local: LocalResponse | undefined = undefined
 

@@ -4,7 +4,7 @@
  * same module (the failed call is reported, every other stream goes on). Runs inside the VM's
  * worker thread (vm-worker.ts), but knows nothing of threads.
  */
-import { MapType, BufferType, type PluginLogLevel } from './abi.js'
+import { Action, MapType, BufferType, WASM_PAGE, type PluginLogLevel } from './abi.js'
 import { BadPointer, GuestMemory } from './guest-memory.js'
 import { httpImports } from './host-http.js'
 import type { HostSide } from './host-side.js'
@@ -131,7 +131,8 @@ export class VmInstance {
     const eos = stream.endOfStream ? 1 : 0
     let action = 0
     let changedMap = -1
-    let changedBody = -1
+    let passOn: Uint8Array | undefined
+    let heldBack = false
     switch (msg.op) {
       case 'requestHeaders':
       case 'responseHeaders': {
@@ -145,10 +146,21 @@ export class VmInstance {
       case 'requestBody':
       case 'responseBody': {
         const type = msg.op === 'requestBody' ? BufferType.RequestBody : BufferType.ResponseBody
-        const body = msg.body ?? new Uint8Array(0)
+        const chunk = msg.body ?? new Uint8Array(0)
+        const held = stream.held[type] ?? new Uint8Array(0)
+        const body = held.length === 0 ? chunk : Buffer.concat([held, chunk])
+        // A plugin cannot read more than its memory holds; holding more is refused for this request.
+        if (body.length > this.#setup.maxPages * WASM_PAGE) throw new Error(`the plugin held back more body than its memory limit (${body.length} bytes)`)
         stream.buffers[type] = body
         action = this.#fn(msg.op === 'requestBody' ? 'proxy_on_request_body' : 'proxy_on_response_body')?.(id, body.length, eos) ?? 0
-        changedBody = type
+        const output = stream.bufferChanged[type] === true ? (stream.buffers[type] ?? body) : body
+        if (action !== Action.Continue && !stream.endOfStream) {
+          stream.held[type] = output
+          heldBack = true
+        } else {
+          stream.held[type] = new Uint8Array(0)
+          passOn = output
+        }
         break
       }
       case 'close':
@@ -161,7 +173,8 @@ export class VmInstance {
     }
     const result: VmResult = { type: 'result', seq: msg.seq, action: action >>> 0, logs: this.takeLogs() }
     if (changedMap >= 0 && stream.mapChanged[changedMap] === true) result.headers = stream.maps[changedMap]
-    if (changedBody >= 0 && stream.bufferChanged[changedBody] === true) result.body = stream.buffers[changedBody]
+    if (passOn !== undefined) result.body = passOn
+    if (heldBack) result.held = true
     if (stream.local !== undefined) result.local = stream.local
     stream.local = undefined
     const shared = this.shared.take()

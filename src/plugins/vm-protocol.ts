@@ -36,7 +36,7 @@ export interface VmCall {
   open?: { properties: PropertyMap, requestHeaders?: HeaderPairs }
   /** The map of this phase (`*Headers` ops). */
   headers?: HeaderPairs
-  /** The body bytes of this phase (`*Body` ops): the chunk, or all held back so far plus it. */
+  /** The body chunk of this phase (`*Body` ops); the worker prepends what the plugin held back. */
   body?: Uint8Array
   endOfStream?: boolean
   /** Properties that became known since the open (`response.code`). */
@@ -59,8 +59,10 @@ export interface VmResult {
   action: number
   /** The phase's map when the plugin changed it. */
   headers?: HeaderPairs
-  /** The phase's body when the plugin changed it. */
+  /** Body ops: the bytes to pass on now (absent when held back). */
   body?: Uint8Array
+  /** Body ops: the plugin held the bytes back; the worker keeps them for its next call. */
+  held?: boolean
   local?: LocalResponse
   logs: VmLog[]
   shared?: Array<[string, Uint8Array, number]>
