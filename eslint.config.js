@@ -2,7 +2,7 @@
 import neostandard from 'neostandard'
 
 export default [
-  ...neostandard({ ts: true, ignores: ['dist/**', 'node_modules/**', 'scratch/**', 'test-output/**', 'native/build/**', 'bench/out/**', 'interop/out/**'] }),
+  ...neostandard({ ts: true, ignores: ['dist/**', 'node_modules/**', 'scratch/**', 'test-output/**', 'native/build/**', 'bench/out/**', 'interop/out/**', 'examples/plugins/**/*.ts', 'test/plugins/fixtures/**'] }),
   {
     files: ['transports/**/*.ts'],
     rules: {

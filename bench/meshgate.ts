@@ -28,6 +28,8 @@ export interface OutboundOptions {
   transport?: 'h2' | 'h3'
   /** Extra top-level YAML keys (e.g. `metrics: { enabled: false }` for issue 4). */
   extra?: Record<string, unknown>
+  /** `plugins:` of the HTTP listeners (http1, h2c), for issue 15's plugin cost. */
+  plugins?: Array<Record<string, unknown>>
 }
 
 /** The client-side process: outbound role only. */
@@ -45,8 +47,8 @@ export function outboundConfig (options: OutboundOptions): string {
     outbound: {
       tls: { ca: certs.ca, cert: certs.client.cert, key: certs.client.key },
       listeners: [
-        { name: 'http1', host: '127.0.0.1', port: listen.http1, protocol: 'http1' },
-        { name: 'h2c', host: '127.0.0.1', port: listen.h2c, protocol: 'http2' },
+        { name: 'http1', host: '127.0.0.1', port: listen.http1, protocol: 'http1', ...(options.plugins === undefined ? {} : { plugins: options.plugins }) },
+        { name: 'h2c', host: '127.0.0.1', port: listen.h2c, protocol: 'http2', ...(options.plugins === undefined ? {} : { plugins: options.plugins }) },
         { name: 'tcp', host: '127.0.0.1', port: listen.tcp, protocol: 'tcp', tcpService: AUTHORITY.tcp },
       ],
     },

@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   E_GATEWAY_FORBIDDEN: { status: 403, meaning: 'the caller identity is not allowed for this exported service' },
   E_GATEWAY_MODE: { status: 421, meaning: 'the stream does not fit the export\'s mode (an end-to-end export takes only the tunnel; a terminate export only plain streams)' },
   E_GATEWAY_UNREACHABLE: { status: 502, meaning: 'the gateway of the remote cluster could not be reached' },
+  E_PLUGIN: { status: 500, meaning: 'a Proxy-Wasm plugin trapped, ran past its time budget, or is disabled; only this request failed' },
   E_CONFIG: { status: 500, meaning: 'the configuration is invalid' },
   E_INTERNAL: { status: 500, meaning: 'an unexpected failure inside meshgate' },
 } as const

@@ -206,8 +206,16 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
     }
     if (config.inbound !== undefined) {
       const { startInboundRole } = await import('./inbound/role.js')
+      const inboundTls = await readTlsMaterial(config.inbound.tls)
       inbound = await startInboundRole({
-        config: config.inbound, tls: await readTlsMaterial(config.inbound.tls), timeouts: config.timeouts, transports, telemetry, logger,
+        config: config.inbound,
+        tls: inboundTls,
+        timeouts: config.timeouts,
+        transports,
+        telemetry,
+        logger,
+        pluginObserver: metrics.pluginObserver,
+        identity: identityOfCert(inboundTls.cert),
       })
     }
     // Discovery feeds the outbound role and the gateway; remote clusters add their gateways' exports.
@@ -260,6 +268,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
         telemetry,
         logger,
         remote,
+        pluginObserver: metrics.pluginObserver,
       })
       const demoTraffic = config.demo?.trafficPerSecond ?? 0
       const [first] = outbound.listeners

@@ -32,6 +32,8 @@ export interface MeshgatePairOptions {
   extraArgs?: string[]
   /** Extra top-level YAML keys for both processes' configs (e.g. `metrics: { enabled: false }`). */
   extraConfig?: Record<string, unknown>
+  /** `plugins:` of the outbound side's HTTP listeners (issue 15). */
+  outboundPlugins?: Array<Record<string, unknown>>
 }
 
 /** Admin `/config`'s `dataPlane`: what the config said, what runs and why (src/data-plane.ts). */
@@ -98,7 +100,7 @@ export function meshgatePair (options: MeshgatePairOptions): PathDefinition {
       const outboundFile = join(context.workDir, `${options.id}-outbound.yaml`)
       await writeFile(inboundFile, inboundConfig({ certs: context.certs, peerPort, upstream: context.upstream, adminPort: inboundAdmin, extra }))
       await writeFile(outboundFile, outboundConfig({
-        certs: context.certs, listen: entry, peerPort, upstream: context.upstream, adminPort: outboundAdmin, transport: options.transport, extra,
+        certs: context.certs, listen: entry, peerPort, upstream: context.upstream, adminPort: outboundAdmin, transport: options.transport, extra, plugins: options.outboundPlugins,
       }))
       const processes: BenchProcess[] = []
       const stop = async (): Promise<void> => { await Promise.all(processes.map(async (p) => await p.stop(5_000))) }

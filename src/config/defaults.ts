@@ -80,6 +80,12 @@ export const DEFAULTS = {
   inboundTarget: {
     protocol: 'auto',
   },
+  plugin: {
+    callTimeoutMs: 100, // 100 ms: one callback of a Proxy-Wasm plugin
+    maxMemory: 16 * 1024 * 1024, // 16 MiB of linear memory per plugin VM
+    maxTraps: 5, // traps and timeouts before the plugin is disabled
+    failOpen: false, // a disabled plugin fails requests (500 E_PLUGIN) instead of being skipped
+  },
   devPki: {
     trustDomain: 'mesh.local',
   },

@@ -11,6 +11,7 @@ import {
   refine, required, size, string, tagged, withDefault, type Schema,
 } from './schema.js'
 import { clusters, devPkiDomain, gateway } from './multicluster-schema.js'
+import { pluginList } from './plugin-schema.js'
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 
@@ -229,6 +230,7 @@ const outboundListener: Schema<OutboundListenerConfig> = refine(object({
   port: required(listenPort),
   protocol: withDefault(oneOf(['auto', 'tcp', 'http1', 'http2'] as const), DEFAULTS.outboundListener.protocol),
   tcpService: optional(name),
+  plugins: optional(pluginList),
 }), (l) => ({ ...l, name: l.name ?? `${l.host}:${l.port}` }))
 
 const outbound = object({
@@ -244,6 +246,7 @@ const inbound = object({
     protocol: withDefault(oneOf(['auto', 'http1', 'http2', 'tcp'] as const), DEFAULTS.inboundTarget.protocol),
     allow: required(list(allowEntry, 1)),
   }), 1)),
+  plugins: optional(pluginList),
 })
 
 const admin = object({

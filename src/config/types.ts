@@ -105,6 +105,26 @@ export interface OutboundListenerConfig {
   protocol: ListenerProtocol
   /** Service that opaque TCP on this listener goes to (required for `tcp`, used by `auto` fallback). */
   tcpService?: string
+  /** Proxy-Wasm plugins run on this listener's HTTP requests, in order. */
+  plugins?: PluginConfig[]
+}
+
+/** One Proxy-Wasm plugin (src/plugins/): `{ name, wasm, config }` plus its limits. */
+export interface PluginConfig {
+  /** The plugin's root id (`registerRootContext(..., name)` in the SDKs); unique per list. */
+  name: string
+  /** Absolute path of the .wasm module. */
+  wasm: string
+  /** Handed to `proxy_on_configure`: a string as is, a map as JSON. */
+  config: string | Record<string, unknown>
+  /** Budget of one callback, ms (default 100 ms). */
+  callTimeoutMs: number
+  /** Linear memory limit of the plugin's VM, bytes (default 16 MiB). */
+  maxMemory: number
+  /** Traps and timeouts before the plugin is disabled (default 5). */
+  maxTraps: number
+  /** A disabled plugin is skipped instead of failing requests (default false). */
+  failOpen: boolean
 }
 
 export interface OutboundConfig {
@@ -284,6 +304,8 @@ export interface InboundConfig {
   tls: TlsFiles
   listeners: InboundListenerConfig[]
   targets: InboundTargetConfig[]
+  /** Proxy-Wasm plugins run on every inbound HTTP request, in order. */
+  plugins?: PluginConfig[]
 }
 
 export interface AdminConfig {

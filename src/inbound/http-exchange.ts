@@ -16,6 +16,9 @@ import { WIRE_HEADERS, type InboundExchange } from '../../transports/contract.js
 import type { H2cUpstream } from './h2c-upstream.js'
 import type { DeliveryTarget, Http1Upstream, UpstreamResponse } from './http1-upstream.js'
 import { deliveryProtocol, type TargetTable } from './targets.js'
+import type { PluginChain } from '../plugins/plugin-chain.js'
+import type { PluginStream } from '../plugins/plugin-stream.js'
+import { pluginLog, pluginRequestHead, pluginResponse, type PluginExchange } from './plugin-steps.js'
 
 /** Mesh headers the inbound side consumes or sets itself. */
 export const CONSUMED: ReadonlySet<string> = new Set([WIRE_HEADERS.target, WIRE_HEADERS.origProto, WIRE_HEADERS.clientId])
@@ -34,6 +37,10 @@ export interface InboundHttpContext {
   h2c: H2cUpstream
   telemetry: Telemetry
   logger: Logger
+  /** `inbound.plugins` (absent: none, and no plugin step is taken). */
+  plugins?: PluginChain
+  /** This workload's identity, for the plugins. */
+  identity?: string
 }
 
 /** Handles one inbound request; never throws (failures are answered with their code). */
@@ -41,7 +48,7 @@ export function handleInboundRequest (ctx: InboundHttpContext, exchange: Inbound
   new InboundHttpExchange(ctx, exchange, transport).deliver()
 }
 
-class InboundHttpExchange implements DeliveryTarget {
+class InboundHttpExchange implements DeliveryTarget, PluginExchange {
   readonly ctx: InboundHttpContext
   readonly exchange: InboundExchange
   readonly transport: string
@@ -50,6 +57,7 @@ class InboundHttpExchange implements DeliveryTarget {
   status = 0
   responseBytes = 0
   ended = false
+  plugins: PluginStream | undefined = undefined
 
   constructor (ctx: InboundHttpContext, exchange: InboundExchange, transport: string) {
     this.ctx = ctx
@@ -67,9 +75,25 @@ class InboundHttpExchange implements DeliveryTarget {
       const headers = endToEndHeaders(requestHeaders, CONSUMED)
       headers[WIRE_HEADERS.clientId] = exchange.caller
       const protocol = deliveryProtocol(target, headerValue(requestHeaders, WIRE_HEADERS.origProto))
+      if (ctx.plugins !== undefined) {
+        pluginRequestHead(ctx.plugins, ctx.identity ?? '', this, target.address, headers, (h) => {
+          h[WIRE_HEADERS.clientId] = exchange.caller
+          this.deliverTo(protocol, target.address, h)
+        })
+        return
+      }
+      this.deliverTo(protocol, target.address, headers)
+    } catch (err) {
+      this.refuse(err)
+    }
+  }
+
+  deliverTo (protocol: 'http1' | 'http2', address: string, headers: ReturnType<typeof endToEndHeaders>): void {
+    try {
+      const { ctx, exchange } = this
       // Callbacks, not a promise: see DeliveryTarget.
-      if (protocol === 'http1') ctx.http1.deliver(exchange, target.address, headers, this)
-      else ctx.h2c.deliver(exchange, target.address, headers, this)
+      if (protocol === 'http1') ctx.http1.deliver(exchange, address, headers, this)
+      else ctx.h2c.deliver(exchange, address, headers, this)
     } catch (err) {
       this.refuse(err)
     }
@@ -77,6 +101,14 @@ class InboundHttpExchange implements DeliveryTarget {
 
   /** The workload's response head is here: report it and answer with it. */
   delivered (response: UpstreamResponse): void {
+    if (this.plugins !== undefined) {
+      pluginResponse(this, response, (r) => { this.answer(r) })
+      return
+    }
+    this.answer(response)
+  }
+
+  answer (response: UpstreamResponse): void {
     try {
       const status = response.head.status
       this.status = status
@@ -103,6 +135,7 @@ class InboundHttpExchange implements DeliveryTarget {
     const { exchange } = this
     this.ctx.logger.warn({ code: meshErr.code, err: meshErr.message, requestId: headerValue(exchange.head.headers, REQUEST_ID_HEADER), caller: exchange.caller, authority: exchange.head.authority }, 'inbound request refused')
     this.report(meshErr.status, meshErr.code)
+    if (this.plugins !== undefined) pluginLog(this)
     exchange.reject(meshErr)
   }
 
@@ -129,6 +162,7 @@ class InboundHttpExchange implements DeliveryTarget {
   end (err: Error | null | undefined): void {
     if (this.ended) return
     this.ended = true
+    if (this.plugins !== undefined) pluginLog(this)
     const { exchange } = this
     this.ctx.telemetry.requestEnd({
       direction: 'inbound',

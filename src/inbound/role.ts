@@ -16,6 +16,8 @@ import { Http1Upstream } from './http1-upstream.js'
 import { deliverTcp } from './tcp-upstream.js'
 import { TargetTable } from './targets.js'
 import { deliverUpgrade } from './upgrade-upstream.js'
+import { PluginChain } from '../plugins/plugin-chain.js'
+import { noopPluginObserver, type PluginObserver } from '../plugins/observer.js'
 
 export interface InboundRoleOptions {
   config: InboundConfig
@@ -24,6 +26,10 @@ export interface InboundRoleOptions {
   transports: TransportRegistry
   telemetry: Telemetry
   logger: Logger
+  /** Plugin traps and disabled plugins, for metrics. */
+  pluginObserver?: PluginObserver
+  /** This workload's SPIFFE identity (the plugins' `destination.principal`). */
+  identity?: string
 }
 
 export interface InboundRole {
@@ -41,7 +47,10 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
   const targets = new TargetTable(config.targets)
   const http1 = new Http1Upstream(timeouts)
   const h2c = new H2cUpstream(timeouts)
-  const httpContext: InboundHttpContext = { targets, http1, h2c, telemetry, logger }
+  const plugins = config.plugins !== undefined && config.plugins.length > 0
+    ? await PluginChain.load(config.plugins, { logger, observer: options.pluginObserver ?? noopPluginObserver })
+    : undefined
+  const httpContext: InboundHttpContext = plugins === undefined ? { targets, http1, h2c, telemetry, logger } : { targets, http1, h2c, telemetry, logger, plugins, identity: options.identity ?? '' }
 
   const onTunnel = (tunnel: InboundTunnel, transport: string): void => {
     const started = performance.now()
@@ -129,6 +138,7 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
     }
   } catch (err) {
     for (const l of listeners) l.listener.destroy()
+    await plugins?.close()
     throw err
   }
 
@@ -141,11 +151,13 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
       await Promise.allSettled(listeners.map(async (l) => await l.listener.close()))
       await http1.close()
       h2c.close()
+      await plugins?.close()
     },
     destroy: () => {
       for (const l of listeners) l.listener.destroy()
       h2c.close()
       http1.close().catch(() => {})
+      plugins?.close().catch(() => {})
     },
   }
 }

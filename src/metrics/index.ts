@@ -16,6 +16,8 @@ import { Registry } from './prom.js'
 import { registerRuntimeMetrics } from './runtime.js'
 import { CounterFamily } from './series.js'
 import { TcpMetrics } from './tcp-metrics.js'
+import { pluginObserver } from './plugin-metrics.js'
+import { noopPluginObserver, type PluginObserver } from '../plugins/observer.js'
 import { TransportMetrics } from './transport-metrics.js'
 import { TransportSelectionMetrics } from './transport-selection-metrics.js'
 
@@ -50,6 +52,8 @@ export interface Metrics {
   readonly balancerObserver: BalancerObserver
   /** Pass to the discovery sources. */
   readonly discoveryObserver: DiscoveryObserver
+  /** Pass to the roles for their plugins (`meshgate_plugin_*`). */
+  readonly pluginObserver: PluginObserver
   /** The authority cardinality guard (distinct values kept, events folded). */
   readonly authorities: LabelGuard
   readonly identities: LabelGuard
@@ -70,6 +74,7 @@ export function createMetrics (options: MetricsOptions = {}): Metrics {
       transportFallback: () => {},
       balancerObserver: noopBalancerObserver,
       discoveryObserver: noopDiscoveryObserver,
+      pluginObserver: noopPluginObserver,
       authorities: new LabelGuard(maxAuthorities),
       identities: new LabelGuard(maxIdentities),
     }
@@ -100,6 +105,7 @@ export function createMetrics (options: MetricsOptions = {}): Metrics {
     transportFallback: (from, to, reason) => { selection.fallback(from, to, reason) },
     balancerObserver: balancerObserver(registry, services),
     discoveryObserver: discoveryObserver(registry, services),
+    pluginObserver: pluginObserver(registry),
     authorities,
     identities,
     multicluster: new MulticlusterMetrics(registry, services),

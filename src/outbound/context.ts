@@ -6,6 +6,7 @@ import type { Logger } from 'pino'
 import type { Timeouts } from '../config/types.js'
 import { MeshError } from '../errors.js'
 import type { Endpoint } from '../discovery/types.js'
+import type { PluginChain } from '../plugins/plugin-chain.js'
 import type { Telemetry } from '../telemetry.js'
 import type { PeerSession, Transport } from '../../transports/contract.js'
 import type { TransportRegistry } from '../../transports/registry.js'
@@ -28,6 +29,10 @@ export interface OutboundContext {
   inflight: InflightCounter
   /** Sessions for endpoints that are a remote cluster's gateway (`endpoint.via`); multi-cluster only. */
   remote?: RemoteSessionSource
+  /** The Proxy-Wasm plugins of the listener (absent: none, and no plugin step is taken). */
+  plugins?: PluginChain
+  /** The listener's name (set with `plugins`). */
+  listenerName?: string
 }
 
 /** Where the sessions of endpoints behind a remote cluster's gateway come from (src/multicluster). */

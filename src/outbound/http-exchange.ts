@@ -18,6 +18,8 @@ import { LightAbortSignal } from '../../transports/abort-signal.js'
 import { WIRE_HEADERS, type HeaderMap, type PeerResponse, type PeerSession, type RequestHead } from '../../transports/contract.js'
 import { newRequestId, readySessionFor, sessionFor, unwrappedSessionFor, type OutboundContext } from './context.js'
 import { mayResend } from './transport-selector.js'
+import type { PluginStream } from '../plugins/plugin-stream.js'
+import { pluginLog, pluginRequestBody, pluginRequestHead, pluginResponseHead, type PluginHead } from './plugin-steps.js'
 
 export const kExchange = Symbol('meshgate.outbound.exchange')
 
@@ -76,6 +78,10 @@ export abstract class OutboundExchange implements Timed {
   /** The body is paused until the app's response drains. */
   waitingForDrain = false
   settled = false
+  // Only on a listener with plugins (plugin-steps.ts):
+  plugins: PluginStream | undefined = undefined
+  pluginHead: PluginHead | undefined = undefined
+  pluginBody: Readable | undefined = undefined
 
   constructor (ctx: OutboundContext, headers: IncomingHttpHeaders) {
     this.ctx = ctx
@@ -96,6 +102,8 @@ export abstract class OutboundExchange implements Timed {
   abstract appPath (): string
   /** True when the request carries a body: a length above zero, chunked framing, or an open h2 stream. */
   abstract appHasBody (): boolean
+  /** The app's address (for the plugins' `source.address`). */
+  abstract appRemoteAddress (): string
   /** Sends the response head; the body follows with writeChunk() and finish(). */
   abstract answer (status: number, headers: HeaderMap): void
   /** Writes a chunk of the response body; false when the app side wants a 'drain' first. */
@@ -114,9 +122,22 @@ export abstract class OutboundExchange implements Timed {
   /** Authority → service → endpoint. */
   start (): void {
     try {
-      const { ctx } = this
       const authority = this.appAuthority()
       if (authority === undefined || authority === '') throw new MeshError('E_BAD_REQUEST', 'the request names no authority (Host header)')
+      if (this.ctx.plugins !== undefined) {
+        pluginRequestHead(this, authority, MESH_HEADERS)
+        return
+      }
+      this.route(authority)
+    } catch (err) {
+      this.rescue(err)
+    }
+  }
+
+  /** Authority → service → endpoint. */
+  route (authority: string): void {
+    try {
+      const { ctx } = this
       const service = ctx.router.resolve(authority)
       if (service === undefined) throw new MeshError('E_NO_ROUTE', `no service for authority "${authority}"`)
       this.authority = authority
@@ -138,16 +159,22 @@ export abstract class OutboundExchange implements Timed {
     try {
       const { ctx } = this
       const endpoint = pick.endpoint
-      const headers = endToEndHeaders(this.appHeaders, MESH_HEADERS)
+      const fromPlugins = this.pluginHead
+      const headers = fromPlugins?.headers ?? endToEndHeaders(this.appHeaders, MESH_HEADERS)
       headers[WIRE_HEADERS.target] = endpoint.target
       headers[REQUEST_ID_HEADER] = this.requestId
       if (this.protocol === 'http1') headers[WIRE_HEADERS.origProto] = 'HTTP/1.1'
-      this.head = { method: this.appMethod(), authority: this.authority, path: this.appPath(), scheme: 'http', headers }
+      this.head = fromPlugins === undefined
+        ? { method: this.appMethod(), authority: this.authority, path: this.appPath(), scheme: 'http', headers }
+        : { method: fromPlugins.line.method, authority: this.authority, path: fromPlugins.line.path, scheme: 'http', headers }
       const requestMs = ctx.timeouts.requestMs
       // One interval timer for all requests, not a Timeout object per request (timeout-list.ts).
       if (requestMs > 0) timeoutList(requestMs).add(this)
       this.hasBody = this.appHasBody()
-      if (this.hasBody) countRequestBody(this.appBody, this)
+      if (this.hasBody) {
+        countRequestBody(this.appBody, this)
+        if (this.plugins !== undefined) this.pluginBody = pluginRequestBody(this.plugins, this.appBody)
+      }
       // A session with room is usually pooled already: no promise for it then.
       const session = readySessionFor(ctx, endpoint)
       if (session !== undefined) {
@@ -167,7 +194,7 @@ export abstract class OutboundExchange implements Timed {
       this.failed(abort.reason, session)
       return
     }
-    const body = this.hasBody ? this.appBody : null
+    const body = this.hasBody ? (this.pluginBody ?? this.appBody) : null
     this.session = session
     if (session.requestTo !== undefined) {
       // The session reports to this exchange (response() / failed()): no promise per request.
@@ -189,7 +216,7 @@ export abstract class OutboundExchange implements Timed {
   failed (err: unknown, session: PeerSession | undefined = this.session): void {
     const { abort, pick } = this
     if (!this.rerouted && session !== undefined && pick !== undefined && !abort.aborted &&
-      mayResend(err, session, this.hasBody ? this.appBody : null)) {
+      mayResend(err, session, this.hasBody ? (this.pluginBody ?? this.appBody) : null)) {
       // A session going away refused the stream unprocessed: once more, as sessionFor()'s rerouting
       // wrapper does (readySessionFor() hands out unwrapped sessions), and only once: on an
       // unwrapped session too, so the wrapper does not resend it a second time.
@@ -231,12 +258,20 @@ export abstract class OutboundExchange implements Timed {
     this.errorCode = errorCode
     this.peerIdentity = session.peerIdentity
     this.transport = session.transport
-    this.report(status, errorCode)
-
     if (ctx.timeouts.idleMs > 0) timeoutList(ctx.timeouts.idleMs).add(this)
-    this.answer(status, endToEndHeaders(response.head.headers))
+    if (this.plugins !== undefined) {
+      pluginResponseHead(this, session, response)
+      return
+    }
+    this.report(status, errorCode)
+    this.streamResponse(status, endToEndHeaders(response.head.headers), response.body)
+  }
+
+  /** Answers the app with the response head and streams the body through. */
+  streamResponse (status: number, headers: HeaderMap, peerBody: Readable): void {
+    this.answer(status, headers)
     // pipe() by hand: one 'data' listener both counts and writes, and no pipe() bookkeeping.
-    const body: PeerBody = response.body
+    const body: PeerBody = peerBody
     this.body = body
     body[kExchange] = this
     body.on('data', onPeerBodyData)
@@ -264,6 +299,7 @@ export abstract class OutboundExchange implements Timed {
     this.settled = true
     this.timedList?.remove(this)
     const { ctx } = this
+    if (this.plugins !== undefined) pluginLog(this)
     let failure: MeshError | undefined
     if (err !== undefined) {
       this.body?.destroy(err)
@@ -289,6 +325,7 @@ export abstract class OutboundExchange implements Timed {
   rescue (err: unknown): void {
     const meshErr = toMeshError(err)
     this.ctx.logger.warn({ code: meshErr.code, err: meshErr.message, requestId: this.requestId, authority: this.appAuthority() }, 'outbound request failed')
+    if (this.plugins !== undefined) pluginLog(this)
     this.answerError(meshErr)
   }
 

@@ -56,6 +56,7 @@ class Http1Exchange extends OutboundExchange {
   appAuthority (): string | undefined { return headerValue(this.req.headers, 'host') }
   appMethod (): string { return this.req.method ?? 'GET' }
   appPath (): string { return this.req.url ?? '/' }
+  appRemoteAddress (): string { return this.req.socket.remoteAddress ?? '' }
 
   appHasBody (): boolean {
     const { headers } = this.req
@@ -108,6 +109,7 @@ class H2cExchange extends OutboundExchange {
   appAuthority (): string | undefined { return headerValue(this.appHeaders, ':authority') ?? headerValue(this.appHeaders, 'host') }
   appMethod (): string { return headerValue(this.appHeaders, ':method') ?? 'GET' }
   appPath (): string { return headerValue(this.appHeaders, ':path') ?? '/' }
+  appRemoteAddress (): string { return this.stream.session?.socket?.remoteAddress ?? '' }
 
   appHasBody (): boolean {
     const length = headerValue(this.appHeaders, 'content-length')

@@ -16,18 +16,28 @@ import { handleOutboundRequest, handleOutboundStream } from './http-proxy.js'
 import { SOCKET_BUFFER_BYTES } from '../tunnel/splice.js'
 import { handleOutboundTcp } from './tcp-proxy.js'
 import { handleOutboundUpgrade } from './upgrade.js'
+import { PluginChain } from '../plugins/plugin-chain.js'
+import { noopPluginObserver, type PluginObserver } from '../plugins/observer.js'
 
 export interface OutboundListener {
   readonly config: OutboundListenerConfig
   address: () => { host: string, port: number }
   /** Stops accepting; keep-alive HTTP/1 connections close after their current request, h2c sessions get GOAWAY. */
   close: () => void
-  /** Drops every connection. */
+  /** Drops every connection (and stops the plugins' VMs). */
   destroy: () => void
+  /** Stops the plugins' VMs, once the requests in flight are done. */
+  closePlugins: () => Promise<void>
 }
 
-export async function startOutboundListener (ctx: OutboundContext, config: OutboundListenerConfig, maxHeaderBytes: number): Promise<OutboundListener> {
-  const log = ctx.logger.child({ listener: config.name })
+export async function startOutboundListener (roleCtx: OutboundContext, config: OutboundListenerConfig, maxHeaderBytes: number, pluginObserver: PluginObserver = noopPluginObserver): Promise<OutboundListener> {
+  const log = roleCtx.logger.child({ listener: config.name })
+  // A listener with plugins gets a context of its own that carries them; one without keeps the
+  // role's, and its exchanges never take a plugin step.
+  const plugins = config.plugins !== undefined && config.plugins.length > 0
+    ? await PluginChain.load(config.plugins, { logger: log, observer: pluginObserver })
+    : undefined
+  const ctx: OutboundContext = plugins === undefined ? roleCtx : { ...roleCtx, plugins, listenerName: config.name }
   const sockets = new Set<Socket>()
   const h2Sessions = new Set<http2.ServerHttp2Session>()
 
@@ -75,11 +85,11 @@ export async function startOutboundListener (ctx: OutboundContext, config: Outbo
     }
   })
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(new MeshError('E_CONFIG', `outbound listener "${config.name}" cannot listen on ${config.host}:${config.port}: ${err.code ?? err.message}`, { cause: err })))
+    server.once('error', (err: NodeJS.ErrnoException) => { plugins?.close().catch(() => {}); reject(new MeshError('E_CONFIG', `outbound listener "${config.name}" cannot listen on ${config.host}:${config.port}: ${err.code ?? err.message}`, { cause: err })) })
     server.listen(config.port, config.host, () => resolve())
   })
   server.on('error', (err) => log.error({ err: err.message }, 'listener error'))
-  log.info({ host: config.host, port: addressOf(server).port, protocol: config.protocol }, 'outbound listener ready')
+  log.info({ host: config.host, port: addressOf(server).port, protocol: config.protocol, plugins: plugins?.names }, 'outbound listener ready')
 
   return {
     config,
@@ -92,7 +102,9 @@ export async function startOutboundListener (ctx: OutboundContext, config: Outbo
     destroy: () => {
       server.close()
       for (const socket of sockets) socket.destroy()
+      plugins?.close().catch(() => {})
     },
+    closePlugins: async () => { await plugins?.close() },
   }
 }
 

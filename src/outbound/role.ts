@@ -13,6 +13,7 @@ import type { EndpointPicker } from './endpoint-picker.js'
 import { startOutboundListener, type OutboundListener } from './listener.js'
 import { AuthorityRouter } from './router.js'
 import { SessionPool } from './session-pool.js'
+import type { PluginObserver } from '../plugins/observer.js'
 
 export interface OutboundRoleOptions {
   config: OutboundConfig
@@ -28,6 +29,8 @@ export interface OutboundRoleOptions {
   logger: Logger
   /** Sessions through remote clusters' gateways (multi-cluster). */
   remote?: RemoteSessionSource
+  /** Plugin traps and disabled plugins, for metrics. */
+  pluginObserver?: PluginObserver
 }
 
 export interface OutboundRole {
@@ -57,7 +60,7 @@ export async function startOutboundRole (options: OutboundRoleOptions): Promise<
   const listeners: OutboundListener[] = []
   try {
     for (const config of options.config.listeners) {
-      listeners.push(await startOutboundListener(ctx, config, options.limits.maxHeaderBytes))
+      listeners.push(await startOutboundListener(ctx, config, options.limits.maxHeaderBytes, options.pluginObserver))
     }
   } catch (err) {
     for (const l of listeners) l.destroy()
@@ -70,6 +73,7 @@ export async function startOutboundRole (options: OutboundRoleOptions): Promise<
     close: async () => {
       for (const l of listeners) l.close()
       await ctx.inflight.idle()
+      await Promise.all(listeners.map(async (l) => { await l.closePlugins() }))
       await pool.close()
     },
     destroy: () => {

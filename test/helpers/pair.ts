@@ -38,6 +38,13 @@ export interface PairOptions {
   inboundH3?: boolean
   /** The echo service's target (default: the demo upstream's TCP echo). */
   tcpTarget?: string
+  /**
+   * A YAML list of Proxy-Wasm plugins: the outbound side gets a third listener (`plugged`, auto
+   * protocol, port `pluginPort`) that runs them; `app` stays without plugins.
+   */
+  outboundPlugins?: string
+  /** A YAML list of Proxy-Wasm plugins for the inbound side (`inbound.plugins`). */
+  inboundPlugins?: string
   /** `dataPlane:` of both proxies (default: unset, i.e. the config default `auto`); see DATA_PLANES. */
   dataPlane?: DataPlaneSetting
 }
@@ -51,6 +58,8 @@ export interface Pair {
   appPort: number
   /** The outbound `tcp` listener. */
   tcpPort: number
+  /** The outbound `plugged` listener (with `outboundPlugins`; 0 without). */
+  pluginPort: number
   /** The inbound peer port. */
   peerPort: number
   dir: string
@@ -87,6 +96,7 @@ inbound:
   targets:
     - { address: "${web}", protocol: auto, allow: ${allow} }
     - { address: "${echo}", protocol: tcp, allow: ${allow} }
+${options.inboundPlugins === undefined ? '' : `  plugins: ${options.inboundPlugins}`}
 ${options.inboundExtra ?? ''}
 `
   const server = await startProxy(parseConfig(serverYaml, join(dir, 'server.yaml')), silent)
@@ -110,6 +120,7 @@ outbound:
   listeners:
     - { name: app, host: 127.0.0.1, port: 0, protocol: auto, tcpService: echo }
     - { name: tcp, host: 127.0.0.1, port: 0, protocol: tcp, tcpService: echo }
+${options.outboundPlugins === undefined ? '' : `    - { name: plugged, host: 127.0.0.1, port: 0, protocol: auto, tcpService: echo, plugins: ${options.outboundPlugins} }`}
 ${options.outboundExtra ?? ''}
 `
   let client: RunningProxy
@@ -128,6 +139,7 @@ ${options.outboundExtra ?? ''}
     server,
     appPort: ports[0] ?? 0,
     tcpPort: ports[1] ?? 0,
+    pluginPort: ports[2] ?? 0,
     peerPort,
     dir,
     close: async () => {
