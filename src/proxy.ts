@@ -168,6 +168,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
   if (mayUseH3(config)) await addH3Transport(config, transports, logger)
 
   let demo: DemoUpstream | undefined
+  const demoInstances: DemoUpstream[] = []
   let inbound: InboundRole | undefined
   let outbound: OutboundRole | undefined
   let discovery: ConfiguredDiscovery | undefined
@@ -180,6 +181,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
     discovery?.close().catch(() => {})
     inbound?.destroy()
     demo?.close().catch(() => {})
+    for (const d of demoInstances) d.close().catch(() => {})
     admin?.close().catch(() => {})
   }
   try {
@@ -187,8 +189,13 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
     // never loads the outbound role, discovery and balancers, and the other way round.
     if (config.demo !== undefined) {
       const { startDemoUpstream } = await import('./demo/upstream.js')
-      demo = await startDemoUpstream(config.demo.host, config.demo.httpPort, config.demo.tcpPort)
-      logger.info({ http: demo.httpPort, tcp: demo.tcpPort }, 'demo upstream ready')
+      demo = await startDemoUpstream(config.demo.host, config.demo.httpPort, config.demo.tcpPort, { version: config.demo.version })
+      logger.info({ http: demo.httpPort, tcp: demo.tcpPort, version: config.demo.version }, 'demo upstream ready')
+      for (const instance of config.demo.instances) {
+        const more = await startDemoUpstream(config.demo.host, instance.httpPort, 0, { version: instance.version, echo: false })
+        demoInstances.push(more)
+        logger.info({ http: more.httpPort, version: instance.version }, 'demo upstream ready')
+      }
     }
     if (config.inbound !== undefined) {
       const { startInboundRole } = await import('./inbound/role.js')
@@ -197,8 +204,9 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
       })
     }
     if (config.outbound !== undefined) {
-      const [{ discoveryFromConfig }, { startOutboundRole }, { configureSelection }] = await Promise.all([
+      const [{ discoveryFromConfig }, { startOutboundRole }, { configureSelection }, { policyFor }] = await Promise.all([
         import('./discovery/from-config.js'), import('./outbound/role.js'), import('./outbound/transport-selector.js'),
+        import('./route/from-config.js'),
       ])
       configureSelection(transports, {
         headStartMs: config.h3.autoHeadStartMs,
@@ -220,6 +228,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
         transports,
         telemetry,
         logger,
+        policy: policyFor(config, metrics.routeCounters, undefined),
       })
       const demoTraffic = config.demo?.trafficPerSecond ?? 0
       const [first] = outbound.listeners
@@ -268,7 +277,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
       clearTimeout(timer)
       if (outcome === 'deadline') logger.warn({ deadlineMs }, 'drain deadline reached; dropping what is left')
       destroyAll()
-      await Promise.allSettled([demo?.close(), admin?.close()])
+      await Promise.allSettled([demo?.close(), ...demoInstances.map(async (d) => await d.close()), admin?.close()])
       logger.info('stopped')
     })()
     await drained

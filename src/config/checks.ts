@@ -7,6 +7,7 @@ import { basename, dirname, isAbsolute, resolve } from 'node:path'
 import { DEFAULTS } from './defaults.js'
 import { formatHostPort, hostsOverlap, isLoopback, isWildcard, parseHostPort } from './address.js'
 import { describeValue, formatPath, isRecord, type Context, type Path } from './schema.js'
+import { checkRoutes } from './route-checks.js'
 
 type Raw = Record<string, unknown>
 
@@ -208,4 +209,5 @@ export function checkReferences (raw: unknown, ctx: Context): void {
   checkTargets(raw, ctx)
   checkDevPkiFiles(raw, ctx)
   checkDiscovery(raw, ctx)
+  checkRoutes(raw, ctx)
 }

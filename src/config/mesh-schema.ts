@@ -10,6 +10,8 @@ import {
   boolean, decimal, duration, fail, filePath, integer, INVALID, leaf, list, map, object, oneOf, optional, orFalse,
   refine, required, size, string, tagged, withDefault, type Schema,
 } from './schema.js'
+import { labels, rateLimit, retryBudget, routes } from './route-schema.js'
+import { parseDtab } from '../route/dtab.js'
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 
@@ -74,6 +76,7 @@ const endpoint = object({
   target: required(hostPort),
   weight: withDefault(integer(0, 1_000_000), DEFAULTS.endpoint.weight),
   transport: withDefault(oneOf(['h2', 'h3', 'auto'] as const), DEFAULTS.endpoint.transport),
+  labels: optional(labels),
 })
 
 // A service has static endpoints or names a discovery source, never both.
@@ -81,11 +84,15 @@ const service: Schema<ServiceConfig> = refine(object({
   aliases: withDefault(list(authority), []),
   endpoints: optional(list(endpoint, 1)),
   source: optional(name),
+  routes: optional(routes),
+  retryBudget: optional(retryBudget),
 }), (s, path, ctx) => {
   if (s.endpoints === undefined && s.source === undefined) return fail(ctx, [...path, 'endpoints'], undefined, 'a list (at least 1) of endpoints, or source: <a name in discovery.sources>')
   if (s.endpoints !== undefined && s.source !== undefined) return fail(ctx, [...path, 'source'], s.source, 'no source when endpoints are listed (one or the other)')
   const out: ServiceConfig = { aliases: s.aliases, endpoints: s.endpoints ?? [] }
   if (s.source !== undefined) out.source = s.source
+  if (s.routes !== undefined) out.routes = s.routes
+  if (s.retryBudget !== undefined) out.retryBudget = s.retryBudget
   return out
 })
 
@@ -232,6 +239,7 @@ const inbound = object({
     protocol: withDefault(oneOf(['auto', 'http1', 'http2', 'tcp'] as const), DEFAULTS.inboundTarget.protocol),
     allow: required(list(allowEntry, 1)),
   }), 1)),
+  rateLimit: optional(rateLimit),
 })
 
 const admin = object({
@@ -245,7 +253,23 @@ const demo = object({
   tcpPort: withDefault(listenPort, DEFAULTS.demo.tcpPort),
   trafficPerSecond: withDefault(decimal(0, 100), DEFAULTS.demo.trafficPerSecond),
   trafficAuthority: withDefault(string('an authority'), DEFAULTS.demo.trafficAuthority),
+  version: withDefault(string('a version name like v1'), 'v1'),
+  instances: withDefault(list(object({ httpPort: required(listenPort), version: required(string('a version name like v2')) })), []),
 })
+
+/** A dtab (`/svc => /#; /svc/web => 1 * /svc/web-v2 & 9 * /svc/web-v1`) that parses. */
+const dtab: Schema<string> = {
+  expected: 'a dtab: entries "prefix => tree" separated by ";"',
+  parse: (value, path, ctx) => {
+    if (typeof value !== 'string') return fail(ctx, path, value, 'a dtab: entries "prefix => tree" separated by ";"')
+    try {
+      parseDtab(value)
+      return value
+    } catch (err) {
+      return fail(ctx, path, value, `a dtab that parses (${err instanceof Error ? err.message : String(err)})`)
+    }
+  },
+}
 
 /** The whole file. Typed against MeshConfig, so the schema and types.ts cannot drift apart. */
 export const meshConfigSchema: Schema<Omit<MeshConfig, 'file'>> = object({
@@ -267,6 +291,7 @@ export const meshConfigSchema: Schema<Omit<MeshConfig, 'file'>> = object({
     maxIdentities: withDefault(integer(1, 1_000_000), DEFAULTS.metrics.maxIdentities),
   }), {}),
   services: withDefault(map(service, name), {}),
+  dtab: optional(dtab),
   discovery: optional(discovery),
   balancing: withDefault(balancing, {}),
   outbound: optional(outbound),

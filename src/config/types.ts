@@ -5,6 +5,10 @@
  * Relative file paths are resolved against the config file's directory.
  */
 
+import type { RateLimitConfig, RetryBudgetConfig, RouteConfig } from './route-types.js'
+
+export type * from './route-types.js'
+
 export type ListenerProtocol = 'auto' | 'tcp' | 'http1' | 'http2'
 export type TargetProtocol = 'http1' | 'http2' | 'tcp'
 export type TransportName = 'h2' | 'h3' | 'auto'
@@ -111,6 +115,8 @@ export interface EndpointConfig {
   /** Relative weight, default 1. */
   weight: number
   transport: TransportName
+  /** Labels routes pick subsets by (e.g. `version: v2`). */
+  labels?: Readonly<Record<string, string>>
 }
 
 export interface ServiceConfig {
@@ -120,6 +126,10 @@ export interface ServiceConfig {
   endpoints: EndpointConfig[]
   /** Name of the discovery source (`discovery.sources.<name>`) that serves this service instead. */
   source?: string
+  /** Routes, tried in order (first match wins); absent or none matching: the service as is. */
+  routes?: RouteConfig[]
+  /** The budget every route's retries of this service draw on (default 20 % + 10/s over 10 s). */
+  retryBudget?: RetryBudgetConfig
 }
 
 /** A `file` discovery source: a YAML/JSON file of `services: { <name>: { endpoints: [...] } }`, watched. */
@@ -268,6 +278,8 @@ export interface InboundConfig {
   tls: TlsFiles
   listeners: InboundListenerConfig[]
   targets: InboundTargetConfig[]
+  /** Local rate limiting of requests from peers (absent: none). */
+  rateLimit?: RateLimitConfig
 }
 
 export interface AdminConfig {
@@ -287,6 +299,10 @@ export interface DemoConfig {
   trafficPerSecond: number
   /** Authority the demo traffic asks for (default `demo.local`). */
   trafficAuthority: string
+  /** The `version` field of the demo's JSON answers (default `v1`). */
+  version: string
+  /** More demo HTTP apps on `host`, each on its own port with its own version (canary demos). */
+  instances: Array<{ httpPort: number, version: string }>
 }
 
 export interface MeshConfig {
@@ -317,6 +333,8 @@ export interface MeshConfig {
     maxIdentities: number
   }
   services: Record<string, ServiceConfig>
+  /** Delegation table for backends named by path (`/svc/web => /svc/web-v1`); absent: none. */
+  dtab?: string
   /** Discovery sources services may name (absent: every service has static endpoints). */
   discovery?: DiscoveryConfig
   balancing: BalancingConfig

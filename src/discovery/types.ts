@@ -19,6 +19,8 @@ export interface Endpoint {
   transport: TransportName
   /** Zone or cluster, when the source knows it. */
   zone?: string
+  /** Labels routes select subsets by (`version: v2`), when the source carries them. */
+  labels?: Readonly<Record<string, string>>
 }
 
 export type DiscoveryUpdate =

@@ -13,6 +13,7 @@ import { HttpMetrics } from './http-metrics.js'
 import { LabelGuard } from './label-guard.js'
 import { Registry } from './prom.js'
 import { registerRuntimeMetrics } from './runtime.js'
+import { noopRouteCounters, routeCounters, type RouteCounters } from './route-metrics.js'
 import { CounterFamily } from './series.js'
 import { TcpMetrics } from './tcp-metrics.js'
 import { TransportMetrics } from './transport-metrics.js'
@@ -52,6 +53,8 @@ export interface Metrics {
   /** The authority cardinality guard (distinct values kept, events folded). */
   readonly authorities: LabelGuard
   readonly identities: LabelGuard
+  /** Pass to the traffic policy and the inbound rate limiter (retries, budget, 429s). */
+  readonly routeCounters: RouteCounters
 }
 
 /** Creates the registry and the hooks that feed it; one per process (or per test). */
@@ -69,6 +72,7 @@ export function createMetrics (options: MetricsOptions = {}): Metrics {
       discoveryObserver: noopDiscoveryObserver,
       authorities: new LabelGuard(maxAuthorities),
       identities: new LabelGuard(maxIdentities),
+      routeCounters: noopRouteCounters,
     }
   }
   const folded = new CounterFamily({
@@ -99,5 +103,6 @@ export function createMetrics (options: MetricsOptions = {}): Metrics {
     discoveryObserver: discoveryObserver(registry, services),
     authorities,
     identities,
+    routeCounters: routeCounters(registry, identities),
   }
 }

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino'
 import type { Timeouts } from '../config/types.js'
 import type { Endpoint } from '../discovery/types.js'
+import type { TrafficPolicy } from '../route/policy.js'
 import type { Telemetry } from '../telemetry.js'
 import type { PeerSession, Transport } from '../../transports/contract.js'
 import type { TransportRegistry } from '../../transports/registry.js'
@@ -25,6 +26,8 @@ export interface OutboundContext {
   identity: string
   /** In-flight exchanges and tunnels, for draining. */
   inflight: InflightCounter
+  /** Routes, splits, retries and timeouts (src/route); replaced whole on a config reload. */
+  policy?: TrafficPolicy
 }
 
 /** Counts work in progress; `idle()` resolves when it reaches zero. */
