@@ -167,11 +167,13 @@ export const routes: Schema<RouteConfig[]> = {
     let ok = true
     const names = new Map<string, number>()
     value.forEach((item: unknown, i) => {
+      // Names are compared as written, so a route with other problems still takes part.
+      const raw = isRecord(item) && typeof item.name === 'string' ? item.name : `route-${i}`
+      const first = names.get(raw)
+      if (first !== undefined) { ok = false; fail(ctx, [...path, i, 'name'], raw, `a route name not already used by routes[${first}]`) }
+      names.set(raw, i)
       const parsed = route(i).parse(item, [...path, i], ctx)
       if (parsed === INVALID) { ok = false; return }
-      const first = names.get(parsed.name)
-      if (first !== undefined) { ok = false; fail(ctx, [...path, i, 'name'], parsed.name, `a route name not already used by routes[${first}]`) }
-      names.set(parsed.name, i)
       out.push(parsed)
     })
     return ok ? out : INVALID

@@ -105,7 +105,8 @@ export async function discoveryFromConfig (config: Pick<MeshConfig, 'file' | 'se
     throw err
   }
   // Route subsets (`version: v2`) are services of their own, filtered from their service's source:
-  // those the config names are subscribed at once; others (a reload's) on first use.
+  // those the config names are subscribed at once; others (a reload's) on first use (the
+  // directory sends every `<service>#<labels>` name to the subset source).
   const served = { ...services }
   sources[SUBSET_SOURCE] = new SubsetSource((service) => {
     const source = served[service]
@@ -116,7 +117,7 @@ export async function discoveryFromConfig (config: Pick<MeshConfig, 'file' | 'se
       for (const b of route.backends) if (b.subset !== undefined) services[subsetName(b.service ?? name, b.subset)] = SUBSET_SOURCE
     }
   }
-  const directory = new ServiceDirectory({ sources, services, defaultSource: SUBSET_SOURCE, balancing: balancingOptions(config.balancing) }, {
+  const directory = new ServiceDirectory({ sources, services, balancing: balancingOptions(config.balancing) }, {
     logger: components.logger?.child({ component: 'balancer' }),
     observer: components.balancerObserver,
   })

@@ -100,11 +100,12 @@ export function readEndpointSlice (object: unknown, config: KubernetesServiceOpt
   return { ok: true, name, resourceVersion, endpoints }
 }
 
-/** A label map's string entries (others ignored, as unknown fields are); undefined when none. */
+/** A label map's string entries (others ignored, as unknown fields are) but Kubernetes' own; undefined when none. */
 function stringLabels (value: unknown): Record<string, string> | undefined {
   const labels = record(value)
   if (labels === undefined) return undefined
   const out: Record<string, string> = {}
-  for (const [k, v] of Object.entries(labels)) if (typeof v === 'string') out[k] = v
+  // The controller's own labels (kubernetes.io/service-name, endpointslice.kubernetes.io/managed-by) are not the app's.
+  for (const [k, v] of Object.entries(labels)) if (typeof v === 'string' && !/(^|\.)(kubernetes|k8s)\.io\//.test(k)) out[k] = v
   return Object.keys(out).length === 0 ? undefined : out
 }

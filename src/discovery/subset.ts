@@ -15,6 +15,11 @@ export function subsetName (service: string, labels: Readonly<Record<string, str
   return `${service}#${pairs.join(',')}`
 }
 
+/** True for a subset's name (`demo#version=v2`): no service name has a `#`. */
+export function isSubsetName (name: string): boolean {
+  return name.includes('#')
+}
+
 /** The service and labels a subset name stands for, or undefined for a plain service name. */
 export function parseSubsetName (name: string): { service: string, labels: Record<string, string> } | undefined {
   const hash = name.indexOf('#')
