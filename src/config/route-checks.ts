@@ -41,7 +41,8 @@ export function checkRoutes (raw: Raw, ctx: Context): void {
           return
         }
         const def = services[target]
-        if (isRecord(backend.subset) && isRecord(def) && Array.isArray(def.endpoints) &&
+        // A subset at weight 0 gets no traffic: it may name endpoints that are yet to come.
+        if (isRecord(backend.subset) && backend.weight !== 0 && isRecord(def) && Array.isArray(def.endpoints) &&
           !def.endpoints.some((e: unknown) => labelsMatch(e, backend.subset as Raw))) {
           problem(ctx, [...at, 'subset'], backend.subset, `labels that select at least one of services.${target}.endpoints (none has ${Object.entries(backend.subset).map(([k, v]) => `${k}: ${String(v)}`).join(', ')})`)
         }
