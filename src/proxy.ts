@@ -38,6 +38,11 @@ export interface RunningProxy {
   readonly dataPlane: DataPlane
   /** What `dataPlane` was, what it resolved to and why (as `/config` shows it). */
   readonly dataPlaneSelection: DataPlaneSelection
+  /**
+   * Applies what a new config changes in place: routes, splits, retries, route timeouts and retry
+   * budgets, inbound rate limits. Returns the config paths it changes that need a restart.
+   */
+  reload: (config: MeshConfig) => string[]
 }
 
 export interface StartOptions {
@@ -154,6 +159,9 @@ async function h2DataPlane (config: MeshConfig, logger: Logger): Promise<{ selec
 }
 
 export async function startProxy (config: MeshConfig, logger: Logger, options: StartOptions = {}): Promise<RunningProxy> {
+  const [reloadModule, { policyFor }] = await Promise.all([import('./reload.js'), import('./route/from-config.js')])
+  /** The config in force (a reload replaces it). */
+  let current = config
   const metrics = createMetrics({
     enabled: options.metrics ?? config.metrics.enabled,
     maxAuthorities: config.metrics.maxAuthorities,
@@ -201,6 +209,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
       const { startInboundRole } = await import('./inbound/role.js')
       inbound = await startInboundRole({
         config: config.inbound, tls: await readTlsMaterial(config.inbound.tls), timeouts: config.timeouts, transports, telemetry, logger,
+        onRateLimited: metrics.routeCounters.rateLimited,
       })
     }
     if (config.outbound !== undefined) {
@@ -251,7 +260,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
         registry: metrics.registry,
         logger,
         // The config as loaded, with `dataPlane` showing what it resolved to.
-        getConfig: () => ({ ...config, dataPlane: h2.selection }),
+        getConfig: () => ({ ...current, dataPlane: h2.selection }),
         ready: () => ready && (discovery?.primed() ?? true),
         onShutdown: () => (options.onShutdown ?? (() => { drain(config.drainMs).catch(() => {}) }))(),
         tap,
@@ -282,7 +291,18 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
     })()
     await drained
   }
+  const reload = (next: MeshConfig): string[] => {
+    const { needsRestart } = reloadModule
+    const restart = needsRestart(current, next)
+    if (outbound !== undefined) outbound.policy = policyFor(next, metrics.routeCounters, outbound.policy)
+    inbound?.setRateLimit(next.inbound?.rateLimit)
+    if (next.log.level !== current.log.level) logger.level = next.log.level
+    if (restart.length > 0) logger.warn({ paths: restart }, `config changes that need a restart were not applied: ${restart.join(', ')}`)
+    current = next
+    return restart
+  }
   return {
+    reload,
     drain,
     close: async () => await drain(0),
     metrics,

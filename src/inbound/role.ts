@@ -4,13 +4,14 @@
  * over HTTP/1 (undici), h2c, TCP or an HTTP/1 Upgrade. One rescue answers any failure.
  */
 import type { Logger } from 'pino'
-import type { InboundConfig, Timeouts } from '../config/types.js'
+import type { InboundConfig, RateLimitConfig, Timeouts } from '../config/types.js'
 import { toMeshError } from '../errors.js'
 import { endToEndHeaders, headerValue } from '../http/headers.js'
 import type { Telemetry } from '../telemetry.js'
 import { WIRE_HEADERS, type InboundHandlers, type InboundTunnel, type TlsMaterial, type TransportListener } from '../../transports/contract.js'
 import type { TransportRegistry } from '../../transports/registry.js'
 import { H2cUpstream } from './h2c-upstream.js'
+import { RateLimiter } from './rate-limit.js'
 import { CONSUMED, handleInboundRequest, type InboundHttpContext } from './http-exchange.js'
 import { Http1Upstream } from './http1-upstream.js'
 import { deliverTcp } from './tcp-upstream.js'
@@ -24,9 +25,13 @@ export interface InboundRoleOptions {
   transports: TransportRegistry
   telemetry: Telemetry
   logger: Logger
+  /** Counts requests the rate limiter refused (metrics). */
+  onRateLimited?: (identity: string, limit: string) => void
 }
 
 export interface InboundRole {
+  /** Replaces the rate limits for new requests (undefined: none). */
+  setRateLimit: (config: RateLimitConfig | undefined) => void
   addresses: () => Array<{ transport: string, host: string, port: number }>
   /** Graceful close of one transport's listeners only (e.g. h3 off while h2 stays). */
   closeTransport: (transport: string) => Promise<void>
@@ -42,6 +47,10 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
   const http1 = new Http1Upstream(timeouts)
   const h2c = new H2cUpstream(timeouts)
   const httpContext: InboundHttpContext = { targets, http1, h2c, telemetry, logger }
+  const setRateLimit = (limits: RateLimitConfig | undefined): void => {
+    httpContext.rateLimiter = limits === undefined ? undefined : new RateLimiter(limits, options.onRateLimited)
+  }
+  setRateLimit(config.rateLimit)
 
   const onTunnel = (tunnel: InboundTunnel, transport: string): void => {
     const started = performance.now()
@@ -126,6 +135,7 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
   }
 
   return {
+    setRateLimit,
     addresses: () => listeners.map((l) => ({ transport: l.transport, ...l.listener.address() })),
     closeTransport: async (transport) => {
       await Promise.allSettled(listeners.filter((l) => l.transport === transport).map(async (l) => await l.listener.close()))

@@ -46,6 +46,8 @@ export interface PairOptions {
   webMoreEndpoints?: Array<{ target: string, labels?: string }>
   /** More keys of the `web` service (e.g. `routes: [...]`), YAML at the service's indentation. */
   webExtra?: string
+  /** `inbound.rateLimit` of the server, as a YAML flow map. */
+  inboundRateLimit?: string
 }
 
 export interface Pair {
@@ -94,6 +96,7 @@ inbound:
     - { address: "${web}", protocol: auto, allow: ${allow} }
     - { address: "${echo}", protocol: tcp, allow: ${allow} }
 ${(options.webMoreEndpoints ?? []).map((e) => `    - { address: "${e.target}", protocol: auto, allow: ${allow} }`).join('\n')}
+${options.inboundRateLimit === undefined ? '' : `  rateLimit: ${options.inboundRateLimit}`}
 ${options.inboundExtra ?? ''}
 `
   const server = await startProxy(parseConfig(serverYaml, join(dir, 'server.yaml')), silent)
