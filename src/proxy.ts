@@ -208,7 +208,12 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
     if (config.inbound !== undefined) {
       const { startInboundRole } = await import('./inbound/role.js')
       inbound = await startInboundRole({
-        config: config.inbound, tls: await readTlsMaterial(config.inbound.tls), timeouts: config.timeouts, transports, telemetry, logger,
+        config: config.inbound,
+        tls: await readTlsMaterial(config.inbound.tls),
+        timeouts: config.timeouts,
+        transports,
+        telemetry,
+        logger,
         onRateLimited: metrics.routeCounters.rateLimited,
       })
     }
