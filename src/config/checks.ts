@@ -186,13 +186,13 @@ function checkDiscovery (raw: Raw, ctx: Context): void {
     }
     users.set(source, [...(users.get(source) ?? []), service])
     const def = sources[source]
-    if (!isRecord(def) || (def.kind !== 'dns' && def.kind !== 'kubernetes') || !isRecord(def.services)) continue
+    if (!isRecord(def) || (def.kind !== 'dns' && def.kind !== 'kubernetes' && def.kind !== 'namerd') || !isRecord(def.services)) continue
     if (!Object.hasOwn(def.services, service)) {
       problem(ctx, ['services', service, 'source'], source, `a source that lists ${service} (discovery.sources.${source}.services has no ${service})`)
     }
   }
   for (const [name, def] of Object.entries(sources)) {
-    if (!isRecord(def) || (def.kind !== 'dns' && def.kind !== 'kubernetes') || !isRecord(def.services)) continue
+    if (!isRecord(def) || (def.kind !== 'dns' && def.kind !== 'kubernetes' && def.kind !== 'namerd') || !isRecord(def.services)) continue
     const using = users.get(name) ?? []
     for (const service of Object.keys(def.services)) {
       if (!using.includes(service)) problem(ctx, ['discovery', 'sources', name, 'services', service], service, `a service in services with source: ${name}`)

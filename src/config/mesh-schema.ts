@@ -185,10 +185,25 @@ const kubernetesSource = ordered(object({
   listTimeoutMs: optional(duration(1)),
 }), ['backoffInitialMs', 'backoffMaxMs'])
 
+const namerdSource = object({
+  kind: required(oneOf(['namerd'] as const)),
+  url: required(string('an http URL like http://127.0.0.1:4180', (v) => /^http:\/\/[^\s/]+\/?$/.test(v))),
+  namespace: optional(string('a dtab namespace name', (v) => /^[A-Za-z0-9][\w.-]*$/.test(v))),
+  services: required(map(object({
+    path: required(string('a path like /svc/web', (v) => /^(\/[^\s/]+)+$/.test(v))),
+    identity: required(identityTemplate),
+    peerPort: optional(port),
+    target: optional(string('a host:port template like {address}:8080', (v) => v.includes(':'))),
+    transport: optional(transport),
+  }), name)),
+  retryMs: optional(duration(1, 60_000)),
+})
+
 const discoverySource: Schema<DiscoverySourceConfig> = tagged<DiscoverySourceConfig>('kind', {
   file: fileSource,
   dns: dnsSource,
   kubernetes: kubernetesSource,
+  namerd: namerdSource,
 })
 
 const discovery = object({

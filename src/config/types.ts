@@ -215,7 +215,32 @@ export interface KubernetesSourceConfig {
   listTimeoutMs?: number
 }
 
-export type DiscoverySourceConfig = FileSourceConfig | DnsSourceConfig | KubernetesSourceConfig
+/** How one service is named to namerd. */
+export interface NamerdServiceConfig {
+  /** The path namerd resolves, e.g. `/svc/web`. */
+  path: string
+  /** SPIFFE ID template: `{address}`, `{port}`. */
+  identity: string
+  /** Peer port (default: the port namerd gives). */
+  peerPort?: number
+  /** Workload address template (default `{address}:{port}`). */
+  target?: string
+  transport?: TransportName
+}
+
+/** A `namerd` discovery source: resolve + watch through namerd's HTTP interface. */
+export interface NamerdSourceConfig {
+  kind: 'namerd'
+  /** e.g. `http://127.0.0.1:4180`. */
+  url: string
+  /** Dtab namespace (default `default`). */
+  namespace?: string
+  services: Record<string, NamerdServiceConfig>
+  /** First retry after a failure, ms (default 500 ms, doubling to 30 s). */
+  retryMs?: number
+}
+
+export type DiscoverySourceConfig = FileSourceConfig | DnsSourceConfig | KubernetesSourceConfig | NamerdSourceConfig
 
 export interface DiscoveryConfig {
   /** Sources by the name services refer to them with (`static` is reserved for inline endpoints). */

@@ -67,6 +67,11 @@ async function sourceFor (name: string, config: DiscoverySourceConfig, observer:
       const { kind: _kind, servers, services, ...options } = config
       return new DnsSource({ ...options, ...(servers !== undefined ? { servers: [...servers] } : {}), services: { ...services } }, log, observer)
     }
+    case 'namerd': {
+      const { NamerdSource } = await import('./namerd.js')
+      const { kind: _kind, services, ...options } = config
+      return new NamerdSource({ ...options, services: { ...services } }, log, observer)
+    }
     case 'kubernetes': {
       const { KubernetesSource } = await import('./kubernetes.js')
       const { kind: _kind, services, ...options } = config
