@@ -14,7 +14,17 @@ export interface RequestFacts {
   headers: Readonly<Record<string, string | string[] | undefined>>
 }
 
-type Test = (facts: RequestFacts, path: string, query: URLSearchParams | undefined) => boolean
+/** The query string, parsed on first use (most routes never read it). */
+class LazyQuery {
+  #parsed: URLSearchParams | undefined = undefined
+  constructor (readonly raw: string) {}
+  get (name: string): string | null {
+    this.#parsed ??= new URLSearchParams(this.raw)
+    return this.#parsed.get(name)
+  }
+}
+
+type Test = (facts: RequestFacts, path: string, query: LazyQuery) => boolean
 
 function stringTest (m: StringMatch): (value: string) => boolean {
   if ('exact' in m) { const want = m.exact; return (v) => v === want }
@@ -44,8 +54,8 @@ function headerTest (m: NamedMatch): Test {
 function queryTest (m: NamedMatch): Test {
   const test = stringTest(m)
   return (_facts, _path, query) => {
-    const value = query?.get(m.name)
-    return value !== null && value !== undefined && test(value)
+    const value = query.get(m.name)
+    return value !== null && test(value)
   }
 }
 
@@ -68,26 +78,30 @@ export function compileMatch (m: RouteMatchConfig): Test {
   for (const h of m.headers) tests.push(headerTest(h))
   for (const q of m.query) tests.push(queryTest(q))
   if (m.grpc !== undefined) tests.push(grpcTest(m.grpc))
-  return (facts, path, query) => tests.every((t) => t(facts, path, query))
+  if (tests.length === 1) return tests[0]
+  return (facts, path, query) => {
+    for (const t of tests) if (!t(facts, path, query)) return false
+    return true
+  }
 }
 
 /** Routes of one service compiled for matching; T is whatever the caller attaches to a route. */
 export class RouteMatcher<T> {
   readonly #routes: Array<{ tests: Test[], value: T }>
-  readonly #needsQuery: boolean
 
   constructor (routes: ReadonlyArray<{ match: readonly RouteMatchConfig[], value: T }>) {
     this.#routes = routes.map((r) => ({ tests: r.match.map(compileMatch), value: r.value }))
-    this.#needsQuery = routes.some((r) => r.match.some((m) => m.query.length > 0))
   }
 
   /** The first route the request matches, or undefined. */
   match (facts: RequestFacts): T | undefined {
     const q = facts.path.indexOf('?')
     const path = q < 0 ? facts.path : facts.path.slice(0, q)
-    const query = this.#needsQuery ? new URLSearchParams(q < 0 ? '' : facts.path.slice(q + 1)) : undefined
+    const query = new LazyQuery(q < 0 ? '' : facts.path.slice(q + 1))
     for (const route of this.#routes) {
-      if (route.tests.length === 0 || route.tests.some((t) => t(facts, path, query))) return route.value
+      const { tests } = route
+      if (tests.length === 0) return route.value
+      for (const t of tests) if (t(facts, path, query)) return route.value
     }
     return undefined
   }
