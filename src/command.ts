@@ -67,6 +67,9 @@ Running:
   A config with a devPki section gets its CA and workload certificates on first start.
   SIGTERM or SIGINT drains in-flight work for up to the config's drainMs, then exits 0;
   a second signal exits at once with status 1.
+  The config file is watched, and reread on SIGHUP: routes, splits, retries, route timeouts,
+  retry budgets, inbound rate limits and the log level change in place; a file with problems is
+  refused (every problem logged) and the running config stays; other changes need a restart.
 
 Exit status:
   0 success; 1 invalid config, start-up failure or failed drain; 2 usage error.
@@ -328,6 +331,9 @@ async function run (file: string, logLevel: LogLevel | undefined): Promise<numbe
   }
   process.on('SIGTERM', stop)
   process.on('SIGINT', stop)
+  // Routes, splits and policies change without a restart: on a file change or SIGHUP (src/reload.ts).
+  const { watchConfig } = await import('./reload.js')
+  watchConfig(config.file, logger, (next) => { running.reload(next) })
 
   if (config.outbound !== undefined && (config.demo !== undefined || config.file === DEFAULT_CONFIG)) {
     const lines = tryBlock(config, running.adminAddress)

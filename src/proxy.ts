@@ -42,6 +42,11 @@ export interface RunningProxy {
   readonly dataPlane: DataPlane
   /** What `dataPlane` was, what it resolved to and why (as `/config` shows it). */
   readonly dataPlaneSelection: DataPlaneSelection
+  /**
+   * Applies what a new config changes in place: routes, splits, retries, route timeouts and retry
+   * budgets, inbound rate limits. Returns the config paths it changes that need a restart.
+   */
+  reload: (config: MeshConfig) => string[]
 }
 
 export interface StartOptions {
@@ -164,6 +169,9 @@ async function h2DataPlane (config: MeshConfig, logger: Logger): Promise<{ selec
 }
 
 export async function startProxy (config: MeshConfig, logger: Logger, options: StartOptions = {}): Promise<RunningProxy> {
+  const [reloadModule, { policyFor }] = await Promise.all([import('./reload.js'), import('./route/from-config.js')])
+  /** The config in force (a reload replaces it). */
+  let current = config
   const metrics = createMetrics({
     enabled: options.metrics ?? config.metrics.enabled,
     maxAuthorities: config.metrics.maxAuthorities,
@@ -178,6 +186,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
   if (mayUseH3(config)) await addH3Transport(config, transports, logger, h2.selection.effective)
 
   let demo: DemoUpstream | undefined
+  const demoInstances: DemoUpstream[] = []
   let inbound: InboundRole | undefined
   let outbound: OutboundRole | undefined
   let discovery: ConfiguredDiscovery | undefined
@@ -194,6 +203,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
     discovery?.close().catch(() => {})
     inbound?.destroy()
     demo?.close().catch(() => {})
+    for (const d of demoInstances) d.close().catch(() => {})
     admin?.close().catch(() => {})
   }
   try {
@@ -201,8 +211,13 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
     // never loads the outbound role, discovery and balancers, and the other way round.
     if (config.demo !== undefined) {
       const { startDemoUpstream } = await import('./demo/upstream.js')
-      demo = await startDemoUpstream(config.demo.host, config.demo.httpPort, config.demo.tcpPort)
-      logger.info({ http: demo.httpPort, tcp: demo.tcpPort }, 'demo upstream ready')
+      demo = await startDemoUpstream(config.demo.host, config.demo.httpPort, config.demo.tcpPort, { version: config.demo.version })
+      logger.info({ http: demo.httpPort, tcp: demo.tcpPort, version: config.demo.version }, 'demo upstream ready')
+      for (const instance of config.demo.instances) {
+        const more = await startDemoUpstream(config.demo.host, instance.httpPort, 0, { version: instance.version, echo: false })
+        demoInstances.push(more)
+        logger.info({ http: more.httpPort, version: instance.version }, 'demo upstream ready')
+      }
     }
     if (config.inbound !== undefined) {
       const { startInboundRole } = await import('./inbound/role.js')
@@ -216,6 +231,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
         logger,
         pluginObserver: metrics.pluginObserver,
         identity: identityOfCert(inboundTls.cert),
+        onRateLimited: metrics.routeCounters.rateLimited,
       })
     }
     // Discovery feeds the outbound role and the gateway; remote clusters add their gateways' exports.
@@ -254,7 +270,9 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
       gateway = await startGateway({ config, directory: discovery.directory, transports, telemetry, metrics, logger })
     }
     if (config.outbound !== undefined && discovery !== undefined) {
-      const [{ startOutboundRole }, { pickerFor }] = await Promise.all([import('./outbound/role.js'), import('./multicluster/failover-picker.js')])
+      const [{ startOutboundRole }, { pickerFor }, { policyFor }] = await Promise.all([
+        import('./outbound/role.js'), import('./multicluster/failover-picker.js'), import('./route/from-config.js'),
+      ])
       const tls = await readTlsMaterial(config.outbound.tls)
       outbound = await startOutboundRole({
         config: config.outbound,
@@ -269,6 +287,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
         logger,
         remote,
         pluginObserver: metrics.pluginObserver,
+        policy: policyFor(config, metrics.routeCounters, undefined),
       })
       const demoTraffic = config.demo?.trafficPerSecond ?? 0
       const [first] = outbound.listeners
@@ -291,7 +310,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
         registry: metrics.registry,
         logger,
         // The config as loaded, with `dataPlane` showing what it resolved to.
-        getConfig: () => ({ ...config, dataPlane: h2.selection }),
+        getConfig: () => ({ ...current, dataPlane: h2.selection }),
         ready: () => ready && (discovery?.primed() ?? true),
         onShutdown: () => (options.onShutdown ?? (() => { drain(config.drainMs).catch(() => {}) }))(),
         tap,
@@ -319,12 +338,23 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
       clearTimeout(timer)
       if (outcome === 'deadline') logger.warn({ deadlineMs }, 'drain deadline reached; dropping what is left')
       destroyAll()
-      await Promise.allSettled([demo?.close(), admin?.close()])
+      await Promise.allSettled([demo?.close(), ...demoInstances.map(async (d) => await d.close()), admin?.close()])
       logger.info('stopped')
     })()
     await drained
   }
+  const reload = (next: MeshConfig): string[] => {
+    const { needsRestart } = reloadModule
+    const restart = needsRestart(current, next)
+    if (outbound !== undefined) outbound.policy = policyFor(next, metrics.routeCounters, outbound.policy)
+    inbound?.setRateLimit(next.inbound?.rateLimit)
+    if (next.log.level !== current.log.level) logger.level = next.log.level
+    if (restart.length > 0) logger.warn({ paths: restart }, `config changes that need a restart were not applied: ${restart.join(', ')}`)
+    current = next
+    return restart
+  }
   return {
+    reload,
     drain,
     close: async () => await drain(0),
     metrics,

@@ -7,6 +7,8 @@ export type Direction = 'outbound' | 'inbound' | 'gateway'
 
 /** One HTTP exchange as seen by a role, reported when the response head is known (or failed). */
 export interface RequestEvent {
+  /** The route the request took (outbound, services with routes), else undefined. */
+  route?: string
   direction: Direction
   /** The protocol the app spoke: `http1`, `http2`. */
   protocol: string
@@ -28,6 +30,8 @@ export interface RequestEvent {
 
 /** Fires when the response (or tunnel) body completes, with bytes moved. */
 export interface RequestEndEvent {
+  /** The route, as in the RequestEvent. */
+  route?: string
   direction: Direction
   authority: string
   status: number

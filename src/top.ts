@@ -34,9 +34,9 @@ function pad (cells: string[], widths: number[]): string {
 
 /** One frame of the table as text (exported for tests). */
 export function renderTopFrame (point: Point, rows: Row[], adminUrl: string, maxRows = 30): string {
-  const header = ['AUTHORITY', 'DIRECTION', 'RPS', 'SUCCESS', 'P50', 'P99']
+  const header = ['AUTHORITY', 'DIRECTION', 'RPS', 'SUCCESS', 'P50', 'P99', 'ROUTE']
   const body = rows.slice(0, maxRows).map((r) => [
-    r.authority, r.direction, formatValue(r.rps, '/s'), formatValue(r.success, '%'), formatValue(r.p50, 's'), formatValue(r.p99, 's'),
+    r.authority, r.direction, formatValue(r.rps, '/s'), formatValue(r.success, '%'), formatValue(r.p50, 's'), formatValue(r.p99, 's'), r.route === '' ? '-' : r.route,
   ])
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)))
   const lines = [

@@ -8,6 +8,7 @@ import { DEFAULTS } from './defaults.js'
 import { formatHostPort, hostsOverlap, isLoopback, isWildcard, parseHostPort } from './address.js'
 import { describeValue, formatPath, isRecord, type Context, type Path } from './schema.js'
 import { checkMulticluster } from './multicluster-checks.js'
+import { checkRoutes } from './route-checks.js'
 
 type Raw = Record<string, unknown>
 
@@ -186,13 +187,13 @@ function checkDiscovery (raw: Raw, ctx: Context): void {
     }
     users.set(source, [...(users.get(source) ?? []), service])
     const def = sources[source]
-    if (!isRecord(def) || (def.kind !== 'dns' && def.kind !== 'kubernetes') || !isRecord(def.services)) continue
+    if (!isRecord(def) || (def.kind !== 'dns' && def.kind !== 'kubernetes' && def.kind !== 'namerd') || !isRecord(def.services)) continue
     if (!Object.hasOwn(def.services, service)) {
       problem(ctx, ['services', service, 'source'], source, `a source that lists ${service} (discovery.sources.${source}.services has no ${service})`)
     }
   }
   for (const [name, def] of Object.entries(sources)) {
-    if (!isRecord(def) || (def.kind !== 'dns' && def.kind !== 'kubernetes') || !isRecord(def.services)) continue
+    if (!isRecord(def) || (def.kind !== 'dns' && def.kind !== 'kubernetes' && def.kind !== 'namerd') || !isRecord(def.services)) continue
     const using = users.get(name) ?? []
     for (const service of Object.keys(def.services)) {
       if (!using.includes(service)) problem(ctx, ['discovery', 'sources', name, 'services', service], service, `a service in services with source: ${name}`)
@@ -210,4 +211,5 @@ export function checkReferences (raw: unknown, ctx: Context): void {
   checkDevPkiFiles(raw, ctx)
   checkDiscovery(raw, ctx)
   checkMulticluster(raw, ctx)
+  checkRoutes(raw, ctx)
 }

@@ -12,6 +12,8 @@ import {
 } from './schema.js'
 import { clusters, devPkiDomain, gateway } from './multicluster-schema.js'
 import { pluginList } from './plugin-schema.js'
+import { labels, rateLimit, retryBudget, routes } from './route-schema.js'
+import { parseDtab } from '../route/dtab.js'
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 
@@ -77,6 +79,7 @@ const endpoint = object({
   target: required(hostPort),
   weight: withDefault(integer(0, 1_000_000), DEFAULTS.endpoint.weight),
   transport: withDefault(oneOf(['h2', 'h3', 'auto'] as const), DEFAULTS.endpoint.transport),
+  labels: optional(labels),
 })
 
 // A service has static endpoints or names a discovery source, never both.
@@ -86,6 +89,8 @@ const service: Schema<ServiceConfig> = refine(object({
   source: optional(name),
   cluster: optional(name),
   failover: optional(name),
+  routes: optional(routes),
+  retryBudget: optional(retryBudget),
 }), (s, path, ctx) => {
   if (s.cluster !== undefined) {
     // A remote service: its endpoints come from the cluster's gateway.
@@ -99,6 +104,8 @@ const service: Schema<ServiceConfig> = refine(object({
   const out: ServiceConfig = { aliases: s.aliases, endpoints: s.endpoints ?? [] }
   if (s.source !== undefined) out.source = s.source
   if (s.failover !== undefined) out.failover = s.failover
+  if (s.routes !== undefined) out.routes = s.routes
+  if (s.retryBudget !== undefined) out.retryBudget = s.retryBudget
   return out
 })
 
@@ -191,10 +198,25 @@ const kubernetesSource = ordered(object({
   listTimeoutMs: optional(duration(1)),
 }), ['backoffInitialMs', 'backoffMaxMs'])
 
+const namerdSource = object({
+  kind: required(oneOf(['namerd'] as const)),
+  url: required(string('an http URL like http://127.0.0.1:4180', (v) => /^http:\/\/[^\s/]+\/?$/.test(v))),
+  namespace: optional(string('a dtab namespace name', (v) => /^[A-Za-z0-9][\w.-]*$/.test(v))),
+  services: required(map(object({
+    path: required(string('a path like /svc/web', (v) => /^(\/[^\s/]+)+$/.test(v))),
+    identity: required(identityTemplate),
+    peerPort: optional(port),
+    target: optional(string('a host:port template like {address}:8080', (v) => v.includes(':'))),
+    transport: optional(transport),
+  }), name)),
+  retryMs: optional(duration(1, 60_000)),
+})
+
 const discoverySource: Schema<DiscoverySourceConfig> = tagged<DiscoverySourceConfig>('kind', {
   file: fileSource,
   dns: dnsSource,
   kubernetes: kubernetesSource,
+  namerd: namerdSource,
 })
 
 const discovery = object({
@@ -247,6 +269,7 @@ const inbound = object({
     allow: required(list(allowEntry, 1)),
   }), 1)),
   plugins: optional(pluginList),
+  rateLimit: optional(rateLimit),
 })
 
 const admin = object({
@@ -260,7 +283,23 @@ const demo = object({
   tcpPort: withDefault(listenPort, DEFAULTS.demo.tcpPort),
   trafficPerSecond: withDefault(decimal(0, 100), DEFAULTS.demo.trafficPerSecond),
   trafficAuthority: withDefault(string('an authority'), DEFAULTS.demo.trafficAuthority),
+  version: withDefault(string('a version name like v1'), 'v1'),
+  instances: withDefault(list(object({ httpPort: required(listenPort), version: required(string('a version name like v2')) })), []),
 })
+
+/** A dtab (`/svc => /#; /svc/web => 1 * /svc/web-v2 & 9 * /svc/web-v1`) that parses. */
+const dtab: Schema<string> = {
+  expected: 'a dtab: entries "prefix => tree" separated by ";"',
+  parse: (value, path, ctx) => {
+    if (typeof value !== 'string') return fail(ctx, path, value, 'a dtab: entries "prefix => tree" separated by ";"')
+    try {
+      parseDtab(value)
+      return value
+    } catch (err) {
+      return fail(ctx, path, value, `a dtab that parses (${err instanceof Error ? err.message : String(err)})`)
+    }
+  },
+}
 
 /** The whole file. Typed against MeshConfig, so the schema and types.ts cannot drift apart. */
 export const meshConfigSchema: Schema<Omit<MeshConfig, 'file'>> = object({
@@ -282,6 +321,7 @@ export const meshConfigSchema: Schema<Omit<MeshConfig, 'file'>> = object({
     maxIdentities: withDefault(integer(1, 1_000_000), DEFAULTS.metrics.maxIdentities),
   }), {}),
   services: withDefault(map(service, name), {}),
+  dtab: optional(dtab),
   discovery: optional(discovery),
   balancing: withDefault(balancing, {}),
   outbound: optional(outbound),

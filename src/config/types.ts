@@ -5,6 +5,10 @@
  * Relative file paths are resolved against the config file's directory.
  */
 
+import type { RateLimitConfig, RetryBudgetConfig, RouteConfig } from './route-types.js'
+
+export type * from './route-types.js'
+
 export type ListenerProtocol = 'auto' | 'tcp' | 'http1' | 'http2'
 export type TargetProtocol = 'http1' | 'http2' | 'tcp'
 export type TransportName = 'h2' | 'h3' | 'auto'
@@ -143,6 +147,8 @@ export interface EndpointConfig {
   /** Relative weight, default 1. */
   weight: number
   transport: TransportName
+  /** Labels routes pick subsets by (e.g. `version: v2`). */
+  labels?: Readonly<Record<string, string>>
 }
 
 export interface ServiceConfig {
@@ -156,6 +162,10 @@ export interface ServiceConfig {
   cluster?: string
   /** When every local endpoint is ejected (or none exists), traffic goes to this remote cluster. */
   failover?: string
+  /** Routes, tried in order (first match wins); absent or none matching: the service as is. */
+  routes?: RouteConfig[]
+  /** The budget every route's retries of this service draw on (default 20 % + 10/s over 10 s). */
+  retryBudget?: RetryBudgetConfig
 }
 
 /** A `file` discovery source: a YAML/JSON file of `services: { <name>: { endpoints: [...] } }`, watched. */
@@ -241,7 +251,32 @@ export interface KubernetesSourceConfig {
   listTimeoutMs?: number
 }
 
-export type DiscoverySourceConfig = FileSourceConfig | DnsSourceConfig | KubernetesSourceConfig
+/** How one service is named to namerd. */
+export interface NamerdServiceConfig {
+  /** The path namerd resolves, e.g. `/svc/web`. */
+  path: string
+  /** SPIFFE ID template: `{address}`, `{port}`. */
+  identity: string
+  /** Peer port (default: the port namerd gives). */
+  peerPort?: number
+  /** Workload address template (default `{address}:{port}`). */
+  target?: string
+  transport?: TransportName
+}
+
+/** A `namerd` discovery source: resolve + watch through namerd's HTTP interface. */
+export interface NamerdSourceConfig {
+  kind: 'namerd'
+  /** e.g. `http://127.0.0.1:4180`. */
+  url: string
+  /** Dtab namespace (default `default`). */
+  namespace?: string
+  services: Record<string, NamerdServiceConfig>
+  /** First retry after a failure, ms (default 500 ms, doubling to 30 s). */
+  retryMs?: number
+}
+
+export type DiscoverySourceConfig = FileSourceConfig | DnsSourceConfig | KubernetesSourceConfig | NamerdSourceConfig
 
 export interface DiscoveryConfig {
   /** Sources by the name services refer to them with (`static` is reserved for inline endpoints). */
@@ -306,6 +341,8 @@ export interface InboundConfig {
   targets: InboundTargetConfig[]
   /** Proxy-Wasm plugins run on every inbound HTTP request, in order. */
   plugins?: PluginConfig[]
+  /** Local rate limiting of requests from peers (absent: none). */
+  rateLimit?: RateLimitConfig
 }
 
 export interface AdminConfig {
@@ -325,6 +362,10 @@ export interface DemoConfig {
   trafficPerSecond: number
   /** Authority the demo traffic asks for (default `demo.local`). */
   trafficAuthority: string
+  /** The `version` field of the demo's JSON answers (default `v1`). */
+  version: string
+  /** More demo HTTP apps on `host`, each on its own port with its own version (canary demos). */
+  instances: Array<{ httpPort: number, version: string }>
 }
 
 export interface MeshConfig {
@@ -355,6 +396,8 @@ export interface MeshConfig {
     maxIdentities: number
   }
   services: Record<string, ServiceConfig>
+  /** Delegation table for backends named by path (`/svc/web => /svc/web-v1`); absent: none. */
+  dtab?: string
   /** Discovery sources services may name (absent: every service has static endpoints). */
   discovery?: DiscoveryConfig
   balancing: BalancingConfig

@@ -16,6 +16,8 @@ export const DISCOVERY_ERROR_CODES = {
   E_DISCOVERY_K8S_GONE: 'the Kubernetes resourceVersion expired (410 Gone); relisting',
   E_DISCOVERY_GATEWAY_FAILED: 'the remote cluster\'s gateway could not be asked for its exports (unreachable, refused, bad answer)',
   E_DISCOVERY_K8S_INVALID_SLICE: 'an EndpointSlice could not be used; its last good version is kept',
+  E_DISCOVERY_NAMERD_HTTP: 'namerd could not be reached or answered with an error status',
+  E_DISCOVERY_NAMERD_FAILED: 'namerd answered that the name failed to resolve, or sent an unreadable answer',
 } as const
 
 export type DiscoveryErrorCode = keyof typeof DISCOVERY_ERROR_CODES

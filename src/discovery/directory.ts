@@ -3,6 +3,7 @@ import type { Logger } from '../log.js'
 import { MeshError } from '../errors.js'
 import { ServiceBalancer, type BalancingComponents, type BalancingOptions } from '../balance/service-balancer.js'
 import type { AbortSignalLike, Pick, PickKind } from '../balance/types.js'
+import { isSubsetName, SUBSET_SOURCE } from './subset.js'
 import type { DiscoverySource, DiscoveryUpdate, Endpoint } from './types.js'
 
 export interface ServiceDirectoryOptions {
@@ -102,7 +103,7 @@ export class ServiceDirectory {
   }
 
   private sourceOf (service: string): string | undefined {
-    return this.options.services?.[service] ?? this.options.defaultSource
+    return this.options.services?.[service] ?? (isSubsetName(service) && this.options.sources[SUBSET_SOURCE] !== undefined ? SUBSET_SOURCE : this.options.defaultSource)
   }
 
   private entry (service: string): Entry | undefined {

@@ -5,7 +5,7 @@ import { parseHostPort } from './address.js'
 import { endpointKey, type Endpoint } from './types.js'
 
 const TRANSPORTS: readonly TransportName[] = ['h2', 'h3', 'auto']
-const ENDPOINT_KEYS = new Set(['peer', 'identity', 'target', 'weight', 'transport', 'zone'])
+const ENDPOINT_KEYS = new Set(['peer', 'identity', 'target', 'weight', 'transport', 'zone', 'labels'])
 
 function render (value: unknown): string {
   if (value === undefined) return 'missing'
@@ -18,7 +18,7 @@ function isRecord (value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * One endpoint entry `{ peer, identity, target, weight?, transport?, zone? }` → Endpoint; every
+ * One endpoint entry `{ peer, identity, target, weight?, transport?, zone?, labels? }` → Endpoint; every
  * problem is appended to `problems` (with `path` as the YAML path) and undefined returned.
  * Defaults: weight 1, transport `auto` (no preference). Unknown keys are problems (typos).
  */
@@ -43,6 +43,9 @@ export function endpointFromEntry (entry: unknown, path: string, problems: Confi
   if (!TRANSPORTS.includes(transport as TransportName)) problems.push({ path: `${path}.transport`, found: render(entry.transport), expected: TRANSPORTS.join(' | ') })
   const zone = entry.zone
   if (zone !== undefined && typeof zone !== 'string') problems.push({ path: `${path}.zone`, found: render(zone), expected: 'a string' })
+  const labels = entry.labels
+  const labelsOk = labels === undefined || (isRecord(labels) && Object.values(labels).every((v) => typeof v === 'string'))
+  if (!labelsOk) problems.push({ path: `${path}.labels`, found: render(labels), expected: 'a map of label names to strings' })
   if (problems.length > before || peer === undefined) return undefined
   const endpoint: Endpoint = {
     key: endpointKey(peer, target as string),
@@ -53,6 +56,7 @@ export function endpointFromEntry (entry: unknown, path: string, problems: Confi
     transport: transport as TransportName,
   }
   if (typeof zone === 'string') endpoint.zone = zone
+  if (labels !== undefined) endpoint.labels = { ...(labels as Record<string, string>) }
   return endpoint
 }
 

@@ -6,6 +6,7 @@ import type { Logger } from '../log.js'
 import { ServiceDirectory } from './directory.js'
 import { noopDiscoveryObserver, type DiscoveryObserver } from './observer.js'
 import { StaticSource } from './static.js'
+import { SUBSET_SOURCE, SubsetSource, subsetName } from './subset.js'
 import type { DiscoverySource } from './types.js'
 
 /** Name of the source that serves services' own `endpoints` (reserved: no configured source has it). */
@@ -76,6 +77,11 @@ async function sourceFor (name: string, config: DiscoverySourceConfig, observer:
       const { kind: _kind, servers, services, ...options } = config
       return new DnsSource({ ...options, ...(servers !== undefined ? { servers: [...servers] } : {}), services: { ...services } }, log, observer)
     }
+    case 'namerd': {
+      const { NamerdSource } = await import('./namerd.js')
+      const { kind: _kind, services, ...options } = config
+      return new NamerdSource({ ...options, services: { ...services } }, log, observer)
+    }
     case 'kubernetes': {
       const { KubernetesSource } = await import('./kubernetes.js')
       const { kind: _kind, services, ...options } = config
@@ -128,6 +134,19 @@ export async function discoveryFromConfig (config: Pick<MeshConfig, 'file' | 'se
     for (const source of Object.values(sources)) source.close().catch(() => {})
     throw err
   }
+  // Route subsets (`version: v2`) are services of their own, filtered from their service's source:
+  // those the config names are subscribed at once; others (a reload's) on first use (the
+  // directory sends every `<service>#<labels>` name to the subset source).
+  const served = { ...services }
+  sources[SUBSET_SOURCE] = new SubsetSource((service) => {
+    const source = served[service]
+    return source === undefined ? undefined : sources[source]
+  })
+  for (const [name, service] of Object.entries(config.services)) {
+    for (const route of service.routes ?? []) {
+      for (const b of route.backends) if (b.subset !== undefined) services[subsetName(b.service ?? name, b.subset)] = SUBSET_SOURCE
+    }
+  }
   const directory = new ServiceDirectory({ sources, services, balancing: balancingOptions(config.balancing) }, {
     logger: components.logger?.child({ component: 'balancer' }),
     observer: components.balancerObserver,
@@ -136,7 +155,7 @@ export async function discoveryFromConfig (config: Pick<MeshConfig, 'file' | 'se
   return {
     directory,
     primed: () => {
-      primed ||= Object.entries(services).every(([service, source]) => directory.status(service) !== 'pending' || answered.has(source))
+      primed ||= Object.entries(services).every(([service, source]) => source === SUBSET_SOURCE || directory.status(service) !== 'pending' || answered.has(source))
       return primed
     },
     close: async () => { await directory.close() },

@@ -68,6 +68,9 @@ export function readEndpointSlice (object: unknown, config: KubernetesServiceOpt
     const matches = wanted === undefined ? port === undefined : typeof wanted === 'number' ? entry.port === wanted : entry.name === wanted
     if (matches && typeof entry.port === 'number') port = entry.port
   }
+  // The slice's own labels (the EndpointSlice controller copies the Service's labels onto it):
+  // what routes select subsets by. Pod labels are not in a slice.
+  const sliceLabels = stringLabels(record(slice.metadata)?.labels)
   const endpoints: Endpoint[] = []
   for (const [i, e] of list.entries()) {
     const entry = record(e)
@@ -91,7 +94,18 @@ export function readEndpointSlice (object: unknown, config: KubernetesServiceOpt
       transport: config.transport ?? 'auto',
     }
     if (typeof entry.zone === 'string') endpoint.zone = entry.zone
+    if (sliceLabels !== undefined) endpoint.labels = sliceLabels
     endpoints.push(endpoint)
   }
   return { ok: true, name, resourceVersion, endpoints }
+}
+
+/** A label map's string entries (others ignored, as unknown fields are) but Kubernetes' own; undefined when none. */
+function stringLabels (value: unknown): Record<string, string> | undefined {
+  const labels = record(value)
+  if (labels === undefined) return undefined
+  const out: Record<string, string> = {}
+  // The controller's own labels (kubernetes.io/service-name, endpointslice.kubernetes.io/managed-by) are not the app's.
+  for (const [k, v] of Object.entries(labels)) if (typeof v === 'string' && !/(^|\.)(kubernetes|k8s)\.io\//.test(k)) out[k] = v
+  return Object.keys(out).length === 0 ? undefined : out
 }

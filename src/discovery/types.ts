@@ -21,6 +21,8 @@ export interface Endpoint {
   zone?: string
   /** Set when the endpoint is a remote cluster's gateway: how traffic crosses it (multi-cluster). */
   via?: GatewayRoute
+  /** Labels routes select subsets by (`version: v2`), when the source carries them. */
+  labels?: Readonly<Record<string, string>>
 }
 
 /** How an endpoint that is a remote cluster's gateway carries the service's traffic. */

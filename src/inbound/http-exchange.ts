@@ -15,6 +15,7 @@ import type { Telemetry } from '../telemetry.js'
 import { WIRE_HEADERS, type InboundExchange } from '../../transports/contract.js'
 import type { H2cUpstream } from './h2c-upstream.js'
 import type { DeliveryTarget, Http1Upstream, UpstreamResponse } from './http1-upstream.js'
+import type { RateLimiter } from './rate-limit.js'
 import { deliveryProtocol, type TargetTable } from './targets.js'
 import type { PluginChain } from '../plugins/plugin-chain.js'
 import type { PluginStream } from '../plugins/plugin-stream.js'
@@ -33,6 +34,8 @@ type UpstreamBody = UpstreamResponse['body'] & { [kRequest]?: InboundHttpExchang
 /** What every inbound exchange of a role shares. */
 export interface InboundHttpContext {
   targets: TargetTable
+  /** Local rate limiting (absent: none); replaced whole on a reload. */
+  rateLimiter?: RateLimiter
   http1: Http1Upstream
   h2c: H2cUpstream
   telemetry: Telemetry
@@ -72,6 +75,7 @@ class InboundHttpExchange implements DeliveryTarget, PluginExchange {
       const { ctx, exchange } = this
       const requestHeaders = exchange.head.headers
       const target = ctx.targets.authorize(headerValue(requestHeaders, WIRE_HEADERS.target), exchange.caller, 'http')
+      ctx.rateLimiter?.admit(exchange.caller)
       const headers = endToEndHeaders(requestHeaders, CONSUMED)
       headers[WIRE_HEADERS.clientId] = exchange.caller
       const protocol = deliveryProtocol(target, headerValue(requestHeaders, WIRE_HEADERS.origProto))

@@ -4,13 +4,14 @@
  * over HTTP/1 (undici), h2c, TCP or an HTTP/1 Upgrade. One rescue answers any failure.
  */
 import type { Logger } from 'pino'
-import type { InboundConfig, Timeouts } from '../config/types.js'
+import type { InboundConfig, RateLimitConfig, Timeouts } from '../config/types.js'
 import { toMeshError } from '../errors.js'
 import { endToEndHeaders, headerValue } from '../http/headers.js'
 import type { Telemetry } from '../telemetry.js'
 import { WIRE_HEADERS, type InboundHandlers, type InboundTunnel, type TlsMaterial, type TransportListener } from '../../transports/contract.js'
 import type { TransportRegistry } from '../../transports/registry.js'
 import { H2cUpstream } from './h2c-upstream.js'
+import { RateLimiter } from './rate-limit.js'
 import { CONSUMED, handleInboundRequest, type InboundHttpContext } from './http-exchange.js'
 import { Http1Upstream } from './http1-upstream.js'
 import { deliverTcp } from './tcp-upstream.js'
@@ -30,9 +31,13 @@ export interface InboundRoleOptions {
   pluginObserver?: PluginObserver
   /** This workload's SPIFFE identity (the plugins' `destination.principal`). */
   identity?: string
+  /** Counts requests the rate limiter refused (metrics). */
+  onRateLimited?: (identity: string, limit: string) => void
 }
 
 export interface InboundRole {
+  /** Replaces the rate limits for new requests (undefined: none). */
+  setRateLimit: (config: RateLimitConfig | undefined) => void
   addresses: () => Array<{ transport: string, host: string, port: number }>
   /** Graceful close of one transport's listeners only (e.g. h3 off while h2 stays). */
   closeTransport: (transport: string) => Promise<void>
@@ -51,6 +56,10 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
     ? await PluginChain.load(config.plugins, { logger, observer: options.pluginObserver ?? noopPluginObserver })
     : undefined
   const httpContext: InboundHttpContext = plugins === undefined ? { targets, http1, h2c, telemetry, logger } : { targets, http1, h2c, telemetry, logger, plugins, identity: options.identity ?? '' }
+  const setRateLimit = (limits: RateLimitConfig | undefined): void => {
+    httpContext.rateLimiter = limits === undefined ? undefined : new RateLimiter(limits, options.onRateLimited)
+  }
+  setRateLimit(config.rateLimit)
 
   const onTunnel = (tunnel: InboundTunnel, transport: string): void => {
     const started = performance.now()
@@ -143,6 +152,7 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
   }
 
   return {
+    setRateLimit,
     addresses: () => listeners.map((l) => ({ transport: l.transport, ...l.listener.address() })),
     closeTransport: async (transport) => {
       await Promise.allSettled(listeners.filter((l) => l.transport === transport).map(async (l) => await l.listener.close()))

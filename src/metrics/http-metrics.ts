@@ -10,7 +10,8 @@ import { REQUEST_DURATION_BUCKETS } from './buckets.js'
 import type { LabelGuard } from './label-guard.js'
 import { CounterFamily, HistogramFamily, observe, type HistogramCell, type ValueCell } from './series.js'
 
-const OUTCOME_LABELS = ['direction', 'authority', 'status_code', 'status_class', 'error_code', 'identity', 'peer_identity', 'transport'] as const
+// `route`: the route the request took (outbound, services with routes), '' otherwise.
+const OUTCOME_LABELS = ['direction', 'authority', 'status_code', 'status_class', 'error_code', 'identity', 'peer_identity', 'transport', 'route'] as const
 
 /** `2xx` … `5xx`; `none` when no response status exists (0) or it is out of range. */
 export function statusClass (status: number): string {
@@ -60,7 +61,7 @@ export class HttpMetrics {
       registry,
       name: 'meshgate_request_duration_seconds',
       help: 'Time from the start of a request to its response head (or failure), in seconds.',
-      labelNames: ['direction', 'authority', 'status_class'],
+      labelNames: ['direction', 'authority', 'status_class', 'route'],
       buckets: REQUEST_DURATION_BUCKETS,
     })
     this.requestBytes = new CounterFamily({
@@ -80,7 +81,8 @@ export class HttpMetrics {
   request (e: RequestEvent): void {
     // The usual case: the same series as the event before (a string key and a map lookup saved).
     const last = this.lastRequest
-    if (last.series !== undefined && sameOutcome(last, e.direction, e.authority, e.status, e.errorCode, e.identity, e.peerIdentity, e.transport)) {
+    const route = e.route ?? ''
+    if (last.series !== undefined && last.route === route && sameOutcome(last, e.direction, e.authority, e.status, e.errorCode, e.identity, e.peerIdentity, e.transport)) {
       last.series.requests.value++
       observe(last.series.duration, e.durationSeconds)
       return
@@ -89,13 +91,13 @@ export class HttpMetrics {
     const identity = this.identities.label(e.identity)
     const peerIdentity = this.identities.label(e.peerIdentity)
     const errorCode = e.errorCode ?? ''
-    const key = `${e.direction}\u0001${authority}\u0001${e.status}\u0001${errorCode}\u0001${identity}\u0001${peerIdentity}\u0001${e.transport}`
+    const key = `${e.direction}\u0001${authority}\u0001${e.status}\u0001${errorCode}\u0001${identity}\u0001${peerIdentity}\u0001${e.transport}\u0001${route}`
     let s = this.requestSeries.get(key)
     if (s === undefined) {
       const cls = statusClass(e.status)
       s = {
-        requests: this.requests.cell([e.direction, authority, String(e.status), cls, errorCode, identity, peerIdentity, e.transport]),
-        duration: this.duration.cell([e.direction, authority, cls]),
+        requests: this.requests.cell([e.direction, authority, String(e.status), cls, errorCode, identity, peerIdentity, e.transport, route]),
+        duration: this.duration.cell([e.direction, authority, cls, route]),
       }
       this.requestSeries.set(key, s)
     }
@@ -104,11 +106,13 @@ export class HttpMetrics {
     // Remembered only while no label was folded into `other`: a folded event must count as folded.
     remember(last, authority === e.authority && identity === e.identity && peerIdentity === e.peerIdentity ? s : undefined,
       e.direction, e.authority, e.status, e.errorCode, e.identity, e.peerIdentity, e.transport)
+    last.route = route
   }
 
   requestEnd (e: RequestEndEvent): void {
     const last = this.lastEnd
-    if (last.series !== undefined && sameOutcome(last, e.direction, e.authority, e.status, e.errorCode, e.identity ?? '', e.peerIdentity ?? '', e.transport ?? '')) {
+    const route = e.route ?? ''
+    if (last.series !== undefined && last.route === route && sameOutcome(last, e.direction, e.authority, e.status, e.errorCode, e.identity ?? '', e.peerIdentity ?? '', e.transport ?? '')) {
       last.series.responses.value++
       last.series.requestBytes.value += e.requestBytes
       last.series.responseBytes.value += e.responseBytes
@@ -119,11 +123,11 @@ export class HttpMetrics {
     const peerIdentity = this.identities.label(e.peerIdentity ?? '')
     const errorCode = e.errorCode ?? ''
     const transport = e.transport ?? ''
-    const key = `${e.direction}\u0001${authority}\u0001${e.status}\u0001${errorCode}\u0001${identity}\u0001${peerIdentity}\u0001${transport}`
+    const key = `${e.direction}\u0001${authority}\u0001${e.status}\u0001${errorCode}\u0001${identity}\u0001${peerIdentity}\u0001${transport}\u0001${route}`
     let s = this.endSeries.get(key)
     if (s === undefined) {
       s = {
-        responses: this.responses.cell([e.direction, authority, String(e.status), statusClass(e.status), errorCode, identity, peerIdentity, transport]),
+        responses: this.responses.cell([e.direction, authority, String(e.status), statusClass(e.status), errorCode, identity, peerIdentity, transport, route]),
         requestBytes: this.requestBytes.cell([e.direction, authority]),
         responseBytes: this.responseBytes.cell([e.direction, authority]),
       }
@@ -134,6 +138,7 @@ export class HttpMetrics {
     s.responseBytes.value += e.responseBytes
     remember(last, authority === e.authority && identity === (e.identity ?? '') && peerIdentity === (e.peerIdentity ?? '') ? s : undefined,
       e.direction, e.authority, e.status, e.errorCode, e.identity ?? '', e.peerIdentity ?? '', transport)
+    last.route = route
   }
 }
 
@@ -146,11 +151,12 @@ interface LastOutcome<S> {
   identity: string
   peerIdentity: string
   transport: string
+  route: string
   series: S | undefined
 }
 
 function noOutcome<S> (): LastOutcome<S> {
-  return { direction: '', authority: '', status: 0, errorCode: undefined, identity: '', peerIdentity: '', transport: '', series: undefined }
+  return { direction: '', authority: '', status: 0, errorCode: undefined, identity: '', peerIdentity: '', transport: '', route: '', series: undefined }
 }
 
 function remember<S> (last: LastOutcome<S>, series: S | undefined, direction: string, authority: string, status: number,

@@ -14,6 +14,7 @@ import { HttpMetrics } from './http-metrics.js'
 import { LabelGuard } from './label-guard.js'
 import { Registry } from './prom.js'
 import { registerRuntimeMetrics } from './runtime.js'
+import { noopRouteCounters, routeCounters, type RouteCounters } from './route-metrics.js'
 import { CounterFamily } from './series.js'
 import { TcpMetrics } from './tcp-metrics.js'
 import { pluginObserver } from './plugin-metrics.js'
@@ -59,6 +60,8 @@ export interface Metrics {
   readonly identities: LabelGuard
   /** The multi-cluster families (per gateway, per remote cluster); undefined when metrics are off. */
   readonly multicluster?: MulticlusterMetrics
+  /** Pass to the traffic policy and the inbound rate limiter (retries, budget, 429s). */
+  readonly routeCounters: RouteCounters
 }
 
 /** Creates the registry and the hooks that feed it; one per process (or per test). */
@@ -77,6 +80,7 @@ export function createMetrics (options: MetricsOptions = {}): Metrics {
       pluginObserver: noopPluginObserver,
       authorities: new LabelGuard(maxAuthorities),
       identities: new LabelGuard(maxIdentities),
+      routeCounters: noopRouteCounters,
     }
   }
   const folded = new CounterFamily({
@@ -109,5 +113,6 @@ export function createMetrics (options: MetricsOptions = {}): Metrics {
     authorities,
     identities,
     multicluster: new MulticlusterMetrics(registry, services),
+    routeCounters: routeCounters(registry, identities),
   }
 }

@@ -9,6 +9,8 @@ import { histogramQuantile, type Sample } from './text-format.js'
 export interface RequestTotals {
   direction: string
   authority: string
+  /** The route (`''`: none). */
+  route: string
   total: number
   ok: number
 }
@@ -18,7 +20,7 @@ export interface Snapshot {
   /** performance.now() at the scrape, ms. */
   t: number
   requests: Record<string, RequestTotals>
-  /** Per `direction authority`: cumulative bucket counts by `le`. */
+  /** Per `direction authority route`: cumulative bucket counts by `le`. */
   latency: Record<string, Record<string, number>>
   tunnelsOpen: number
   tcpRead: number
@@ -29,6 +31,8 @@ export interface Snapshot {
 export interface Row {
   direction: string
   authority: string
+  /** The route these requests took (`''`: none, the service as is). */
+  route: string
   rps: number
   success: number
   p50: number
@@ -53,13 +57,13 @@ export function summarize (samples: Sample[], t: number): Snapshot {
   for (const s of samples) {
     const l = s.labels
     if (s.name === 'meshgate_requests_total') {
-      const key = `${l.direction} ${l.authority}`
-      const r = snap.requests[key] ?? (snap.requests[key] = { direction: l.direction, authority: l.authority, total: 0, ok: 0 })
+      const key = `${l.direction} ${l.authority} ${l.route ?? ''}`
+      const r = snap.requests[key] ?? (snap.requests[key] = { direction: l.direction, authority: l.authority, route: l.route ?? '', total: 0, ok: 0 })
       r.total += s.value
       // Success: a response below 500 (meshgate's own 4xx answers count as answered, not failed).
       if (l.status_class !== '5xx' && l.status_class !== 'none') r.ok += s.value
     } else if (s.name === 'meshgate_request_duration_seconds_bucket') {
-      const key = `${l.direction} ${l.authority}`
+      const key = `${l.direction} ${l.authority} ${l.route ?? ''}`
       const b = snap.latency[key] ?? (snap.latency[key] = {})
       b[l.le] = (b[l.le] ?? 0) + s.value
     } else if (s.name === 'meshgate_tcp_open_connections') {
@@ -107,13 +111,14 @@ export function diff (prev: Snapshot, cur: Snapshot): { point: Point, rows: Row[
     rows.push({
       direction: c.direction,
       authority: c.authority,
+      route: c.route ?? '',
       rps: dTotal / dt,
       success: dTotal > 0 ? dOk / dTotal : NaN,
       p50: histogramQuantile(0.5, buckets),
       p99: histogramQuantile(0.99, buckets),
     })
   }
-  rows.sort((a, b) => b.rps - a.rps || (a.authority < b.authority ? -1 : 1))
+  rows.sort((a, b) => b.rps - a.rps || (a.authority < b.authority ? -1 : a.authority > b.authority ? 1 : a.route < b.route ? -1 : 1))
   const merged: Array<[number, number]> = Object.keys(allBuckets).map((le) => [le === '+Inf' ? Infinity : Number(le), allBuckets[le]])
   return {
     rows,

@@ -7,6 +7,7 @@ import type { Timeouts } from '../config/types.js'
 import { MeshError } from '../errors.js'
 import type { Endpoint } from '../discovery/types.js'
 import type { PluginChain } from '../plugins/plugin-chain.js'
+import type { TrafficPolicy } from '../route/policy.js'
 import type { Telemetry } from '../telemetry.js'
 import type { PeerSession, Transport } from '../../transports/contract.js'
 import type { TransportRegistry } from '../../transports/registry.js'
@@ -33,6 +34,8 @@ export interface OutboundContext {
   plugins?: PluginChain
   /** The listener's name (set with `plugins`). */
   listenerName?: string
+  /** Routes, splits, retries and timeouts (src/route); replaced whole on a config reload. */
+  policy?: TrafficPolicy
 }
 
 /** Where the sessions of endpoints behind a remote cluster's gateway come from (src/multicluster). */

@@ -20,6 +20,10 @@ import { newRequestId, readySessionFor, sessionFor, unwrappedSessionFor, type Ou
 import { mayResend } from './transport-selector.js'
 import type { PluginStream } from '../plugins/plugin-stream.js'
 import { pluginLog, pluginRequestBody, pluginRequestHead, pluginResponseHead, type PluginHead } from './plugin-steps.js'
+import { parseGrpcTimeout } from '../route/grpc-timeout.js'
+import type { RoutePlan } from '../route/policy.js'
+import { ReplayBody } from '../route/replay-body.js'
+import { failureCondition, mayRetryFailure, responseRetryReason } from '../route/retry-rules.js'
 
 export const kExchange = Symbol('meshgate.outbound.exchange')
 
@@ -82,6 +86,19 @@ export abstract class OutboundExchange implements Timed {
   plugins: PluginStream | undefined = undefined
   pluginHead: PluginHead | undefined = undefined
   pluginBody: Readable | undefined = undefined
+  // Traffic policy (src/route), set only when the service has a route that matched:
+  /** The route this request took (kept for its whole life, whatever a reload does). */
+  route: RoutePlan | undefined = undefined
+  /** The directory name (service or subset) the request is balanced over. */
+  target = ''
+  /** Tries sent after the first. */
+  tries = 0
+  /** The body kept for replay (routes with retries only). */
+  replay: ReplayBody | undefined = undefined
+  /** The current try's signal (routes with retries or a per-try timeout); `abort` aborts it too. */
+  tryAbort: LightAbortSignal | undefined = undefined
+  tryTimer: NodeJS.Timeout | undefined = undefined
+  tryTimedOut = false
 
   constructor (ctx: OutboundContext, headers: IncomingHttpHeaders) {
     this.ctx = ctx
@@ -128,29 +145,46 @@ export abstract class OutboundExchange implements Timed {
         pluginRequestHead(this, authority, MESH_HEADERS)
         return
       }
-      this.route(authority)
+      this.routeAuthority(authority)
     } catch (err) {
       this.rescue(err)
     }
   }
 
-  /** Authority → service → endpoint. */
-  route (authority: string): void {
+  /** Authority → service (→ route) → endpoint. */
+  routeAuthority (authority: string): void {
     try {
       const { ctx } = this
       const service = ctx.router.resolve(authority)
       if (service === undefined) throw new MeshError('E_NO_ROUTE', `no service for authority "${authority}"`)
       this.authority = authority
-      const ready = ctx.picker.tryPick?.(service, 'request')
-      if (ready !== undefined) {
-        this.picked(ready)
-        return
-      }
-      // The wait for an endpoint (bounded by balancing.queue.maxWaitMs) ends early if the client leaves.
-      ctx.picker.pick(service, 'request', this.abort).then((pick) => this.picked(pick), (err: unknown) => this.rescue(err))
+      this.target = service
+      if (ctx.policy !== undefined) this.routeBy(ctx.policy.route(service, { method: this.appMethod(), path: this.appPath(), headers: this.appHeaders }))
+      this.pickEndpoint()
     } catch (err) {
       this.rescue(err)
     }
+  }
+
+  /** A matched route picks the backend (service or subset) by weight and counts a request in the budget. */
+  routeBy (route: RoutePlan | undefined): void {
+    if (route === undefined) return
+    const chosen = route.choose()
+    if (chosen === undefined) throw new MeshError('E_NO_ROUTE', `route ${route.name} of ${route.service} resolves to no service`)
+    this.route = route
+    this.target = chosen
+    route.budget.deposit()
+  }
+
+  pickEndpoint (): void {
+    const { ctx, target } = this
+    const ready = ctx.picker.tryPick?.(target, 'request')
+    if (ready !== undefined) {
+      this.picked(ready)
+      return
+    }
+    // The wait for an endpoint (bounded by balancing.queue.maxWaitMs) ends early if the client leaves.
+    ctx.picker.pick(target, 'request', this.abort).then((pick) => this.picked(pick), (err: unknown) => this.rescue(err))
   }
 
   /** Endpoint → request head → pooled session. */
@@ -159,22 +193,32 @@ export abstract class OutboundExchange implements Timed {
     try {
       const { ctx } = this
       const endpoint = pick.endpoint
-      const fromPlugins = this.pluginHead
-      const headers = fromPlugins?.headers ?? endToEndHeaders(this.appHeaders, MESH_HEADERS)
-      headers[WIRE_HEADERS.target] = endpoint.target
-      headers[REQUEST_ID_HEADER] = this.requestId
-      if (this.protocol === 'http1') headers[WIRE_HEADERS.origProto] = 'HTTP/1.1'
-      this.head = fromPlugins === undefined
-        ? { method: this.appMethod(), authority: this.authority, path: this.appPath(), scheme: 'http', headers }
-        : { method: fromPlugins.line.method, authority: this.authority, path: fromPlugins.line.path, scheme: 'http', headers }
-      const requestMs = ctx.timeouts.requestMs
-      // One interval timer for all requests, not a Timeout object per request (timeout-list.ts).
-      if (requestMs > 0) timeoutList(requestMs).add(this)
-      this.hasBody = this.appHasBody()
-      if (this.hasBody) {
-        countRequestBody(this.appBody, this)
-        if (this.plugins !== undefined) this.pluginBody = pluginRequestBody(this.plugins, this.appBody)
+      if (this.tries > 0) {
+        // A retry: the same request to the endpoint just picked.
+        const prev = this.head as RequestHead
+        this.head = { ...prev, headers: { ...prev.headers, [WIRE_HEADERS.target]: endpoint.target } }
+      } else {
+        const fromPlugins = this.pluginHead
+        const headers = fromPlugins?.headers ?? endToEndHeaders(this.appHeaders, MESH_HEADERS)
+        headers[WIRE_HEADERS.target] = endpoint.target
+        headers[REQUEST_ID_HEADER] = this.requestId
+        if (this.protocol === 'http1') headers[WIRE_HEADERS.origProto] = 'HTTP/1.1'
+        this.head = fromPlugins === undefined
+          ? { method: this.appMethod(), authority: this.authority, path: this.appPath(), scheme: 'http', headers }
+          : { method: fromPlugins.line.method, authority: this.authority, path: fromPlugins.line.path, scheme: 'http', headers }
+        const requestMs = requestTimeoutMs(this.route?.requestMs ?? ctx.timeouts.requestMs, this.appHeaders['grpc-timeout'])
+        // One interval timer for all requests, not a Timeout object per request (timeout-list.ts).
+        if (requestMs > 0) timeoutList(requestMs).add(this)
+        this.hasBody = this.appHasBody()
+        if (this.hasBody) {
+          countRequestBody(this.appBody, this)
+          if (this.plugins !== undefined) this.pluginBody = pluginRequestBody(this.plugins, this.appBody)
+          const retry = this.route?.retry
+          // What is kept for replay is what the plugins made of the body.
+          if (retry !== undefined && retry.maxRetries > 0) this.replay = new ReplayBody(this.pluginBody ?? this.appBody, retry.maxBodyBytes)
+        }
       }
+      if (this.route !== undefined && (this.route.retry !== undefined || this.route.perTryMs !== undefined)) this.startTry()
       // A session with room is usually pooled already: no promise for it then.
       const session = readySessionFor(ctx, endpoint)
       if (session !== undefined) {
@@ -194,7 +238,7 @@ export abstract class OutboundExchange implements Timed {
       this.failed(abort.reason, session)
       return
     }
-    const body = this.hasBody ? (this.pluginBody ?? this.appBody) : null
+    const body = this.hasBody ? (this.replay?.attempt() ?? this.pluginBody ?? this.appBody) : null
     this.session = session
     if (session.requestTo !== undefined) {
       // The session reports to this exchange (response() / failed()): no promise per request.
@@ -208,15 +252,16 @@ export abstract class OutboundExchange implements Timed {
 
   // ResponseTarget and StreamOptions of the request on the peer (the exchange is both: no object
   // per request for either).
-  get signal (): LightAbortSignal { return this.abort }
+  get signal (): LightAbortSignal { return this.tryAbort ?? this.abort }
   response (response: PeerResponse): void { this.responded(this.session as PeerSession, response) }
   // (failed(err) below takes the session the request went to.)
 
   /** No response head: report it against the endpoint (unless the client left) and answer with the error. */
   failed (err: unknown, session: PeerSession | undefined = this.session): void {
     const { abort, pick } = this
-    if (!this.rerouted && session !== undefined && pick !== undefined && !abort.aborted &&
-      mayResend(err, session, this.hasBody ? (this.pluginBody ?? this.appBody) : null)) {
+    // A kept body starts afresh on the new stream (replay-body.ts): as good as unread.
+    const sent = this.hasBody && this.replay?.replayable !== true ? (this.pluginBody ?? this.appBody) : null
+    if (!this.rerouted && session !== undefined && pick !== undefined && !abort.aborted && mayResend(err, session, sent)) {
       // A session going away refused the stream unprocessed: once more, as sessionFor()'s rerouting
       // wrapper does (readySessionFor() hands out unwrapped sessions), and only once: on an
       // unwrapped session too, so the wrapper does not resend it a second time.
@@ -225,6 +270,8 @@ export abstract class OutboundExchange implements Timed {
       unwrappedSessionFor(this.ctx, pick.endpoint).then((s) => this.send(s), (e: unknown) => this.failed(e, undefined))
       return
     }
+    if (this.route !== undefined && !abort.aborted && this.retryFailure(err, session)) return
+    this.endTry()
     this.timedList?.remove(this)
     const meshErr = abort.aborted && abort.reason instanceof MeshError ? abort.reason : toMeshError(err, 'E_PEER_UNREACHABLE')
     if (pick !== undefined) {
@@ -238,6 +285,8 @@ export abstract class OutboundExchange implements Timed {
   }
 
   responded (session: PeerSession, response: PeerResponse): void {
+    if (this.route !== undefined && !this.abort.aborted && this.retryResponse(session, response)) return
+    this.endTry()
     this.timedList?.remove(this)
     try {
       this.respond(this.pick as Pick, session, response)
@@ -284,12 +333,97 @@ export abstract class OutboundExchange implements Timed {
     }
   }
 
+  // Retries (routes with `retry`), each try with its own signal and per-try timeout.
+
+  /** Arms the try about to be sent: its own signal (aborted with the exchange's) and per-try timer. */
+  startTry (): void {
+    this.endTry()
+    this.tryAbort = new LightAbortSignal()
+    this.tryTimedOut = false
+    const perTryMs = this.route?.perTryMs
+    if (perTryMs !== undefined) this.tryTimer = setTimeout(onPerTryTimeout, perTryMs, this)
+  }
+
+  endTry (): void {
+    if (this.tryTimer !== undefined) clearTimeout(this.tryTimer)
+    this.tryTimer = undefined
+  }
+
+  /** Aborts the whole exchange (client gone, route timeout) and the try in flight. */
+  abortAll (reason: MeshError): void {
+    this.abort.abort(reason)
+    this.tryAbort?.abort(reason)
+  }
+
+  /** A try failed without a response head: retry it when the route allows, the body can be replayed and the budget has room. */
+  retryFailure (err: unknown, session: PeerSession | undefined): boolean {
+    const retry = this.route?.retry
+    if (retry === undefined || this.tries >= retry.maxRetries || (this.replay !== undefined && !this.replay.replayable)) return false
+    const condition = failureCondition(session !== undefined, this.tryTimedOut)
+    if (!mayRetryFailure(retry, condition, this.appMethod())) return false
+    const pick = this.pick
+    if (!this.withdraw(condition)) return false
+    pick?.done({ ok: false, latencyMs: performance.now() - this.started })
+    this.ctx.logger.debug({ requestId: this.requestId, route: this.route?.name, condition, err: err instanceof Error ? err.message : String(err) }, 'retrying')
+    this.retryNow()
+    return true
+  }
+
+  /** A response head asks for a retry (5xx on an idempotent request, a retryable gRPC status): drop it and retry. */
+  retryResponse (session: PeerSession, response: PeerResponse): boolean {
+    const retry = this.route?.retry
+    if (retry === undefined || this.tries >= retry.maxRetries || (this.replay !== undefined && !this.replay.replayable)) return false
+    const headers = response.head.headers
+    const reason = responseRetryReason(retry, response.head.status, headerValue(headers, 'grpc-status'), this.appMethod())
+    if (reason === undefined || !this.withdraw(reason)) return false
+    const errorCode = headerValue(headers, WIRE_HEADERS.error)
+    this.pick?.done({ ok: response.head.status < 500 || errorCode === undefined, latencyMs: performance.now() - this.started })
+    response.body.on('error', noop)
+    response.body.destroy()
+    this.ctx.logger.debug({ requestId: this.requestId, route: this.route?.name, reason, status: response.head.status, peer: session.peerIdentity }, 'retrying')
+    this.retryNow()
+    return true
+  }
+
+  /** One retry out of the budget; counted either way. */
+  withdraw (reason: string): boolean {
+    const route = this.route as RoutePlan
+    if (!route.budget.tryWithdraw()) {
+      route.observer.budgetExhausted(route.service, route.name)
+      return false
+    }
+    route.observer.retry(route.service, route.name, reason)
+    return true
+  }
+
+  retryNow (): void {
+    this.endTry()
+    this.tries++
+    this.session = undefined
+    this.rerouted = false
+    const backoffMs = this.route?.retry?.backoffMs ?? 0
+    if (backoffMs > 0) setTimeout(retryAfterBackoff, backoffMs, this)
+    else this.retryPick()
+  }
+
+  retryPick (): void {
+    if (this.abort.aborted) {
+      this.failed(this.abort.reason, undefined)
+      return
+    }
+    try {
+      this.pickEndpoint()
+    } catch (err) {
+      this.rescue(err)
+    }
+  }
+
   /**
    * A timeout of this exchange fired: before the response head the request's (the request is
    * aborted), after it the idle one (no bytes either way for idleMs: both sides are torn down).
    */
   timedOut (list: TimeoutList): void {
-    if (this.peerResponse === undefined) this.abort.abort(new MeshError('E_REQUEST_TIMEOUT', `no response head within ${list.durationMs} ms`))
+    if (this.peerResponse === undefined) this.abortAll(new MeshError('E_REQUEST_TIMEOUT', `no response head within ${list.durationMs} ms`))
     else this.done(new MeshError('E_IDLE_TIMEOUT', `no response bytes for ${list.durationMs} ms`))
   }
 
@@ -308,6 +442,7 @@ export abstract class OutboundExchange implements Timed {
       ctx.logger.debug({ code: failure.code, err: failure.message, requestId: this.requestId }, 'response stream ended early')
     }
     ctx.telemetry.requestEnd({
+      route: this.route?.name,
       direction: 'outbound',
       authority: this.head?.authority ?? '',
       status: this.status,
@@ -332,6 +467,7 @@ export abstract class OutboundExchange implements Timed {
   report (status: number, errorCode: string | undefined): void {
     const head = this.head
     this.ctx.telemetry.request({
+      route: this.route?.name,
       direction: 'outbound',
       protocol: this.protocol,
       authority: head?.authority ?? '',
@@ -378,7 +514,7 @@ export function onAppAnswerClose (this: AppAnswer): void {
     return
   }
   exchange.clientGone ??= new MeshError('E_UPSTREAM_RESET', 'the client went away')
-  exchange.abort.abort(exchange.clientGone)
+  exchange.abortAll(exchange.clientGone)
   if (exchange.peerResponse !== undefined) exchange.done(exchange.clientGone)
 }
 
@@ -420,4 +556,30 @@ function onPeerBodyError (this: PeerBody, err: Error): void {
 function onPeerBodyClose (this: PeerBody): void {
   // Closed without its end and without an error: the peer stream went away under it.
   if (!this.readableEnded) this[kExchange]?.done(this.errored ?? new MeshError('E_PEER_RESET', 'the peer response ended early'))
+}
+
+function noop (): void {}
+
+function onPerTryTimeout (exchange: OutboundExchange): void {
+  exchange.tryTimer = undefined
+  exchange.tryTimedOut = true
+  exchange.tryAbort?.abort(new MeshError('E_REQUEST_TIMEOUT', `no response head within the per-try timeout of ${exchange.route?.perTryMs ?? 0} ms`))
+}
+
+function retryAfterBackoff (exchange: OutboundExchange): void {
+  exchange.retryPick()
+}
+
+/**
+ * The request timeout in ms (0 = none): the route's or the config's, shortened by a gRPC
+ * deadline. A deadline is kept to two significant digits, rounded down, so that the timeout
+ * lists (one per duration) stay few whatever deadlines clients send.
+ */
+function requestTimeoutMs (configured: number, grpcTimeout: string | string[] | undefined): number {
+  if (grpcTimeout === undefined) return configured
+  const deadline = parseGrpcTimeout(grpcTimeout)
+  if (deadline === undefined) return configured
+  const scale = 10 ** Math.max(0, Math.floor(Math.log10(deadline)) - 1)
+  const rounded = Math.max(1, Math.floor(deadline / scale) * scale)
+  return configured > 0 ? Math.min(configured, rounded) : rounded
 }

@@ -53,7 +53,7 @@ export function pluginRequestHead (exchange: OutboundExchange, authority: string
     const { pseudo, headers } = splitPairs(outcome.headers)
     const after = requestLineOf(pseudo, line)
     exchange.pluginHead = { line: after, headers: endToEndHeaders(headers, meshHeaders) }
-    exchange.route(after.authority)
+    exchange.routeAuthority(after.authority)
   }, (err: unknown) => { exchange.rescue(err) })
 }
 

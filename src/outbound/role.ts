@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino'
 import type { Limits, OutboundConfig, ServiceConfig, Timeouts } from '../config/types.js'
+import type { TrafficPolicy } from '../route/policy.js'
 import type { Telemetry } from '../telemetry.js'
 import type { TlsMaterial } from '../../transports/contract.js'
 import type { TransportRegistry } from '../../transports/registry.js'
@@ -31,12 +32,16 @@ export interface OutboundRoleOptions {
   remote?: RemoteSessionSource
   /** Plugin traps and disabled plugins, for metrics. */
   pluginObserver?: PluginObserver
+  /** Routes, splits, retries, timeouts (absent: every service as is). */
+  policy?: TrafficPolicy
 }
 
 export interface OutboundRole {
   readonly listeners: readonly OutboundListener[]
   readonly pool: SessionPool
   readonly inflight: InflightCounter
+  /** The traffic policy new requests use (requests in flight keep theirs). */
+  policy: TrafficPolicy | undefined
   /** Stops accepting, waits for in-flight work (bounded by the caller), then GOAWAY to peers. */
   close: () => Promise<void>
   destroy: () => void
@@ -56,6 +61,7 @@ export async function startOutboundRole (options: OutboundRoleOptions): Promise<
     identity: options.identity,
     inflight: new InflightCounter(),
     remote: options.remote,
+    policy: options.policy,
   }
   const listeners: OutboundListener[] = []
   try {
@@ -70,6 +76,8 @@ export async function startOutboundRole (options: OutboundRoleOptions): Promise<
     listeners,
     pool,
     inflight: ctx.inflight,
+    get policy () { return ctx.policy },
+    set policy (policy: TrafficPolicy | undefined) { ctx.policy = policy },
     close: async () => {
       for (const l of listeners) l.close()
       await ctx.inflight.idle()

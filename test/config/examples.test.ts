@@ -41,5 +41,5 @@ test('the embedded default config', async () => {
     { address: '127.0.0.1:9000', protocol: 'tcp', allow: ['spiffe://mesh.local'] },
   ])
   assert.deepEqual(config.admin, { host: '127.0.0.1', port: 4191 })
-  assert.deepEqual(config.demo, { host: '127.0.0.1', httpPort: 8080, tcpPort: 9000, trafficPerSecond: 4, trafficAuthority: 'demo.local' })
+  assert.deepEqual(config.demo, { host: '127.0.0.1', httpPort: 8080, tcpPort: 9000, trafficPerSecond: 4, trafficAuthority: 'demo.local', version: 'v1', instances: [] })
 })

@@ -47,6 +47,14 @@ export interface PairOptions {
   inboundPlugins?: string
   /** `dataPlane:` of both proxies (default: unset, i.e. the config default `auto`); see DATA_PLANES. */
   dataPlane?: DataPlaneSetting
+  /** Labels of the `web` endpoint, as a YAML flow map (e.g. `{ version: v1 }`). */
+  webLabels?: string
+  /** More endpoints of `web`: `{ target, labels }` (YAML flow map text), through the same inbound proxy. */
+  webMoreEndpoints?: Array<{ target: string, labels?: string }>
+  /** More keys of the `web` service (e.g. `routes: [...]`), YAML at the service's indentation. */
+  webExtra?: string
+  /** `inbound.rateLimit` of the server, as a YAML flow map. */
+  inboundRateLimit?: string
 }
 
 export interface Pair {
@@ -96,6 +104,8 @@ inbound:
   targets:
     - { address: "${web}", protocol: auto, allow: ${allow} }
     - { address: "${echo}", protocol: tcp, allow: ${allow} }
+${(options.webMoreEndpoints ?? []).map((e) => `    - { address: "${e.target}", protocol: auto, allow: ${allow} }`).join('\n')}
+${options.inboundRateLimit === undefined ? '' : `  rateLimit: ${options.inboundRateLimit}`}
 ${options.inboundPlugins === undefined ? '' : `  plugins: ${options.inboundPlugins}`}
 ${options.inboundExtra ?? ''}
 `
@@ -110,7 +120,10 @@ admin: { host: 127.0.0.1, port: 0 }
 services:
   web:
     aliases: [web.test]
-    endpoints: [{ peer: "${options.webPeer ?? `127.0.0.1:${peerPort}`}", identity: "${identity}", target: "${web}"${transport} }]
+    endpoints:
+      - { peer: "${options.webPeer ?? `127.0.0.1:${peerPort}`}", identity: "${identity}", target: "${web}"${transport}${options.webLabels === undefined ? '' : `, labels: ${options.webLabels}`} }
+${(options.webMoreEndpoints ?? []).map((e) => `      - { peer: "127.0.0.1:${peerPort}", identity: "${identity}", target: "${e.target}"${transport}${e.labels === undefined ? '' : `, labels: ${e.labels}`} }`).join('\n')}
+${(options.webExtra ?? '').split('\n').map((l) => `    ${l}`).join('\n')}
   echo:
     endpoints: [{ peer: "127.0.0.1:${peerPort}", identity: "${identity}", target: "${echo}"${transport} }]
   nowhere:

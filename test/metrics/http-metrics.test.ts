@@ -23,6 +23,7 @@ test('requests are counted by authority, status and caller', async () => {
     identity: 'spiffe://test.local/ns/default/sa/client',
     peer_identity: 'spiffe://test.local/ns/default/sa/server',
     transport: 'h2',
+    route: '',
   })
 })
 

@@ -26,7 +26,7 @@ test('renders rate, success, p50 and p99 per authority', async () => {
   const frames = text.split('meshgate top ·').filter((f) => f !== '')
   assert.equal(frames.length, 2)
   const last = frames[1].split('\n')
-  assert.match(last[2], /^AUTHORITY\s+DIRECTION\s+RPS\s+SUCCESS\s+P50\s+P99$/)
+  assert.match(last[2], /^AUTHORITY\s+DIRECTION\s+RPS\s+SUCCESS\s+P50\s+P99\s+ROUTE$/)
   const web = last.find((l) => l.startsWith('web.demo'))
   const api = last.find((l) => l.startsWith('api.demo'))
   assert.ok(web !== undefined && api !== undefined, frames[1])

@@ -139,7 +139,7 @@ export function dashboardMain (): void {
       { label: 'write', color: colors[5], values: history.map((p) => p.writeBps) },
     ], 'B/s', capacity)
 
-    fillTable($('authorities'), rows.map((r) => [r.authority, r.direction, formatValue(r.rps, '/s'), formatValue(r.success, '%'), formatValue(r.p50, 's'), formatValue(r.p99, 's')]))
+    fillTable($('authorities'), rows.map((r) => [r.authority, r.direction, formatValue(r.rps, '/s'), formatValue(r.success, '%'), formatValue(r.p50, 's'), formatValue(r.p99, 's'), r.route === '' ? '–' : r.route]))
     fillTable($('sessions'), Object.keys(snap.sessions).sort().map((k) => {
       const s = snap.sessions[k]
       return [s.transport, s.side, String(s.sessions), String(s.streams)]

@@ -54,7 +54,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   </div>
   <div class="tables">
     <section><h2>Per authority</h2>
-      <table><thead><tr><th>authority</th><th>direction</th><th>rate</th><th>success</th><th>p50</th><th>p99</th></tr></thead><tbody id="authorities"></tbody></table>
+      <table><thead><tr><th>authority</th><th>direction</th><th>rate</th><th>success</th><th>p50</th><th>p99</th><th>route</th></tr></thead><tbody id="authorities"></tbody></table>
     </section>
     <section><h2>Peer sessions per transport</h2>
       <table><thead><tr><th>transport</th><th>side</th><th>sessions</th><th>streams</th></tr></thead><tbody id="sessions"></tbody></table>
