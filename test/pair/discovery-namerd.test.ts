@@ -37,7 +37,7 @@ services:
       assert.deepEqual(firstPods, ['pod-1'])
       namerd.set('default', '/svc/web', { type: 'bound', addrs: mesh.pods.map((p) => ({ ip: p.host, port: mesh.peerPort })) })
       await waitForEndpoints(client, 'namerd', 'web', 2)
-      await driveUntil(client, 'web.test', sawAll(['pod-1', 'pod-2']), 200)
+      await driveUntil(client, 'web.test', sawAll(['pod-1', 'pod-2']), 1000)
       namerd.set('default', '/svc/web', { type: 'bound', addrs: [{ ip: mesh.pods[1].host, port: mesh.peerPort }] })
       await waitForEndpoints(client, 'namerd', 'web', 1)
       const after = await driveUntil(client, 'web.test', (all) => all.length >= 20, 40)
