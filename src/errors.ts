@@ -26,6 +26,10 @@ export const ERROR_CODES = {
   E_IDLE_TIMEOUT: { status: 504, meaning: 'no bytes moved for longer than the configured idle timeout' },
   E_DRAINING: { status: 503, meaning: 'the proxy is shutting down and takes no new work' },
   E_TRANSPORT_UNAVAILABLE: { status: 502, meaning: 'the transport the endpoint asks for is not available in this build' },
+  E_REDIRECT: { status: 500, meaning: 'installing or removing the transparent-redirect iptables rules failed' },
+  E_REDIRECT_DENIED: { status: 500, meaning: 'not permitted to change iptables rules in this network namespace (needs root or CAP_NET_ADMIN)' },
+  E_ORIGINAL_DST: { status: 500, meaning: 'the original destination of a redirected connection cannot be read (SO_ORIGINAL_DST: engine addon missing, or no conntrack)' },
+  E_IDENTITY_REJECTED: { status: 500, meaning: 'new identity files were refused (cert/key mismatch, expired, not from a trusted CA); the previous identity stays in use' },
   E_CONFIG: { status: 500, meaning: 'the configuration is invalid' },
   E_INTERNAL: { status: 500, meaning: 'an unexpected failure inside meshgate' },
 } as const

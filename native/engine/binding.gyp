@@ -11,6 +11,7 @@
         "src/engine.cc",
         "src/session.cc",
         "src/splice.cc",
+        "src/original-dst.cc",
         "../src/peer-cert.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
