@@ -217,6 +217,7 @@ const outboundListener: Schema<OutboundListenerConfig> = refine(object({
   port: required(listenPort),
   protocol: withDefault(oneOf(['auto', 'tcp', 'http1', 'http2'] as const), DEFAULTS.outboundListener.protocol),
   tcpService: optional(name),
+  originalDestination: optional(boolean()),
 }), (l) => ({ ...l, name: l.name ?? `${l.host}:${l.port}` }))
 
 const outbound = object({

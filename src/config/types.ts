@@ -93,6 +93,12 @@ export interface OutboundListenerConfig {
   protocol: ListenerProtocol
   /** Service that opaque TCP on this listener goes to (required for `tcp`, used by `auto` fallback). */
   tcpService?: string
+  /**
+   * Transparent redirect (`meshgate redirect install`): route each connection by its original
+   * destination (SO_ORIGINAL_DST) — a service's alias or endpoint IP:port — and pass unknown
+   * destinations through as plain TCP (default false).
+   */
+  originalDestination?: boolean
 }
 
 export interface OutboundConfig {

@@ -25,6 +25,10 @@ export interface OutboundContext {
   identity: string
   /** In-flight exchanges and tunnels, for draining. */
   inflight: InflightCounter
+  /** Transparent listeners: a redirected socket's original destination (undefined: not redirected). */
+  originalDestination?: (socket: import('node:net').Socket) => { host: string, port: number } | undefined
+  /** Transparent listeners: the service an original destination IP:port belongs to. */
+  serviceByAddress?: (host: string, port: number) => string | undefined
 }
 
 /** Counts work in progress; `idle()` resolves when it reaches zero. */

@@ -12,6 +12,10 @@ import { InflightCounter, type OutboundContext } from './context.js'
 import type { EndpointPicker } from './endpoint-picker.js'
 import { startOutboundListener, type OutboundListener } from './listener.js'
 import { AuthorityRouter } from './router.js'
+import { serviceByAddress } from './address-routes.js'
+import { MeshError } from '../errors.js'
+import type { Endpoint } from '../discovery/types.js'
+import type { OriginalDestinationReader } from '../../transports/original-dst.js'
 import { SessionPool } from './session-pool.js'
 
 export interface OutboundRoleOptions {
@@ -26,6 +30,10 @@ export interface OutboundRoleOptions {
   transports: TransportRegistry
   telemetry: Telemetry
   logger: Logger
+  /** Reads a redirected socket's original destination; needed when a listener is transparent. */
+  originalDestination?: OriginalDestinationReader
+  /** Discovery's current endpoints of a service (transparent listeners route by endpoint address). */
+  endpointsOf?: (service: string) => readonly Endpoint[]
 }
 
 export interface OutboundRole {
@@ -40,8 +48,19 @@ export interface OutboundRole {
 export async function startOutboundRole (options: OutboundRoleOptions): Promise<OutboundRole> {
   const logger = options.logger.child({ role: 'outbound' })
   const pool = new SessionPool({ tls: options.tls, connectTimeoutMs: options.timeouts.connectMs })
+  const transparent = options.config.listeners.some((l) => l.originalDestination === true)
+  if (transparent && options.originalDestination === undefined) {
+    throw new MeshError('E_ORIGINAL_DST', 'an outbound listener has originalDestination: true, but this process cannot read SO_ORIGINAL_DST')
+  }
+  const names = Object.keys(options.services)
+  let aliasOf: (authority: string) => string | undefined = () => undefined
+  const byAddress = transparent ? serviceByAddress((a) => aliasOf(a), names, options.endpointsOf ?? (() => [])) : undefined
+  const router = new AuthorityRouter(options.services, byAddress)
+  aliasOf = (a) => router.resolveAlias(a)
   const ctx: OutboundContext = {
-    router: new AuthorityRouter(options.services),
+    router,
+    originalDestination: options.originalDestination,
+    serviceByAddress: byAddress,
     picker: options.picker,
     pool,
     transports: options.transports,
