@@ -54,6 +54,12 @@ Usage:
                              the native h2 engine, and the data plane dataPlane: auto would run
   meshgate interop [OPTS]    run the interop matrix against other QUIC/HTTP/3 and HTTP/2 stacks
                              (ngtcp2, quic-go, Chromium, curl, nghttp); "meshgate interop --help"
+  meshgate redirect install|remove|show [OPTS]
+                             transparent redirect: iptables nat rules in this network namespace
+                             that send the app's TCP through the sidecar (an init container's
+                             job); "meshgate redirect --help"
+  meshgate inject FILE       print FILE's Kubernetes Deployments with the meshgate sidecar, its
+                             init container and volumes added ("-" reads stdin)
   meshgate help              print this text
 
 Options:
@@ -78,7 +84,7 @@ Exit status:
 class UsageError extends Error {}
 
 interface Options {
-  command: 'run' | 'check' | 'doctor' | 'help' | 'version' | 'interop' | 'top'
+  command: 'run' | 'check' | 'doctor' | 'help' | 'version' | 'interop' | 'top' | 'redirect' | 'inject'
   config: string
   /** interop: its own arguments, parsed by the runner. */
   rest?: string[]
@@ -89,6 +95,8 @@ function parseCommandLine (argv: string[]): Options {
   // The interop runner has its own options: everything after the word goes to it untouched.
   if (argv[0] === 'interop') return { command: 'interop', config: DEFAULT_CONFIG, rest: argv.slice(1) }
   if (argv[0] === 'top') return { command: 'top', config: DEFAULT_CONFIG, rest: argv.slice(1) }
+  if (argv[0] === 'redirect') return { command: 'redirect', config: DEFAULT_CONFIG, rest: argv.slice(1) }
+  if (argv[0] === 'inject') return { command: 'inject', config: DEFAULT_CONFIG, rest: argv.slice(1) }
   let parsed
   try {
     parsed = parseArgs({
@@ -369,6 +377,10 @@ async function main (argv: string[]): Promise<number> {
     }
     case 'top':
       return await top(options.rest ?? [])
+    case 'redirect':
+      return (await import('./redirect/command.js')).runRedirect(options.rest ?? [])
+    case 'inject':
+      return await (await import('./inject/command.js')).runInject(options.rest ?? [])
     case 'check':
       return await check(resolve(options.config))
     case 'run':

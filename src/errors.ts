@@ -33,6 +33,10 @@ export const ERROR_CODES = {
   E_GATEWAY_MODE: { status: 421, meaning: 'the stream does not fit the export\'s mode (an end-to-end export takes only the tunnel; a terminate export only plain streams)' },
   E_GATEWAY_UNREACHABLE: { status: 502, meaning: 'the gateway of the remote cluster could not be reached' },
   E_PLUGIN: { status: 500, meaning: 'a Proxy-Wasm plugin trapped, ran past its time budget, or is disabled; only this request failed' },
+  E_REDIRECT: { status: 500, meaning: 'installing or removing the transparent-redirect iptables rules failed' },
+  E_REDIRECT_DENIED: { status: 500, meaning: 'not permitted to change iptables rules in this network namespace (needs root or CAP_NET_ADMIN)' },
+  E_ORIGINAL_DST: { status: 500, meaning: 'the original destination of a redirected connection cannot be read (SO_ORIGINAL_DST: engine addon missing, or no conntrack)' },
+  E_IDENTITY_REJECTED: { status: 500, meaning: 'new identity files were refused (cert/key mismatch, expired, not from a trusted CA); the previous identity stays in use' },
   E_CONFIG: { status: 500, meaning: 'the configuration is invalid' },
   E_INTERNAL: { status: 500, meaning: 'an unexpected failure inside meshgate' },
 } as const

@@ -288,6 +288,9 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
         remote,
         pluginObserver: metrics.pluginObserver,
         policy: policyFor(config, metrics.routeCounters, undefined),
+        ...(config.outbound.listeners.some((l) => l.originalDestination === true)
+          ? { originalDestination: (await import('../transports/original-dst.js')).originalDestinationReader(), endpointsOf: (s: string) => discovery?.directory.endpoints(s) ?? [] }
+          : {}),
       })
       const demoTraffic = config.demo?.trafficPerSecond ?? 0
       const [first] = outbound.listeners

@@ -12,6 +12,7 @@
         "src/session.cc",
         "src/splice.cc",
         "../src/socket-splice.cc",
+        "src/original-dst.cc",
         "../src/peer-cert.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -253,6 +253,7 @@ const outboundListener: Schema<OutboundListenerConfig> = refine(object({
   protocol: withDefault(oneOf(['auto', 'tcp', 'http1', 'http2'] as const), DEFAULTS.outboundListener.protocol),
   tcpService: optional(name),
   plugins: optional(pluginList),
+  originalDestination: optional(boolean()),
 }), (l) => ({ ...l, name: l.name ?? `${l.host}:${l.port}` }))
 
 const outbound = object({

@@ -111,6 +111,12 @@ export interface OutboundListenerConfig {
   tcpService?: string
   /** Proxy-Wasm plugins run on this listener's HTTP requests, in order. */
   plugins?: PluginConfig[]
+  /**
+   * Transparent redirect (`meshgate redirect install`): route each connection by its original
+   * destination (SO_ORIGINAL_DST) — a service's alias or endpoint IP:port — and pass unknown
+   * destinations through as plain TCP (default false).
+   */
+  originalDestination?: boolean
 }
 
 /** One Proxy-Wasm plugin (src/plugins/): `{ name, wasm, config }` plus its limits. */

@@ -36,6 +36,10 @@ export interface OutboundContext {
   listenerName?: string
   /** Routes, splits, retries and timeouts (src/route); replaced whole on a config reload. */
   policy?: TrafficPolicy
+  /** Transparent listeners: a redirected socket's original destination (undefined: not redirected). */
+  originalDestination?: (socket: import('node:net').Socket) => { host: string, port: number } | undefined
+  /** Transparent listeners: the service an original destination IP:port belongs to. */
+  serviceByAddress?: (host: string, port: number) => string | undefined
 }
 
 /** Where the sessions of endpoints behind a remote cluster's gateway come from (src/multicluster). */

@@ -14,6 +14,7 @@ import { rawErrorResponse } from '../http/rescue.js'
 import type { OutboundContext } from './context.js'
 import { handleOutboundRequest, handleOutboundStream } from './http-proxy.js'
 import { SOCKET_BUFFER_BYTES } from '../tunnel/splice.js'
+import { passThrough } from './passthrough.js'
 import { handleOutboundTcp } from './tcp-proxy.js'
 import { handleOutboundUpgrade } from './upgrade.js'
 import { PluginChain } from '../plugins/plugin-chain.js'
@@ -64,13 +65,42 @@ export async function startOutboundListener (roleCtx: OutboundContext, config: O
   })
   h2c.on('sessionError', (err) => log.debug({ code: 'E_BAD_REQUEST', err: err.message }, 'h2c session error'))
 
-  const dispatch = (socket: Socket, protocol: DetectedProtocol): void => {
+  const dispatch = (socket: Socket, protocol: DetectedProtocol, tcpService = config.tcpService): void => {
     switch (protocol) {
       // Node's servers take an accepted socket; resume it so they read what detection put back.
       case 'http1': http1.emit('connection', socket); socket.resume(); break
       case 'http2': h2c.emit('connection', socket); socket.resume(); break
       case 'tls':
-      case 'tcp': handleOutboundTcp(ctx, socket, config.tcpService); break
+      case 'tcp': handleOutboundTcp(ctx, socket, tcpService); break
+    }
+  }
+
+  // Transparent listener: where was the app going? A service's address routes there (opaque TCP
+  // to that service, HTTP by its Host as always); anything else passes through untouched.
+  const readOriginal = config.originalDestination === true ? ctx.originalDestination : undefined
+  const accept = (socket: Socket): void => {
+    let tcpService = config.tcpService
+    if (readOriginal !== undefined) {
+      let original
+      try {
+        original = readOriginal(socket)
+      } catch (err) {
+        log.warn({ code: 'E_ORIGINAL_DST', err: (err as Error).message }, 'cannot read the original destination; routing as a direct connection')
+      }
+      const own = socket.localPort
+      if (original !== undefined && !(original.port === own && original.host === socket.localAddress)) {
+        const service = ctx.serviceByAddress?.(original.host, original.port)
+        if (service === undefined) {
+          passThrough(ctx, socket, original.host, original.port)
+          return
+        }
+        tcpService = service
+      }
+    }
+    if (config.protocol === 'auto') {
+      detectProtocol(socket, ctx.timeouts.detectMs).then((p) => dispatch(socket, p, tcpService), () => socket.destroy())
+    } else {
+      dispatch(socket, config.protocol === 'tcp' ? 'tcp' : config.protocol, tcpService)
     }
   }
 
@@ -78,11 +108,7 @@ export async function startOutboundListener (roleCtx: OutboundContext, config: O
     sockets.add(socket)
     socket.once('close', () => sockets.delete(socket))
     socket.on('error', (err) => log.debug({ err: err.message }, 'app connection error'))
-    if (config.protocol === 'auto') {
-      detectProtocol(socket, ctx.timeouts.detectMs).then((p) => dispatch(socket, p), () => socket.destroy())
-    } else {
-      dispatch(socket, config.protocol === 'tcp' ? 'tcp' : config.protocol)
-    }
+    accept(socket)
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => { plugins?.close().catch(() => {}); reject(new MeshError('E_CONFIG', `outbound listener "${config.name}" cannot listen on ${config.host}:${config.port}: ${err.code ?? err.message}`, { cause: err })) })

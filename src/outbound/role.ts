@@ -13,6 +13,10 @@ import { InflightCounter, type OutboundContext, type RemoteSessionSource } from 
 import type { EndpointPicker } from './endpoint-picker.js'
 import { startOutboundListener, type OutboundListener } from './listener.js'
 import { AuthorityRouter } from './router.js'
+import { serviceByAddress } from './address-routes.js'
+import { MeshError } from '../errors.js'
+import type { Endpoint } from '../discovery/types.js'
+import type { OriginalDestinationReader } from '../../transports/original-dst.js'
 import { SessionPool } from './session-pool.js'
 import type { PluginObserver } from '../plugins/observer.js'
 
@@ -34,6 +38,10 @@ export interface OutboundRoleOptions {
   pluginObserver?: PluginObserver
   /** Routes, splits, retries, timeouts (absent: every service as is). */
   policy?: TrafficPolicy
+  /** Reads a redirected socket's original destination; needed when a listener is transparent. */
+  originalDestination?: OriginalDestinationReader
+  /** Discovery's current endpoints of a service (transparent listeners route by endpoint address). */
+  endpointsOf?: (service: string) => readonly Endpoint[]
 }
 
 export interface OutboundRole {
@@ -50,8 +58,19 @@ export interface OutboundRole {
 export async function startOutboundRole (options: OutboundRoleOptions): Promise<OutboundRole> {
   const logger = options.logger.child({ role: 'outbound' })
   const pool = new SessionPool({ tls: options.tls, connectTimeoutMs: options.timeouts.connectMs })
+  const transparent = options.config.listeners.some((l) => l.originalDestination === true)
+  if (transparent && options.originalDestination === undefined) {
+    throw new MeshError('E_ORIGINAL_DST', 'an outbound listener has originalDestination: true, but this process cannot read SO_ORIGINAL_DST')
+  }
+  const names = Object.keys(options.services)
+  let aliasOf: (authority: string) => string | undefined = () => undefined
+  const byAddress = transparent ? serviceByAddress((a) => aliasOf(a), names, options.endpointsOf ?? (() => [])) : undefined
+  const router = new AuthorityRouter(options.services, byAddress)
+  aliasOf = (a) => router.resolveAlias(a)
   const ctx: OutboundContext = {
-    router: new AuthorityRouter(options.services),
+    router,
+    originalDestination: options.originalDestination,
+    serviceByAddress: byAddress,
     picker: options.picker,
     pool,
     transports: options.transports,

@@ -3,6 +3,7 @@
  * or one of its aliases, with or without the port; TCP goes to the listener's configured service.
  */
 import type { ServiceConfig } from '../config/types.js'
+import { isIP } from 'node:net'
 import { splitHostPort } from '../http/headers.js'
 
 export class AuthorityRouter {
@@ -10,7 +11,11 @@ export class AuthorityRouter {
   #lastAuthority: string | undefined = undefined
   #lastService: string | undefined = undefined
 
-  constructor (services: Readonly<Record<string, ServiceConfig>>) {
+  /**
+   * `byAddress`, when given, is asked for authorities nothing matched that are an IP:port (a
+   * redirected app names the pod or Service address it dialled: `Host: 10.1.2.3:8080`).
+   */
+  constructor (services: Readonly<Record<string, ServiceConfig>>, private readonly byAddress?: (host: string, port: number) => string | undefined) {
     for (const [name, service] of Object.entries(services)) {
       this.#byAuthority.set(name.toLowerCase(), name)
       for (const alias of service.aliases) this.#byAuthority.set(alias.toLowerCase(), name)
@@ -32,6 +37,15 @@ export class AuthorityRouter {
     const exact = this.#byAuthority.get(key)
     if (exact !== undefined) return exact
     const { host, port } = splitHostPort(key)
-    return port === undefined ? undefined : this.#byAuthority.get(host)
+    // `Host: 10.96.0.10` is port 80 (plain http is all an outbound listener sees).
+    if (port === undefined) return this.byAddress !== undefined && isIP(host) !== 0 ? this.byAddress(host, 80) : undefined
+    const byHost = this.#byAuthority.get(host)
+    if (byHost !== undefined || this.byAddress === undefined || isIP(host) === 0) return byHost
+    return this.byAddress(host, port)
+  }
+
+  /** A service by its name or aliases only (no address fallback). */
+  resolveAlias (authority: string): string | undefined {
+    return this.#byAuthority.get(authority.toLowerCase())
   }
 }

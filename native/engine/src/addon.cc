@@ -84,6 +84,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 
 void DetachEngineWrap(void* wrap) { static_cast<EngineWrap*>(wrap)->Detach(); }
 
+Napi::Value OriginalDst(const Napi::CallbackInfo& info);  // original-dst.cc
+
 }  // namespace engine
 }  // namespace meshgate
 
@@ -91,6 +93,7 @@ namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", meshgate::engine::EngineWrap::Init(env));
+  exports.Set("originalDst", Napi::Function::New(env, meshgate::engine::OriginalDst));
   Napi::Object versions = Napi::Object::New(env);
   versions.Set("nghttp2", nghttp2_version(0)->version_str);
   versions.Set("gnutls", gnutls_check_version(nullptr));
