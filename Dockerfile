@@ -6,6 +6,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY tsconfig.json ./
+COPY core ./core
 COPY src ./src
 COPY transports ./transports
 COPY native ./native

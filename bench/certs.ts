@@ -1,11 +1,11 @@
 /**
- * Certificates for one bench run, made fresh with the project's own PKI (src/identity/pki.ts): a
+ * Certificates for one bench run, made fresh with the project's own PKI (core/identity/pki.ts): a
  * mesh CA and two workload identities, `client` (the outbound side) and `server` (the inbound
  * side), written as separate PEM files for meshgate and as cert+key bundles for HAProxy.
  */
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createCertificateAuthority, spiffeId } from '../src/identity/pki.js'
+import { createCertificateAuthority, spiffeId } from '../core/identity/pki.js'
 
 export const TRUST_DOMAIN = 'bench.local'
 

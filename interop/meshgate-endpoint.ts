@@ -89,7 +89,7 @@ async function serveH3 (common: Common, www: string, requireClientCert: boolean,
 
 async function serveH2 (common: Common, www: string): Promise<() => Promise<void>> {
   const { h2Transport } = await import('../transports/h2/index.js')
-  const { MeshError } = await import('../src/errors.js')
+  const { MeshError } = await import('../core/errors.js')
   const logger = {
     debug: () => {},
     info: (obj: object, msg?: string) => say(`info ${msg ?? ''} ${JSON.stringify(obj)}`),

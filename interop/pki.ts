@@ -6,7 +6,7 @@
 import { createHash, X509Certificate } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { createCertificateAuthority, spiffeId } from '../src/identity/pki.js'
+import { createCertificateAuthority, spiffeId } from '../core/identity/pki.js'
 import type { CertFiles } from './types.js'
 
 /** Trust domain of the interop certificates. */

@@ -4,7 +4,7 @@
  * decided once at start from the config's `dataPlane` and whether the engine addon loads.
  */
 import type { DataPlaneSetting, MeshConfig } from './config/types.js'
-import { MeshError } from './errors.js'
+import { MeshError } from '../core/errors.js'
 import type { H2NativeAvailability } from '../transports/h2-native/index.js'
 
 /** The engine a running proxy uses for h2 peer sessions. */

@@ -11,7 +11,7 @@ import { basename, dirname } from 'node:path'
 import type { Logger } from 'pino'
 import { loadConfig } from './config/load.js'
 import type { MeshConfig } from './config/types.js'
-import { ConfigError } from './errors.js'
+import { ConfigError } from '../core/errors.js'
 
 /** The YAML paths of `next` that differ from `current` outside what a reload applies. */
 export function needsRestart (current: MeshConfig, next: MeshConfig): string[] {

@@ -1,8 +1,8 @@
-// The error catalogue in src/errors.ts and docs/errors.md agree, code by code.
+// The error catalogue in core/errors.ts and docs/errors.md agree, code by code.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
-import { ConfigError, ERROR_CODES, MeshError, toMeshError } from '../src/errors.js'
+import { ConfigError, ERROR_CODES, MeshError, toMeshError } from '../core/errors.js'
 
 describe('error catalogue', () => {
   it('docs/errors.md lists every code with its status, and nothing else', async () => {

@@ -2,7 +2,7 @@
  * The transport contract: what the proxy core needs from a way of talking HTTP semantics to a
  * peer proxy, authenticated. h2 (HTTP/2 over mutual TLS) and h3 (QUIC) both implement it, so the
  * core never branches on which one it uses, and one conformance suite runs against each
- * (test/transports/conformance.ts). Transports import only this file and src/errors.ts.
+ * (test/transports/conformance.ts). Transports import only this file and core/ (errors, identity).
  */
 import type { Duplex, Readable } from 'node:stream'
 
@@ -85,7 +85,7 @@ export interface SplicedTunnelResult {
   aToB: number
   /** Outbound: peer → app; inbound: workload → peer. */
   bToA: number
-  error: import('../src/errors.js').MeshError | undefined
+  error: import('../core/errors.js').MeshError | undefined
 }
 
 /** An open tunnel whose bytes a native engine splices; `done` settles when it is over. */
@@ -182,7 +182,7 @@ export interface InboundExchange {
   /** Sends the response head, pipes `body`, then sends `trailers()` if it returns any. */
   respond: (head: ResponseHead, body: Readable | null, trailers?: () => HeaderMap | undefined) => void
   /** Answers with the error's status, the `meshgate-error` header and a short text body. */
-  reject: (err: import('../src/errors.js').MeshError) => void
+  reject: (err: import('../core/errors.js').MeshError) => void
 }
 
 /** One inbound CONNECT (plain or extended), with the caller's verified identity. */
@@ -204,7 +204,7 @@ export interface InboundTunnel {
    * when the tunnel is over. From the call on the transport owns the socket.
    */
   acceptSpliced?: (headers: HeaderMap, socket: import('node:net').Socket, toPeer: Buffer, idleMs: number) => Promise<SplicedTunnelResult>
-  reject: (err: import('../src/errors.js').MeshError) => void
+  reject: (err: import('../core/errors.js').MeshError) => void
 }
 
 export interface InboundHandlers {

@@ -2,7 +2,7 @@
 // process (SO_ORIGINAL_DST, read by the native engine addon), for the transparent outbound listener.
 import type { Socket } from 'node:net'
 import { originalDstCall, type OriginalDestination } from '../native/original-dst.js'
-import { MeshError } from '../src/errors.js'
+import { MeshError } from '../core/errors.js'
 
 export type { OriginalDestination }
 

@@ -2,7 +2,7 @@
  * The transport registry: one instance per name, built from factories with the core's
  * components. src/ reaches transports only through this (and the contract).
  */
-import { MeshError } from '../src/errors.js'
+import { MeshError } from '../core/errors.js'
 import type { Transport, TransportComponents, TransportFactory } from './contract.js'
 
 export class TransportRegistry {

@@ -1,5 +1,5 @@
 // Errors every transport's client streams raise alike: a refused CONNECT and an aborted stream.
-import { ERROR_CODES, ERROR_HEADER, MeshError, type ErrorCode } from '../src/errors.js'
+import { ERROR_CODES, ERROR_HEADER, MeshError, type ErrorCode } from '../core/errors.js'
 import type { AbortSignalLike, HeaderMap, RequestHead } from './contract.js'
 
 /**

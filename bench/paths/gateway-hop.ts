@@ -9,7 +9,7 @@
 import { access, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
-import { createCertificateAuthority, spiffeId } from '../../src/identity/pki.js'
+import { createCertificateAuthority, spiffeId } from '../../core/identity/pki.js'
 import type { TrafficPorts } from '../haproxy.js'
 import { MESHGATE_CLI } from '../meshgate.js'
 import { AUTHORITY } from '../names.js'

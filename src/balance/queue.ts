@@ -1,6 +1,6 @@
 // A bounded wait for an endpoint: callers queue up to a set time, then fail fast (E_NO_ENDPOINT).
 import type { Endpoint } from '../discovery/types.js'
-import { MeshError } from '../errors.js'
+import { MeshError } from '../../core/errors.js'
 import { noopBalancerObserver, type BalancerObserver } from './observer.js'
 import type { AbortSignalLike, Balancer, Pick, PickKind } from './types.js'
 

@@ -2,7 +2,7 @@
 
 /**
  * A source that hits one of these keeps serving its last good endpoint set. They are log codes,
- * not request errors: a request only ever sees E_NO_ENDPOINT / E_NO_ROUTE (src/errors.ts).
+ * not request errors: a request only ever sees E_NO_ENDPOINT / E_NO_ROUTE (core/errors.ts).
  */
 export const DISCOVERY_ERROR_CODES = {
   E_DISCOVERY_FILE_READ: 'the discovery file could not be read',

@@ -1,6 +1,6 @@
 // Maps each service to its discovery source and keeps a live balancer per service fed by it.
 import type { Logger } from '../log.js'
-import { MeshError } from '../errors.js'
+import { MeshError } from '../../core/errors.js'
 import { ServiceBalancer, type BalancingComponents, type BalancingOptions } from '../balance/service-balancer.js'
 import type { AbortSignalLike, Pick, PickKind } from '../balance/types.js'
 import { isSubsetName, SUBSET_SOURCE } from './subset.js'

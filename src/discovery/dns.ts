@@ -1,7 +1,7 @@
 // The `dns` source: A/AAAA or SRV lookups per service, refreshed as the answers' TTLs allow.
 import { Resolver } from 'node:dns/promises'
 import type { TransportName } from '../config/types.js'
-import { MeshError } from '../errors.js'
+import { MeshError } from '../../core/errors.js'
 import type { Logger } from '../log.js'
 import type { DiscoveryErrorCode } from './codes.js'
 import { ServiceFeed } from './feed.js'

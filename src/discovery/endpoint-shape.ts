@@ -1,5 +1,5 @@
 // Validates endpoint entries written by hand (static config, discovery file) into Endpoints.
-import type { ConfigProblem } from '../errors.js'
+import type { ConfigProblem } from '../../core/errors.js'
 import type { TransportName } from '../config/types.js'
 import { parseHostPort } from './address.js'
 import { endpointKey, type Endpoint } from './types.js'

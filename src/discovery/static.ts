@@ -1,6 +1,6 @@
 // The `static` source: the endpoints written in the config's `services`, fixed for the process.
 import type { EndpointConfig } from '../config/types.js'
-import { ConfigError, type ConfigProblem } from '../errors.js'
+import { ConfigError, type ConfigProblem } from '../../core/errors.js'
 import { endpointsFromEntries } from './endpoint-shape.js'
 import { ServiceFeed } from './feed.js'
 import type { DiscoveryObserver } from './observer.js'

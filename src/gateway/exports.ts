@@ -4,8 +4,8 @@
  * a code (the gateway is never an open relay). Also builds the exports answer a caller may read.
  */
 import type { GatewayExportConfig } from '../config/types.js'
-import { MeshError } from '../errors.js'
-import { identityAllowed, trustDomainOf } from '../identity/spiffe.js'
+import { MeshError } from '../../core/errors.js'
+import { identityAllowed, trustDomainOf } from '../../core/identity/spiffe.js'
 import type { ExportsDocument } from '../multicluster/wire.js'
 
 /** How a stream wants to cross: an end-to-end tunnel, or a stream the gateway terminates. */

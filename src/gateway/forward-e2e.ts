@@ -6,7 +6,7 @@
  * caller can check one and send the other inside.
  */
 import { formatHostPort } from '../config/address.js'
-import { MeshError, toMeshError } from '../errors.js'
+import { MeshError, toMeshError } from '../../core/errors.js'
 import { connectTcp } from '../inbound/tcp-upstream.js'
 import { GATEWAY_HEADERS } from '../multicluster/wire.js'
 import { splice, type SpliceResult } from '../tunnel/splice.js'

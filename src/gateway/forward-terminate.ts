@@ -5,7 +5,7 @@
  * reported to telemetry like any other, so balancing, metrics and the tap work per request here.
  */
 import type { Readable } from 'node:stream'
-import { MeshError, toMeshError } from '../errors.js'
+import { MeshError, toMeshError } from '../../core/errors.js'
 import { headerValue } from '../http/headers.js'
 import { GATEWAY_HEADERS } from '../multicluster/wire.js'
 import { splice } from '../tunnel/splice.js'

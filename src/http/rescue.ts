@@ -5,7 +5,7 @@
  */
 import type { ServerResponse } from 'node:http'
 import type { Http2ServerResponse } from 'node:http2'
-import { ERROR_HEADER, type MeshError } from '../errors.js'
+import { ERROR_HEADER, type MeshError } from '../../core/errors.js'
 
 export type AnyServerResponse = ServerResponse | Http2ServerResponse
 

@@ -8,9 +8,9 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
-import { MeshError } from '../errors.js'
+import { MeshError } from '../../core/errors.js'
 import type { DevPkiConfig, DevPkiDomainConfig } from '../config/types.js'
-import { createCertificateAuthority, loadCertificateAuthority, spiffeId, type CertificateAuthority } from './pki.js'
+import { createCertificateAuthority, loadCertificateAuthority, spiffeId, type CertificateAuthority } from '../../core/identity/pki.js'
 
 /** A workload certificate this close to expiry is issued again, ms (7 days). */
 const RENEW_BEFORE_MS = 7 * 86_400_000

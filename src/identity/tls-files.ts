@@ -2,7 +2,7 @@
  * Reading a workload's TLS material (CA, certificate, key) from the PEM files a config names.
  */
 import { readFile } from 'node:fs/promises'
-import { MeshError } from '../errors.js'
+import { MeshError } from '../../core/errors.js'
 import type { TlsFiles } from '../config/types.js'
 import type { TlsMaterial } from '../../transports/contract.js'
 

@@ -8,7 +8,7 @@
  * through a symbol: no closures per request on this path (they were a good part of its cost).
  */
 import type { Logger } from 'pino'
-import { toMeshError, type MeshError } from '../errors.js'
+import { toMeshError, type MeshError } from '../../core/errors.js'
 import { countBodyBytes, type ByteCount } from '../http/body-bytes.js'
 import { endToEndHeaders, headerValue, REQUEST_ID_HEADER } from '../http/headers.js'
 import type { Telemetry } from '../telemetry.js'

@@ -22,7 +22,7 @@ export interface DeliveryTarget {
   /** Called with a MeshError. */
   failed: (err: MeshError) => void
 }
-import type { MeshError } from '../errors.js'
+import type { MeshError } from '../../core/errors.js'
 import { upstreamError } from './upstream-errors.js'
 
 export class Http1Upstream {

@@ -6,7 +6,7 @@
  */
 import { TokenBucket } from '../admin/token-bucket.js'
 import type { RateLimitConfig } from '../config/types.js'
-import { MeshError } from '../errors.js'
+import { MeshError } from '../../core/errors.js'
 
 const MAX_IDENTITIES = 10_000
 

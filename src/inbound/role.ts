@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino'
 import type { InboundConfig, RateLimitConfig, Timeouts } from '../config/types.js'
-import { toMeshError } from '../errors.js'
+import { toMeshError } from '../../core/errors.js'
 import { endToEndHeaders, headerValue } from '../http/headers.js'
 import type { Telemetry } from '../telemetry.js'
 import { WIRE_HEADERS, type InboundHandlers, type InboundTunnel, type TlsMaterial, type TransportListener } from '../../transports/contract.js'

@@ -3,8 +3,8 @@
  * each with the identities allowed to reach it.
  */
 import type { InboundTargetConfig, TargetProtocol } from '../config/types.js'
-import { MeshError } from '../errors.js'
-import { identityAllowed } from '../identity/spiffe.js'
+import { MeshError } from '../../core/errors.js'
+import { identityAllowed } from '../../core/identity/spiffe.js'
 
 export class TargetTable {
   readonly #byAddress = new Map<string, InboundTargetConfig>()

@@ -6,7 +6,7 @@
 import http from 'node:http'
 import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
-import { MeshError } from '../errors.js'
+import { MeshError } from '../../core/errors.js'
 import { endToEndHeaders, splitHostPort } from '../http/headers.js'
 import { splice, type SpliceResult } from '../tunnel/splice.js'
 import type { HeaderMap, InboundTunnel } from '../../transports/contract.js'

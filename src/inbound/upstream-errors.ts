@@ -1,7 +1,7 @@
 /**
  * Maps failures talking to a local workload (socket errors, undici errors) to mesh error codes.
  */
-import { MeshError } from '../errors.js'
+import { MeshError } from '../../core/errors.js'
 
 const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT'])
 

@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino'
 import type { Timeouts } from '../config/types.js'
-import { MeshError } from '../errors.js'
+import { MeshError } from '../../core/errors.js'
 import type { Endpoint } from '../discovery/types.js'
 import type { PluginChain } from '../plugins/plugin-chain.js'
 import type { TrafficPolicy } from '../route/policy.js'

@@ -10,7 +10,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
-import { MeshError, toMeshError } from '../errors.js'
+import { MeshError, toMeshError } from '../../core/errors.js'
 import { endToEndHeaders, forwardableTrailers, headerValue, REQUEST_ID_HEADER } from '../http/headers.js'
 import { timeoutList, TimeoutList, type Timed } from '../http/timeout-list.js'
 import type { Pick } from '../balance/types.js'

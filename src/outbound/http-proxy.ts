@@ -9,7 +9,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { constants, type ServerHttp2Stream } from 'node:http2'
 import type { Readable } from 'node:stream'
-import { ERROR_HEADER, type MeshError } from '../errors.js'
+import { ERROR_HEADER, type MeshError } from '../../core/errors.js'
 import { headerValue } from '../http/headers.js'
 import { errorBody, rescueResponse } from '../http/rescue.js'
 import type { HeaderMap } from '../../transports/contract.js'

@@ -6,7 +6,7 @@
  * `proxy_on_log` at the end. A local response from a plugin answers the app without a peer.
  */
 import type { Readable } from 'node:stream'
-import { MeshError } from '../errors.js'
+import { MeshError } from '../../core/errors.js'
 import { endToEndHeaders } from '../http/headers.js'
 import { filteredBody } from '../plugins/body-filter.js'
 import { requestLineOf, requestPairs, responsePairs, splitPairs, statusOf, type RequestLine } from '../plugins/head-pairs.js'

@@ -5,7 +5,7 @@
  * for every request; during the backoff the last failure is returned at once.
  */
 import type { PeerAddress, PeerSession, TlsMaterial, Transport } from '../../transports/contract.js'
-import { MeshError, toMeshError } from '../errors.js'
+import { MeshError, toMeshError } from '../../core/errors.js'
 
 /** Dials one get() may wait for or make before giving up (each session adds the peer's stream limit). */
 const MAX_DIALS_PER_GET = 8

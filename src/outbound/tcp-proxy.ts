@@ -4,7 +4,7 @@
  * half-close carried both ways.
  */
 import type { Socket } from 'node:net'
-import { MeshError, toMeshError } from '../errors.js'
+import { MeshError, toMeshError } from '../../core/errors.js'
 import { WIRE_HEADERS } from '../../transports/contract.js'
 import { sessionFor, type OutboundContext } from './context.js'
 import { reportTunnel, spliceAndReport } from './tunnel-report.js'

@@ -9,7 +9,7 @@ import type { Logger } from 'pino'
 import type { Endpoint } from '../discovery/types.js'
 import type { Readable } from 'node:stream'
 import type { Socket } from 'node:net'
-import { MeshError, toMeshError } from '../errors.js'
+import { MeshError, toMeshError } from '../../core/errors.js'
 import type {
   PeerAddress, PeerResponse, PeerSession, PeerTunnel, RequestHead, SessionStats, SplicedTunnel, SpliceTunnelOptions, StreamOptions, Transport,
 } from '../../transports/contract.js'

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
-import { MeshError, toMeshError } from '../errors.js'
+import { MeshError, toMeshError } from '../../core/errors.js'
 import { endToEndHeaders, headerValue } from '../http/headers.js'
 import { rawErrorResponse } from '../http/rescue.js'
 import { WIRE_HEADERS, type HeaderMap } from '../../transports/contract.js'

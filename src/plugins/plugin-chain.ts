@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises'
 import type { Logger } from 'pino'
 import type { PluginConfig } from '../config/types.js'
-import { MeshError } from '../errors.js'
+import { MeshError } from '../../core/errors.js'
 import { ABI_VERSION_EXPORTS } from './abi.js'
 import { limitMemory, pagesFor } from './memory-limit.js'
 import type { PluginObserver } from './observer.js'

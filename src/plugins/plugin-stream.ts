@@ -4,7 +4,7 @@
  * back (any action but Continue) are kept in its VM's worker and handed to it again, grown, with
  * the next chunk (so they cross between threads once); the end of the body always lets them go.
  */
-import { MeshError } from '../errors.js'
+import { MeshError } from '../../core/errors.js'
 import type { HeaderPairs } from './header-pairs.js'
 import type { PluginVm } from './plugin-vm.js'
 import type { LocalResponse, PropertyMap, StreamOp, VmCall, VmResult } from './vm-protocol.js'

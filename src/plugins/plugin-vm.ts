@@ -12,7 +12,7 @@
  */
 import { Worker } from 'node:worker_threads'
 import type { Logger } from 'pino'
-import { MeshError } from '../errors.js'
+import { MeshError } from '../../core/errors.js'
 import { LOG_LEVELS } from './abi.js'
 import type { PluginObserver } from './observer.js'
 import type { VmCall, VmInit, VmResult, WorkerMessage } from './vm-protocol.js'

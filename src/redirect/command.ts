@@ -3,7 +3,7 @@
  * run in the pod's network namespace before the app starts.
  */
 import { parseArgs } from 'node:util'
-import { MeshError } from '../errors.js'
+import { MeshError } from '../../core/errors.js'
 import { installRedirect, removeRedirect, showRedirect, systemIptables } from './iptables.js'
 import { checkRedirectOptions, type RedirectOptions } from './rules.js'
 

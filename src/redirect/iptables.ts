@@ -4,7 +4,7 @@
  * remove deletes only our jumps and chains and says so when there was nothing to remove.
  */
 import { spawnSync } from 'node:child_process'
-import { MeshError } from '../errors.js'
+import { MeshError } from '../../core/errors.js'
 import { chainRules, INBOUND_CHAIN, JUMPS, OUTPUT_CHAIN, type IptablesArgs, type RedirectOptions } from './rules.js'
 
 export interface IptablesResult { status: number, stdout: string, stderr: string }

@@ -4,7 +4,7 @@
  * directions are done or either side failed (then both are destroyed).
  */
 import type { Duplex } from 'node:stream'
-import { MeshError } from '../errors.js'
+import { MeshError } from '../../core/errors.js'
 
 /**
  * Write buffer of the app and workload sockets a tunnel splices, bytes (256 KiB, as the h2 tunnel

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { PickQueue } from '../../src/balance/queue.js'
 import { RoundRobinBalancer } from '../../src/balance/round-robin.js'
 import { FailureAccrualBalancer } from '../../src/balance/failure-accrual.js'
-import { MeshError } from '../../src/errors.js'
+import { MeshError } from '../../core/errors.js'
 import { countingObserver, endpoint } from './fixtures.js'
 
 const isNoEndpoint = (err: unknown): boolean => err instanceof MeshError && err.code === 'E_NO_ENDPOINT' && err.status === 503

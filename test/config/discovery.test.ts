@@ -2,7 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { ConfigError } from '../../src/errors.js'
+import { ConfigError } from '../../core/errors.js'
 import { parseConfig } from '../../src/config/load.js'
 import { DEFAULTS } from '../../src/config/defaults.js'
 import { FAILURE_ACCRUAL_DEFAULTS } from '../../src/balance/failure-accrual.js'

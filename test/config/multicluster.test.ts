@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ConfigError } from '../../src/errors.js'
+import { ConfigError } from '../../core/errors.js'
 import { loadConfig } from '../../src/config/load.js'
 
 const EXAMPLE = join(resolve(fileURLToPath(import.meta.url), '../../../..'), 'examples', 'multicluster')

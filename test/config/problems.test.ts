@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ConfigError, MeshError } from '../../src/errors.js'
+import { ConfigError, MeshError } from '../../core/errors.js'
 import { loadConfig, parseConfig } from '../../src/config/load.js'
 
 let dir: string

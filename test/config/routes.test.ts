@@ -1,7 +1,7 @@
 // Bad routes and dtabs: every problem in one error, each with file, YAML path, found and expected.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { ConfigError } from '../../src/errors.js'
+import { ConfigError } from '../../core/errors.js'
 import { parseConfig } from '../../src/config/load.js'
 
 const FILE = '/etc/meshgate/routes.yaml'

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { ServiceDirectory } from '../../src/discovery/directory.js'
 import { StaticSource } from '../../src/discovery/static.js'
 import { endpointKey, type DiscoverySource, type DiscoveryUpdate, type Endpoint } from '../../src/discovery/types.js'
-import { MeshError } from '../../src/errors.js'
+import { MeshError } from '../../core/errors.js'
 import { mulberry32 } from '../../src/balance/random.js'
 
 /** A source the test drives by hand. */

@@ -1,7 +1,7 @@
 // Endpoint labels from each source that carries them, and the subset source that filters by them.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { ConfigProblem } from '../../src/errors.js'
+import type { ConfigProblem } from '../../core/errors.js'
 import { endpointsFromEntries } from '../../src/discovery/endpoint-shape.js'
 import { readEndpointSlice } from '../../src/discovery/kubernetes-slice.js'
 import { StaticSource } from '../../src/discovery/static.js'

@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { StaticSource } from '../../src/discovery/static.js'
 import { parseHostPort } from '../../src/discovery/address.js'
-import { ConfigError } from '../../src/errors.js'
+import { ConfigError } from '../../core/errors.js'
 import type { DiscoveryUpdate } from '../../src/discovery/types.js'
 
 test('host:port parsing, IPv6 in brackets', () => {

@@ -2,7 +2,7 @@
  * Test certificates: a fresh mesh CA per test file, workload certificates for it, and the bad
  * cases (a foreign CA, an expired certificate).
  */
-import { createCertificateAuthority, spiffeId, type CertificateAuthority } from '../../src/identity/pki.js'
+import { createCertificateAuthority, spiffeId, type CertificateAuthority } from '../../core/identity/pki.js'
 import type { TlsMaterial } from '../../transports/contract.js'
 
 export const TRUST_DOMAIN = 'test.local'

@@ -4,7 +4,7 @@
  * listeners and sessions are torn down in after(). Call it inside a describe().
  */
 import { after, before } from 'node:test'
-import { MeshError } from '../../src/errors.js'
+import { MeshError } from '../../core/errors.js'
 import type {
   InboundExchange, PeerSession, TlsMaterial, Transport, TransportFactory, TransportListener, TransportLogger, TransportObserver,
 } from '../../transports/contract.js'

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { MeshError } from '../../src/errors.js'
+import { MeshError } from '../../core/errors.js'
 import { readTlsMaterial } from '../../src/identity/tls-files.js'
 
 let dir: string

@@ -1,7 +1,7 @@
 // The rate limiter's buckets under an injected clock: per identity, overrides, the total, refill.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { MeshError } from '../../src/errors.js'
+import { MeshError } from '../../core/errors.js'
 import { RateLimiter } from '../../src/inbound/rate-limit.js'
 
 function outcome (limiter: RateLimiter, identity: string): string {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { Endpoint } from '../../src/discovery/types.js'
-import { MeshError } from '../../src/errors.js'
+import { MeshError } from '../../core/errors.js'
 import { SessionPool } from '../../src/outbound/session-pool.js'
 import { TransportSelector } from '../../src/outbound/transport-selector.js'
 import { h3Requests, mayUseH3 } from '../../src/proxy.js'

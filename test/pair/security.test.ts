@@ -6,7 +6,7 @@ import { startPair, type Pair } from '../helpers/pair.js'
 import { DATA_PLANES } from '../helpers/transports.js'
 import { makePki, type TestPki } from '../helpers/pki.js'
 import { h2Transport } from '../../transports/h2/index.js'
-import { MeshError } from '../../src/errors.js'
+import { MeshError } from '../../core/errors.js'
 import { get, tcpRoundTrip } from '../helpers/clients.js'
 
 for (const plane of DATA_PLANES) {

@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { pino } from 'pino'
-import { MeshError } from '../../src/errors.js'
+import { MeshError } from '../../core/errors.js'
 import { PluginChain } from '../../src/plugins/plugin-chain.js'
 import { builtPlugins } from '../helpers/plugins.js'
 

@@ -8,7 +8,7 @@ import { createSocket } from 'node:dgram'
 import { createServer, type Server, type Socket } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { Readable, type Duplex } from 'node:stream'
-import { MeshError } from '../../src/errors.js'
+import { MeshError } from '../../core/errors.js'
 import type {
   InboundExchange, InboundHandlers, InboundTunnel, PeerAddress, PeerSession, RequestHead, TlsMaterial,
   Transport, TransportListener,

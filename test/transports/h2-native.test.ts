@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { Readable } from 'node:stream'
 import { describe, it } from 'node:test'
-import { MeshError } from '../../src/errors.js'
+import { MeshError } from '../../core/errors.js'
 import type { TransportFactory } from '../../transports/contract.js'
 import { h2Transport, type H2Options } from '../../transports/h2/index.js'
 import { h2NativeTransport } from '../../transports/h2-native/index.js'

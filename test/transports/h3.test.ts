@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { createSocket } from 'node:dgram'
 import { Readable } from 'node:stream'
 import { describe, it } from 'node:test'
-import { MeshError } from '../../src/errors.js'
+import { MeshError } from '../../core/errors.js'
 import type {
   InboundExchange, QuicPathSample, RequestHead, TlsMaterial, TransportObserver,
 } from '../../transports/contract.js'

@@ -2,7 +2,7 @@
 // HTTP/2, all inside the addon; the session layer is the one the QUIC binding uses.
 import { loadEngine } from '../../native/engine.js'
 import { connect as engineConnect, QuicSessionError, type EndpointConstructor } from '../../native/quic.js'
-import { MeshError } from '../../src/errors.js'
+import { MeshError } from '../../core/errors.js'
 import type { ConnectOptions, PeerSession, TransportComponents } from '../contract.js'
 import type { ResolvedH2Options } from '../h2/options.js'
 import { H3PeerSession } from '../h3/client-session.js'

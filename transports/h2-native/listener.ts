@@ -2,7 +2,7 @@
 // HTTP/2; each stream reaches the core through the session layer the QUIC binding uses.
 import { loadEngine } from '../../native/engine.js'
 import { createServer, type EndpointConstructor, type QuicServer, type QuicSession } from '../../native/quic.js'
-import { MeshError } from '../../src/errors.js'
+import { MeshError } from '../../core/errors.js'
 import type { InboundHandlers, ListenOptions, PeerAddress, TransportComponents, TransportListener } from '../contract.js'
 import type { ResolvedH2Options } from '../h2/options.js'
 import { serveSession } from '../h3/serve-session.js'

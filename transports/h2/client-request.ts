@@ -6,7 +6,7 @@
 // every stream and find their request through a symbol on the stream.
 import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2'
 import { Readable } from 'node:stream'
-import { MeshError } from '../../src/errors.js'
+import { MeshError } from '../../core/errors.js'
 import type { AbortSignalLike, HeaderMap, PeerResponse, RequestHead, ResponseHead, ResponseTarget, StreamOptions } from '../contract.js'
 import { abortReason } from '../stream-errors.js'
 import { openRawStream, resetError, type StreamCounter } from './client-stream.js'

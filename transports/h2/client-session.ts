@@ -2,7 +2,7 @@
 import type { ClientHttp2Session } from 'node:http2'
 import type { Readable } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
-import { MeshError } from '../../src/errors.js'
+import { MeshError } from '../../core/errors.js'
 import type {
   PeerAddress, PeerResponse, PeerSession, PeerTunnel, RequestHead, ResponseTarget, SessionStats, StreamOptions,
   TransportLogger, TransportObserver,

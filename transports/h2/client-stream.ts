@@ -1,6 +1,6 @@
 // Outbound streams on a client session: opening one, and CONNECT tunnels (requests: client-request.ts).
 import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2'
-import { MeshError } from '../../src/errors.js'
+import { MeshError } from '../../core/errors.js'
 import type { PeerTunnel, RequestHead, StreamOptions } from '../contract.js'
 import { abortReason, tunnelRefusal } from '../stream-errors.js'
 import { cancellable, guardDuplex, type Cancel } from './peer-stream.js'

@@ -1,7 +1,7 @@
 // Dialing a peer: TCP, TLS 1.3 with ALPN h2 and the SPIFFE check, then the HTTP/2 session.
 import { constants, connect as h2connect, type ClientHttp2Session } from 'node:http2'
 import { connect as tlsConnect } from 'node:tls'
-import { MeshError } from '../../src/errors.js'
+import { MeshError } from '../../core/errors.js'
 import type { ConnectOptions, PeerSession, TransportComponents } from '../contract.js'
 import { H2PeerSession } from './client-session.js'
 import { abortReason } from '../stream-errors.js'

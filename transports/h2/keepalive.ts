@@ -1,6 +1,6 @@
 // Keep-alive: PINGs a session on an interval, reports their round trip, kills it if one goes unanswered.
 import type { Http2Session } from 'node:http2'
-import { MeshError } from '../../src/errors.js'
+import { MeshError } from '../../core/errors.js'
 
 export interface KeepAliveOptions {
   /** Interval between PINGs, ms; 0 turns keep-alive off. The first PING goes out at once. */

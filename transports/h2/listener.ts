@@ -2,7 +2,7 @@
 import { constants, createSecureServer, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2'
 import type { AddressInfo, Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
-import { MeshError, toMeshError } from '../../src/errors.js'
+import { MeshError, toMeshError } from '../../core/errors.js'
 import type { InboundHandlers, ListenOptions, PeerAddress, TransportComponents, TransportListener } from '../contract.js'
 import { startKeepAlive } from './keepalive.js'
 import { localSettings, type ResolvedH2Options } from './options.js'

@@ -1,6 +1,6 @@
 // The h2 transport's user options (step one of the factory) and their defaults.
 import type { Settings } from 'node:http2'
-import { MeshError } from '../../src/errors.js'
+import { MeshError } from '../../core/errors.js'
 
 /** Tuning of the h2 transport; every field is optional and falls back to {@link H2_DEFAULTS}. */
 export interface H2Options {

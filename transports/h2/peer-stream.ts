@@ -1,7 +1,7 @@
 // Wrappers over an h2 stream that tell a peer's RST_STREAM from a clean END_STREAM, and reset cleanly.
 import { constants, type Http2Stream } from 'node:http2'
 import { addAbortSignal, Duplex, Readable } from 'node:stream'
-import { MeshError } from '../../src/errors.js'
+import { MeshError } from '../../core/errors.js'
 
 const { NGHTTP2_NO_ERROR } = constants
 

@@ -1,7 +1,7 @@
 // The server side of one stream: an InboundExchange for a request, an InboundTunnel for a CONNECT.
 import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2'
 import type { Duplex, Readable } from 'node:stream'
-import { ERROR_HEADER, MeshError } from '../../src/errors.js'
+import { ERROR_HEADER, MeshError } from '../../core/errors.js'
 import type {
   HeaderMap, InboundExchange, InboundTunnel, RequestHead, ResponseHead, TransportLogger, TransportObserver,
 } from '../contract.js'

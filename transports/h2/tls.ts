@@ -1,7 +1,7 @@
 // Mutual TLS for the h2 transport: TLS 1.3 with ALPN h2, SPIFFE identity checks, error mapping.
 import type { ConnectionOptions, PeerCertificate, TlsOptions } from 'node:tls'
-import { MeshError } from '../../src/errors.js'
-import { spiffeIdFromSubjectAltName } from '../../src/identity/spiffe.js'
+import { MeshError } from '../../core/errors.js'
+import { spiffeIdFromSubjectAltName } from '../../core/identity/spiffe.js'
 import type { TlsMaterial } from '../contract.js'
 
 /** ALPN protocol ID of HTTP/2 over TLS (RFC 9113 §3.2). */

@@ -2,7 +2,7 @@
 import type { Socket } from 'node:net'
 import type { Readable } from 'node:stream'
 import type { QuicSession, QuicStream } from '../../native/quic.js'
-import { MeshError } from '../../src/errors.js'
+import { MeshError } from '../../core/errors.js'
 import type {
   PeerAddress, PeerResponse, PeerSession, PeerTunnel, RequestHead, SessionStats, SplicedTunnel, SpliceTunnelOptions, StreamOptions,
   QuicPathObserver, TransportLogger, TransportObserver,

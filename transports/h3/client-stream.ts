@@ -1,7 +1,7 @@
 // Outbound streams on an HTTP/3 session: a request with streamed bodies, or a CONNECT tunnel.
 import type { Readable } from 'node:stream'
 import { H3_CODES, QuicStreamError, type QuicSession, type QuicStream } from '../../native/quic.js'
-import { MeshError } from '../../src/errors.js'
+import { MeshError } from '../../core/errors.js'
 import type { HeaderMap, PeerResponse, PeerTunnel, RequestHead, StreamOptions } from '../contract.js'
 import { abortReason, tunnelRefusal } from '../stream-errors.js'
 import { requestFields, toHeaderMap, toResponseHead } from './headers.js'

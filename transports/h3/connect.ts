@@ -2,7 +2,7 @@
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
 import { connect as quicConnect, QuicSessionError, type QuicSession } from '../../native/quic.js'
-import { MeshError } from '../../src/errors.js'
+import { MeshError } from '../../core/errors.js'
 import type { ConnectOptions, PeerSession, TransportComponents } from '../contract.js'
 import { H3PeerSession } from './client-session.js'
 import { abortReason } from '../stream-errors.js'

@@ -1,6 +1,6 @@
 // The h3 listener: accepts QUIC sessions with mutual TLS, learns each caller's SPIFFE ID, dispatches streams.
 import { createServer, type QuicServer, type QuicSession } from '../../native/quic.js'
-import { MeshError } from '../../src/errors.js'
+import { MeshError } from '../../core/errors.js'
 import type { InboundHandlers, ListenOptions, PeerAddress, TransportComponents, TransportListener } from '../contract.js'
 import { bindingTuning, type ResolvedH3Options } from './options.js'
 import { serveSession } from './serve-session.js'

@@ -1,5 +1,5 @@
 // The h3 transport's user options (step one of the factory) and their defaults.
-import { MeshError } from '../../src/errors.js'
+import { MeshError } from '../../core/errors.js'
 
 /** Congestion controllers libngtcp2 offers. */
 export type H3CongestionControl = 'cubic' | 'reno' | 'bbr' | 'bbr2'

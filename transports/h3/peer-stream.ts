@@ -1,7 +1,7 @@
 // Wrappers over an HTTP/3 stream that tell a peer's RESET_STREAM from a clean FIN, and reset cleanly.
 import { Duplex, Readable } from 'node:stream'
 import { H3_CODES, type QuicStream } from '../../native/quic.js'
-import type { MeshError } from '../../src/errors.js'
+import type { MeshError } from '../../core/errors.js'
 
 /**
  * Buffer of a tunnel's wrapper each way, bytes (64 KiB). Larger buffers measured slower on TCP

@@ -2,7 +2,7 @@
 // engine): the caller's SPIFFE check, observer hooks, and each stream handed to the core as an
 // InboundExchange or an InboundTunnel.
 import type { QuicHeaders, QuicSession, QuicStream } from '../../native/quic.js'
-import { MeshError, toMeshError } from '../../src/errors.js'
+import { MeshError, toMeshError } from '../../core/errors.js'
 import type { InboundHandlers, TransportLogger, TransportObserver } from '../contract.js'
 import { H3InboundExchange, H3InboundTunnel } from './server-exchange.js'
 

@@ -2,7 +2,7 @@
 import type { Socket } from 'node:net'
 import type { Duplex, Readable } from 'node:stream'
 import { H3_CODES, type QuicHeaders, type QuicStream } from '../../native/quic.js'
-import { ERROR_HEADER, MeshError } from '../../src/errors.js'
+import { ERROR_HEADER, MeshError } from '../../core/errors.js'
 import type {
   HeaderMap, InboundExchange, InboundTunnel, RequestHead, ResponseHead, SplicedTunnelResult, TransportLogger,
 } from '../contract.js'

@@ -3,7 +3,7 @@
 import type { Socket } from 'node:net'
 import { SPLICE_END, SPLICE_START } from '../../native/index.js'
 import type { QuicStream, SpliceRecord } from '../../native/quic.js'
-import { MeshError } from '../../src/errors.js'
+import { MeshError } from '../../core/errors.js'
 import type { HeaderMap, RequestHead, SplicedTunnel, SplicedTunnelResult, SpliceTunnelOptions } from '../contract.js'
 import { abortReason, tunnelRefusal } from '../stream-errors.js'
 import { toResponseHead } from './headers.js'
