@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { h2NativeAvailability } from '../../transports/h2-native/index.js'
+import { freePort } from '../helpers/meshgate-process.js'
 
 // dist/test/cli/cli.test.js → dist/src/cli.js, and the repository root
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url))
@@ -124,14 +125,6 @@ test('run: an invalid config prints the problems, exit 1', async () => {
   assert.match(r.stderr, /outbound\.tls: expected/)
   assert.match(r.stderr, /outbound\.listeners: expected/)
 })
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 function inboundConfig (pki: string, port: number): string {
   return `devPki: { dir: ${pki}, workloads: [server] }

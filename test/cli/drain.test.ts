@@ -3,45 +3,19 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { connect, createServer, type AddressInfo } from 'node:net'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-
-const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url))
-const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..')
+import { join } from 'node:path'
+import { CLI } from '../helpers/meshgate-process.js'
+import { exampleCopy, until } from '../helpers/example-run.js'
 
 let dir: string
 before(async () => { dir = await mkdtemp(join(tmpdir(), 'meshgate-drain-')) })
 after(async () => { await rm(dir, { recursive: true, force: true }) })
 
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
-async function until (test: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
-
 test('run the default config: try: block, drain waits for a tunnel, a second SIGTERM exits 1 at once', async () => {
-  const ports: Record<string, number> = {}
-  for (const fixed of ['4140', '4141', '4143', '4191', '8080', '9000']) ports[fixed] = await freePort()
-  let text = await readFile(join(ROOT, 'examples', 'default.yaml'), 'utf8')
-  // Two passes, so a new port that happens to contain an old one is not rewritten again.
-  for (const fixed of Object.keys(ports)) text = text.replaceAll(fixed, `<${fixed}>`)
-  for (const [fixed, port] of Object.entries(ports)) text = text.replaceAll(`<${fixed}>`, String(port))
-  text = text.replaceAll('../.meshgate/pki', join(dir, 'pki')).replace('level: info', 'level: warn')
-  const file = join(dir, 'default.yaml')
-  await writeFile(file, text)
+  const { file, ports } = await exampleCopy('default.yaml', dir, ['4140', '4141', '4143', '4191', '8080', '9000'], [['level: info', 'level: warn']])
 
   const child = spawn(process.execPath, [CLI, 'run', file], { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''

@@ -6,44 +6,19 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { Agent, request } from 'undici'
-
-const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url))
-const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..')
+import { CLI, freePort } from '../helpers/meshgate-process.js'
+import { exampleCopy, until } from '../helpers/example-run.js'
 
 let dir: string
 before(async () => { dir = await mkdtemp(join(tmpdir(), 'meshgate-reload-')) })
 after(async () => { await rm(dir, { recursive: true, force: true }) })
 
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
-async function until (check: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
-
 test('a changed split applies live; a bad file is refused with every problem; SIGHUP rereads', { timeout: 60_000 }, async () => {
-  const ports: Record<string, number> = {}
-  for (const fixed of ['4140', '4143', '4191', '8081', '8082']) ports[fixed] = await freePort()
-  let text = await readFile(join(ROOT, 'examples', 'canary.yaml'), 'utf8')
-  for (const fixed of Object.keys(ports)) text = text.replaceAll(fixed, `<${fixed}>`)
-  for (const [fixed, port] of Object.entries(ports)) text = text.replaceAll(`<${fixed}>`, String(port))
-  text = text.replaceAll('../.meshgate/pki', join(dir, 'pki'))
-  const file = join(dir, 'canary.yaml')
-  await writeFile(file, text)
+  const { file, ports } = await exampleCopy('canary.yaml', dir, ['4140', '4143', '4191', '8081', '8082'])
+  const text = await readFile(file, 'utf8')
 
   const child = spawn(process.execPath, [CLI, 'run', file], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''

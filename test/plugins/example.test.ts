@@ -3,16 +3,13 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { builtPlugins } from '../helpers/plugins.js'
-
-const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url))
-const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..')
+import { CLI } from '../helpers/meshgate-process.js'
+import { exampleCopy, ROOT, until } from '../helpers/example-run.js'
 
 let dir: string
 before(async () => {
@@ -21,32 +18,9 @@ before(async () => {
 }, { timeout: 310_000 })
 after(async () => { await rm(dir, { recursive: true, force: true }) })
 
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
-async function until (check: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
-
 test('examples/plugins.yaml: curl through the outbound listener shows x-plugin: add-header', async () => {
-  const ports: Record<string, number> = {}
-  for (const fixed of ['4140', '4141', '4143', '4191', '8080', '9000']) ports[fixed] = await freePort()
-  let text = await readFile(join(ROOT, 'examples', 'plugins.yaml'), 'utf8')
-  for (const fixed of Object.keys(ports)) text = text.replaceAll(fixed, `<${fixed}>`)
-  for (const [fixed, port] of Object.entries(ports)) text = text.replaceAll(`<${fixed}>`, String(port))
   // The copy lives elsewhere: its relative paths point back into the repository.
-  text = text.replaceAll('../.meshgate/pki', join(dir, 'pki')).replaceAll('../dist/plugins/', `${join(ROOT, 'dist', 'plugins')}/`).replace('level: info', 'level: warn')
-  const file = join(dir, 'plugins.yaml')
-  await writeFile(file, text)
+  const { file, ports } = await exampleCopy('plugins.yaml', dir, ['4140', '4141', '4143', '4191', '8080', '9000'], [['../dist/plugins/', `${join(ROOT, 'dist', 'plugins')}/`], ['level: info', 'level: warn']])
 
   const child = spawn(process.execPath, [CLI, 'run', file], { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
