@@ -30,6 +30,8 @@ export interface OutboundOptions {
   extra?: Record<string, unknown>
   /** `plugins:` of the HTTP listeners (http1, h2c), for issue 15's plugin cost. */
   plugins?: Array<Record<string, unknown>>
+  /** `routes:` of the HTTP services (http1, h2c), given the service's name, for issue 13's route-table cost. */
+  routes?: (service: string) => Array<Record<string, unknown>>
 }
 
 /** The client-side process: outbound role only. */
@@ -41,6 +43,7 @@ export function outboundConfig (options: OutboundOptions): string {
     target: `127.0.0.1:${target}`,
     transport: options.transport ?? 'h2',
   })
+  const routesOf = (service: string): Record<string, unknown> => options.routes === undefined ? {} : { routes: options.routes(service) }
   return HEADER + stringify({
     log: { level: 'warn' },
     admin: { host: '127.0.0.1', port: options.adminPort },
@@ -53,8 +56,8 @@ export function outboundConfig (options: OutboundOptions): string {
       ],
     },
     services: {
-      [AUTHORITY.http1]: { aliases: [`127.0.0.1:${listen.http1}`], endpoints: [endpoint(upstream.http1)] },
-      [AUTHORITY.h2c]: { aliases: [`127.0.0.1:${listen.h2c}`], endpoints: [endpoint(upstream.h2c)] },
+      [AUTHORITY.http1]: { aliases: [`127.0.0.1:${listen.http1}`], endpoints: [endpoint(upstream.http1)], ...routesOf(AUTHORITY.http1) },
+      [AUTHORITY.h2c]: { aliases: [`127.0.0.1:${listen.h2c}`], endpoints: [endpoint(upstream.h2c)], ...routesOf(AUTHORITY.h2c) },
       [AUTHORITY.tcp]: { aliases: [], endpoints: [endpoint(upstream.tcp)] },
     },
     ...options.extra,

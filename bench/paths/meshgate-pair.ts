@@ -34,6 +34,8 @@ export interface MeshgatePairOptions {
   extraConfig?: Record<string, unknown>
   /** `plugins:` of the outbound side's HTTP listeners (issue 15). */
   outboundPlugins?: Array<Record<string, unknown>>
+  /** `routes:` of the outbound side's HTTP services, given the service's name (issue 13). */
+  outboundRoutes?: (service: string) => Array<Record<string, unknown>>
 }
 
 /** Admin `/config`'s `dataPlane`: what the config said, what runs and why (src/data-plane.ts). */
@@ -100,7 +102,7 @@ export function meshgatePair (options: MeshgatePairOptions): PathDefinition {
       const outboundFile = join(context.workDir, `${options.id}-outbound.yaml`)
       await writeFile(inboundFile, inboundConfig({ certs: context.certs, peerPort, upstream: context.upstream, adminPort: inboundAdmin, extra }))
       await writeFile(outboundFile, outboundConfig({
-        certs: context.certs, listen: entry, peerPort, upstream: context.upstream, adminPort: outboundAdmin, transport: options.transport, extra, plugins: options.outboundPlugins,
+        certs: context.certs, listen: entry, peerPort, upstream: context.upstream, adminPort: outboundAdmin, transport: options.transport, extra, plugins: options.outboundPlugins, routes: options.outboundRoutes,
       }))
       const processes: BenchProcess[] = []
       const stop = async (): Promise<void> => { await Promise.all(processes.map(async (p) => await p.stop(5_000))) }

@@ -196,6 +196,7 @@ const kubernetesSource = ordered(object({
   backoffMaxMs: optional(duration(1)),
   watchTimeoutSeconds: optional(integer(1, 3600)),
   listTimeoutMs: optional(duration(1)),
+  podLabels: optional(boolean()),
 }), ['backoffInitialMs', 'backoffMaxMs'])
 
 const namerdSource = object({

@@ -21,6 +21,7 @@ export const ROUTE_DEFAULTS = {
     on: ['5xx', 'connect-failure', 'reset'],
     maxRetries: 2,
     maxBodyBytes: 64 * 1024, // 64 KiB
+    maxResponseBytes: 64 * 1024, // 64 KiB
     backoffMs: 0, // 0 ms
   },
   retryBudget: {
@@ -139,6 +140,7 @@ const retry: Schema<RetryConfig> = object({
   grpcCodes: withDefault(list(grpcCode), []),
   maxRetries: withDefault(integer(0, 10), R.maxRetries),
   maxBodyBytes: withDefault(size(0, 16 * 1024 * 1024), R.maxBodyBytes),
+  maxResponseBytes: withDefault(size(0, 16 * 1024 * 1024), R.maxResponseBytes),
   backoffMs: withDefault(duration(0, 60_000), R.backoffMs),
 })
 

@@ -45,12 +45,20 @@ export type RetryCondition = '5xx' | 'connect-failure' | 'reset' | 'timeout'
 export interface RetryConfig {
   /** Conditions that cause a retry (default 5xx, connect-failure, reset). */
   on: RetryCondition[]
-  /** gRPC status codes (numbers) that cause a retry of any method; from a trailers-only answer. */
+  /**
+   * gRPC status codes (numbers) that cause a retry of any method: from a trailers-only answer, or
+   * from the trailers of an answer held back until them (up to `maxResponseBytes`).
+   */
   grpcCodes: number[]
   /** Retries after the first try (default 2). */
   maxRetries: number
   /** Request bodies up to this size are kept for replay; larger ones are not retried, bytes (default 64 KiB). */
   maxBodyBytes: number
+  /**
+   * With `grpcCodes`: a gRPC answer is held back from the app until its trailers, up to this many
+   * body bytes; a larger one is sent on and no longer retried, bytes (default 64 KiB).
+   */
+  maxResponseBytes: number
   /** Pause before each retry, ms (default 0). */
   backoffMs: number
 }

@@ -255,6 +255,8 @@ export interface KubernetesSourceConfig {
   watchTimeoutSeconds?: number
   /** Time allowed for a list answer, ms (default 10 s). */
   listTimeoutMs?: number
+  /** Endpoints carry their Pod's labels, by a watch of the namespace's Pods (default true; RBAC: pods get/list/watch). */
+  podLabels?: boolean
 }
 
 /** How one service is named to namerd. */

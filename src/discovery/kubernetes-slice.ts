@@ -26,7 +26,14 @@ export interface KubernetesServiceOptions {
 }
 
 export type SliceReading =
-  | { ok: true, name: string, resourceVersion: string | undefined, endpoints: Endpoint[] }
+  | {
+    ok: true
+    name: string
+    resourceVersion: string | undefined
+    endpoints: Endpoint[]
+    /** Per endpoint (same index): the name of the Pod its targetRef names in `namespace`, if any. */
+    pods: Array<string | undefined>
+  }
   | { ok: false, name: string | undefined, reason: string }
 
 function record (value: unknown): Record<string, unknown> | undefined {
@@ -69,9 +76,10 @@ export function readEndpointSlice (object: unknown, config: KubernetesServiceOpt
     if (matches && typeof entry.port === 'number') port = entry.port
   }
   // The slice's own labels (the EndpointSlice controller copies the Service's labels onto it):
-  // what routes select subsets by. Pod labels are not in a slice.
+  // what routes select subsets by. Pod labels are not in a slice: the source adds them (kubernetes-pods.ts).
   const sliceLabels = stringLabels(record(slice.metadata)?.labels)
   const endpoints: Endpoint[] = []
+  const pods: Array<string | undefined> = []
   for (const [i, e] of list.entries()) {
     const entry = record(e)
     if (entry === undefined || !Array.isArray(entry.addresses) || entry.addresses.length === 0 || !entry.addresses.every((a) => typeof a === 'string' && a.length > 0)) {
@@ -84,7 +92,8 @@ export function readEndpointSlice (object: unknown, config: KubernetesServiceOpt
     const address = entry.addresses[0] as string
     const peer = { host: address, port: config.peerPort }
     const target = `${address.includes(':') ? `[${address}]` : address}:${port}`
-    const pod = record(entry.targetRef)?.name
+    const ref = record(entry.targetRef)
+    const pod = ref?.name
     const endpoint: Endpoint = {
       key: endpointKey(peer, target),
       peer,
@@ -96,8 +105,10 @@ export function readEndpointSlice (object: unknown, config: KubernetesServiceOpt
     if (typeof entry.zone === 'string') endpoint.zone = entry.zone
     if (sliceLabels !== undefined) endpoint.labels = sliceLabels
     endpoints.push(endpoint)
+    const podNamespace = ref?.namespace ?? namespace
+    pods.push(ref?.kind === 'Pod' && typeof pod === 'string' && podNamespace === namespace ? pod : undefined)
   }
-  return { ok: true, name, resourceVersion, endpoints }
+  return { ok: true, name, resourceVersion, endpoints, pods }
 }
 
 /** A label map's string entries (others ignored, as unknown fields are) but Kubernetes' own; undefined when none. */

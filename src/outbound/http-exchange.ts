@@ -22,6 +22,7 @@ import type { PluginStream } from '../plugins/plugin-stream.js'
 import { pluginLog, pluginRequestBody, pluginRequestHead, pluginResponseHead, type PluginHead } from './plugin-steps.js'
 import { parseGrpcTimeout } from '../route/grpc-timeout.js'
 import type { RoutePlan } from '../route/policy.js'
+import { HeldResponse, type HoldOutcome } from '../route/held-response.js'
 import { ReplayBody } from '../route/replay-body.js'
 import { failureCondition, mayRetryFailure, responseRetryReason } from '../route/retry-rules.js'
 
@@ -285,7 +286,7 @@ export abstract class OutboundExchange implements Timed {
   }
 
   responded (session: PeerSession, response: PeerResponse): void {
-    if (this.route !== undefined && !this.abort.aborted && this.retryResponse(session, response)) return
+    if (this.route !== undefined && !this.abort.aborted && (this.retryResponse(session, response) || this.holdForTrailers(session, response))) return
     this.endTry()
     this.timedList?.remove(this)
     try {
@@ -381,6 +382,53 @@ export abstract class OutboundExchange implements Timed {
     response.body.on('error', noop)
     response.body.destroy()
     this.ctx.logger.debug({ requestId: this.requestId, route: this.route?.name, reason, status: response.head.status, peer: session.peerIdentity }, 'retrying')
+    this.retryNow()
+    return true
+  }
+
+  /**
+   * A gRPC answer whose status is still to come (in the trailers) on a route with retryable gRPC
+   * codes: held back from the app until the trailers or `maxResponseBytes` (held-response.ts).
+   * The request and per-try timeouts keep running while it is held.
+   */
+  holdForTrailers (session: PeerSession, response: PeerResponse): boolean {
+    const retry = this.route?.retry
+    if (retry === undefined || retry.grpcCodes.length === 0 || this.tries >= retry.maxRetries || (this.replay !== undefined && !this.replay.replayable)) return false
+    const headers = response.head.headers
+    if (headerValue(headers, 'grpc-status') !== undefined || headerValue(headers, 'content-type')?.startsWith('application/grpc') !== true) return false
+    // No retry could follow: stream it on at once.
+    if ((this.route as RoutePlan).budget.balance() < 1) return false
+    const held: HeldResponse = new HeldResponse(response, retry.maxResponseBytes, (outcome) => { this.heldOutcome(session, held, outcome) })
+    return true
+  }
+
+  /** The hold ended: retry on a retryable status in the trailers, else answer the app with what was held and the rest. */
+  heldOutcome (session: PeerSession, held: HeldResponse, outcome: HoldOutcome): void {
+    if (outcome instanceof Error) {
+      // Nothing reached the app: a failed try like one without a response head (may be retried as a reset or timeout).
+      this.failed(outcome, session)
+      return
+    }
+    if (outcome === 'ended' && !this.abort.aborted && this.retryTrailers(session, held)) return
+    this.endTry()
+    this.timedList?.remove(this)
+    try {
+      this.respond(this.pick as Pick, session, held.release())
+    } catch (err) {
+      this.rescue(err)
+    }
+  }
+
+  /** The trailers of a held gRPC answer name a retryable status: drop it and retry, budget allowing. */
+  retryTrailers (session: PeerSession, held: HeldResponse): boolean {
+    const retry = this.route?.retry
+    if (retry === undefined || (this.replay !== undefined && !this.replay.replayable)) return false
+    const grpcStatus = headerValue(held.response.trailers() ?? {}, 'grpc-status')
+    // Only the gRPC status counts here: the head's HTTP status was judged when it came.
+    if (responseRetryReason(retry, 200, grpcStatus, this.appMethod()) !== 'grpc' || !this.withdraw('grpc')) return false
+    this.pick?.done({ ok: true, latencyMs: performance.now() - this.started })
+    held.discard()
+    this.ctx.logger.debug({ requestId: this.requestId, route: this.route?.name, reason: 'grpc', grpcStatus, heldBytes: held.bytes, peer: session.peerIdentity }, 'retrying')
     this.retryNow()
     return true
   }

@@ -25,9 +25,9 @@ export function mayRetryFailure (retry: RetryConfig, condition: RetryCondition, 
 }
 
 /**
- * The reason a response head asks for a retry (`5xx`, `grpc`), or undefined. A gRPC status is
- * read from the head only (a trailers-only answer): a status in the trailers comes after the body
- * has gone to the app.
+ * The reason a response asks for a retry (`5xx`, `grpc`), or undefined. The gRPC status is the
+ * head's (a trailers-only answer) or the trailers' of an answer held back until them
+ * (held-response.ts); once any of a response has gone to the app it is never retried.
  */
 export function responseRetryReason (retry: RetryConfig, status: number, grpcStatus: string | undefined, method: string): string | undefined {
   if (grpcStatus !== undefined && retry.grpcCodes.length > 0 && retry.grpcCodes.includes(Number(grpcStatus))) return 'grpc'

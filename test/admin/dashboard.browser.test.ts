@@ -20,7 +20,7 @@ let context: BrowserContext
 let profile: string
 let traffic: NodeJS.Timeout | undefined
 
-/** Emits a steady mix: three authorities, some 5xx, a few tunnels, peer sessions. */
+/** Emits a steady mix: three authorities (web.demo's requests on route `canary`), some 5xx, a few tunnels, peer sessions. */
 function startTraffic (telemetry: Telemetry, h: Harness): NodeJS.Timeout {
   const authorities = ['web.demo', 'api.demo', 'auth.demo']
   h.metrics.transportObserver.sessionOpened?.('h2', 'client')
@@ -32,8 +32,9 @@ function startTraffic (telemetry: Telemetry, h: Harness): NodeJS.Timeout {
       n++
       const authority = authorities[n % 3]
       const status = n % 10 === 0 ? 503 : 200
-      telemetry.request(requestEvent({ authority, status, path: `/items/${n % 7}`, requestId: `r${n}`, durationSeconds: 0.001 + (n % 20) / 1000 }))
-      telemetry.requestEnd(requestEndEvent({ authority, status, requestBytes: 100, responseBytes: 2000 }))
+      const route = authority === 'web.demo' ? 'canary' : undefined
+      telemetry.request(requestEvent({ authority, route, status, path: `/items/${n % 7}`, requestId: `r${n}`, durationSeconds: 0.001 + (n % 20) / 1000 }))
+      telemetry.requestEnd(requestEndEvent({ authority, route, status, requestBytes: 100, responseBytes: 2000 }))
     }
     telemetry.tunnel(tunnelEvent({ phase: 'open' }))
     telemetry.tunnel(tunnelEvent({ phase: 'close', bytesIn: 50_000, bytesOut: 120_000, durationSeconds: 0.2 }))
@@ -100,6 +101,9 @@ test('the dashboard draws live charts, tables and the tap while traffic flows', 
 
   const authorities = await page.$$eval('#authorities tr td:first-child', (tds) => tds.map((td) => td.textContent))
   assert.deepEqual([...authorities].sort(), ['api.demo', 'auth.demo', 'web.demo'])
+  // The last column is the route: web.demo's row names it, the others have none.
+  const routes = await page.$$eval('#authorities tr', (trs) => trs.map((tr) => `${tr.querySelector('td:first-child')?.textContent ?? ''}=${tr.querySelector('td:last-child')?.textContent ?? ''}`))
+  assert.deepEqual([...routes].sort(), ['api.demo=–', 'auth.demo=–', 'web.demo=canary'])
   const sessions = await page.$$eval('#sessions tr', (trs) => trs.map((tr) => tr.textContent))
   assert.equal(sessions.length, 2)
 

@@ -96,7 +96,7 @@ services:
 `, FILE)
   const [first, second] = config.services.web.routes ?? []
   assert.equal(first.name, 'route-0')
-  assert.deepEqual(first.retry, { on: ['5xx', 'connect-failure', 'reset'], grpcCodes: [14, 4], maxRetries: 2, maxBodyBytes: 65536, backoffMs: 0 })
+  assert.deepEqual(first.retry, { on: ['5xx', 'connect-failure', 'reset'], grpcCodes: [14, 4], maxRetries: 2, maxBodyBytes: 65536, maxResponseBytes: 65536, backoffMs: 0 })
   assert.deepEqual(first.backends, [{ subset: { version: 'v1' }, weight: 3 }, { service: 'web-v2', weight: 1 }])
   assert.equal(second.name, 'route-1')
   assert.deepEqual(config.services.web.endpoints[0].labels, { version: 'v1' })

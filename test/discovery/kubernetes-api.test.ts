@@ -75,7 +75,8 @@ test('a source configured by kubeconfig lists and watches with its token and nam
     const u = updates[0]
     assert.ok(u?.kind === 'reset')
     assert.deepEqual(u.endpoints.map((e) => [e.peer.host, e.identity]), [['10.1.0.1', 'spiffe://c/ns/shop/sa/web']])
-    assert.equal(api.requests[0]?.path, '/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices')
+    assert.equal(api.requests.find((r) => r.query.get('watch') === null && r.path.endsWith('/endpointslices'))?.path, '/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices')
+    assert.ok(api.requests.some((r) => r.path === '/api/v1/namespaces/shop/pods'), 'the pods of the kubeconfig namespace are listed too')
   } finally {
     await source.close()
   }

@@ -12,8 +12,9 @@ let source: KubernetesSource
 const updates: DiscoveryUpdate[] = []
 const current = (): Endpoint[] => { const u = updates.at(-1); return u?.kind === 'reset' ? u.endpoints : [] }
 const peers = (): string => current().map((e) => e.peer.host).sort().join(',')
-const watchRequests = (): URLSearchParams[] => api.requests.filter((r) => r.query.get('watch') === '1').map((r) => r.query)
-const lists = (): number => api.requests.filter((r) => r.query.get('watch') === null).length
+const sliceRequests = (): typeof api.requests => api.requests.filter((r) => r.path.endsWith('/endpointslices'))
+const watchRequests = (): URLSearchParams[] => sliceRequests().filter((r) => r.query.get('watch') === '1').map((r) => r.query)
+const lists = (): number => sliceRequests().filter((r) => r.query.get('watch') === null).length
 
 before(async () => {
   const url = await api.start()
@@ -53,7 +54,7 @@ test('list: ready endpoints of the service only, target port by name, unknown fi
     transport: 'auto',
     zone: 'zone-a',
   })
-  const list = api.requests[0]
+  const list = sliceRequests()[0]
   assert.equal(list?.path, '/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices')
   assert.equal(list?.query.get('labelSelector'), 'kubernetes.io/service-name=web')
   assert.equal(list?.authorization, 'Bearer test-token')

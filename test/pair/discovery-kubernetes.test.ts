@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { FakeKubeApi, endpointSlice, type Json } from '../discovery/fake-kube-api.js'
+import { FakeKubeApi, endpointSlice, pod, type Json } from '../discovery/fake-kube-api.js'
 import { captureLog, until } from '../discovery/log-capture.js'
 import { drive, driveUntil, podsOf, sawAll, startClient, startMesh, waitForEndpoints, type Client, type Mesh } from '../helpers/mesh.js'
 
@@ -63,13 +63,13 @@ services:
   })
 
   it('a dropped watch resumes from its resourceVersion and sees later changes', async () => {
-    const lists = (): number => api.requests.filter((r) => r.query.get('watch') !== '1').length
+    const lists = (): number => api.requests.filter((r) => r.path.endsWith('/endpointslices') && r.query.get('watch') !== '1').length
     const listsBefore = lists()
     api.drop()
     api.emit('MODIFIED', slice('cart-b', [1, 2]))
     await driveUntil(client, 'cart', (all) => all.some((o) => o.pod === 'pod-2'), 2000, 10)
     await until(() => api.openWatches > 0, 10_000, 'the watch to reopen')
-    const resumed = api.requests.filter((r) => r.query.get('watch') === '1').at(-1)
+    const resumed = api.requests.filter((r) => r.path.endsWith('/endpointslices') && r.query.get('watch') === '1').at(-1)
     assert.match(resumed?.query.get('resourceVersion') ?? '', /^\d+$/, 'the watch resumed from a resourceVersion')
     assert.equal(lists(), listsBefore, 'no relist after a dropped connection')
     await waitForEndpoints(client, 'k8s', 'cart', 2)
@@ -94,5 +94,98 @@ services:
     const metrics = await client.proxy.metrics.registry.metrics()
     assert.match(metrics, /meshgate_discovery_errors_total\{source="k8s",code="E_DISCOVERY_K8S_INVALID_SLICE"\} [1-9]/)
     assert.match(metrics, /meshgate_discovery_endpoints\{source="k8s",service="cart"\} 3/)
+  })
+})
+
+describe('kubernetes pod labels select route subsets through real proxies (fake API server)', () => {
+  let mesh: Mesh
+  let api: FakeKubeApi
+  let client: Client
+  // Each endpoint's targetRef names the mesh pod it is; the Pods carry the version label.
+  const slice = (): Json => endpointSlice('cart-a', 'cart', mesh.pods.map((p) => p.host), [], mesh.appPort, (i) => mesh.pods[i]?.name ?? '')
+  const podAt = (i: number, version: string): Json => pod(mesh.pods[i]?.name ?? '', mesh.pods[i]?.host ?? '', { app: 'cart', version })
+  /** Which pods answered `count` GETs of `path` (2 in flight). */
+  const answered = async (path: string, count: number): Promise<string[]> => {
+    const outcomes = await drive(client, 'cart', count, 2, () => {}, path)
+    assert.ok(outcomes.every((o) => o.status === 200), outcomes.map((o) => o.error ?? o.pod).join(', '))
+    return podsOf(outcomes)
+  }
+
+  before(async () => {
+    mesh = await startMesh([0, 0])
+    api = new FakeKubeApi()
+    const url = await api.start()
+    api.emit('ADDED', slice())
+    api.emitPod('ADDED', podAt(0, 'v1'))
+    api.emitPod('ADDED', podAt(1, 'v2'))
+    const tokenFile = join(mesh.dir, 'token')
+    await writeFile(tokenFile, 'test-token\n')
+    client = await startClient(mesh, `
+discovery:
+  sources:
+    k8s:
+      kind: kubernetes
+      apiServer: ${url}
+      tokenFile: ${tokenFile}
+      namespace: shop
+      backoffInitialMs: 50ms
+      backoffMaxMs: 200ms
+      services:
+        cart: { name: cart, peerPort: ${mesh.peerPort}, targetPort: http, identity: "${mesh.identity}" }
+services:
+  cart:
+    source: k8s
+    routes:
+      - name: canary
+        match: [{ path: { prefix: /v2 } }]
+        backends: [{ subset: { version: v2 } }]
+      - name: stable
+        match: [{ path: { prefix: /v1 } }]
+        backends: [{ subset: { version: v1 } }]
+`)
+  })
+  after(async () => {
+    await client?.close()
+    await api?.stop()
+    await mesh?.close()
+  })
+
+  it('a route to the version=v2 subset reaches only the Pod labelled v2; the rest of the service spreads', async () => {
+    await waitForEndpoints(client, 'k8s', 'cart', 2)
+    assert.deepEqual(await answered('/v2/x', 40), ['pod-2'])
+    assert.deepEqual(await answered('/v1/x', 40), ['pod-1'])
+    const all = await driveUntil(client, 'cart', sawAll(['pod-1', 'pod-2']), 400)
+    assert.deepEqual(podsOf(all), ['pod-1', 'pod-2'])
+    const metrics = await client.proxy.metrics.registry.metrics()
+    assert.match(metrics, /meshgate_requests_total\{[^}]*route="canary"[^}]*\} 40/)
+  })
+
+  it('relabelling the Pods moves the subset traffic; the slice never changed', async () => {
+    const slicesBefore = api.requests.filter((r) => r.path.endsWith('/endpointslices')).length
+    api.emitPod('MODIFIED', podAt(0, 'v2'))
+    api.emitPod('MODIFIED', podAt(1, 'v1'))
+    // Bounded: at most 10 rounds of 10 requests until the v2 route lands on pod-1 only.
+    let seen: string[] = []
+    for (let round = 0; round < 10; round++) {
+      seen = await answered('/v2/y', 10)
+      if (seen.length === 1 && seen[0] === 'pod-1') break
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    assert.deepEqual(seen, ['pod-1'])
+    assert.deepEqual(await answered('/v2/z', 40), ['pod-1'])
+    assert.deepEqual(await answered('/v1/z', 40), ['pod-2'])
+    assert.equal(api.requests.filter((r) => r.path.endsWith('/endpointslices')).length, slicesBefore, 'no slice request was needed')
+  })
+
+  it('a Pod that loses the label leaves the subset: its route has no endpoint and fails with a meshgate error code', async () => {
+    api.emitPod('MODIFIED', pod(mesh.pods[0]?.name ?? '', mesh.pods[0]?.host ?? '', { app: 'cart' }))
+    let outcome = (await drive(client, 'cart', 1, 1, () => {}, '/v2/gone'))[0]
+    for (let i = 0; i < 20 && outcome?.status === 200; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      outcome = (await drive(client, 'cart', 1, 1, () => {}, '/v2/gone'))[0]
+    }
+    assert.notEqual(outcome?.status, 200)
+    assert.ok(outcome?.error !== undefined, `a meshgate error code: ${JSON.stringify(outcome)}`)
+    assert.deepEqual(await answered('/v1/still', 20), ['pod-2'])
   })
 })

@@ -1,4 +1,5 @@
-// /ready waits for discovery: 503 while a source has not answered, 200 once every service heard from its source.
+// /ready waits for discovery: 503 while a source has not answered, 200 once every service heard from its source
+// (for kubernetes: the EndpointSlice list and the Pod list whose labels the endpoints carry).
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
@@ -14,7 +15,8 @@ describe('readiness follows discovery', () => {
   let client: Client
   // An API server that holds every request until the test lets it answer.
   const held: ServerResponse[] = []
-  const api = createServer((_req, res) => { held.push(res) })
+  const heldPods: ServerResponse[] = []
+  const api = createServer((req, res) => { (req.url?.startsWith('/api/v1/') === true ? heldPods : held).push(res) })
 
   const ready = async (): Promise<number> => {
     const admin = client.proxy.adminAddress
@@ -48,24 +50,30 @@ services:
   })
   after(async () => {
     await client?.close()
-    for (const res of held) res.destroy()
+    for (const res of [...held, ...heldPods]) res.destroy()
     api.closeAllConnections()
     await new Promise((resolve) => api.close(resolve))
     await mesh?.close()
   })
 
   it('is not ready while the Kubernetes list is unanswered; static services already serve', async () => {
-    for (let i = 0; i < 100 && held.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
-    assert.equal(held.length, 1, 'the source sent its list request')
+    for (let i = 0; i < 100 && (held.length === 0 || heldPods.length === 0); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    assert.equal(held.length, 1, 'the source sent its slice list request')
+    assert.equal(heldPods.length, 1, 'and its pod list request')
     assert.equal(await ready(), 503)
     assert.deepEqual([...share(await drive(client, 'web', 10, 2)).keys()], ['pod-1'])
     assert.equal(await ready(), 503)
   })
 
-  it('is ready once the list answered', async () => {
+  it('is ready once both lists answered', async () => {
     const res = held.shift()
     res?.writeHead(200, { 'content-type': 'application/json' })
     res?.end(JSON.stringify({ kind: 'EndpointSliceList', apiVersion: 'discovery.k8s.io/v1', metadata: { resourceVersion: '7' }, items: [endpointSlice('cart-a', 'cart', [mesh.pods[0]?.host ?? ''], [], mesh.appPort)] }))
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    assert.equal(await ready(), 503, 'the endpoints wait for their pod labels')
+    const pods = heldPods.shift()
+    pods?.writeHead(200, { 'content-type': 'application/json' })
+    pods?.end(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '8' }, items: [] }))
     let status = 503
     for (let i = 0; i < 200 && status !== 200; i++) {
       status = await ready()

@@ -23,7 +23,7 @@ for (const plane of DATA_PLANES) {
       pair = await startPair({
         dataPlane: plane.name,
         pki,
-        inboundRateLimit: `{ total: { perSecond: 0.001, burst: 8 }, perIdentity: { perSecond: 0.001, burst: 5 }, identities: { "${pki.id('client')}": { perSecond: 0.001, burst: 3 } } }`,
+        inboundRateLimit: `{ total: { perSecond: 0.001, burst: 8 }, perIdentity: { perSecond: 0.001, burst: 6 }, identities: { "${pki.id('client')}": { perSecond: 0.001, burst: 3 } } }`,
       })
       const tls = await pki.workload('other')
       await writeFile(join(pair.dir, 'other.crt'), tls.cert)
@@ -55,10 +55,13 @@ outbound:
       assert.equal(mine[3].error, 'E_RATE_LIMITED')
       const theirs = []
       for (let i = 0; i < 7; i++) theirs.push((await get(otherPort, '/')).status)
-      // Their burst is the default 5 (3 of mine and 5 of theirs also use up the total of 8).
+      // Their burst is the default 6, but 3 of mine and 5 of theirs use up the total of 8: their
+      // 6th is refused by the total (their own bucket still had a token), their 7th by their own.
       assert.deepEqual(theirs, [200, 200, 200, 200, 200, 429, 429])
       assert.equal(await counter(pair.server, 'meshgate_rate_limited_total', { identity: pair.pki.id('client'), limit: 'identity' }), 2)
-      assert.equal(await counter(pair.server, 'meshgate_rate_limited_total', { identity: pair.pki.id('other'), limit: 'identity' }), 2)
+      assert.equal(await counter(pair.server, 'meshgate_rate_limited_total', { identity: pair.pki.id('client'), limit: 'total' }), 0)
+      assert.equal(await counter(pair.server, 'meshgate_rate_limited_total', { identity: pair.pki.id('other'), limit: 'total' }), 1)
+      assert.equal(await counter(pair.server, 'meshgate_rate_limited_total', { identity: pair.pki.id('other'), limit: 'identity' }), 1)
     })
   })
 }
