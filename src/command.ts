@@ -305,8 +305,9 @@ async function run (file: string, logLevel: LogLevel | undefined): Promise<numbe
   try {
     if (config.devPki !== undefined) {
       // Loaded only when asked for: the X.509 library costs ~20 MB of RSS a production proxy does not need.
-      const { ensureDevPki } = await import('./identity/dev-pki.js')
+      const { ensureDevPki, startDevPkiRenewal } = await import('./identity/dev-pki.js')
       await ensureDevPki(config.devPki, logger.child({ component: 'dev-pki' }))
+      startDevPkiRenewal(config.devPki, logger.child({ component: 'dev-pki' }))
     }
     // Loaded here, not at the top, so help/check/doctor work without the proxy's module graph.
     const { startProxy } = await import('./proxy.js')
