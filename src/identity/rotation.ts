@@ -155,7 +155,14 @@ export class IdentityRotation {
     if (hash === this.#seen || this.#closed) return 'unchanged'
     this.#seen = hash
     const verdict = checkMaterial(next, this.#now())
-    if (!verdict.ok) return this.#refuse(verdict.kind, files[verdict.part], `${verdict.part} file ${files[verdict.part]} ${verdict.reason}`)
+    if (!verdict.ok) {
+      // Only the bundle changed and it no longer trusts our own issuer: the CA file is at fault
+      // (the old root was dropped before certificates of the new one were in place).
+      if (verdict.kind === 'untrusted' && next.cert === this.#current.cert && next.ca !== this.#current.ca) {
+        return this.#refuse('untrusted', files.ca, `ca file ${files.ca} does not hold the CA that issued the certificate in use (${files.cert}): ${verdict.reason}`)
+      }
+      return this.#refuse(verdict.kind, files[verdict.part], `${verdict.part} file ${files[verdict.part]} ${verdict.reason}`)
+    }
     const runningIdentity = this.#leaf?.identity
     if (runningIdentity !== undefined && verdict.leaf.identity !== runningIdentity) {
       return this.#refuse('identity_changed', files.cert, `cert file ${files.cert} carries identity ${verdict.leaf.identity ?? '(no SPIFFE URI SAN)'}, not ${runningIdentity} (a new identity needs a restart)`)

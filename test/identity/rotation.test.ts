@@ -134,6 +134,19 @@ describe('IdentityRotation', { timeout: 60_000 }, () => {
     assert.equal(rotation.leaf?.serial, serialOf(first.cert))
   })
 
+  it('refuses a CA bundle that drops the root of the certificate in use, naming the CA file', async () => {
+    const files = { ca: join(dir, 'b-ca.crt'), cert: join(dir, 'b.crt'), key: join(dir, 'b.key') }
+    for (const part of ['ca', 'cert', 'key'] as const) await replaceFile(files[part], first[part])
+    const { rotation, observer, lines } = start(files, first, config())
+    const other = await createCertificateAuthority('test.local')
+    await replaceFile(files.ca, other.cert)
+    await waitFor(() => observer.refusals.includes('untrusted'), 10_000, 'the bundle to be refused')
+    const line = lines.find((l) => l.kind === 'untrusted')
+    assert.equal(line?.file, files.ca)
+    assert.match(String(line?.msg), /ca file .*b-ca\.crt does not hold the CA that issued the certificate in use/)
+    assert.equal(rotation.current, first)
+  })
+
   it('warns once when the certificate in use nears its notAfter, and reports notAfter', async () => {
     const files = { ca: join(dir, 'w-ca.crt'), cert: join(dir, 'w.crt'), key: join(dir, 'w.key') }
     const soon = await material(ID, new Date(Date.now() + 3_600_000))
