@@ -70,7 +70,10 @@ Options:
 
 Running:
   Logs are JSON lines on stdout; messages for people go to stderr.
-  A config with a devPki section gets its CA and workload certificates on first start.
+  A config with a devPki section gets its CA and workload certificates on first start
+  (devPki.certLifetimeMs: short-lived ones, renewed while running).
+  Changed tls files (certificate, key, CA bundle) are checked and put into use for new sessions
+  without a restart; refused ones are logged (E_IDENTITY_REJECTED) and the old identity stays.
   SIGTERM or SIGINT drains in-flight work for up to the config's drainMs, then exits 0;
   a second signal exits at once with status 1.
   The config file is watched, and reread on SIGHUP: routes, splits, retries, route timeouts,
