@@ -165,6 +165,12 @@ export interface RawEndpoint {
   /** Drop new connection attempts from now on (existing ones go on). */
   stopAccepting: () => void
   /**
+   * New handshakes from now on use this PEM material (existing connections keep theirs until
+   * they end); throws, keeping the current one, when it does not load. The credentials swap of
+   * identity rotation.
+   */
+  setCredentials: (tls: { ca: string, cert: string, key: string }) => void
+  /**
    * Native h2 engine only. Outbound: splices the socket `fd` (duplicated; the caller closes its
    * own) with the CONNECT stream once the peer answers 2xx, sending `initial` first.
    */

@@ -621,6 +621,14 @@ export class QuicServer extends EventEmitter {
     return this.endpoint.address()
   }
 
+  /**
+   * Handshakes from now on present `tls.cert` and trust `tls.ca`; sessions already up keep the
+   * credentials they started with. Throws, keeping the current ones, when the PEM does not load.
+   */
+  setCredentials (tls: QuicTlsOptions): void {
+    this.endpoint.setCredentials({ ca: tls.ca, cert: tls.cert, key: tls.key })
+  }
+
   /** Graceful: GOAWAY on every session, wait for them, then close the socket. */
   async close (): Promise<void> {
     this.closing ??= (async () => {

@@ -59,8 +59,9 @@ if [ "$#" -gt 0 ]; then
 else
   [ -f dist/test/transports/h2-native.test.js ] || npx tsc -p tsconfig.json
   # The engine's own tests, the QUIC addon's tunnel tests, then the pair tests of TCP and WebSocket
-  # tunnels (h2 and h3, both data planes: the splices of both addons).
-  tests=(dist/test/native/engine-*.test.js dist/test/native/tunnel.test.js dist/test/transports/h2-native.test.js dist/test/pair/tcp.test.js dist/test/pair/websocket.test.js)
+  # tunnels (h2 and h3, both data planes: the splices of both addons), and the credential swap of
+  # identity rotation (both addons' refcounted credentials, sessions outliving a swap).
+  tests=(dist/test/native/engine-*.test.js dist/test/native/tunnel.test.js dist/test/transports/h2-native.test.js dist/test/pair/tcp.test.js dist/test/pair/websocket.test.js dist/test/transports/rotation.test.js dist/test/pair/identity-rotation.test.js)
 fi
 
 asan=$(gcc -print-file-name=libasan.so)

@@ -70,7 +70,10 @@ Options:
 
 Running:
   Logs are JSON lines on stdout; messages for people go to stderr.
-  A config with a devPki section gets its CA and workload certificates on first start.
+  A config with a devPki section gets its CA and workload certificates on first start
+  (devPki.certLifetimeMs: short-lived ones, renewed while running).
+  Changed tls files (certificate, key, CA bundle) are checked and put into use for new sessions
+  without a restart; refused ones are logged (E_IDENTITY_REJECTED) and the old identity stays.
   SIGTERM or SIGINT drains in-flight work for up to the config's drainMs, then exits 0;
   a second signal exits at once with status 1.
   The config file is watched, and reread on SIGHUP: routes, splits, retries, route timeouts,
@@ -305,8 +308,9 @@ async function run (file: string, logLevel: LogLevel | undefined): Promise<numbe
   try {
     if (config.devPki !== undefined) {
       // Loaded only when asked for: the X.509 library costs ~20 MB of RSS a production proxy does not need.
-      const { ensureDevPki } = await import('./identity/dev-pki.js')
+      const { ensureDevPki, startDevPkiRenewal } = await import('./identity/dev-pki.js')
       await ensureDevPki(config.devPki, logger.child({ component: 'dev-pki' }))
+      startDevPkiRenewal(config.devPki, logger.child({ component: 'dev-pki' }))
     }
     // Loaded here, not at the top, so help/check/doctor work without the proxy's module graph.
     const { startProxy } = await import('./proxy.js')

@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto'
 import type { Logger } from 'pino'
 import { accessLog } from './access-log.js'
 import { startAdmin, TapHub, type AdminServer } from './admin/index.js'
-import type { MeshConfig } from './config/types.js'
+import type { MeshConfig, TlsFiles } from './config/types.js'
 import { MeshError } from '../core/errors.js'
 import type { DemoTraffic } from './demo/traffic.js'
 import type { DemoUpstream } from './demo/upstream.js'
@@ -16,13 +16,14 @@ import type { ConfiguredDiscovery } from './discovery/from-config.js'
 import { spiffeIdFromSubjectAltName } from '../core/identity/spiffe.js'
 import { readTlsMaterial } from './identity/tls-files.js'
 import type { GatewayRole } from './gateway/role.js'
+import type { IdentityRotation } from './identity/rotation.js'
 import type { InboundRole } from './inbound/role.js'
 import type { RemoteClusters } from './multicluster/remote-clusters.js'
 import { createMetrics, type Metrics } from './metrics/index.js'
 import type { OutboundRole } from './outbound/role.js'
 import { combineTelemetry } from './telemetry.js'
 import { describeDataPlane, selectDataPlane, type DataPlane, type DataPlaneSelection } from './data-plane.js'
-import type { TransportFactory } from '../transports/contract.js'
+import type { TlsMaterial, TransportFactory } from '../transports/contract.js'
 import { h2Transport, type H2Options } from '../transports/h2/index.js'
 import { TransportRegistry } from '../transports/registry.js'
 
@@ -47,6 +48,8 @@ export interface RunningProxy {
    * budgets, inbound rate limits. Returns the config paths it changes that need a restart.
    */
   reload: (config: MeshConfig) => string[]
+  /** Identity rotation per role that has TLS files (`inbound`, `outbound`, `gateway`). */
+  readonly identity: Readonly<Record<string, IdentityRotation>>
 }
 
 export interface StartOptions {
@@ -195,7 +198,18 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
   let gateway: GatewayRole | undefined
   let remote: RemoteClusters | undefined
   let ready = false
+  const identity: Record<string, IdentityRotation> = {}
+  const watchIdentity = async (role: string, files: TlsFiles, initial: TlsMaterial, apply: (tls: TlsMaterial) => void): Promise<void> => {
+    const { IdentityRotation } = await import('./identity/rotation.js')
+    const rotation = new IdentityRotation({ role, files, initial, apply, config: config.identity, logger, observer: metrics.identityObserver })
+    rotation.start()
+    identity[role] = rotation
+  }
+  const stopWatching = (): void => {
+    for (const rotation of Object.values(identity)) rotation.close()
+  }
   const destroyAll = (): void => {
+    stopWatching()
     traffic?.stop()
     outbound?.destroy()
     remote?.destroy()
@@ -233,6 +247,8 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
         identity: identityOfCert(inboundTls.cert),
         onRateLimited: metrics.routeCounters.rateLimited,
       })
+      const role = inbound
+      await watchIdentity('inbound', config.inbound.tls, inboundTls, (tls) => role.setTls(tls))
     }
     // Discovery feeds the outbound role and the gateway; remote clusters add their gateways' exports.
     if (config.outbound !== undefined || config.gateway !== undefined) {
@@ -268,6 +284,10 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
     if (config.gateway !== undefined && discovery !== undefined) {
       const { startGateway } = await import('./gateway/start.js')
       gateway = await startGateway({ config, directory: discovery.directory, transports, telemetry, metrics, logger })
+      if (config.gateway !== undefined) {
+        const role = gateway
+        await watchIdentity('gateway', config.gateway.tls, await readTlsMaterial(config.gateway.tls), (tls) => role.setTls(tls))
+      }
     }
     if (config.outbound !== undefined && discovery !== undefined) {
       const [{ startOutboundRole }, { pickerFor }, { policyFor }] = await Promise.all([
@@ -291,6 +311,11 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
         ...(config.outbound.listeners.some((l) => l.originalDestination === true)
           ? { originalDestination: (await import('../transports/original-dst.js')).originalDestinationReader(), endpointsOf: (s: string) => discovery?.directory.endpoints(s) ?? [] }
           : {}),
+      })
+      const role = outbound
+      await watchIdentity('outbound', config.outbound.tls, tls, (next) => {
+        role.setTls(next)
+        remote?.setTls(next)
       })
       const demoTraffic = config.demo?.trafficPerSecond ?? 0
       const [first] = outbound.listeners
@@ -330,6 +355,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
   const drain = async (deadlineMs: number): Promise<void> => {
     drained ??= (async () => {
       ready = false
+      stopWatching()
       traffic?.stop()
       logger.info({ deadlineMs }, 'draining')
       let timer: NodeJS.Timeout | undefined
@@ -368,5 +394,6 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
     adminAddress: admin?.address,
     dataPlane: h2.selection.effective,
     dataPlaneSelection: h2.selection,
+    identity,
   }
 }

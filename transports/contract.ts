@@ -15,7 +15,11 @@ export interface PeerAddress {
   port: number
 }
 
-/** PEM text of the mesh trust root and this workload's certificate chain and key. */
+/**
+ * PEM text of the mesh trust root and this workload's certificate chain and key. `ca` may hold
+ * several certificates (a bundle): every one is trusted, which is how two CAs overlap during a
+ * CA rotation.
+ */
 export interface TlsMaterial {
   ca: string
   cert: string
@@ -241,6 +245,13 @@ export interface TransportListener {
   close: () => Promise<void>
   /** Abrupt: drop every session now. */
   destroy: () => void
+  /**
+   * Identity rotation: handshakes from now on present `tls.cert` and trust `tls.ca`; sessions
+   * already up keep what they were set up with and drain normally. Throws (and keeps the
+   * current material) when the PEM does not load; the core checks the material first
+   * (core/identity/check.ts), so that is a bug or a race, not a user error.
+   */
+  setTls: (tls: TlsMaterial) => void
 }
 
 /** The parts of a logger a transport uses; pino's Logger fits. */

@@ -30,6 +30,7 @@ class EndpointWrap : public Napi::ObjectWrap<EndpointWrap> {
                            InstanceMethod("spliceFd", &EndpointWrap::SpliceFd),
                            InstanceMethod("spliceStart", &EndpointWrap::SpliceStart),
                            InstanceMethod("spliceConnect", &EndpointWrap::SpliceConnect),
+                           InstanceMethod("setCredentials", &EndpointWrap::SetCredentials),
                        });
   }
 
@@ -69,6 +70,7 @@ class EndpointWrap : public Napi::ObjectWrap<EndpointWrap> {
   MESHGATE_FORWARD(Close, info.Env().Undefined())
   MESHGATE_FORWARD(SetRef, info.Env().Undefined())
   MESHGATE_FORWARD(StopAccepting, info.Env().Undefined())
+  MESHGATE_FORWARD(SetCredentials, Closed(info))
   MESHGATE_FORWARD(SpliceFd, Closed(info))
   MESHGATE_FORWARD(SpliceStart, Closed(info))
   MESHGATE_FORWARD(SpliceConnect, Closed(info))

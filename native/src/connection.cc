@@ -164,7 +164,8 @@ void Connection::InitSettings(ngtcp2_settings* settings, ngtcp2_transport_params
 int Connection::InitTls(const std::string& servername, const std::string& expectedIdentity,
                         std::string* error) {
   tlsState_.check.expectedIdentity = expectedIdentity;
-  int rv = endpoint_->tls()->NewSession(&tlsState_, servername, &tls_);
+  tlsContext_ = endpoint_->tls();
+  int rv = tlsContext_->NewSession(&tlsState_, servername, &tls_);
   if (rv != 0) {
     *error = std::string("TLS session: ") + gnutls_strerror(rv);
     return -1;

@@ -186,6 +186,9 @@ class Connection {
   ngtcp2_conn* conn_ = nullptr;
   nghttp3_conn* h3_ = nullptr;
   gnutls_session_t tls_ = nullptr;
+  // The context (credentials) tls_ was made from, held until after gnutls_deinit: the endpoint
+  // may have swapped its own since (Endpoint::SetCredentials).
+  std::shared_ptr<TlsContext> tlsContext_;
   TlsSessionState tlsState_;
   ngtcp2_connection_close_error ccerr_;
   bool ccerrSet_ = false;

@@ -701,6 +701,24 @@ Napi::Value Endpoint::StopAccepting(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// setCredentials({ ca, cert, key }): connections from now on (accepted and dialled) use these;
+// connections already set up keep the context they started with until they are deleted. The
+// stateless-reset secret stays the one derived at start, so tokens already issued stay valid.
+// Throws, and keeps the current context, when the PEM does not load.
+Napi::Value Endpoint::SetCredentials(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsObject()) return Fail(info.Env(), "setCredentials({ ca, cert, key })");
+  Napi::Object o = info[0].As<Napi::Object>();
+  TlsOptions next = tls_->options();
+  next.ca = GetString(o, "ca");
+  next.cert = GetString(o, "cert");
+  next.key = GetString(o, "key");
+  std::string error;
+  std::unique_ptr<TlsContext> ctx = TlsContext::Create(next, &error);
+  if (!ctx) return Fail(info.Env(), "TLS: " + error);
+  tls_ = std::move(ctx);
+  return info.Env().Undefined();
+}
+
 // setRef(bool): whether the socket keeps the process alive (like net.Socket#ref/unref)
 Napi::Value Endpoint::SetRef(const Napi::CallbackInfo& info) {
   if (!closed_) {

@@ -38,7 +38,8 @@ class Endpoint {
 
   // For connections.
   uv_loop_t* loop() const { return loop_; }
-  TlsContext* tls() const { return tls_.get(); }
+  // The TLS context new connections use; a connection keeps its own reference (Connection::tlsContext_).
+  const std::shared_ptr<TlsContext>& tls() const { return tls_; }
   const QuicSettings& settings() const { return settings_; }
   bool server() const { return server_; }
   // Static key of stateless reset tokens (RFC 9000 §10.3): derived from our private key, so a
@@ -83,6 +84,7 @@ class Endpoint {
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value SetRef(const Napi::CallbackInfo& info);
   Napi::Value StopAccepting(const Napi::CallbackInfo& info);
+  Napi::Value SetCredentials(const Napi::CallbackInfo& info);
   Napi::Value SpliceFd(const Napi::CallbackInfo& info);
   Napi::Value SpliceStart(const Napi::CallbackInfo& info);
   Napi::Value SpliceConnect(const Napi::CallbackInfo& info);
@@ -113,7 +115,7 @@ class Endpoint {
   uv_loop_t* loop_ = nullptr;
   bool server_ = false;
   QuicSettings settings_;
-  std::unique_ptr<TlsContext> tls_;
+  std::shared_ptr<TlsContext> tls_;
   uv_udp_t udp_;
   uv_idle_t idle_;
   uv_check_t check_;

@@ -1,4 +1,4 @@
-// TLS 1.3 for QUIC through GnuTLS (RFC 9001), mutual authentication against one CA.
+// TLS 1.3 for QUIC through GnuTLS (RFC 9001), mutual authentication against the mesh CA bundle.
 #include "tls.h"
 
 #include <cstring>
@@ -29,36 +29,14 @@ int VerifyPeer(gnutls_session_t session) {
 
 TlsContext::~TlsContext() {
   if (priority_ != nullptr) gnutls_priority_deinit(priority_);
-  if (cred_ != nullptr) gnutls_certificate_free_credentials(cred_);
 }
 
 std::unique_ptr<TlsContext> TlsContext::Create(const TlsOptions& options, std::string* error) {
   std::unique_ptr<TlsContext> ctx(new TlsContext());
   ctx->options_ = options;
-  int rv = gnutls_certificate_allocate_credentials(&ctx->cred_);
-  if (rv < 0) {
-    *error = std::string("gnutls credentials: ") + gnutls_strerror(rv);
-    return nullptr;
-  }
-  if (!options.ca.empty()) {
-    gnutls_datum_t ca = Datum(options.ca);
-    rv = gnutls_certificate_set_x509_trust_mem(ctx->cred_, &ca, GNUTLS_X509_FMT_PEM);
-    if (rv <= 0) {
-      *error = std::string("ca: no certificate loaded") + (rv < 0 ? std::string(": ") + gnutls_strerror(rv) : "");
-      return nullptr;
-    }
-  }
-  if (!options.cert.empty() || !options.key.empty()) {
-    gnutls_datum_t cert = Datum(options.cert);
-    gnutls_datum_t key = Datum(options.key);
-    rv = gnutls_certificate_set_x509_key_mem(ctx->cred_, &cert, &key, GNUTLS_X509_FMT_PEM);
-    if (rv < 0) {
-      *error = std::string("cert/key: ") + gnutls_strerror(rv);
-      return nullptr;
-    }
-  }
-  gnutls_certificate_set_verify_function(ctx->cred_, VerifyPeer);
-  rv = gnutls_priority_init(&ctx->priority_, kPriority, nullptr);
+  ctx->cred_ = Credentials::Load(options.ca, options.cert, options.key, VerifyPeer, error);
+  if (!ctx->cred_) return nullptr;
+  int rv = gnutls_priority_init(&ctx->priority_, kPriority, nullptr);
   if (rv < 0) {
     *error = std::string("gnutls priority: ") + gnutls_strerror(rv);
     return nullptr;
@@ -80,7 +58,7 @@ int TlsContext::NewSession(TlsSessionState* state, const std::string& servername
     return GNUTLS_E_INTERNAL_ERROR;
   }
   if ((rv = gnutls_priority_set(session, priority_)) < 0 ||
-      (rv = gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, cred_)) < 0) {
+      (rv = gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, cred_->get())) < 0) {
     gnutls_deinit(session);
     return rv;
   }

@@ -9,6 +9,7 @@
 #include <gnutls/gnutls.h>
 #include <ngtcp2/ngtcp2_crypto.h>
 
+#include "credentials.h"
 #include "peer-cert.h"
 
 namespace meshgate {
@@ -39,13 +40,15 @@ class TlsContext {
   // only) goes into SNI when not empty. Returns 0 or a GnuTLS error code.
   int NewSession(TlsSessionState* state, const std::string& servername, gnutls_session_t* out);
 
+  // A context like this one (side, ALPN, client-certificate policy) with other PEM material.
+  const TlsOptions& options() const { return options_; }
   const std::string& alpn() const { return options_.alpn; }
   bool server() const { return options_.server; }
 
  private:
   TlsContext() = default;
   TlsOptions options_;
-  gnutls_certificate_credentials_t cred_ = nullptr;
+  std::shared_ptr<Credentials> cred_;
   gnutls_priority_t priority_ = nullptr;
 };
 

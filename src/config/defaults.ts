@@ -89,6 +89,11 @@ export const DEFAULTS = {
   devPki: {
     trustDomain: 'mesh.local',
   },
+  identity: {
+    debounceMs: 250, // 250 ms after the last file event (a rename burst settles)
+    recheckMs: 10_000, // 10 s: re-read and hash the TLS files even when no event came
+    expiryWarningMs: 24 * 3_600_000, // 24 h before notAfter the log warns
+  },
   demo: {
     host: '127.0.0.1',
     httpPort: 8080,

@@ -36,6 +36,13 @@ const devPki = object({
   trustDomain: withDefault(string('a trust domain (lowercase letters, digits, ".", "-", "_")', isTrustDomain), DEFAULTS.devPki.trustDomain),
   workloads: required(list(name, 1)),
   trustDomains: optional(list(devPkiDomain, 1)),
+  certLifetimeMs: optional(duration(60_000, 3650 * 86_400_000)),
+})
+
+const identity = object({
+  debounceMs: withDefault(duration(0, 60_000), DEFAULTS.identity.debounceMs),
+  recheckMs: withDefault(duration(0), DEFAULTS.identity.recheckMs),
+  expiryWarningMs: withDefault(duration(0, 3650 * 86_400_000), DEFAULTS.identity.expiryWarningMs),
 })
 
 const timeouts = object({
@@ -311,6 +318,7 @@ export const meshConfigSchema: Schema<Omit<MeshConfig, 'file'>> = object({
     accessSampleRate: withDefault(decimal(0, 1), DEFAULTS.log.accessSampleRate),
   }), {}),
   devPki: optional(devPki),
+  identity: withDefault(identity, {}),
   dataPlane: withDefault(oneOf(['native', 'js', 'auto'] as const), DEFAULTS.dataPlane),
   timeouts: withDefault(timeouts, {}),
   limits: withDefault(limits, {}),

@@ -39,6 +39,21 @@ export interface DevPkiConfig {
    * `<dir>/bundle.crt` holds this section's CA followed by theirs (a trust bundle for tls.ca).
    */
   trustDomains?: DevPkiDomainConfig[]
+  /**
+   * Lifetime of the workload certificates it issues, ms (default one year). A running proxy
+   * renews them when a third of it is left, so a short one (`10m`) makes rotation visible.
+   */
+  certLifetimeMs?: number
+}
+
+/** Identity rotation: how the TLS files of each role are watched and checked (src/identity/rotation.ts). */
+export interface IdentityConfig {
+  /** Wait after the last file event before reading the files, ms (default 250 ms). */
+  debounceMs: number
+  /** Re-read and hash the files this often even without a file event, ms (default 10 s; 0 = never). */
+  recheckMs: number
+  /** Warn in the log when the certificate expires sooner than this, ms (default 24 h). */
+  expiryWarningMs: number
 }
 
 /** One more trust domain of the development PKI: its CA and workloads in `dir`. */
@@ -387,6 +402,7 @@ export interface MeshConfig {
     accessSampleRate: number
   }
   devPki?: DevPkiConfig
+  identity: IdentityConfig
   /** The h2 data plane (default `auto`: native when the engine addon loads, else js). */
   dataPlane: DataPlaneSetting
   timeouts: Timeouts

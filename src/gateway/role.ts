@@ -44,6 +44,11 @@ export interface GatewayRoleOptions {
 
 export interface GatewayRole {
   addresses: () => Array<{ transport: string, host: string, port: number }>
+  /**
+   * Identity rotation: callers' new handshakes get `tls.cert` (checked against the caller roots,
+   * which do not rotate here), and sessions to local inbounds dialled from now on use `tls`.
+   */
+  setTls: (tls: TlsMaterial) => void
   /** Graceful: GOAWAY to callers, wait for their streams (bounded by the caller), close sessions to inbounds. */
   close: () => Promise<void>
   destroy: () => void
@@ -163,6 +168,10 @@ export async function startGatewayRole (options: GatewayRoleOptions): Promise<Ga
   }
   return {
     addresses: () => listeners.map((l) => ({ transport: l.transport, ...l.listener.address() })),
+    setTls: (tls) => {
+      pool.setTls(tls)
+      for (const l of listeners) l.listener.setTls({ ca: options.callerRoots, cert: tls.cert, key: tls.key })
+    },
     close: async () => {
       await Promise.allSettled(listeners.map(async (l) => await l.listener.close()))
       await inflight.idle()

@@ -41,6 +41,8 @@ export interface InboundRole {
   addresses: () => Array<{ transport: string, host: string, port: number }>
   /** Graceful close of one transport's listeners only (e.g. h3 off while h2 stays). */
   closeTransport: (transport: string) => Promise<void>
+  /** Identity rotation: every listener's new handshakes use `tls`; sessions up drain as they are. */
+  setTls: (tls: TlsMaterial) => void
   /** Graceful: GOAWAY to every peer, wait for streams in flight (bounded by the caller). */
   close: () => Promise<void>
   destroy: () => void
@@ -154,6 +156,9 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
   return {
     setRateLimit,
     addresses: () => listeners.map((l) => ({ transport: l.transport, ...l.listener.address() })),
+    setTls: (tls) => {
+      for (const l of listeners) l.listener.setTls(tls)
+    },
     closeTransport: async (transport) => {
       await Promise.allSettled(listeners.filter((l) => l.transport === transport).map(async (l) => await l.listener.close()))
     },

@@ -11,6 +11,8 @@ import { noopTelemetry, type Telemetry } from '../telemetry.js'
 import { balancerObserver } from './balance-metrics.js'
 import { discoveryObserver } from './discovery-metrics.js'
 import { HttpMetrics } from './http-metrics.js'
+import { identityObserver } from './identity-metrics.js'
+import { noopIdentityObserver, type IdentityObserver } from '../identity/observer.js'
 import { LabelGuard } from './label-guard.js'
 import { Registry } from './prom.js'
 import { registerRuntimeMetrics } from './runtime.js'
@@ -62,6 +64,8 @@ export interface Metrics {
   readonly multicluster?: MulticlusterMetrics
   /** Pass to the traffic policy and the inbound rate limiter (retries, budget, 429s). */
   readonly routeCounters: RouteCounters
+  /** Pass to identity rotation (`meshgate_identity_*`). */
+  readonly identityObserver: IdentityObserver
 }
 
 /** Creates the registry and the hooks that feed it; one per process (or per test). */
@@ -81,6 +85,7 @@ export function createMetrics (options: MetricsOptions = {}): Metrics {
       authorities: new LabelGuard(maxAuthorities),
       identities: new LabelGuard(maxIdentities),
       routeCounters: noopRouteCounters,
+      identityObserver: noopIdentityObserver,
     }
   }
   const folded = new CounterFamily({
@@ -114,5 +119,6 @@ export function createMetrics (options: MetricsOptions = {}): Metrics {
     identities,
     multicluster: new MulticlusterMetrics(registry, services),
     routeCounters: routeCounters(registry, identities),
+    identityObserver: identityObserver(registry),
   }
 }

@@ -69,7 +69,7 @@ export class RemoteClusters {
   #sweeper: NodeJS.Timeout | undefined
 
   constructor (options: RemoteClustersOptions) {
-    this.#options = options
+    this.#options = { ...options }
     this.#observer = options.observer ?? noopRemoteClusterObserver
     // Backoff capped at 1 s: a gateway that comes back is used again within about a second.
     this.#pool = new SessionPool({ tls: options.tls, connectTimeoutMs: options.timeouts.connectMs, backoffMaxMs: 1000 })
@@ -144,6 +144,12 @@ export class RemoteClusters {
     }
     const set = this.#inner.get(innerKey(via))
     return set?.sessions.find((s) => s.available && s.streamCapacity > 0 && set.outers.get(s)?.available !== false)
+  }
+
+  /** Identity rotation: sessions to gateways (and inner end-to-end ones) dialled from now on use `tls`. */
+  setTls (tls: TlsMaterial): void {
+    this.#options.tls = tls
+    this.#pool.setTls(tls)
   }
 
   async close (): Promise<void> {

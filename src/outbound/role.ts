@@ -50,6 +50,8 @@ export interface OutboundRole {
   readonly inflight: InflightCounter
   /** The traffic policy new requests use (requests in flight keep theirs). */
   policy: TrafficPolicy | undefined
+  /** Identity rotation: peer sessions dialled from now on use `tls`; pooled ones drain as they are. */
+  setTls: (tls: TlsMaterial) => void
   /** Stops accepting, waits for in-flight work (bounded by the caller), then GOAWAY to peers. */
   close: () => Promise<void>
   destroy: () => void
@@ -97,6 +99,7 @@ export async function startOutboundRole (options: OutboundRoleOptions): Promise<
     inflight: ctx.inflight,
     get policy () { return ctx.policy },
     set policy (policy: TrafficPolicy | undefined) { ctx.policy = policy },
+    setTls: (tls) => { pool.setTls(tls) },
     close: async () => {
       for (const l of listeners) l.close()
       await ctx.inflight.idle()

@@ -41,6 +41,14 @@ export class SessionPool {
   }
 
   /**
+   * Identity rotation: sessions dialled from now on present `tls.cert` and trust `tls.ca`;
+   * pooled sessions keep theirs and stay in use until they close.
+   */
+  setTls (tls: TlsMaterial): void {
+    this.#options.tls = tls
+  }
+
+  /**
    * An open session to that peer with room for a stream, claimed, without waiting; undefined when
    * get() would have to dial or wait for a dial (or the pool is closed).
    */

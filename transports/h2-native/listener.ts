@@ -66,6 +66,7 @@ export async function listenNativeH2 (
       closing ??= server.close()
       await closing
     },
+    setTls: (tls) => server.setCredentials(tls),
     destroy: () => {
       closing ??= Promise.resolve()
       for (const session of sessions) session.destroy(new MeshError('E_PEER_RESET', 'listener destroyed'))

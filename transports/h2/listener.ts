@@ -125,6 +125,10 @@ export async function listenH2 (
       })
       await closing
     },
+    setTls: (tls) => {
+      // Node keeps the old SecureContext alive for the TLS sockets made with it.
+      server.setSecureContext(serverTlsOptions(tls))
+    },
     destroy: () => {
       closing ??= new Promise<void>((resolve) => server.close(() => resolve()))
       for (const session of sessions) session.destroy()

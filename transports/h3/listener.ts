@@ -58,6 +58,7 @@ export async function listenH3 (
       closing ??= server.close()
       await closing
     },
+    setTls: (tls) => server.setCredentials(tls),
     destroy: () => {
       closing ??= Promise.resolve()
       // CONNECTION_CLOSE with H3_INTERNAL_ERROR: the callers must not take this for a clean close.

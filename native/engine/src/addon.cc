@@ -30,6 +30,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod("spliceFd", &EngineWrap::SpliceFd),
                            InstanceMethod("spliceConnect", &EngineWrap::SpliceConnect),
                            InstanceMethod("spliceStart", &EngineWrap::SpliceStart),
+                           InstanceMethod("setCredentials", &EngineWrap::SetCredentials),
                        });
   }
 
@@ -72,6 +73,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   MESHGATE_FORWARD(SpliceFd, Closed(info))
   MESHGATE_FORWARD(SpliceConnect, Closed(info))
   MESHGATE_FORWARD(SpliceStart, Closed(info))
+  MESHGATE_FORWARD(SetCredentials, Closed(info))
 #undef MESHGATE_FORWARD
 
   static Napi::Value Closed(const Napi::CallbackInfo& info) {

@@ -48,6 +48,12 @@ Napi::Value Fail(Napi::Env env, const std::string& message) {
 // TLS 1.3 only, as the JS transport (transports/h2/tls.ts).
 const char kPriority[] = "NORMAL:-VERS-ALL:+VERS-TLS1.3";
 
+// The certificate verify function of every credentials set: the session's PeerCheck decides.
+int VerifyPeer(gnutls_session_t session) {
+  auto* check = static_cast<PeerCheck*>(gnutls_session_get_ptr(session));
+  return check == nullptr ? GNUTLS_E_CERTIFICATE_ERROR : VerifyPeerCertificate(session, check);
+}
+
 }  // namespace
 
 uint32_t H2CodeFromJs(uint64_t code) {
@@ -112,36 +118,13 @@ Engine::Engine(const Napi::CallbackInfo& info, void* wrap) : env_(info.Env()), w
   settings_.prematureResetMinStreams = static_cast<uint32_t>(GetNumber(o, "prematureResetMinStreams", settings_.prematureResetMinStreams));
   requireClientCert_ = GetBool(o, "requireClientCert", true);
 
-  int rv = gnutls_certificate_allocate_credentials(&cred_);
-  if (rv < 0) {
-    initError_ = std::string("TLS: credentials: ") + gnutls_strerror(rv);
+  std::string error;
+  cred_ = Credentials::Load(GetString(o, "ca"), GetString(o, "cert"), GetString(o, "key"), VerifyPeer, &error);
+  if (!cred_) {
+    initError_ = "TLS: " + error;
     return;
   }
-  std::string ca = GetString(o, "ca");
-  std::string cert = GetString(o, "cert");
-  std::string key = GetString(o, "key");
-  if (!ca.empty()) {
-    gnutls_datum_t d = Datum(ca);
-    rv = gnutls_certificate_set_x509_trust_mem(cred_, &d, GNUTLS_X509_FMT_PEM);
-    if (rv <= 0) {
-      initError_ = std::string("TLS: ca: no certificate loaded") + (rv < 0 ? std::string(": ") + gnutls_strerror(rv) : "");
-      return;
-    }
-  }
-  if (!cert.empty() || !key.empty()) {
-    gnutls_datum_t c = Datum(cert);
-    gnutls_datum_t k = Datum(key);
-    rv = gnutls_certificate_set_x509_key_mem(cred_, &c, &k, GNUTLS_X509_FMT_PEM);
-    if (rv < 0) {
-      initError_ = std::string("TLS: cert/key: ") + gnutls_strerror(rv);
-      return;
-    }
-  }
-  gnutls_certificate_set_verify_function(cred_, [](gnutls_session_t session) -> int {
-    auto* check = static_cast<PeerCheck*>(gnutls_session_get_ptr(session));
-    return check == nullptr ? GNUTLS_E_CERTIFICATE_ERROR : VerifyPeerCertificate(session, check);
-  });
-  rv = gnutls_priority_init(&priority_, kPriority, nullptr);
+  int rv = gnutls_priority_init(&priority_, kPriority, nullptr);
   if (rv < 0) {
     initError_ = std::string("TLS: priority: ") + gnutls_strerror(rv);
     return;
@@ -176,7 +159,6 @@ Engine::Engine(const Napi::CallbackInfo& info, void* wrap) : env_(info.Env()), w
 
 Engine::~Engine() {
   if (priority_ != nullptr) gnutls_priority_deinit(priority_);
-  if (cred_ != nullptr) gnutls_certificate_free_credentials(cred_);
   if (teardown_) {
     emit_.SuppressDestruct();
     self_.SuppressDestruct();
@@ -476,6 +458,20 @@ Napi::Value Engine::StopAccepting(const Napi::CallbackInfo& info) {
     listenerOpen_ = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&listener_), OnHandleClosed);
   }
+  return info.Env().Undefined();
+}
+
+// setCredentials({ ca, cert, key }): handshakes from now on (accepted and dialled) use these;
+// sessions already set up keep the credentials they started with until they end. Throws, and
+// keeps the current ones, when the PEM does not load.
+Napi::Value Engine::SetCredentials(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsObject()) return Fail(info.Env(), "setCredentials({ ca, cert, key })");
+  Napi::Object o = info[0].As<Napi::Object>();
+  std::string error;
+  std::shared_ptr<Credentials> next =
+      Credentials::Load(GetString(o, "ca"), GetString(o, "cert"), GetString(o, "key"), VerifyPeer, &error);
+  if (!next) return Fail(info.Env(), "TLS: " + error);
+  cred_ = std::move(next);
   return info.Env().Undefined();
 }
 

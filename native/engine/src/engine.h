@@ -21,6 +21,7 @@
 #include <nghttp2/nghttp2.h>
 #include <uv.h>
 
+#include "../../src/credentials.h"
 #include "../../src/peer-cert.h"
 #include "../../src/socket-splice.h"
 
@@ -204,6 +205,9 @@ class Session {
   bool dirty_ = false;
   bool reading_ = false;
   gnutls_session_t tls_ = nullptr;
+  // The credentials tls_ was set up with, held until the session is deleted (after gnutls_deinit):
+  // the engine may have swapped its own for newer ones since (Engine::SetCredentials).
+  std::shared_ptr<Credentials> cred_;
   PeerCheck check_;
   bool handshakeDone_ = false;
   bool handshakeAnnounced_ = false;  // client: the handshake event went out (server SETTINGS seen)
@@ -257,7 +261,8 @@ class Engine {
 
   uv_loop_t* loop() const { return loop_; }
   const Settings& settings() const { return settings_; }
-  gnutls_certificate_credentials_t credentials() const { return cred_; }
+  // The credentials new handshakes use; a session keeps its own reference (Session::cred_).
+  const std::shared_ptr<Credentials>& credentials() const { return cred_; }
   gnutls_priority_t priority() const { return priority_; }
   bool requireClientCert() const { return requireClientCert_; }
   void Push(Event&& ev);
@@ -281,6 +286,7 @@ class Engine {
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value SetRef(const Napi::CallbackInfo& info);
   Napi::Value StopAccepting(const Napi::CallbackInfo& info);
+  Napi::Value SetCredentials(const Napi::CallbackInfo& info);
   Napi::Value SpliceFd(const Napi::CallbackInfo& info);
   Napi::Value SpliceStart(const Napi::CallbackInfo& info);
   Napi::Value SpliceConnect(const Napi::CallbackInfo& info);
@@ -313,7 +319,7 @@ class Engine {
   int openHandles_ = 0;
   Settings settings_;
   bool requireClientCert_ = true;
-  gnutls_certificate_credentials_t cred_ = nullptr;
+  std::shared_ptr<Credentials> cred_;
   gnutls_priority_t priority_ = nullptr;
   uint32_t nextId_ = 1;
   std::unordered_map<uint32_t, Session*> sessions_;

@@ -100,7 +100,8 @@ int Session::StartTls(const std::string& servername, const std::string& expected
     return -1;
   }
   gnutls_priority_set(tls_, engine_->priority());
-  gnutls_credentials_set(tls_, GNUTLS_CRD_CERTIFICATE, engine_->credentials());
+  cred_ = engine_->credentials();
+  gnutls_credentials_set(tls_, GNUTLS_CRD_CERTIFICATE, cred_->get());
   static const char kAlpn[] = "h2";
   gnutls_datum_t alpn{reinterpret_cast<unsigned char*>(const_cast<char*>(kAlpn)), 2};
   gnutls_alpn_set_protocols(tls_, &alpn, 1, GNUTLS_ALPN_MANDATORY);
