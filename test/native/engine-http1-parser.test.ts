@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
+import { createServer, type IncomingMessage } from 'node:http'
+import { connect, type AddressInfo } from 'node:net'
 import { describe, it } from 'node:test'
 import { loadEngine, type Http1ParserEvent, type Http1ParserLimits } from '../../native/engine.js'
 import { nativeSkip } from '../helpers/transports.js'
@@ -184,6 +186,87 @@ describe('native HTTP/1 request parser', { skip: SKIP }, () => {
     const inHead = parser()
     inHead.execute('GET / HT')
     assert.equal(only(inHead.finish(), 'error').status, 400)
+  })
+
+  it('refuses what Debian\'s llhttp 8.1 lets through and node\'s llhttp 9 does not, whole or split', () => {
+    const cases: Array<[string, string]> = [
+      ['GET / HTTP/1.1\nHost: a\r\n\r\n', 'HPE_STRICT'], // bare LF after the request line
+      ['GET / HTTP/1.1\r\nHost: a\r\n\rX', 'HPE_STRICT'], // "\r\n\r" + a byte as the end of the head
+      ['GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n b\r\n\r\n', 'HPE_STRICT'], // obs-fold
+      ['GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n\tb\r\n\r\n', 'HPE_STRICT'],
+      ['GET /caf\xe9 HTTP/1.1\r\nHost: a\r\n\r\n', 'HPE_INVALID_URL'], // non-ASCII target
+      ['GET /b?c=dHTTP/1.1\r\nHost: a\r\n\r\n', 'HPE_INVALID_VERSION'], // no version: HTTP/0.9
+      ['GET / HTTP/2.0\r\nHost: a\r\n\r\n', 'HPE_INVALID_VERSION'],
+      ['POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: 1\r\n x\r\n\r\n', 'HPE_STRICT'], // obs-fold in the trailers
+    ]
+    for (const [text, name] of cases) {
+      const input = Buffer.from(text, 'latin1')
+      const whole = parser().execute(input)
+      const err = only(whole, 'error')
+      assert.deepEqual([err.status, err.code, err.name], [400, 'E_BAD_REQUEST', name], JSON.stringify(text))
+      for (let cut = 1; cut < input.length; cut++) {
+        const p = parser()
+        assert.deepEqual(normalise(feedSplit(p.execute, input, [cut])), normalise(whole), `${JSON.stringify(text)} cut at ${cut}`)
+      }
+    }
+  })
+
+  it('values: trailing whitespace is not part of them, obs-text octets arrive as latin1', () => {
+    const head = only(parser().execute('GET / HTTP/1.1\r\nHost: a\r\nX-A:  v 1 \t\r\nX-B: caf\xe9\r\n\r\n'), 'head')
+    assert.deepEqual(head.headers, ['Host', 'a', 'X-A', 'v 1', 'X-B', 'caf\xe9'])
+  })
+
+  it('agrees with node:http (the JS path\'s parser) on which heads it takes and which it refuses', async () => {
+    const corpus = [
+      'GET / HTTP/1.1\r\nHost: a\r\n\r\n',
+      'GET /x?y=1 HTTP/1.0\r\nHost: a\r\nX-Obs: caf\xe9\r\n\r\n',
+      'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi',
+      'GET / HTTP/1.1\nHost: a\r\n\r\n',
+      'GET / HTTP/1.1\r\nHost: a\nX: 1\r\n\r\n',
+      'GET / HTTP/1.1\r\nHost: a\r\n\rX',
+      'GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n b\r\n\r\n',
+      'GET / HTTP/1.1\r\nHo st: a\r\n\r\n',
+      'GET / HTTP/1.1\r\nHost : a\r\n\r\n',
+      'GET / HTTP/1.1\r\nHost: a\r\n: x\r\n\r\n',
+      'GET /caf\xe9 HTTP/1.1\r\nHost: a\r\n\r\n',
+      'GET / HTTP/9.1\r\nHost: a\r\n\r\n',
+      'GE T / HTTP/1.1\r\nHost: a\r\n\r\n',
+      'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n',
+      'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n',
+      'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n',
+      'GET / HTTP/1.1\r\nHost: a\x00b\r\n\r\n',
+      `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'v'.repeat(300)}\r\n\r\n`,
+    ]
+    const limit = 256
+    let verdict: string | undefined
+    const server = createServer({ maxHeaderSize: limit }, (req: IncomingMessage, res) => {
+      verdict ??= 'accepted'
+      req.resume()
+      res.end()
+    })
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      verdict ??= err.code === 'HPE_HEADER_OVERFLOW' ? '431' : '400'
+      socket.destroy()
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as AddressInfo
+    try {
+      for (const text of corpus) {
+        verdict = undefined
+        await new Promise<void>((resolve) => {
+          const socket = connect(port, '127.0.0.1', () => socket.end(Buffer.from(text, 'latin1')))
+          const timer = setTimeout(() => socket.destroy(), 2000)
+          socket.on('data', () => {})
+          socket.on('error', () => {})
+          socket.on('close', () => { clearTimeout(timer); resolve() })
+        })
+        const first = parser({ maxHeaderBytes: limit }).execute(Buffer.from(text, 'latin1')).find((e) => e.kind === 'head' || e.kind === 'error')
+        const native = first === undefined ? 'none' : first.kind === 'head' ? 'accepted' : String(first.kind === 'error' ? first.status : '')
+        assert.equal(native, verdict ?? 'none', `native and node:http differ on ${JSON.stringify(text)}`)
+      }
+    } finally {
+      server.close()
+    }
   })
 
   it('bad limits are a TypeError naming the option', () => {

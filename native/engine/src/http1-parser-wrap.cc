@@ -25,11 +25,17 @@ class BodyCollector : public Http1BodySink {
   std::vector<std::vector<uint8_t>> chunks;
 };
 
+// Field bytes are octets, not UTF-8 (RFC 9110 §5.5 obs-text): they cross as latin1, one
+// character per byte, as node:http gives them.
+Napi::Value Latin1(Napi::Env env, const std::string& s) {
+  napi_value out;
+  if (napi_create_string_latin1(env, s.data(), s.size(), &out) != napi_ok) return env.Undefined();
+  return Napi::Value(env, out);
+}
+
 Napi::Array Strings(Napi::Env env, const std::vector<std::string>& list) {
   Napi::Array out = Napi::Array::New(env, list.size());
-  for (size_t i = 0; i < list.size(); i++) {
-    out.Set(static_cast<uint32_t>(i), Napi::String::New(env, list[i].data(), list[i].size()));
-  }
+  for (size_t i = 0; i < list.size(); i++) out.Set(static_cast<uint32_t>(i), Latin1(env, list[i]));
   return out;
 }
 
@@ -120,7 +126,7 @@ class Http1ParserWrap : public Napi::ObjectWrap<Http1ParserWrap> {
         const Http1Head& h = parser_->head();
         ev.Set("kind", "head");
         ev.Set("method", h.method);
-        ev.Set("target", h.target);
+        ev.Set("target", Latin1(env, h.target));
         ev.Set("versionMajor", h.versionMajor);
         ev.Set("versionMinor", h.versionMinor);
         ev.Set("headers", Strings(env, h.headers));

@@ -34,14 +34,34 @@ bool IsToken(const std::string& name) {
 
 }  // namespace
 
+uint64_t Http1RequestParser::ScanLineEnds(const uint8_t* p, size_t n, uint64_t base) {
+  for (size_t i = 0; i < n; i++) {
+    uint8_t c = p[i];
+    if (prevCr_ != (c == '\n')) return base + i;  // CR not followed by LF, or LF without CR
+    // A field line starting with whitespace: obs-fold (RFC 9112 §5.2), which llhttp 8.1 joins to
+    // the previous value and node's llhttp 9 refuses; refused here too.
+    if (lineStart_ && (c == ' ' || c == '\t')) return base + i;
+    prevCr_ = c == '\r';
+    lineStart_ = c == '\n';
+  }
+  return kNoViolation;
+}
+
+Http1RequestParser::Step Http1RequestParser::FailLineEnd(uint64_t at) {
+  return Fail(400, "E_BAD_REQUEST", "HPE_STRICT",
+              "a CR without LF, an LF without CR, or a folded field line (obs-fold) in a header section", at);
+}
+
 Http1RequestParser::Http1RequestParser(const Http1Limits& limits, Http1BodySink* sink)
     : limits_(limits), sink_(sink) {
   llhttp_settings_init(&settings_);
   settings_.on_message_begin = OnMessageBegin;
   settings_.on_url = OnUrl;
+  settings_.on_url_complete = OnUrlComplete;
   settings_.on_header_field = OnHeaderField;
   settings_.on_header_field_complete = OnHeaderFieldComplete;
   settings_.on_header_value = OnHeaderValue;
+  settings_.on_header_value_complete = OnHeaderValueComplete;
   settings_.on_headers_complete = OnHeadersComplete;
   settings_.on_body = OnBody;
   settings_.on_chunk_header = OnChunkHeader;
@@ -70,6 +90,10 @@ Http1RequestParser::Step Http1RequestParser::Execute(const uint8_t* data, size_t
     pause_ = Pause::kNone;
     llhttp_errno_t err = llhttp_execute(&parser_, reinterpret_cast<const char*>(at), feed);
     if (err == HPE_OK) {
+      if (section) {
+        uint64_t bad = ScanLineEnds(at, feed, offset_);
+        if (bad != kNoViolation) return FailLineEnd(bad);
+      }
       if (section) sectionBytes_ += feed;
       offset_ += feed;
       done += feed;
@@ -83,6 +107,24 @@ Http1RequestParser::Step Http1RequestParser::Execute(const uint8_t* data, size_t
     }
     const char* pos = llhttp_get_error_pos(&parser_);
     size_t used = pos == nullptr ? 0 : static_cast<size_t>(reinterpret_cast<const uint8_t*>(pos) - at);
+    if (section) {
+      // The first fault in byte order wins: a bad line end before llhttp's stop is reported, so
+      // the answer does not depend on where the reads were split.
+      uint64_t bad = ScanLineEnds(at, used, offset_);
+      if (bad == kNoViolation && prevCr_ && (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) &&
+          (pause_ == Pause::kHead || pause_ == Pause::kMessage || err == HPE_PAUSED_UPGRADE)) {
+        bad = offset_ + used;  // the section ended on a lone CR (llhttp 8.1 takes "\r\n\r" + any byte)
+      }
+      if (bad != kNoViolation) {
+        done += static_cast<size_t>(bad - offset_);
+        offset_ = bad;
+        Step failed = FailLineEnd(bad);
+        failed.consumed = done;
+        return failed;
+      }
+      prevCr_ = false;
+      lineStart_ = false;
+    }
     if (err == HPE_PAUSED_UPGRADE) {
       offset_ += used;
       done += used;
@@ -159,6 +201,12 @@ Http1RequestParser::Step Http1RequestParser::FromLlhttpError(llhttp_errno_t err,
                     std::to_string(limits_.maxHeaderCount) + " fields",
                 at);
   }
+  if (badTarget_) {
+    return Fail(400, "E_BAD_REQUEST", "HPE_INVALID_URL", "a control, space or non-ASCII octet in the request target", at);
+  }
+  if (badVersion_) {
+    return Fail(400, "E_BAD_REQUEST", "HPE_INVALID_VERSION", "not an HTTP/1.0 or HTTP/1.1 request line", at);
+  }
   if (badFieldName_) {
     return Fail(400, "E_BAD_REQUEST", "HPE_INVALID_HEADER_TOKEN",
                 "whitespace or a character that is not a token in a field name", at);
@@ -182,6 +230,20 @@ int Http1RequestParser::OnMessageBegin(llhttp_t* p) {
 
 int Http1RequestParser::OnUrl(llhttp_t* p, const char* at, size_t len) {
   Self(p)->head_.target.append(at, len);
+  return 0;
+}
+
+// Checked once the whole target is known (the same byte whatever the reads), so the answer does
+// not depend on the split. Debian's llhttp 8.1 takes octets >= 0x80 in a request target; node's
+// llhttp 9 and RFC 9112 §3.2 do not (a target is ASCII; anything else is percent-encoded).
+int Http1RequestParser::OnUrlComplete(llhttp_t* p) {
+  Http1RequestParser* self = Self(p);
+  for (unsigned char c : self->head_.target) {
+    if (c <= 0x20 || c >= 0x7f) {
+      self->badTarget_ = true;
+      return HPE_USER;
+    }
+  }
   return 0;
 }
 
@@ -217,8 +279,24 @@ int Http1RequestParser::OnHeaderValue(llhttp_t* p, const char* at, size_t len) {
   return 0;
 }
 
+// llhttp 8.1 leaves trailing whitespace in a value; it is not part of it (RFC 9110 §5.5), and
+// node:http drops it too.
+int Http1RequestParser::OnHeaderValueComplete(llhttp_t* p) {
+  std::string& value = Self(p)->fields().back();
+  size_t end = value.size();
+  while (end > 0 && (value[end - 1] == ' ' || value[end - 1] == '\t')) end--;
+  value.resize(end);
+  return 0;
+}
+
 int Http1RequestParser::OnHeadersComplete(llhttp_t* p) {
   Http1RequestParser* self = Self(p);
+  // HTTP/1.0 and 1.1 only: llhttp 8.1 also takes a request line with no version (HTTP/0.9) and
+  // other majors, which node's llhttp 9 refuses.
+  if (p->http_major != 1 || p->http_minor > 1) {
+    self->badVersion_ = true;
+    return HPE_USER;
+  }
   Http1Head& head = self->head_;
   head.method = llhttp_method_name(static_cast<llhttp_method_t>(p->method));
   head.versionMajor = p->http_major;

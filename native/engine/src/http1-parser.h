@@ -86,9 +86,11 @@ class Http1RequestParser {
 
   static int OnMessageBegin(llhttp_t* p);
   static int OnUrl(llhttp_t* p, const char* at, size_t len);
+  static int OnUrlComplete(llhttp_t* p);
   static int OnHeaderField(llhttp_t* p, const char* at, size_t len);
   static int OnHeaderFieldComplete(llhttp_t* p);
   static int OnHeaderValue(llhttp_t* p, const char* at, size_t len);
+  static int OnHeaderValueComplete(llhttp_t* p);
   static int OnHeadersComplete(llhttp_t* p);
   static int OnBody(llhttp_t* p, const char* at, size_t len);
   static int OnChunkHeader(llhttp_t* p);
@@ -96,6 +98,13 @@ class Http1RequestParser {
   static int OnChunkComplete(llhttp_t* p);
   static int OnMessageComplete(llhttp_t* p);
 
+  static constexpr uint64_t kNoViolation = ~uint64_t{0};
+  // Debian's llhttp 8.1 takes a bare LF as a line end and "\r\n\r" + any byte as the end of a
+  // head; node's llhttp 9 (the JS path) refuses both, as RFC 9112 §2.2 allows and smuggling
+  // defence needs. In a head or trailer section every CR must be followed by LF and every LF
+  // preceded by CR: returns the stream offset of the first byte that breaks it, or kNoViolation.
+  uint64_t ScanLineEnds(const uint8_t* p, size_t n, uint64_t base);
+  Step FailLineEnd(uint64_t at);
   Step Fail(int status, const char* code, const char* name, const std::string& reason, uint64_t offset);
   Step FromLlhttpError(llhttp_errno_t err, const uint8_t* data);
   std::vector<std::string>& fields() { return phase_ == Phase::kTrailers ? trailers_ : head_.headers; }
@@ -114,7 +123,11 @@ class Http1RequestParser {
   size_t extensionBytes_ = 0;
   bool inValue_ = false;         // the last field callback was a value
   bool tooManyFields_ = false;
+  bool prevCr_ = false;          // the last section byte scanned was a CR
+  bool lineStart_ = false;       // ... was the LF of a CRLF
   bool badFieldName_ = false;
+  bool badTarget_ = false;
+  bool badVersion_ = false;
   bool extensionsTooLarge_ = false;
   enum class Pause { kNone, kHead, kLastChunk, kMessage };
   Pause pause_ = Pause::kNone;   // which callback paused llhttp
