@@ -174,6 +174,8 @@ Http1RequestParser::Step Http1RequestParser::Finish() {
   // Between requests (nothing of the next one read yet) the close is clean.
   if (phase_ == Phase::kHead && sectionBytes_ == 0) return {Status::kNeedMore, 0};
   llhttp_errno_t err = llhttp_finish(&parser_);
+  // Only empty lines of the next request were read (RFC 9112 §2.2 lets a server skip them).
+  if (err == HPE_OK && phase_ == Phase::kHead) return {Status::kNeedMore, 0};
   if (err == HPE_OK) {
     return Fail(400, "E_BAD_REQUEST", "HPE_INVALID_EOF_STATE", "connection closed inside a request", offset_);
   }
