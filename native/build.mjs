@@ -2,7 +2,7 @@
 /**
  * Builds the optional native addons when their system libraries are installed, and otherwise
  * says so in one line each: the QUIC/HTTP/3 addon (native/binding.gyp: ngtcp2, nghttp3, GnuTLS)
- * and the native h2 engine (native/engine/binding.gyp: nghttp2, GnuTLS). Run from `npm install`
+ * and the native h2 engine (native/engine/binding.gyp: nghttp2, GnuTLS, llhttp's sources). Run from `npm install`
  * (prepare): it never fails the install. `--strict` (npm run native:build) exits non-zero when
  * an addon is not built. MESHGATE_SANITIZE=1 builds the engine with ASan + UBSan.
  */
@@ -34,6 +34,14 @@ const ADDONS = [
     directory: join(here, 'engine'),
     output: join(here, 'engine', 'build', 'Release', 'meshgate_engine.node'),
     libraries: { libnghttp2: 'libnghttp2-dev', gnutls: 'libgnutls28-dev' },
+    // llhttp has no pkg-config file: Debian's node-llhttp ships its C sources and header, which
+    // binding.gyp compiles in (the same variables override both places).
+    files: {
+      'node-llhttp': [
+        join(process.env.MESHGATE_LLHTTP_DIR ?? '/usr/share/llhttp', 'llhttp.c'),
+        join(process.env.MESHGATE_LLHTTP_INCLUDE ?? '/usr/share/include/llhttp', 'llhttp.h'),
+      ],
+    },
   },
 ]
 
@@ -53,6 +61,9 @@ function build (addon) {
   const missing = Object.entries(addon.libraries)
     .filter(([module]) => spawnSync('pkg-config', ['--exists', module], { stdio: 'ignore' }).status !== 0)
     .map(([, pkg]) => pkg)
+  for (const [pkg, paths] of Object.entries(addon.files ?? {})) {
+    if (!paths.every((path) => existsSync(path))) missing.push(pkg)
+  }
   if (missing.length > 0) return skip(addon, `missing ${missing.join(', ')}; apt-get install -y ${missing.join(' ')}`)
   let nodeGyp
   try {

@@ -1,13 +1,13 @@
 /**
  * The one loader of the native h2 engine addon (native/engine/build/Release/meshgate_engine.node):
  * HTTP/2 peer sessions over mutual TLS framed by libnghttp2 and encrypted by GnuTLS, with
- * CONNECT streams spliced to sockets natively. Its binding has the shape of the QUIC addon's
+ * CONNECT streams spliced to sockets natively, and its HTTP/1 request parser (llhttp). Its binding has the shape of the QUIC addon's
  * (native/index.ts), so native/quic.ts's session layer drives both. Nothing else loads the file.
  */
 import { loadAddon, type EmitFn, type RawEndpoint, type RawEndpointOptions } from './index.js'
 
 /** The apt packages the engine builds against (`native/build.mjs` checks them with pkg-config). */
-export const ENGINE_APT_PACKAGES = ['libnghttp2-dev', 'libgnutls28-dev', 'pkg-config'] as const
+export const ENGINE_APT_PACKAGES = ['libnghttp2-dev', 'libgnutls28-dev', 'node-llhttp', 'pkg-config'] as const
 
 export const ENGINE_INSTALL_HINT =
   `apt-get install -y ${ENGINE_APT_PACKAGES.join(' ')} g++ make python3 && npm run native:build`
@@ -22,9 +22,49 @@ export interface RawEngineOptions extends Omit<RawEndpointOptions, 'cc' | 'recvB
   prematureResetMinStreams?: number
 }
 
+/** Limits of one HTTP/1 request parser (native/engine/src/http1-parser.h). */
+export interface Http1ParserLimits {
+  /** Request line + fields + blank line, bytes (default 64 KiB); over it: 431. */
+  maxHeaderBytes?: number
+  /** Fields in a head or a trailer section (default 256); over it: 431. */
+  maxHeaderCount?: number
+}
+
+/** What the parser found in the bytes of one execute() or finish() call, in order. */
+export type Http1ParserEvent =
+  | {
+    kind: 'head'
+    method: string
+    target: string
+    versionMajor: number
+    versionMinor: number
+    /** Flat name/value pairs as received. */
+    headers: string[]
+    keepAlive: boolean
+    /** Upgrade (with Connection: upgrade) or CONNECT. */
+    upgrade: boolean
+    expectContinue: boolean
+    /** 0 none, 1 content-length, 2 chunked. */
+    body: 0 | 1 | 2
+    contentLength: number
+    headBytes: number
+  }
+  | { kind: 'body', data: Buffer }
+  | { kind: 'end', trailers: string[] }
+  | { kind: 'upgrade', rest: Buffer }
+  | { kind: 'error', status: 400 | 431, code: 'E_BAD_REQUEST' | 'E_HEADERS_TOO_LARGE', name: string, reason: string, offset: number }
+
+/** The engine's incremental HTTP/1 request parser (llhttp), one per app connection. */
+export interface Http1RequestParser {
+  execute: (bytes: Buffer) => Http1ParserEvent[]
+  /** The app closed its side: no event between requests, an error inside one. */
+  finish: () => Http1ParserEvent[]
+}
+
 export interface EngineBinding {
   Engine: new (options: RawEngineOptions, emit: EmitFn) => RawEndpoint
-  versions: { nghttp2: string, gnutls: string }
+  Http1RequestParser: new (limits?: Http1ParserLimits) => Http1RequestParser
+  versions: { nghttp2: string, gnutls: string, llhttp: string }
 }
 
 let cached: EngineBinding | undefined

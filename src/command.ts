@@ -235,7 +235,7 @@ async function doctor (): Promise<number> {
     import('./data-plane.js'),
   ])
   process.stdout.write(native.available
-    ? `native h2 engine: loads (nghttp2 ${native.versions.nghttp2}, GnuTLS ${native.versions.gnutls})\n`
+    ? `native h2 engine: loads (nghttp2 ${native.versions.nghttp2}, GnuTLS ${native.versions.gnutls}, llhttp ${native.versions.llhttp})\n`
     : `native h2 engine: not available (${native.reason.split('\n')[0] ?? ''}); to get it: ${native.installHint}\n`)
   const auto = selectDataPlane({ file: '(doctor)', dataPlane: 'auto' }, native)
   process.stdout.write(`data plane with dataPlane: auto (the default): ${auto.effective} (${auto.effective === 'native' ? 'the native h2 engine' : 'node:http2'})\n`)

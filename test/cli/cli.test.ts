@@ -110,7 +110,7 @@ test('doctor reports the native h2 engine and the data plane dataPlane: auto pic
   assert.equal(r.code, 0)
   const native = h2NativeAvailability()
   if (native.available) {
-    assert.ok(r.stdout.includes(`native h2 engine: loads (nghttp2 ${native.versions.nghttp2}, GnuTLS ${native.versions.gnutls})\n`), r.stdout)
+    assert.ok(r.stdout.includes(`native h2 engine: loads (nghttp2 ${native.versions.nghttp2}, GnuTLS ${native.versions.gnutls}, llhttp ${native.versions.llhttp})\n`), r.stdout)
   } else {
     assert.ok(r.stdout.includes(`native h2 engine: not available (${native.reason.split('\n')[0]}); to get it: ${native.installHint}\n`), r.stdout)
   }

@@ -33,3 +33,9 @@ test('MESHGATE_SKIP_NATIVE=1 skips the build', () => {
   assert.equal(run.status, 0)
   assert.match(run.stdout, /not built: MESHGATE_SKIP_NATIVE=1/)
 })
+
+test('without node-llhttp\'s sources the engine is skipped, naming the package', () => {
+  const run = spawnSync(process.execPath, [script], { env: { ...bare, MESHGATE_LLHTTP_DIR: '/nonexistent' }, encoding: 'utf8' })
+  assert.equal(run.status, 0)
+  assert.match(run.stdout, /native h2 engine not built: missing [^\n]*node-llhttp[^\n]*apt-get install -y [^\n]*node-llhttp/)
+})

@@ -8,7 +8,7 @@ import { resolveH2Options, type H2Options } from '../h2/options.js'
 
 /** Whether the engine addon loads here, and if not why. */
 export type H2NativeAvailability =
-  | { available: true, versions: { nghttp2: string, gnutls: string } }
+  | { available: true, versions: { nghttp2: string, gnutls: string, llhttp: string } }
   | { available: false, reason: string, installHint: string }
 
 let availability: H2NativeAvailability | undefined

@@ -1,6 +1,7 @@
 // meshgate_engine: Node-API entry point. Exports the Engine class (a thin JS wrapper forwarding
-// to engine.h) and the versions of the C libraries the addon was linked against.
+// to engine.h), the HTTP/1 request parser (http1-parser.h) and the versions of the C libraries the addon was linked against.
 #include <gnutls/gnutls.h>
+#include <llhttp.h>
 #include <napi.h>
 #include <nghttp2/nghttp2.h>
 
@@ -87,6 +88,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 void DetachEngineWrap(void* wrap) { static_cast<EngineWrap*>(wrap)->Detach(); }
 
 Napi::Value OriginalDst(const Napi::CallbackInfo& info);  // original-dst.cc
+Napi::Function Http1ParserClass(Napi::Env env);            // http1-parser-wrap.cc
 
 }  // namespace engine
 }  // namespace meshgate
@@ -96,9 +98,12 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", meshgate::engine::EngineWrap::Init(env));
   exports.Set("originalDst", Napi::Function::New(env, meshgate::engine::OriginalDst));
+  exports.Set("Http1RequestParser", meshgate::engine::Http1ParserClass(env));
   Napi::Object versions = Napi::Object::New(env);
   versions.Set("nghttp2", nghttp2_version(0)->version_str);
   versions.Set("gnutls", gnutls_check_version(nullptr));
+  versions.Set("llhttp", std::to_string(LLHTTP_VERSION_MAJOR) + "." + std::to_string(LLHTTP_VERSION_MINOR) + "." +
+                             std::to_string(LLHTTP_VERSION_PATCH));
   exports.Set("versions", versions);
   return exports;
 }
