@@ -264,11 +264,6 @@ class Engine {
   std::vector<Event>& events() { return events_; }
   void MarkDirty(Session* s);
   void Pump();  // flush dirty sessions, deliver events, reap dead sessions
-  // Runs Pump() at the loop's next idle phase, after every socket this poll found readable has
-  // been read: one flush (TLS records, one write) for all the tunnels that read in this turn.
-  void PumpSoon() {
-    if (!pumping_ && !closed_) uv_idle_start(&idle_, OnIdle);
-  }
   void SessionHandlesClosed(Session* s);
   static uint64_t NowMs() { return uv_hrtime() / 1000000; }
 

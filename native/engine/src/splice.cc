@@ -49,7 +49,7 @@ void Splice::Report(SpliceEnd end, uint64_t toPeer, uint64_t fromPeer, const std
   engine_->Push(Event{kEventSpliceClose, conn_, sid_, 0, end, {std::to_string(toPeer), std::to_string(fromPeer), reason}, {}});
 }
 
-void Splice::Pump() { engine_->PumpSoon(); }
+void Splice::Pump() { engine_->Pump(); }
 
 void Splice::OnStreamClosed(uint32_t h2code, bool sessionGone) {
   session_ = nullptr;
