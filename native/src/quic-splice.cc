@@ -53,9 +53,7 @@ void QuicSplice::Report(SpliceEnd end, uint64_t toPeer, uint64_t fromPeer, const
 // Only while attached: the endpoint may be gone once the connection is (Report always runs
 // while the connection lives, and wakes the pump itself).
 void QuicSplice::Pump() {
-  // Not at once: the endpoint's check handle pumps after every socket this poll found readable
-  // has been read, so the tunnels that read in one loop turn share the connection's packets.
-  if (conn_ != nullptr) endpoint_->Wake();
+  if (conn_ != nullptr) endpoint_->Pump();
 }
 
 }  // namespace meshgate
