@@ -11,9 +11,14 @@
 #include <gnutls/crypto.h>
 #include <netinet/in.h>
 #include <ngtcp2/ngtcp2_crypto.h>
+#include <fcntl.h>
 #include <netinet/udp.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
 #endif
@@ -156,7 +161,7 @@ Endpoint::Endpoint(const Napi::CallbackInfo& info, EndpointWrap* wrap) : env_(in
   int namelen = sizeof(local_);
   uv_udp_getsockname(&udp_, reinterpret_cast<sockaddr*>(&local_), &namelen);
   localLen_ = static_cast<socklen_t>(namelen);
-  rv = uv_udp_recv_start(&udp_, OnAlloc, OnRecv);
+  rv = StartGroReceive() ? 0 : uv_udp_recv_start(&udp_, OnAlloc, OnRecv);
   if (rv != 0) {
     initError_ = std::string("udp recv: ") + uv_strerror(rv);
     return;
@@ -183,6 +188,81 @@ void Endpoint::WrapperGone() {
   emit_.Reset();
   self_.Reset();
   async_.reset();
+}
+
+bool Endpoint::StartGroReceive() {
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&udp_), &fd) != 0) return false;
+  int on = 1;
+  if (setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on)) != 0) return false;  // old kernel: libuv reads
+  groFd_ = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (groFd_ < 0 || uv_poll_init_socket(loop_, &groPoll_, groFd_) != 0) {
+    if (groFd_ >= 0) close(groFd_);
+    groFd_ = -1;
+    on = 0;
+    setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on));
+    return false;
+  }
+  groPoll_.data = this;
+  ++openHandles_;
+  if (uv_poll_start(&groPoll_, UV_READABLE, OnGroReadable) != 0) {
+    // The idle poll handle is closed by Shutdown with the others; libuv reads, without GRO.
+    on = 0;
+    setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on));
+    return false;
+  }
+  return true;
+}
+
+void Endpoint::OnGroReadable(uv_poll_t* handle, int status, int) {
+  if (status < 0) return;
+  static_cast<Endpoint*>(handle->data)->ReadGro();
+}
+
+void Endpoint::ReadGro() {
+  mmsghdr msgs[kRxSlots];
+  iovec iov[kRxSlots];
+  sockaddr_storage addrs[kRxSlots];
+  alignas(cmsghdr) char control[kRxSlots][CMSG_SPACE(sizeof(int))];
+  // As libuv does per readiness: a bounded number of reads, so a flood cannot starve the loop
+  // (the pump and timers run between turns; level-triggered poll brings us back).
+  for (int round = 0; round < 4 && !closed_; ++round) {
+    for (size_t i = 0; i < kRxSlots; ++i) {
+      iov[i] = {rxbuf_.get() + i * kRxSlot, kRxSlot};
+      memset(&msgs[i], 0, sizeof(msgs[i]));
+      msgs[i].msg_hdr.msg_name = &addrs[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof(addrs[i]);
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_control = control[i];
+      msgs[i].msg_hdr.msg_controllen = sizeof(control[i]);
+    }
+    int n;
+    do {
+      n = recvmmsg(groFd_, msgs, kRxSlots, MSG_DONTWAIT, nullptr);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) return;  // EAGAIN (drained) or an error the next datagram will show again
+    for (int i = 0; i < n && !closed_; ++i) {
+      const msghdr& h = msgs[i].msg_hdr;
+      if ((h.msg_flags & MSG_TRUNC) != 0 || h.msg_namelen == 0) continue;
+      size_t len = msgs[i].msg_len;
+      size_t segment = len;
+      for (cmsghdr* cm = CMSG_FIRSTHDR(&h); cm != nullptr; cm = CMSG_NXTHDR(const_cast<msghdr*>(&h), cm)) {
+        if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
+          int gso = 0;
+          memcpy(&gso, CMSG_DATA(cm), sizeof(gso));
+          if (gso > 0) segment = static_cast<size_t>(gso);
+        }
+      }
+      const uint8_t* data = reinterpret_cast<const uint8_t*>(iov[i].iov_base);
+      const sockaddr* addr = reinterpret_cast<const sockaddr*>(&addrs[i]);
+      // Every datagram of a GRO train is `segment` bytes except maybe the last.
+      for (size_t off = 0; off < len && !closed_; off += segment) {
+        OnDatagram(data + off, std::min(segment, len - off), addr);
+      }
+    }
+    if (static_cast<size_t>(n) < kRxSlots) return;
+  }
 }
 
 void Endpoint::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
@@ -512,6 +592,14 @@ void Endpoint::Shutdown() {
   for (auto& entry : conns_) entry.second->dirty = false;
   dirty_.clear();
   Reap();
+  if (groFd_ >= 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&groPoll_), [](uv_handle_t* h) {
+      auto* self = static_cast<Endpoint*>(h->data);
+      close(self->groFd_);
+      self->groFd_ = -1;
+      self->HandleClosed();
+    });
+  }
   uv_close(reinterpret_cast<uv_handle_t*>(&udp_), OnHandleClosed);
   uv_close(reinterpret_cast<uv_handle_t*>(&idle_), OnHandleClosed);
   uv_close(reinterpret_cast<uv_handle_t*>(&check_), OnHandleClosed);

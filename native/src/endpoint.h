@@ -66,7 +66,9 @@ class Endpoint {
 
   static constexpr size_t kMaxPacket = 1500;
   static constexpr size_t kMaxBatch = 44;  // packets per sendmsg (GSO keeps it under 64 KB)
-  static constexpr size_t kRxBuffer = 20 * 65536;  // recvmmsg: 20 datagrams in 64 KB slots
+  static constexpr size_t kRxSlots = 20;
+  static constexpr size_t kRxSlot = 65536;
+  static constexpr size_t kRxBuffer = kRxSlots * kRxSlot;  // recvmmsg: 20 datagrams in 64 KB slots
   static constexpr size_t kTxBuffer = kMaxBatch * kMaxPacket + kMaxPacket;
   static constexpr size_t kCidLen = 16;
 
@@ -100,6 +102,13 @@ class Endpoint {
   void Reap();
   void SendQueued(const sockaddr* remote, const uint8_t* data, size_t total, size_t segment);
 
+  // UDP GRO (Linux ≥ 5.0): the kernel hands over up to 64 KB of same-sized datagrams at once
+  // (on loopback a peer's GSO send arrives unsplit), so one recvmmsg(2) slot may carry dozens
+  // of QUIC packets; the cmsg says where each ends. libuv's receive path passes no cmsg, so with
+  // GRO the socket is read here, through a second descriptor (dup) that only this poll watches.
+  bool StartGroReceive();
+  void ReadGro();
+  static void OnGroReadable(uv_poll_t* handle, int status, int events);
   static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void OnRecv(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr,
                      unsigned flags);
@@ -119,6 +128,8 @@ class Endpoint {
   uv_udp_t udp_;
   uv_idle_t idle_;
   uv_check_t check_;
+  uv_poll_t groPoll_;
+  int groFd_ = -1;  // the dup'd descriptor groPoll_ watches; closed once the poll handle has closed
   int openHandles_ = 0;
   bool closing_ = false;
   bool closed_ = false;

@@ -147,6 +147,37 @@ void SocketSplice::OnBodyTaken() {
   if (attached_ && QueuedToPeer() < lowWater_) ReadStart();
 }
 
+namespace {
+
+// Batch buffers of written socket writes, kept for the next batch of any splice on this thread.
+// A fresh 256 KB vector per batch is above malloc's mmap/trim thresholds: every batch paid page
+// faults and zeroing of new pages, then returned them to the kernel (perf: ~12 % of a native h2
+// tunnel's CPU). A few buffers cover the splices that are busy at once; the cap bounds what an
+// idle process keeps (kPoolBuffers × kPoolMaxCapacity).
+constexpr size_t kBatchReserve = 256 * 1024;
+constexpr size_t kPoolBuffers = 4;
+constexpr size_t kPoolMaxCapacity = 512 * 1024;
+thread_local std::vector<std::vector<uint8_t>> batchPool;
+
+std::vector<uint8_t> AcquireBatch() {
+  if (!batchPool.empty()) {
+    std::vector<uint8_t> v = std::move(batchPool.back());
+    batchPool.pop_back();
+    return v;
+  }
+  std::vector<uint8_t> v;
+  v.reserve(kBatchReserve);
+  return v;
+}
+
+void ReleaseBatch(std::vector<uint8_t>&& v) {
+  if (batchPool.size() >= kPoolBuffers || v.capacity() < kBatchReserve || v.capacity() > kPoolMaxCapacity) return;
+  v.clear();
+  batchPool.push_back(std::move(v));
+}
+
+}  // namespace
+
 void SocketSplice::OnPeerData(const uint8_t* data, size_t len) {
   lastActivityMs_ = NowMs();
   fromPeer_ += len;
@@ -155,7 +186,7 @@ void SocketSplice::OnPeerData(const uint8_t* data, size_t len) {
     return;
   }
   if (batch_.empty()) {
-    batch_.reserve(256 * 1024);
+    if (batch_.capacity() < kBatchReserve) batch_ = AcquireBatch();
     if (attached_) NoteBatch();
   }
   batch_.insert(batch_.end(), data, data + len);
@@ -188,6 +219,7 @@ void SocketSplice::OnWrite(uv_write_t* req, int status) {
   auto* w = static_cast<SocketWrite*>(req->data);
   SocketSplice* self = w->splice;
   size_t len = w->bytes.size();
+  ReleaseBatch(std::move(w->bytes));
   delete w;
   self->writesPending_ -= len;
   if (status == UV_ECANCELED || self->closing_) return;

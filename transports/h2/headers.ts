@@ -1,8 +1,15 @@
 // Header translation between the contract's HeaderMap / RequestHead and node:http2 header objects.
-import { constants, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2'
+// Types only: the h3 transport shares these helpers, and a runtime import of node:http2 here
+// made every h3-only process load node:http2 and node:tls (~1.4 MB of RSS) for five strings.
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2'
 import type { HeaderMap, RequestHead, ResponseHead } from '../contract.js'
 
-const { HTTP2_HEADER_METHOD, HTTP2_HEADER_AUTHORITY, HTTP2_HEADER_PATH, HTTP2_HEADER_SCHEME, HTTP2_HEADER_STATUS } = constants
+// RFC 9113 §8.3 pseudo-headers: the values of node:http2's constants of the same names.
+const HTTP2_HEADER_METHOD = ':method'
+const HTTP2_HEADER_AUTHORITY = ':authority'
+const HTTP2_HEADER_PATH = ':path'
+const HTTP2_HEADER_SCHEME = ':scheme'
+const HTTP2_HEADER_STATUS = ':status'
 /** RFC 8441 §4 pseudo-header (absent from @types/node's constants). */
 const HTTP2_HEADER_PROTOCOL = ':protocol'
 
