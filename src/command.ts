@@ -60,6 +60,9 @@ Usage:
                              job); "meshgate redirect --help"
   meshgate inject FILE       print FILE's Kubernetes Deployments with the meshgate sidecar, its
                              init container and volumes added ("-" reads stdin)
+  meshgate k8s-secrets SA... print the Secrets of a mesh's identity (CA certificate, one
+                             certificate per service account) from a dev CA, for kubectl apply;
+                             "meshgate k8s-secrets --help"
   meshgate help              print this text
 
 Options:
@@ -87,7 +90,7 @@ Exit status:
 class UsageError extends Error {}
 
 interface Options {
-  command: 'run' | 'check' | 'doctor' | 'help' | 'version' | 'interop' | 'top' | 'redirect' | 'inject'
+  command: 'run' | 'check' | 'doctor' | 'help' | 'version' | 'interop' | 'top' | 'redirect' | 'inject' | 'k8s-secrets'
   config: string
   /** interop: its own arguments, parsed by the runner. */
   rest?: string[]
@@ -100,6 +103,7 @@ function parseCommandLine (argv: string[]): Options {
   if (argv[0] === 'top') return { command: 'top', config: DEFAULT_CONFIG, rest: argv.slice(1) }
   if (argv[0] === 'redirect') return { command: 'redirect', config: DEFAULT_CONFIG, rest: argv.slice(1) }
   if (argv[0] === 'inject') return { command: 'inject', config: DEFAULT_CONFIG, rest: argv.slice(1) }
+  if (argv[0] === 'k8s-secrets') return { command: 'k8s-secrets', config: DEFAULT_CONFIG, rest: argv.slice(1) }
   let parsed
   try {
     parsed = parseArgs({
@@ -385,6 +389,8 @@ async function main (argv: string[]): Promise<number> {
       return (await import('./redirect/command.js')).runRedirect(options.rest ?? [])
     case 'inject':
       return await (await import('./inject/command.js')).runInject(options.rest ?? [])
+    case 'k8s-secrets':
+      return await (await import('./deploy/command.js')).runK8sSecrets(options.rest ?? [])
     case 'check':
       return await check(resolve(options.config))
     case 'run':

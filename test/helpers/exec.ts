@@ -3,9 +3,9 @@ import { spawn } from 'node:child_process'
 
 export interface RunResult { code: number | null, stdout: string, stderr: string }
 
-export async function run (command: string, args: string[], options: { input?: Buffer | string, timeoutMs?: number } = {}): Promise<RunResult> {
+export async function run (command: string, args: string[], options: { input?: Buffer | string, timeoutMs?: number, env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
   return await new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], ...(options.env !== undefined ? { env: options.env } : {}) })
     const out: Buffer[] = []
     const err: Buffer[] = []
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000)
