@@ -1,13 +1,15 @@
 // Plugins on routes, through a real pair with plugins built at test time from the SDK: a route's
 // chain runs only on the requests matched to it, after the listener's chain (request) and before
 // it (response); a listener's plugin that sets a header steers the request to a route; a route
-// whose plugin traps fails only its own requests, and the other routes go on.
+// whose plugin traps fails only its own requests, and the other routes go on; a route's local-reply
+// plugin denies only that route's requests, and its log line reaches meshgate's log.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import { startPair, type Pair } from '../helpers/pair.js'
 import { DATA_PLANES } from '../helpers/transports.js'
 import { builtPlugins, pluginYaml } from '../helpers/plugins.js'
+import { captureLog, until, type CapturedLog } from '../discovery/log-capture.js'
 
 interface Reply { status: number, headers: http.IncomingHttpHeaders, body: string }
 
@@ -34,6 +36,9 @@ const routes = (): string => `routes:
   - name: plugged
     match: [{ path: { prefix: /plugged } }]
     plugins: [${pluginYaml('add-header', 'config: on-route')}, ${pluginYaml('read-properties')}]
+  - name: private
+    match: [{ path: { prefix: /private } }]
+    plugins: [${pluginYaml('deny-without-token', 'config: s3cret')}]
   - name: trapping
     match: [{ path: { prefix: /trap } }]
     plugins: [${pluginYaml('trap', 'maxTraps: 2')}]
@@ -47,10 +52,13 @@ before(async () => { await builtPlugins() }, { timeout: 310_000 })
 for (const plane of DATA_PLANES) {
   describe(`plugins on routes (${plane.name} data path)`, { skip: plane.skip }, () => {
     let pair: Pair
+    let log: CapturedLog
     before(async () => {
       await builtPlugins()
+      log = captureLog('info')
       pair = await startPair({
         dataPlane: plane.name,
+        clientLogger: log.logger,
         webExtra: routes(),
         // The `plugged` listener: its own plugins, one of which steers every request to `steered`
         // unless a route before it matched.
@@ -77,6 +85,16 @@ for (const plane of DATA_PLANES) {
       assert.equal(plain.headers['x-plugin'], undefined, 'the plain route runs no plugin')
       assert.equal(plain.headers['x-prop-xds-route_name'], undefined)
       assert.equal(serviceOf(plain), 'meshgate-demo')
+    })
+
+    test('a route\'s local-reply plugin denies only that route\'s requests without the token, and logs through meshgate', async () => {
+      const denied = await request(pair.appPort, '/private/x')
+      assert.equal(denied.status, 401)
+      assert.equal(denied.body, 'a bearer token is required\n')
+      const allowed = await request(pair.appPort, '/private/x', { headers: { authorization: 'Bearer s3cret' } })
+      assert.equal(allowed.status, 200)
+      assert.equal((await request(pair.appPort, '/elsewhere')).status, 200, 'no token needed elsewhere')
+      await until(() => log.lines.some((l) => l.plugin === 'deny-without-token' && l.msg === 'denied /private/x: no valid token' && l.route === 'private'), 5_000, 'the plugin\'s log line')
     })
 
     test('a route\'s body plugin rewrites the request and response bodies of that route only', async () => {
