@@ -1,7 +1,8 @@
 // Plugins on routes, through a real pair with plugins built at test time from the SDK: a route's
 // chain runs only on the requests matched to it, after the listener's chain (request) and before
 // it (response); a listener's plugin that sets a header steers the request to a route; a route
-// whose plugin traps fails only its own requests, and the other routes go on; a route's local-reply
+// whose plugin traps, loops forever or allocates without bound fails only its own requests, and
+// the other routes go on meanwhile and after; a route's local-reply
 // plugin denies only that route's requests, and its log line reaches meshgate's log.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -39,6 +40,12 @@ const routes = (): string => `routes:
   - name: private
     match: [{ path: { prefix: /private } }]
     plugins: [${pluginYaml('deny-without-token', 'config: s3cret')}]
+  - name: looping
+    match: [{ path: { prefix: /loop } }]
+    plugins: [${pluginYaml('loop-forever', 'callTimeoutMs: 1s')}]
+  - name: hungry
+    match: [{ path: { prefix: /alloc } }]
+    plugins: [${pluginYaml('allocate-forever', 'maxMemory: 1MiB')}]
   - name: trapping
     match: [{ path: { prefix: /trap } }]
     plugins: [${pluginYaml('trap', 'maxTraps: 2')}]
@@ -124,6 +131,28 @@ for (const plane of DATA_PLANES) {
       assert.equal(reply.headers['x-plugin'], 'steered-route, on-listener')
       assert.equal(reply.headers['x-prop-xds-route_name'], 'steered')
       assert.equal(serviceOf(reply), 'route-rewrote')
+    })
+
+    test('a plugin looping forever on one route fails only its request; the other routes answer meanwhile', async () => {
+      let loopDone = false
+      const looping = request(pair.appPort, '/loop')
+      looping.finally(() => { loopDone = true }).catch(() => {})
+      assert.equal((await request(pair.appPort, '/elsewhere')).status, 200)
+      assert.equal((await request(pair.appPort, '/plugged')).headers['x-plugin'], 'on-route')
+      assert.equal(loopDone, false, 'the other routes answered while the looping route\'s VM was stuck')
+      const stuck = await looping
+      assert.equal(stuck.status, 500)
+      assert.equal(stuck.headers['meshgate-error'], 'E_PLUGIN')
+      assert.match(stuck.body, /loop-forever.*ran past its budget of 1000 ms/)
+    })
+
+    test('a plugin allocating without bound on one route hits its memory limit; the other routes go on', async () => {
+      const hungry = await request(pair.appPort, '/alloc')
+      assert.equal(hungry.status, 500)
+      assert.equal(hungry.headers['meshgate-error'], 'E_PLUGIN')
+      assert.match(hungry.body, /allocate-forever.*trapped/)
+      assert.equal((await request(pair.appPort, '/elsewhere')).status, 200)
+      assert.equal((await request(pair.appPort, '/plugged')).headers['x-plugin'], 'on-route')
     })
 
     test('a trapping plugin on one route fails only that route\'s requests, then is disabled; the other routes go on', async () => {
