@@ -11,6 +11,9 @@ import { startPair, type Pair } from '../helpers/pair.js'
 import { DATA_PLANES } from '../helpers/transports.js'
 import { builtPlugins, pluginYaml } from '../helpers/plugins.js'
 import { captureLog, until, type CapturedLog } from '../discovery/log-capture.js'
+import { parseConfig } from '../../src/config/load.js'
+import { policyFor } from '../../src/route/from-config.js'
+import { noopRouteObserver } from '../../src/route/policy.js'
 
 interface Reply { status: number, headers: http.IncomingHttpHeaders, body: string }
 
@@ -131,6 +134,28 @@ for (const plane of DATA_PLANES) {
       assert.equal(reply.headers['x-plugin'], 'steered-route, on-listener')
       assert.equal(reply.headers['x-prop-xds-route_name'], 'steered')
       assert.equal(serviceOf(reply), 'route-rewrote')
+    })
+
+    test('a reloaded route table reaches the listener with plugins too, and a route keeps its plugins by name', async () => {
+      const outbound = pair.client.outbound
+      assert.ok(outbound !== undefined)
+      const before = outbound.policy
+      // The same routes, `plugged` now matching /moved only: a reload (proxy.ts) builds this.
+      const next = parseConfig(`services:
+  web:
+    endpoints: [{ peer: "127.0.0.1:1", identity: "spiffe://x.test/ns/default/sa/web", target: "127.0.0.1:1" }]
+    ${routes().replace('prefix: /plugged', 'prefix: /moved').split('\n').join('\n    ')}
+`, '/tmp/live.yaml')
+      outbound.policy = policyFor(next, noopRouteObserver, before, outbound.routePlugins)
+      try {
+        const moved = await request(pair.pluginPort, '/moved')
+        assert.equal(moved.headers['x-plugin'], 'on-route, on-listener', 'the route\'s chain loaded at start, on its new match')
+        assert.equal(moved.headers['x-prop-xds-route_name'], 'plugged, plugged')
+        const old = await request(pair.pluginPort, '/plugged')
+        assert.equal(old.headers['x-prop-xds-route_name'], 'steered', 'the old match is gone on the listener with plugins too')
+      } finally {
+        outbound.policy = before
+      }
     })
 
     test('a plugin looping forever on one route fails only its request; the other routes answer meanwhile', async () => {
