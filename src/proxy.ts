@@ -294,6 +294,8 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
         import('./outbound/role.js'), import('./multicluster/failover-picker.js'), import('./route/from-config.js'),
       ])
       const tls = await readTlsMaterial(config.outbound.tls)
+      const { RoutePlugins } = await import('./route/route-plugins.js')
+      const routePlugins = await RoutePlugins.load(config.services, { logger: logger.child({ component: 'route-plugins' }), observer: metrics.pluginObserver })
       outbound = await startOutboundRole({
         config: config.outbound,
         services: config.services,
@@ -307,7 +309,8 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
         logger,
         remote,
         pluginObserver: metrics.pluginObserver,
-        policy: policyFor(config, metrics.routeCounters, undefined),
+        policy: policyFor(config, metrics.routeCounters, undefined, routePlugins),
+        routePlugins,
         ...(config.outbound.listeners.some((l) => l.originalDestination === true)
           ? { originalDestination: (await import('../transports/original-dst.js')).originalDestinationReader(), endpointsOf: (s: string) => discovery?.directory.endpoints(s) ?? [] }
           : {}),
@@ -375,7 +378,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
   const reload = (next: MeshConfig): string[] => {
     const { needsRestart } = reloadModule
     const restart = needsRestart(current, next)
-    if (outbound !== undefined) outbound.policy = policyFor(next, metrics.routeCounters, outbound.policy)
+    if (outbound !== undefined) outbound.policy = policyFor(next, metrics.routeCounters, outbound.policy, outbound.routePlugins)
     inbound?.setRateLimit(next.inbound?.rateLimit)
     if (next.log.level !== current.log.level) logger.level = next.log.level
     if (restart.length > 0) logger.warn({ paths: restart }, `config changes that need a restart were not applied: ${restart.join(', ')}`)

@@ -3,8 +3,8 @@
  * editors' atomic renames are seen too) and reread on SIGHUP. A new config that does not load is
  * refused as a whole: every problem is logged as `meshgate check` prints it, and the old config
  * stays. A good one is applied to what can change in place (routes, splits, retries, timeouts and
- * budgets of routes; inbound rate limits); anything else it changes is named in one warning, as
- * needing a restart. Requests in flight keep the policy they started with.
+ * budgets of routes; inbound rate limits); anything else it changes (a route's plugins among
+ * them) is named in one warning, as needing a restart. Requests in flight keep the policy they started with.
  */
 import { watch, type FSWatcher } from 'node:fs'
 import { basename, dirname } from 'node:path'
@@ -38,7 +38,27 @@ export function needsRestart (current: MeshConfig, next: MeshConfig): string[] {
       changed.push(key)
     }
   }
+  changed.push(...routePluginChanges(current, next))
   return changed
+}
+
+/**
+ * Routes whose plugins differ (a route's chain is loaded at start: route-plugins.ts), as
+ * `services.<service>.routes.<route>.plugins`.
+ */
+function routePluginChanges (current: MeshConfig, next: MeshConfig): string[] {
+  const pluginsOf = (c: MeshConfig): Map<string, string> => {
+    const out = new Map<string, string>()
+    for (const [service, s] of Object.entries(c.services)) {
+      for (const r of s.routes ?? []) {
+        if (r.plugins !== undefined && r.plugins.length > 0) out.set(`services.${service}.routes.${r.name}.plugins`, JSON.stringify(r.plugins))
+      }
+    }
+    return out
+  }
+  const a = pluginsOf(current)
+  const b = pluginsOf(next)
+  return [...new Set([...a.keys(), ...b.keys()])].filter((path) => a.get(path) !== b.get(path))
 }
 
 export interface ConfigWatch {

@@ -1,14 +1,15 @@
 // read-properties: reads the host's properties (request path and method, caller and callee
 // identity, route, service, direction) and reports them as `x-prop-*` response headers, with a
 // request count kept in shared data (`x-request-count`) and the root's tick count (`x-ticks`).
+// The route is read with the response: a listener's plugins run before the request is routed.
 export * from '@solo-io/proxy-runtime/proxy'
 import { RootContext, Context, registerRootContext, FilterHeadersStatusValues, stream_context } from '@solo-io/proxy-runtime'
 import { set_tick_period_milliseconds } from '@solo-io/proxy-runtime/runtime'
 import { incrementShared } from './lib/shared'
 import { propertyOrEmpty } from './lib/property'
 
-const REQUEST_PHASE: string[] = ['request.path', 'request.method', 'source.principal', 'xds.route_name', 'meshgate.service', 'meshgate.direction', 'plugin_name']
-const RESPONSE_PHASE: string[] = ['destination.principal', 'response.code']
+const REQUEST_PHASE: string[] = ['request.path', 'request.method', 'source.principal', 'meshgate.service', 'meshgate.direction', 'plugin_name']
+const RESPONSE_PHASE: string[] = ['destination.principal', 'response.code', 'xds.route_name']
 
 function property (name: string): string {
   return propertyOrEmpty(name)

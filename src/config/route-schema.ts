@@ -2,8 +2,9 @@
  * The schema of traffic policy: a service's `routes` and `retryBudget`, and the inbound
  * `rateLimit`. Every problem is reported with its YAML path: a regex that does not compile (with
  * the engine's reason), a path match with none or two of exact/prefix/regex, backends whose
- * weights sum to 0, route names used twice.
+ * weights sum to 0, route names used twice, a route's `plugins:` entry whose module is missing.
  */
+import { pluginList } from './plugin-schema.js'
 import type {
   BackendConfig, NamedMatch, PathMatch, RateLimitConfig, RetryBudgetConfig, RetryConfig, RouteConfig, RouteMatchConfig,
 } from './route-types.js'
@@ -158,13 +159,14 @@ const route = (index: number): Schema<RouteConfig> => refine(object({
   backends: withDefault(backends(), []),
   retry: optional(retry),
   timeouts: withDefault(object({ requestMs: optional(duration(0)), perTryMs: optional(duration(1)) }), {}),
+  plugins: optional(pluginList),
 }), (r) => ({ ...r, name: r.name ?? `route-${index}` }))
 
 /** A service's routes: each item checked, names unique. */
 export const routes: Schema<RouteConfig[]> = {
-  expected: 'a list of routes (name, match, backends, retry, timeouts)',
+  expected: 'a list of routes (name, match, backends, retry, timeouts, plugins)',
   parse: (value, path, ctx) => {
-    if (!Array.isArray(value)) return fail(ctx, path, value, 'a list of routes (name, match, backends, retry, timeouts)')
+    if (!Array.isArray(value)) return fail(ctx, path, value, 'a list of routes (name, match, backends, retry, timeouts, plugins)')
     const out: RouteConfig[] = []
     let ok = true
     const names = new Map<string, number>()

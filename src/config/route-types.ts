@@ -1,9 +1,10 @@
 /**
  * The validated shape of traffic policy in a config: a service's routes (Gateway API HTTPRoute /
  * GRPCRoute in spirit), their weighted backends, retries and timeouts, and the retry budget.
- * Re-exported by types.ts; kept apart so that the route type can grow (e.g. per-route plugins)
- * without touching the rest of the config's types.
+ * Re-exported by types.ts; kept apart so that the route type can grow without touching the rest
+ * of the config's types.
  */
+import type { PluginConfig } from './types.js'
 
 /** How a string is compared: exactly, or by a regular expression (searched, anchor it yourself). */
 export type StringMatch = { exact: string } | { regex: string }
@@ -80,6 +81,11 @@ export interface RouteConfig {
   backends: BackendConfig[]
   retry?: RetryConfig
   timeouts: RouteTimeouts
+  /**
+   * Proxy-Wasm plugins run only on the requests matched to this route, after the listener's
+   * (docs/plugins.md has the order); absent or empty: none, and no plugin step for the route.
+   */
+  plugins?: PluginConfig[]
 }
 
 /** Linkerd-style budget: retries ≤ minPerSecond·ttl + ratio·requests over any ttl window. */

@@ -8,8 +8,8 @@ import type { Readable } from 'node:stream'
 import type { Timeouts } from '../config/types.js'
 import { MeshError } from '../../core/errors.js'
 import { endToEndHeaders, forwardableTrailers } from '../http/headers.js'
-import type { HeaderMap, InboundExchange, ResponseHead } from '../../transports/contract.js'
-import type { DeliveryTarget, UpstreamResponse } from './http1-upstream.js'
+import type { HeaderMap, ResponseHead } from '../../transports/contract.js'
+import type { Delivery, DeliveryTarget, UpstreamResponse } from './http1-upstream.js'
 import { upstreamError } from './upstream-errors.js'
 
 let http2Module: typeof Http2 | undefined
@@ -57,7 +57,7 @@ export class H2cUpstream {
    * Sends the exchange to `address`; `to` gets the workload's response head or a MeshError.
    * `headers` becomes the request's (the pseudo-headers are set on it): the caller made it for this.
    */
-  deliver (exchange: InboundExchange, address: string, headers: HeaderMap, to: DeliveryTarget): void {
+  deliver (exchange: Delivery, address: string, headers: HeaderMap, to: DeliveryTarget): void {
     // The session is usually open: no promise for it then.
     const open = this.#openSession(address)
     if (open !== undefined) {
@@ -67,7 +67,7 @@ export class H2cUpstream {
     this.#connect(address).then((session) => this.#send(session, exchange, address, headers, to), (err: unknown) => to.failed(upstreamError(err, address)))
   }
 
-  #send (session: ClientHttp2Session, exchange: InboundExchange, address: string, headers: HeaderMap, to: DeliveryTarget): void {
+  #send (session: ClientHttp2Session, exchange: Delivery, address: string, headers: HeaderMap, to: DeliveryTarget): void {
     headers[':method'] = exchange.head.method
     headers[':path'] = exchange.head.path
     headers[':authority'] = exchange.head.authority
@@ -79,7 +79,7 @@ export class H2cUpstream {
       to.failed(upstreamError(err, address))
       return
     }
-    if (exchange.hasBody) exchange.body.pipe(stream)
+    if (exchange.hasBody) pipeBody(exchange.body, stream)
     if (this.#timeouts.idleMs > 0) stream.setTimeout(this.#timeouts.idleMs, onIdle)
     const delivery = new H2cDelivery(stream, address, to)
     delivery.start()
@@ -95,6 +95,25 @@ export class H2cUpstream {
 }
 
 const kDelivery = Symbol('meshgate.inbound.h2c')
+const kTo = Symbol('meshgate.inbound.h2c.body')
+
+type PipedBody = Readable & { [kTo]?: ClientHttp2Stream }
+
+/**
+ * Pipes the request body to the workload's stream; a body that fails (the peer reset it, a plugin
+ * failed on it) resets the stream with its error, which fails the delivery (pipe() alone would
+ * leave the stream open, waiting for the rest).
+ */
+function pipeBody (body: PipedBody, stream: ClientHttp2Stream): void {
+  body[kTo] = stream
+  body.once('error', onBodyError)
+  body.pipe(stream)
+}
+
+function onBodyError (this: PipedBody, err: Error): void {
+  const stream = this[kTo]
+  if (stream !== undefined && !stream.destroyed) stream.destroy(err)
+}
 
 type DeliveryStream = ClientHttp2Stream & { [kDelivery]?: H2cDelivery }
 

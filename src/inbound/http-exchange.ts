@@ -14,7 +14,7 @@ import { endToEndHeaders, headerValue, REQUEST_ID_HEADER } from '../http/headers
 import type { Telemetry } from '../telemetry.js'
 import { WIRE_HEADERS, type InboundExchange } from '../../transports/contract.js'
 import type { H2cUpstream } from './h2c-upstream.js'
-import type { DeliveryTarget, Http1Upstream, UpstreamResponse } from './http1-upstream.js'
+import type { Delivery, DeliveryTarget, Http1Upstream, UpstreamResponse } from './http1-upstream.js'
 import type { RateLimiter } from './rate-limit.js'
 import { deliveryProtocol, type TargetTable } from './targets.js'
 import type { PluginChain } from '../plugins/plugin-chain.js'
@@ -80,9 +80,9 @@ class InboundHttpExchange implements DeliveryTarget, PluginExchange {
       headers[WIRE_HEADERS.clientId] = exchange.caller
       const protocol = deliveryProtocol(target, headerValue(requestHeaders, WIRE_HEADERS.origProto))
       if (ctx.plugins !== undefined) {
-        pluginRequestHead(ctx.plugins, ctx.identity ?? '', this, target.address, headers, (h) => {
+        pluginRequestHead(ctx.plugins, ctx.identity ?? '', this, target.address, headers, (h, request) => {
           h[WIRE_HEADERS.clientId] = exchange.caller
-          this.deliverTo(protocol, target.address, h)
+          this.deliverTo(protocol, target.address, h, request)
         })
         return
       }
@@ -92,12 +92,13 @@ class InboundHttpExchange implements DeliveryTarget, PluginExchange {
     }
   }
 
-  deliverTo (protocol: 'http1' | 'http2', address: string, headers: ReturnType<typeof endToEndHeaders>): void {
+  /** Delivers `request` (the exchange itself, or what the plugins made of it). */
+  deliverTo (protocol: 'http1' | 'http2', address: string, headers: ReturnType<typeof endToEndHeaders>, request: Delivery = this.exchange): void {
     try {
-      const { ctx, exchange } = this
+      const { ctx } = this
       // Callbacks, not a promise: see DeliveryTarget.
-      if (protocol === 'http1') ctx.http1.deliver(exchange, address, headers, this)
-      else ctx.h2c.deliver(exchange, address, headers, this)
+      if (protocol === 'http1') ctx.http1.deliver(request, address, headers, this)
+      else ctx.h2c.deliver(request, address, headers, this)
     } catch (err) {
       this.refuse(err)
     }

@@ -14,6 +14,12 @@ export interface UpstreamResponse extends Omit<PeerResponse, 'trailers'> {
 }
 
 /**
+ * The request an upstream delivers: the peer's exchange itself, or (plugins) its head with the
+ * request line the plugins left and its body as they pass it on.
+ */
+export type Delivery = Pick<InboundExchange, 'head' | 'body' | 'hasBody' | 'signal'>
+
+/**
  * Where an upstream hands its outcome: callbacks rather than a promise, since one delivery per
  * request is the hot path (undici's callback API then makes no promise either).
  */
@@ -53,7 +59,7 @@ export class Http1Upstream {
    * Sends the exchange to `address`; `to` gets the workload's response head or a MeshError.
    * `headers` becomes the request's (`host` is set on it): the caller made it for this.
    */
-  deliver (exchange: InboundExchange, address: string, headers: HeaderMap, to: DeliveryTarget): void {
+  deliver (exchange: Delivery, address: string, headers: HeaderMap, to: DeliveryTarget): void {
     const pool = this.#pools.get(address)
     if (pool !== undefined) {
       this.#request(pool, exchange, address, headers, to)
@@ -62,7 +68,7 @@ export class Http1Upstream {
     this.#newPool(address).then((p) => this.#request(p, exchange, address, headers, to), (err: unknown) => to.failed(upstreamError(err, address)))
   }
 
-  #request (pool: Pool, exchange: InboundExchange, address: string, headers: HeaderMap, to: DeliveryTarget): void {
+  #request (pool: Pool, exchange: Delivery, address: string, headers: HeaderMap, to: DeliveryTarget): void {
     headers.host = exchange.head.authority
     pool.request({
       method: exchange.head.method as 'GET',

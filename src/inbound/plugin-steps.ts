@@ -1,19 +1,20 @@
 /**
  * The inbound exchange's plugin steps, taken only when `inbound.plugins` is set: the request head
  * through the plugins after authorization (an unauthorized caller never reaches them) and before
- * delivery, the workload's response head and body on their way back, `proxy_on_log` at the end.
- * A local response from a plugin answers the peer without the workload.
+ * delivery (the request line they leave is the one delivered), the request body through them on
+ * its way to the workload, the workload's response head and body on their way back,
+ * `proxy_on_log` at the end. A local response from a plugin answers the peer without the workload.
  */
 import { Readable } from 'node:stream'
 import { endToEndHeaders } from '../http/headers.js'
 import { filteredBody } from '../plugins/body-filter.js'
-import { requestPairs, responsePairs, splitPairs, statusOf } from '../plugins/head-pairs.js'
+import { requestLineOf, requestPairs, responsePairs, splitPairs, statusOf, type RequestLine } from '../plugins/head-pairs.js'
 import type { PluginChain } from '../plugins/plugin-chain.js'
 import type { PluginStream } from '../plugins/plugin-stream.js'
 import { requestProperties } from '../plugins/properties.js'
 import type { LocalResponse } from '../plugins/vm-protocol.js'
 import type { HeaderMap, InboundExchange } from '../../transports/contract.js'
-import type { UpstreamResponse } from './http1-upstream.js'
+import type { Delivery, UpstreamResponse } from './http1-upstream.js'
 
 /** What an inbound exchange gives its plugin steps. */
 export interface PluginExchange {
@@ -26,9 +27,13 @@ export interface PluginExchange {
   end: (err: Error | null | undefined) => void
 }
 
-/** Runs `proxy_on_request_headers` on the headers about to be delivered; `deliver` gets what is left. */
-export function pluginRequestHead (chain: PluginChain, identity: string, x: PluginExchange, target: string, headers: HeaderMap, deliver: (headers: HeaderMap) => void): void {
-  const { head, caller } = x.exchange
+/**
+ * Runs `proxy_on_request_headers` on the headers about to be delivered; `deliver` gets the
+ * headers left and the request to deliver: the line the plugins left, the body through them.
+ */
+export function pluginRequestHead (chain: PluginChain, identity: string, x: PluginExchange, target: string, headers: HeaderMap, deliver: (headers: HeaderMap, request: Delivery) => void): void {
+  const { exchange } = x
+  const { head, caller } = exchange
   const stream = chain.open(requestProperties({
     direction: 'inbound',
     method: head.method,
@@ -42,16 +47,25 @@ export function pluginRequestHead (chain: PluginChain, identity: string, x: Plug
     sourceAddress: '',
     destinationAddress: target,
     service: head.authority,
+    route: '',
     listener: x.transport,
   }))
   x.plugins = stream
-  const line = { method: head.method, path: head.path, authority: head.authority, scheme: head.scheme }
-  stream.requestHeaders(requestPairs(line, headers), !x.exchange.hasBody).then((outcome) => {
+  const line: RequestLine = { method: head.method, path: head.path, authority: head.authority, scheme: head.scheme }
+  stream.requestHeaders(requestPairs(line, headers), !exchange.hasBody).then((outcome) => {
     if (outcome.local !== undefined) {
       answerLocally(x, outcome.local)
       return
     }
-    deliver(endToEndHeaders(splitPairs(outcome.headers).headers))
+    const split = splitPairs(outcome.headers)
+    const after = requestLineOf(split.pseudo, line)
+    const request: Delivery = {
+      head: { ...head, method: after.method, path: after.path, authority: after.authority },
+      hasBody: exchange.hasBody,
+      body: exchange.hasBody ? filteredBody(exchange.body, async (chunk, end) => await stream.requestBody(chunk, end)) : exchange.body,
+      signal: exchange.signal,
+    }
+    deliver(endToEndHeaders(split.headers), request)
   }, (err: unknown) => { x.refuse(err) })
 }
 

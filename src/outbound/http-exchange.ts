@@ -18,8 +18,9 @@ import { LightAbortSignal } from '../../transports/abort-signal.js'
 import { WIRE_HEADERS, type HeaderMap, type PeerResponse, type PeerSession, type RequestHead } from '../../transports/contract.js'
 import { newRequestId, readySessionFor, sessionFor, unwrappedSessionFor, type OutboundContext } from './context.js'
 import { mayResend } from './transport-selector.js'
-import type { PluginStream } from '../plugins/plugin-stream.js'
-import { pluginLog, pluginRequestBody, pluginRequestHead, pluginResponseHead, type PluginHead } from './plugin-steps.js'
+import type { PluginPass } from '../plugins/plugin-pass.js'
+import { routeProperties } from '../plugins/properties.js'
+import { pluginLog, pluginRequestBody, pluginRequestHead, pluginResponseHead, routePluginHead, type PluginHead } from './plugin-steps.js'
 import { parseGrpcTimeout } from '../route/grpc-timeout.js'
 import type { RoutePlan } from '../route/policy.js'
 import { HeldResponse, type HoldOutcome } from '../route/held-response.js'
@@ -83,8 +84,9 @@ export abstract class OutboundExchange implements Timed {
   /** The body is paused until the app's response drains. */
   waitingForDrain = false
   settled = false
-  // Only on a listener with plugins (plugin-steps.ts):
-  plugins: PluginStream | undefined = undefined
+  // Only on a listener with plugins or a route with plugins (plugin-steps.ts):
+  /** The listener's plugins, the route's, or both joined (request body, response, log). */
+  plugins: PluginPass | undefined = undefined
   pluginHead: PluginHead | undefined = undefined
   pluginBody: Readable | undefined = undefined
   // Traffic policy (src/route), set only when the service has a route that matched:
@@ -160,7 +162,17 @@ export abstract class OutboundExchange implements Timed {
       if (service === undefined) throw new MeshError('E_NO_ROUTE', `no service for authority "${authority}"`)
       this.authority = authority
       this.target = service
-      if (ctx.policy !== undefined) this.routeBy(ctx.policy.route(service, { method: this.appMethod(), path: this.appPath(), headers: this.appHeaders }))
+      if (ctx.policy !== undefined) {
+        // Routed on the head the listener's plugins left, when there are any.
+        const head = this.pluginHead
+        this.routeBy(ctx.policy.route(service, head === undefined
+          ? { method: this.appMethod(), path: this.appPath(), headers: this.appHeaders }
+          : { method: head.line.method, path: head.line.path, headers: head.headers }))
+        if (this.route?.plugins !== undefined) {
+          routePluginHead(this, this.route.plugins, MESH_HEADERS)
+          return
+        }
+      }
       this.pickEndpoint()
     } catch (err) {
       this.rescue(err)
@@ -175,6 +187,8 @@ export abstract class OutboundExchange implements Timed {
     this.route = route
     this.target = chosen
     route.budget.deposit()
+    // The listener's plugins ran before routing; from now on they can read the route's name.
+    if (this.plugins !== undefined) this.plugins.learn(routeProperties(route.name))
   }
 
   pickEndpoint (): void {

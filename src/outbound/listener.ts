@@ -34,11 +34,12 @@ export interface OutboundListener {
 export async function startOutboundListener (roleCtx: OutboundContext, config: OutboundListenerConfig, maxHeaderBytes: number, pluginObserver: PluginObserver = noopPluginObserver): Promise<OutboundListener> {
   const log = roleCtx.logger.child({ listener: config.name })
   // A listener with plugins gets a context of its own that carries them; one without keeps the
-  // role's, and its exchanges never take a plugin step.
+  // role's, and its exchanges never take a listener plugin step. The own context inherits from
+  // the role's (not a copy of it), so a reload's new policy reaches this listener too.
   const plugins = config.plugins !== undefined && config.plugins.length > 0
     ? await PluginChain.load(config.plugins, { logger: log, observer: pluginObserver })
     : undefined
-  const ctx: OutboundContext = plugins === undefined ? roleCtx : { ...roleCtx, plugins, listenerName: config.name }
+  const ctx: OutboundContext = plugins === undefined ? roleCtx : Object.assign(Object.create(roleCtx) as OutboundContext, { plugins, listenerName: config.name })
   const sockets = new Set<Socket>()
   const h2Sessions = new Set<http2.ServerHttp2Session>()
 

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino'
 import type { Limits, OutboundConfig, ServiceConfig, Timeouts } from '../config/types.js'
 import type { TrafficPolicy } from '../route/policy.js'
+import type { RoutePlugins } from '../route/route-plugins.js'
 import type { Telemetry } from '../telemetry.js'
 import type { TlsMaterial } from '../../transports/contract.js'
 import type { TransportRegistry } from '../../transports/registry.js'
@@ -38,6 +39,8 @@ export interface OutboundRoleOptions {
   pluginObserver?: PluginObserver
   /** Routes, splits, retries, timeouts (absent: every service as is). */
   policy?: TrafficPolicy
+  /** The routes' plugin chains (absent: no route has plugins); the role closes them when it stops. */
+  routePlugins?: RoutePlugins
   /** Reads a redirected socket's original destination; needed when a listener is transparent. */
   originalDestination?: OriginalDestinationReader
   /** Discovery's current endpoints of a service (transparent listeners route by endpoint address). */
@@ -52,6 +55,8 @@ export interface OutboundRole {
   policy: TrafficPolicy | undefined
   /** Identity rotation: peer sessions dialled from now on use `tls`; pooled ones drain as they are. */
   setTls: (tls: TlsMaterial) => void
+  /** The routes' plugin chains loaded at start; reloaded policies take theirs from here. */
+  readonly routePlugins: RoutePlugins | undefined
   /** Stops accepting, waits for in-flight work (bounded by the caller), then GOAWAY to peers. */
   close: () => Promise<void>
   destroy: () => void
@@ -91,6 +96,7 @@ export async function startOutboundRole (options: OutboundRoleOptions): Promise<
     }
   } catch (err) {
     for (const l of listeners) l.destroy()
+    options.routePlugins?.close().catch(() => {})
     throw err
   }
   return {
@@ -100,14 +106,16 @@ export async function startOutboundRole (options: OutboundRoleOptions): Promise<
     get policy () { return ctx.policy },
     set policy (policy: TrafficPolicy | undefined) { ctx.policy = policy },
     setTls: (tls) => { pool.setTls(tls) },
+    routePlugins: options.routePlugins,
     close: async () => {
       for (const l of listeners) l.close()
       await ctx.inflight.idle()
-      await Promise.all(listeners.map(async (l) => { await l.closePlugins() }))
+      await Promise.all([...listeners.map(async (l) => { await l.closePlugins() }), options.routePlugins?.close()])
       await pool.close()
     },
     destroy: () => {
       for (const l of listeners) l.destroy()
+      options.routePlugins?.close().catch(() => {})
       pool.destroy()
     },
   }

@@ -6,6 +6,7 @@
  */
 import { MeshError } from '../../core/errors.js'
 import type { HeaderPairs } from './header-pairs.js'
+import type { PluginPass } from './plugin-pass.js'
 import type { PluginVm } from './plugin-vm.js'
 import type { LocalResponse, PropertyMap, StreamOp, VmCall, VmResult } from './vm-protocol.js'
 
@@ -26,16 +27,18 @@ interface Member {
   openedIn: number
   /** The VM holds body bytes of this stream back (request, response). */
   holding: [boolean, boolean]
+  /** Properties learnt since the context was opened, sent with its next call. */
+  learnt: PropertyMap | undefined
 }
 
-export class PluginStream {
+export class PluginStream implements PluginPass {
   readonly #members: Member[]
   readonly #properties: PropertyMap
   #requestHeaders: HeaderPairs | undefined
   #closed = false
 
   constructor (members: ReadonlyArray<{ vm: PluginVm, failOpen: boolean }>, properties: PropertyMap) {
-    this.#members = members.map(({ vm, failOpen }) => ({ vm, failOpen, contextId: vm.nextContextId(), openedIn: -1, holding: [false, false] }))
+    this.#members = members.map(({ vm, failOpen }) => ({ vm, failOpen, contextId: vm.nextContextId(), openedIn: -1, holding: [false, false], learnt: undefined }))
     this.#properties = properties
   }
 
@@ -43,6 +46,15 @@ export class PluginStream {
     const outcome = await this.#headers('requestHeaders', headers, endOfStream)
     this.#requestHeaders = outcome.headers
     return outcome
+  }
+
+  /**
+   * Properties known only later than the stream's start (the route, once the request is routed):
+   * plugins read them from their next callback on.
+   */
+  learn (properties: PropertyMap): void {
+    Object.assign(this.#properties, properties)
+    for (const m of this.#members) if (m.openedIn >= 0) m.learnt = { ...m.learnt, ...properties }
   }
 
   async responseHeaders (headers: HeaderPairs, endOfStream: boolean, properties: PropertyMap): Promise<HeadOutcome> {
@@ -101,6 +113,10 @@ export class PluginStream {
     if (m.vm.disabled && m.failOpen) return undefined
     const request: Omit<VmCall, 'type' | 'seq'> = { ...fields, op, contextId: m.contextId }
     const open = { properties: this.#properties, requestHeaders: this.#requestHeaders }
+    if (m.learnt !== undefined) {
+      request.properties = { ...m.learnt, ...fields.properties }
+      m.learnt = undefined
+    }
     if (m.openedIn !== m.vm.generation) {
       // First call, or the VM's worker was replaced since: the new one must learn the stream.
       request.open = open

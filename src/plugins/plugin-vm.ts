@@ -215,8 +215,9 @@ export class PluginVm {
     if (worker !== this.#worker) return
     this.#logs(msg)
     if (msg.type === 'trap') {
-      this.#failure('trap', msg.message)
+      // The call that trapped says so, even when this trap is the one that disables the plugin.
       if (msg.seq !== 0) this.#settle(msg.seq, new MeshError('E_PLUGIN', `plugin "${this.name}" trapped: ${msg.message}`))
+      this.#failure('trap', msg.message)
       return
     }
     if (msg.type !== 'result') return

@@ -2,6 +2,8 @@
  * The properties a plugin reads with `proxy_get_property`, under Envoy's attribute names where
  * one exists (`request.path`, `source.address`, `connection.uri_san_peer_certificate`,
  * `xds.route_name`) and meshgate's own under `meshgate.` (`meshgate.service`, `meshgate.direction`).
+ * `xds.route_name` and `meshgate.route` are the name of the route the request was matched to (the
+ * `route` label of the request metrics), absent while it is not routed yet or when no route matched.
  */
 import type { PropertyMap } from './vm-protocol.js'
 
@@ -22,6 +24,8 @@ export interface RequestFacts {
   destinationAddress: string
   /** The service the request routes to ('' when none). */
   service: string
+  /** The route it was matched to ('' when none, or not routed yet). */
+  route: string
   /** The listener the request came in on. */
   listener: string
 }
@@ -39,7 +43,7 @@ export function requestProperties (f: RequestFacts): PropertyMap {
     'destination.address': f.destinationAddress,
     'source.principal': f.sourcePrincipal,
     'destination.principal': f.destinationPrincipal,
-    'xds.route_name': f.service,
+    ...routeProperties(f.route),
     'xds.cluster_name': f.service,
     'xds.listener_name': f.listener,
     'meshgate.service': f.service,
@@ -51,4 +55,9 @@ export function requestProperties (f: RequestFacts): PropertyMap {
   out['connection.uri_san_local_certificate'] = f.direction === 'outbound' ? f.sourcePrincipal : f.destinationPrincipal
   for (const key of Object.keys(out)) if (out[key] === '') delete out[key]
   return out
+}
+
+/** The properties that name the route a request was matched to. */
+export function routeProperties (route: string): PropertyMap {
+  return { 'xds.route_name': route, 'meshgate.route': route }
 }

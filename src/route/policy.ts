@@ -9,8 +9,10 @@ import type { Random } from '../balance/random.js'
 import type { MeshConfig, RetryBudgetConfig, RetryConfig, RouteConfig, ServiceConfig } from '../config/types.js'
 import { subsetName } from '../discovery/subset.js'
 import { RetryBudget } from './budget.js'
+import type { PluginChain } from '../plugins/plugin-chain.js'
 import { parseDtab, parsePath, pickService, resolvePath, type Resolved } from './dtab.js'
 import { RouteMatcher, type RequestFacts } from './match.js'
+import type { RoutePlugins } from './route-plugins.js'
 
 /** Counters a route reports to (metrics). */
 export interface RouteObserver {
@@ -36,13 +38,16 @@ export class RoutePlan {
   readonly perTryMs: number | undefined
   readonly budget: RetryBudget
   readonly observer: RouteObserver
+  /** The route's own plugins (absent: none, and the exchange takes no route plugin step). */
+  readonly plugins: PluginChain | undefined
   readonly #targets: Target[]
   readonly #cumulative: number[]
   readonly #total: number
   readonly #random: Random
 
-  constructor (service: string, config: RouteConfig, budget: RetryBudget, dtab: DtabContext | undefined, random: Random, observer: RouteObserver) {
+  constructor (service: string, config: RouteConfig, budget: RetryBudget, dtab: DtabContext | undefined, random: Random, observer: RouteObserver, plugins?: PluginChain) {
     this.service = service
+    this.plugins = plugins
     this.name = config.name
     this.retry = config.retry
     this.requestMs = config.timeouts.requestMs
@@ -96,6 +101,8 @@ export interface PolicyComponents {
   observer?: RouteObserver
   /** The policy this one replaces: budgets of services whose budget is unchanged carry over. */
   previous?: TrafficPolicy
+  /** The routes' plugin chains, loaded at start (absent: no route has plugins). */
+  plugins?: RoutePlugins
 }
 
 function sameBudget (a: RetryBudgetConfig, b: RetryBudgetConfig): boolean {
@@ -117,7 +124,7 @@ export class TrafficPolicy {
       const old = components.previous?.budgets.get(service)
       const budget = old !== undefined && sameBudget(old, budgetConfig) ? old : new RetryBudget(budgetConfig, components.clock)
       this.budgets.set(service, budget)
-      const plans = s.routes.map((r) => new RoutePlan(service, r, budget, dtab, random, observer))
+      const plans = s.routes.map((r) => new RoutePlan(service, r, budget, dtab, random, observer, components.plugins?.chainFor(service, r.name)))
       this.#plans.set(service, plans)
       this.#tables.set(service, new RouteMatcher(s.routes.map((r, i) => ({ match: r.match, value: plans[i] }))))
     }

@@ -106,3 +106,55 @@ test('a plugin whose root id is not the configured name fails to start', { timeo
   assert.equal(err.code, 'E_PLUGIN')
   assert.match(err.message, /plugin "not-its-name"/)
 })
+
+test('a route\'s plugins are checked like a listener\'s, each problem at its YAML path', async () => {
+  await writeFile(join(dir, 'junk.wasm'), 'not wasm at all')
+  await writeFile(join(dir, 'empty.wasm'), EMPTY_MODULE)
+  const err = await problemsOf(`
+services:
+  web:
+    endpoints: [{ peer: 127.0.0.1:4143, identity: spiffe://t/ns/a/sa/b, target: 127.0.0.1:8080 }]
+    routes:
+      - name: fine
+        plugins: [{ name: a, wasm: empty.wasm }]
+      - name: broken
+        match: [{ path: { prefix: /b } }]
+        plugins:
+          - { name: a, wasm: missing.wasm }
+          - { name: b, wasm: junk.wasm }
+          - { name: c, wasm: empty.wasm, maxTraps: 0 }
+      - name: twice
+        plugins: [{ name: a, wasm: empty.wasm }, { name: a, wasm: empty.wasm }]
+      - name: wrong-type
+        plugins: { name: a, wasm: empty.wasm }
+`)
+  assert.deepEqual(err.problems.map((p) => p.path).sort(), [
+    'services.web.routes[1].plugins[0].wasm',
+    'services.web.routes[1].plugins[1].wasm',
+    'services.web.routes[1].plugins[2].maxTraps',
+    'services.web.routes[2].plugins[1].name',
+    'services.web.routes[3].plugins',
+  ].sort())
+  assert.match(err.message, /bad\.yaml: services\.web\.routes\[1\]\.plugins\[0\]\.wasm: expected a readable \.wasm file \(ENOENT/)
+  assert.equal(err.problems.find((p) => p.path === 'services.web.routes[1].plugins[1].wasm')?.expected, 'a valid WebAssembly module')
+  assert.equal(err.problems.find((p) => p.path === 'services.web.routes[2].plugins[1].name')?.expected, 'a name not already used by entry [0] of this list')
+})
+
+test('a reload that changes a route\'s plugins says it needs a restart; one that changes only its match does not', async () => {
+  await writeFile(join(dir, 'empty.wasm'), EMPTY_MODULE)
+  const { needsRestart } = await import('../../src/reload.js')
+  const config = async (prefix: string, plugins: string): Promise<import('../../src/config/types.js').MeshConfig> => {
+    const file = join(dir, 'routes.yaml')
+    await writeFile(file, `
+services:
+  web:
+    endpoints: [{ peer: 127.0.0.1:4143, identity: spiffe://t/ns/a/sa/b, target: 127.0.0.1:8080 }]
+    routes: [{ name: r, match: [{ path: { prefix: ${prefix} } }], plugins: ${plugins} }]
+`)
+    return await loadConfig(file)
+  }
+  const base = await config('/a', '[{ name: p, wasm: empty.wasm }]')
+  assert.deepEqual(needsRestart(base, await config('/b', '[{ name: p, wasm: empty.wasm }]')), [])
+  assert.deepEqual(needsRestart(base, await config('/a', '[{ name: p, wasm: empty.wasm, config: other }]')), ['services.web.routes.r.plugins'])
+  assert.deepEqual(needsRestart(base, await config('/a', '[]')), ['services.web.routes.r.plugins'])
+})

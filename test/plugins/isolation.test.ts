@@ -90,7 +90,9 @@ for (const plane of DATA_PLANES) {
         assert.match(trapped.body, /plugin "trap" trapped/)
         assert.equal((await get(pair.pluginPort, '/fine')).status, 200, 'the request after a trap goes through')
       }
-      assert.equal((await get(pair.pluginPort, '/trap')).error, 'E_PLUGIN')
+      const last = await get(pair.pluginPort, '/trap')
+      assert.equal(last.error, 'E_PLUGIN')
+      assert.match(last.body, /plugin "trap" trapped/, 'the request whose trap disables the plugin is told it trapped')
       // The third trap reached maxTraps: the plugin is off, and (failOpen false) fails every request.
       const afterwards = await get(pair.pluginPort, '/fine')
       assert.equal(afterwards.status, 500)
