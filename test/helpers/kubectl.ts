@@ -38,13 +38,18 @@ async function closedPort (): Promise<number> {
   return port
 }
 
-export async function offlineKubectl (): Promise<OfflineKubectl> {
+/**
+ * kubectl with its own kubeconfig and HOME in a temp dir. Its server is `serverUrl` (a loopback
+ * server of the test's, such as test/helpers/kube-discovery.ts), or else a closed loopback port.
+ */
+export async function offlineKubectl (serverUrl?: string): Promise<OfflineKubectl> {
   const dir = mkdtempSync(join(tmpdir(), 'mg-kubectl-'))
-  const server = `127.0.0.1:${await closedPort()}`
+  const server = serverUrl?.replace(/^https?:\/\//, '') ?? `127.0.0.1:${await closedPort()}`
+  const scheme = serverUrl?.startsWith('http://') === true ? 'http' : 'https'
   const kubeconfig = join(dir, 'config')
   writeFileSync(kubeconfig, `apiVersion: v1
 kind: Config
-clusters: [{ name: offline, cluster: { server: "https://${server}", insecure-skip-tls-verify: true } }]
+clusters: [{ name: offline, cluster: { server: "${scheme}://${server}"${scheme === 'https' ? ', insecure-skip-tls-verify: true' : ''} } }]
 users: [{ name: offline, user: { token: none } }]
 contexts: [{ name: offline, context: { cluster: offline, user: offline, namespace: default } }]
 current-context: offline
