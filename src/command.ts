@@ -3,9 +3,8 @@
  * check a config, or check the machine. cli.ts is its entry point.
  */
 import { endStartup } from './startup-v8.js'
-import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { MeshError } from '../core/errors.js'
 import { createLogger, type Logger } from './log.js'
@@ -13,6 +12,7 @@ import { loadConfig } from './config/load.js'
 import { formatHostPort } from './config/address.js'
 import type { MeshConfig, OutboundListenerConfig } from './config/types.js'
 import { formatDuration } from './config/units.js'
+import { PACKAGE_ROOT as ROOT, VERSION } from './package-info.js'
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 type LogLevel = typeof LOG_LEVELS[number]
@@ -21,21 +21,7 @@ type LogLevel = typeof LOG_LEVELS[number]
 const EXIT_FAILURE = 1
 const EXIT_USAGE = 2
 
-/** The installed package's root: the nearest directory above this file with meshgate's package.json. */
-function packageRoot (): string {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (;;) {
-    const manifest = join(dir, 'package.json')
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'meshgate') return dir
-    const parent = dirname(dir)
-    if (parent === dir) throw new Error('meshgate package.json not found above ' + fileURLToPath(import.meta.url))
-    dir = parent
-  }
-}
-
-const ROOT = packageRoot()
 const DEFAULT_CONFIG = join(ROOT, 'examples', 'default.yaml')
-const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version
 
 const HELP = `meshgate ${VERSION} — a service-mesh data plane: sidecar pairs over HTTP/2 + mTLS
 

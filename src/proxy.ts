@@ -338,6 +338,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
       admin = await startAdmin({
         host: config.admin.host,
         port: config.admin.port,
+        remoteAccess: config.admin.remoteAccess,
         registry: metrics.registry,
         logger,
         // The config as loaded, with `dataPlane` showing what it resolved to.

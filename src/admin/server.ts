@@ -18,6 +18,11 @@ export interface AdminOptions {
   host?: string
   /** 0 picks a free port; read it back from `address`. */
   port: number
+  /**
+   * On a non-loopback `host`: `read` (default) serves callers from other addresses only
+   * REMOTE_READ_PATHS (probes and metrics) and answers 403 to the rest; `full` serves them all.
+   */
+  remoteAccess?: 'read' | 'full'
   registry: Registry
   /** The process logger; `PUT /log-level` changes its level (children follow). */
   logger: Logger
@@ -42,6 +47,16 @@ type Handler = (req: IncomingMessage, url: URL, res: ServerResponse) => void | P
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
 
+/** What a caller from off the machine may GET by default: the kubelet's probes and Prometheus. */
+export const REMOTE_READ_PATHS: ReadonlySet<string> = new Set(['/ready', '/live', '/metrics'])
+
+/** Whether the TCP peer is this machine (IPv4 loopback, ::1, or IPv4-mapped loopback). */
+function peerIsLoopback (address: string | undefined): boolean {
+  if (address === undefined) return false
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address
+  return v4.startsWith('127.') || address === '::1'
+}
+
 function isLoopback (host: string): boolean {
   return LOOPBACK.has(host) || host.startsWith('127.')
 }
@@ -62,6 +77,7 @@ function originAllowed (req: IncomingMessage): boolean {
 export async function startAdmin (options: AdminOptions): Promise<AdminServer> {
   const { registry, logger, tap } = options
   const host = options.host ?? '127.0.0.1'
+  const remoteAccess = options.remoteAccess ?? 'read'
   const log = logger.child({ component: 'admin' })
   const tapClosers = new Set<() => void>()
   let shutdownCalled = false
@@ -117,6 +133,12 @@ export async function startAdmin (options: AdminOptions): Promise<AdminServer> {
     }
     if (methods === undefined) {
       send(res, 404, `not found: ${url.pathname}\n`)
+      return
+    }
+    // A pod-IP admin (the kubelet must reach /ready) is reachable from the pod network too: only
+    // the probes and metrics are served there unless remoteAccess: full says otherwise.
+    if (!loopbackBound && remoteAccess === 'read' && !peerIsLoopback(req.socket.remoteAddress) && !(REMOTE_READ_PATHS.has(url.pathname) && (req.method === 'GET' || req.method === 'HEAD'))) {
+      send(res, 403, `${url.pathname} is served to loopback callers only (admin.remoteAccess: full serves it to all)\n`)
       return
     }
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET')

@@ -73,6 +73,7 @@ export const DEFAULTS = {
   admin: {
     host: '127.0.0.1',
     port: 4191,
+    remoteAccess: 'read' as const,
   },
   outboundListener: {
     protocol: 'auto',

@@ -284,6 +284,7 @@ const inbound = object({
 const admin = object({
   host: withDefault(host, DEFAULTS.admin.host),
   port: withDefault(listenPort, DEFAULTS.admin.port),
+  remoteAccess: withDefault(oneOf(['read', 'full'] as const), DEFAULTS.admin.remoteAccess),
 })
 
 const demo = object({

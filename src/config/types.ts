@@ -371,6 +371,12 @@ export interface InboundConfig {
 export interface AdminConfig {
   host: string
   port: number
+  /**
+   * What callers from other than loopback may use when `host` is not loopback: `read` (default)
+   * serves them /ready, /live and /metrics only (kubelet probes, Prometheus); `full` serves them
+   * everything, /shutdown, /log-level, /tap and /config included.
+   */
+  remoteAccess: 'read' | 'full'
 }
 
 /** Demo upstream for the embedded default config: HTTP/1 + h2c on one port, TCP echo on another. */

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { inject, InjectError } from './inject.js'
+import { VERSION } from '../package-info.js'
 
 const USAGE = 'Usage: meshgate inject [--image IMAGE] [--proxy-uid UID] [--identity-secret NAME] [--config-map NAME] FILE|-\n'
 
@@ -13,7 +14,8 @@ export async function runInject (argv: string[]): Promise<number> {
       allowPositionals: true,
       strict: true,
       options: {
-        image: { type: 'string', default: 'meshgate:latest' },
+        // The image of this very version (`:latest` would make Kubernetes pull on every start).
+        image: { type: 'string', default: `meshgate:${VERSION}` },
         'proxy-uid': { type: 'string', default: '2102' },
         'identity-secret': { type: 'string' },
         'config-map': { type: 'string' },

@@ -30,7 +30,7 @@ test('defaults fill what the file leaves out', () => {
   })
   assert.equal(config.drainMs, 30_000)
   assert.deepEqual(config.metrics, { enabled: true, maxAuthorities: 100, maxIdentities: 1000 })
-  assert.deepEqual(config.admin, { host: '127.0.0.1', port: 4191 })
+  assert.deepEqual(config.admin, { host: '127.0.0.1', port: 4191, remoteAccess: 'read' })
   assert.deepEqual(config.services.web.aliases, [])
   assert.equal(config.services.web.endpoints[0].weight, DEFAULTS.endpoint.weight)
   assert.equal(config.services.web.endpoints[0].transport, 'h2')

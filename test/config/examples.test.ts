@@ -40,6 +40,6 @@ test('the embedded default config', async () => {
     { address: '127.0.0.1:8080', protocol: 'auto', allow: ['spiffe://mesh.local'] },
     { address: '127.0.0.1:9000', protocol: 'tcp', allow: ['spiffe://mesh.local'] },
   ])
-  assert.deepEqual(config.admin, { host: '127.0.0.1', port: 4191 })
+  assert.deepEqual(config.admin, { host: '127.0.0.1', port: 4191, remoteAccess: 'read' })
   assert.deepEqual(config.demo, { host: '127.0.0.1', httpPort: 8080, tcpPort: 9000, trafficPerSecond: 4, trafficAuthority: 'demo.local', version: 'v1', instances: [] })
 })
