@@ -7,6 +7,7 @@
  * The exports endpoint answers each caller with the services it may reach. One rescue answers
  * any failure with its code.
  */
+import type { X509Certificate } from 'node:crypto'
 import { Readable } from 'node:stream'
 import type { Logger } from 'pino'
 import type { GatewayConfig, Timeouts } from '../config/types.js'
@@ -30,8 +31,8 @@ export interface GatewayRoleOptions {
   config: GatewayConfig
   /** The gateway's certificate and key with, as `ca`, this cluster's root (for the hop to local inbounds). */
   tls: TlsMaterial
-  /** PEM of the trust roots callers are checked against (gateway.trustDomains). */
-  callerRoots: string
+  /** The trust roots callers are checked against, per trust domain (gateway.trustDomains). */
+  callerRoots: ReadonlyMap<string, readonly X509Certificate[]>
   identity: string
   picker: EndpointPicker
   identitiesOf: (service: string) => string[]
@@ -53,7 +54,7 @@ export async function startGatewayRole (options: GatewayRoleOptions): Promise<Ga
   const logger = options.logger.child({ role: 'gateway' })
   const pool = new SessionPool({ tls: options.tls, connectTimeoutMs: options.timeouts.connectMs })
   const ctx: GatewayContext = {
-    table: new ExportTable(Object.keys(options.config.trustDomains), options.config.exports),
+    table: new ExportTable(options.callerRoots, options.config.exports),
     picker: options.picker,
     selector: selectorFor(options.transports, pool),
     identitiesOf: options.identitiesOf,
@@ -83,7 +84,7 @@ export async function startGatewayRole (options: GatewayRoleOptions): Promise<Ga
       const domain = trustDomainOf(exchange.caller) ?? ''
       if (service === undefined && exchange.head.method === 'GET' && exchange.head.path === EXPORTS_PATH) {
         try {
-          const doc = ctx.table.document(exchange.caller, ctx.identitiesOf)
+          const doc = ctx.table.document(exchange.caller, exchange.callerCertificates, ctx.identitiesOf)
           exchange.respond({ status: 200, headers: { 'content-type': 'application/json' } }, Readable.from([Buffer.from(JSON.stringify(doc))]))
           ctx.observer.stream('', 'none', 'exports', 'ok', domain)
         } catch (err) {
@@ -94,7 +95,7 @@ export async function startGatewayRole (options: GatewayRoleOptions): Promise<Ga
       }
       const label = service !== undefined && ctx.table.exported(service) ? service : 'other'
       try {
-        ctx.table.authorize(exchange.caller, service, 'terminate')
+        ctx.table.authorize(exchange.caller, exchange.callerCertificates, service, 'terminate')
       } catch (err) {
         ctx.observer.stream(label, 'terminate', 'request', toMeshError(err).code, domain)
         throw err
@@ -113,7 +114,7 @@ export async function startGatewayRole (options: GatewayRoleOptions): Promise<Ga
       const domain = trustDomainOf(tunnel.caller) ?? ''
       const label = service !== undefined && ctx.table.exported(service) ? service : 'other'
       try {
-        ctx.table.authorize(tunnel.caller, service, mode)
+        ctx.table.authorize(tunnel.caller, tunnel.callerCertificates, service, mode)
       } catch (err) {
         ctx.observer.stream(label, mode, 'tunnel', toMeshError(err).code, domain)
         throw err
@@ -130,8 +131,10 @@ export async function startGatewayRole (options: GatewayRoleOptions): Promise<Ga
     request: (exchange) => onRequest(exchange, transport),
     tunnel: (tunnel) => onTunnel(tunnel, transport),
   })
-  // Callers are checked against the roots of the trust domains the gateway accepts, not this cluster's.
-  const listenTls: TlsMaterial = { ca: options.callerRoots, cert: options.tls.cert, key: options.tls.key }
+  // Callers are checked against the roots of the trust domains the gateway accepts, not this
+  // cluster's: TLS against all of them at once, then each caller against its own domain's (authorize).
+  const callerBundle = [...options.callerRoots.values()].flat().map((c) => c.toString().trimEnd() + '\n').join('')
+  const listenTls: TlsMaterial = { ca: callerBundle, cert: options.tls.cert, key: options.tls.key }
   const listeners: Array<{ transport: string, listener: TransportListener }> = []
   const listen = async (transport: string, host: string, port: number): Promise<TransportListener> => {
     const listener = await options.transports.get(transport).listen({ host, port, tls: listenTls }, handlers(transport))
