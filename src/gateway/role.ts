@@ -20,7 +20,8 @@ import { InflightCounter } from '../outbound/context.js'
 import { SessionPool } from '../outbound/session-pool.js'
 import { selectorFor } from '../outbound/transport-selector.js'
 import type { Telemetry } from '../telemetry.js'
-import type { InboundExchange, InboundHandlers, InboundTunnel, TlsMaterial, TransportListener } from '../../transports/contract.js'
+import type { InboundExchange, InboundHandlers, InboundTunnel, TlsMaterial } from '../../transports/contract.js'
+import { openPeerListeners, type OpenedListener } from '../peer-listeners.js'
 import type { TransportRegistry } from '../../transports/registry.js'
 import { noopGatewayObserver, type GatewayContext, type GatewayObserver } from './context.js'
 import { ExportTable } from './exports.js'
@@ -135,32 +136,11 @@ export async function startGatewayRole (options: GatewayRoleOptions): Promise<Ga
   // cluster's: TLS against all of them at once, then each caller against its own domain's (authorize).
   const callerBundle = [...options.callerRoots.values()].flat().map((c) => c.toString().trimEnd() + '\n').join('')
   const listenTls: TlsMaterial = { ca: callerBundle, cert: options.tls.cert, key: options.tls.key }
-  const listeners: Array<{ transport: string, listener: TransportListener }> = []
-  const listen = async (transport: string, host: string, port: number): Promise<TransportListener> => {
-    const listener = await options.transports.get(transport).listen({ host, port, tls: listenTls }, handlers(transport))
-    listeners.push({ transport, listener })
-    logger.info({ transport, ...listener.address() }, 'gateway listener ready')
-    return listener
-  }
+  let listeners: OpenedListener[]
   try {
-    for (const l of options.config.listeners) {
-      // h3 (UDP) on the same port number as h2 (TCP), as the inbound role does.
-      const withH3 = l.h3 ?? options.transports.has('h3')
-      for (let attempt = 1; ; attempt++) {
-        const h2 = await listen('h2', l.host, l.port)
-        if (!withH3) break
-        try {
-          await listen('h3', l.host, h2.address().port)
-          break
-        } catch (err) {
-          if (l.port !== 0 || attempt >= 5) throw err
-          listeners.pop()
-          h2.destroy()
-        }
-      }
-    }
+    // h2 (TCP) and h3 (UDP) at one port number, as the inbound role does.
+    listeners = await openPeerListeners(options.transports, options.config.listeners, listenTls, handlers, logger, 'gateway')
   } catch (err) {
-    for (const l of listeners) l.listener.destroy()
     pool.destroy()
     throw err
   }
