@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   E_DRAINING: { status: 503, meaning: 'the proxy is shutting down and takes no new work' },
   E_TRANSPORT_UNAVAILABLE: { status: 502, meaning: 'the transport the endpoint asks for is not available in this build' },
   E_GATEWAY_UNTRUSTED_DOMAIN: { status: 403, meaning: 'the gateway does not accept callers of this trust domain' },
+  E_GATEWAY_DOMAIN_MISMATCH: { status: 403, meaning: 'the caller\'s certificate does not chain to the CA the gateway trusts for the trust domain its SPIFFE ID names' },
   E_GATEWAY_NOT_EXPORTED: { status: 404, meaning: 'the gateway does not export this service (it is never an open relay)' },
   E_GATEWAY_FORBIDDEN: { status: 403, meaning: 'the caller identity is not allowed for this exported service' },
   E_GATEWAY_MODE: { status: 421, meaning: 'the stream does not fit the export\'s mode (an end-to-end export takes only the tunnel; a terminate export only plain streams)' },

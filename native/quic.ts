@@ -408,6 +408,11 @@ export class QuicSession extends EventEmitter {
   readonly side: 'client' | 'server'
   /** The peer certificate's URI SAN (its SPIFFE ID), verified against the CA. */
   readonly peerIdentity: string
+  /**
+   * Server: the certificates the peer presented, DER, leaf first, as verified in the handshake
+   * (so the core can tell which trust root the chain leads to); empty on a client session.
+   */
+  readonly peerCertificates: readonly Buffer[]
   readonly alpn: string
   closed = false
   /** True once the peer sent GOAWAY or we started closing. */
@@ -422,8 +427,9 @@ export class QuicSession extends EventEmitter {
   private resolveClosed!: () => void
 
   /** @internal */
-  constructor (endpoint: RawEndpoint, conn: number, side: 'client' | 'server', peerIdentity: string, alpn: string) {
+  constructor (endpoint: RawEndpoint, conn: number, side: 'client' | 'server', peerIdentity: string, alpn: string, peerChainHex = '') {
     super()
+    this.peerCertificates = peerChainHex === '' ? [] : peerChainHex.split(',').map((hex) => Buffer.from(hex, 'hex'))
     this.endpoint = endpoint
     this.conn = conn
     this.side = side
@@ -593,8 +599,8 @@ export class QuicServer extends EventEmitter {
         return session === undefined ? true : session.dispatch(kind, sid, code, flag, payload)
       }
       if (kind === EVENT_KIND.handshake) {
-        const [identity = '', alpn = ''] = payload as string[]
-        const session = new QuicSession(this.endpoint, conn, 'server', identity, alpn)
+        const [identity = '', alpn = '', chainHex = ''] = payload as string[]
+        const session = new QuicSession(this.endpoint, conn, 'server', identity, alpn, chainHex)
         this.sessions.set(conn, session)
         options.onSession?.(session)
         this.emit('session', session)

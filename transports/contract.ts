@@ -174,6 +174,12 @@ export interface PeerSession {
 /** One inbound HTTP request, with the caller's verified identity. */
 export interface InboundExchange {
   readonly caller: string
+  /**
+   * The certificates the caller presented, DER, leaf first, as the handshake verified them
+   * against the listener's `ca` (one array per session, shared by its streams). With several
+   * roots in `ca`, the core tells from it which root the caller's chain leads to.
+   */
+  readonly callerCertificates: readonly Buffer[]
   readonly head: RequestHead
   readonly body: Readable
   /** False when the request ended with its headers (END_STREAM on HEADERS): no body follows. */
@@ -192,6 +198,8 @@ export interface InboundExchange {
 /** One inbound CONNECT (plain or extended), with the caller's verified identity. */
 export interface InboundTunnel {
   readonly caller: string
+  /** As InboundExchange.callerCertificates. */
+  readonly callerCertificates: readonly Buffer[]
   readonly head: RequestHead
   readonly signal: AbortSignal
   /** Answers 200 and returns the stream's bytes as a Duplex. */

@@ -24,7 +24,7 @@ inline uint64_t NowNs() { return uv_hrtime(); }
 // What JavaScript is told. The numeric values are part of the binding's contract with
 // native/quic.ts (EVENT_KIND there).
 enum EventKind : int32_t {
-  kEventHandshake = 1,        // conn ready: headers = [peer URI SAN, ALPN]
+  kEventHandshake = 1,        // conn ready: headers = [peer URI SAN, ALPN, server: peer chain hex]
   kEventClose = 2,            // conn gone: code = error code, headers = [reason]
   kEventHeaders = 3,          // stream header section: flag bit 0 = trailers, bit 1 = FIN
   kEventData = 4,             // stream body chunk (JS answers whether it wants more)

@@ -140,7 +140,7 @@ int Connection::OnHandshakeConfirmed() {
 void Connection::Expose() {
   if (exposed_) return;
   exposed_ = true;
-  Event ev{kEventHandshake, id_, -1, 0, 0, {tlsState_.check.peerIdentity, endpoint_->tls()->alpn()}, {}};
+  Event ev{kEventHandshake, id_, -1, 0, 0, {tlsState_.check.peerIdentity, endpoint_->tls()->alpn(), tlsState_.check.peerChainHex}, {}};
   endpoint_->Push(std::move(ev));
   endpoint_->MarkDirty(this);
 }

@@ -12,6 +12,20 @@ gnutls_datum_t Datum(const std::string& s) {
   return d;
 }
 
+// The DER of each certificate in hex, joined by ',' (ASCII, so it crosses into JS as a string).
+static std::string ChainHex(const gnutls_datum_t* certs, unsigned int count) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < count; ++i) {
+    if (i > 0) out.push_back(',');
+    for (unsigned int j = 0; j < certs[i].size; ++j) {
+      out.push_back(kDigits[certs[i].data[j] >> 4]);
+      out.push_back(kDigits[certs[i].data[j] & 0x0f]);
+    }
+  }
+  return out;
+}
+
 int VerifyPeerCertificate(gnutls_session_t session, PeerCheck* check) {
   unsigned int count = 0;
   const gnutls_datum_t* certs = gnutls_certificate_get_peers(session, &count);
@@ -37,6 +51,7 @@ int VerifyPeerCertificate(gnutls_session_t session, PeerCheck* check) {
     return GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
   }
   check->peerIdentity = CertificateUriSan(&certs[0]);
+  if (check->server) check->peerChainHex = ChainHex(certs, count);
   if (!check->expectedIdentity.empty() && check->peerIdentity != check->expectedIdentity) {
     check->verifyError = "peer identity " + (check->peerIdentity.empty() ? std::string("(none)")
                                                                           : check->peerIdentity) +

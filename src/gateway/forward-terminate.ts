@@ -5,12 +5,13 @@
  * reported to telemetry like any other, so balancing, metrics and the tap work per request here.
  */
 import type { Readable } from 'node:stream'
-import { MeshError, toMeshError } from '../../core/errors.js'
+import { toMeshError } from '../../core/errors.js'
 import { headerValue } from '../http/headers.js'
 import { GATEWAY_HEADERS } from '../multicluster/wire.js'
 import { splice } from '../tunnel/splice.js'
-import { WIRE_HEADERS, type HeaderMap, type InboundExchange, type InboundTunnel, type RequestHead } from '../../transports/contract.js'
+import { WIRE_HEADERS, type HeaderMap, type InboundExchange, type InboundTunnel, type PeerTunnel, type RequestHead } from '../../transports/contract.js'
 import type { GatewayContext } from './context.js'
+import { relayTunnel } from './relay-tunnel.js'
 
 /** Headers of the gateway hop and those the next inbound sets itself: never forwarded. */
 const DROPPED = [GATEWAY_HEADERS.service, GATEWAY_HEADERS.mode, WIRE_HEADERS.clientId, WIRE_HEADERS.target]
@@ -65,45 +66,11 @@ export async function terminateRequest (ctx: GatewayContext, exchange: InboundEx
 
 /** Re-originates one tunnel (TCP CONNECT or an Upgrade) of an authorized `service`; resolves when it ended. */
 export async function terminateTunnel (ctx: GatewayContext, tunnel: InboundTunnel, service: string, transport: string): Promise<void> {
-  const started = performance.now()
-  const pick = await ctx.picker.pick(service, 'tunnel', tunnel.signal)
-  let peer
-  try {
-    const session = await ctx.selector.session(pick.endpoint)
-    peer = await session.tunnel(forwardedHead(tunnel.head, pick.endpoint.target), { signal: tunnel.signal })
-  } catch (err) {
-    pick.done({ ok: false, latencyMs: performance.now() - started })
-    throw toMeshError(err, 'E_PEER_UNREACHABLE')
-  }
-  const event = {
-    direction: 'gateway' as const,
-    authority: service,
-    identity: tunnel.caller,
-    peerIdentity: pick.endpoint.identity,
-    transport,
-    errorCode: undefined as string | undefined,
-    bytesIn: 0,
-    bytesOut: 0,
-    durationSeconds: 0,
-  }
-  ctx.telemetry.tunnel({ ...event, phase: 'open' })
-  let result
-  try {
+  await relayTunnel<PeerTunnel>(ctx, tunnel, service, transport, 'terminate', {
+    open: async (endpoint) => await (await ctx.selector.session(endpoint)).tunnel(forwardedHead(tunnel.head, endpoint.target), { signal: tunnel.signal }),
+    unreachableCode: 'E_PEER_UNREACHABLE',
     // The inbound's answer headers (an Upgrade's sec-websocket-accept …) go back to the caller.
-    result = await splice(tunnel.accept(peer.head.headers), peer.stream, { idleMs: ctx.timeouts.idleMs })
-  } catch (err) {
-    peer.stream.destroy()
-    result = { aToB: 0, bToA: 0, error: err instanceof MeshError ? err : toMeshError(err, 'E_UPSTREAM_RESET') }
-  } finally {
-    pick.done({ ok: true, latencyMs: performance.now() - started })
-  }
-  ctx.observer.tunnelBytes(service, 'terminate', result.aToB, result.bToA)
-  ctx.telemetry.tunnel({
-    ...event,
-    phase: 'close',
-    errorCode: result.error?.code,
-    bytesIn: result.aToB,
-    bytesOut: result.bToA,
-    durationSeconds: (performance.now() - started) / 1000,
+    splice: async (peer) => await splice(tunnel.accept(peer.head.headers), peer.stream, { idleMs: ctx.timeouts.idleMs }),
+    drop: (peer) => peer.stream.destroy(),
   })
 }

@@ -7,6 +7,7 @@
  * The exports endpoint answers each caller with the services it may reach. One rescue answers
  * any failure with its code.
  */
+import type { X509Certificate } from 'node:crypto'
 import { Readable } from 'node:stream'
 import type { Logger } from 'pino'
 import type { GatewayConfig, Timeouts } from '../config/types.js'
@@ -19,7 +20,8 @@ import { InflightCounter } from '../outbound/context.js'
 import { SessionPool } from '../outbound/session-pool.js'
 import { selectorFor } from '../outbound/transport-selector.js'
 import type { Telemetry } from '../telemetry.js'
-import type { InboundExchange, InboundHandlers, InboundTunnel, TlsMaterial, TransportListener } from '../../transports/contract.js'
+import type { InboundExchange, InboundHandlers, InboundTunnel, TlsMaterial } from '../../transports/contract.js'
+import { openPeerListeners, type OpenedListener } from '../peer-listeners.js'
 import type { TransportRegistry } from '../../transports/registry.js'
 import { noopGatewayObserver, type GatewayContext, type GatewayObserver } from './context.js'
 import { ExportTable } from './exports.js'
@@ -30,8 +32,8 @@ export interface GatewayRoleOptions {
   config: GatewayConfig
   /** The gateway's certificate and key with, as `ca`, this cluster's root (for the hop to local inbounds). */
   tls: TlsMaterial
-  /** PEM of the trust roots callers are checked against (gateway.trustDomains). */
-  callerRoots: string
+  /** The trust roots callers are checked against, per trust domain (gateway.trustDomains). */
+  callerRoots: ReadonlyMap<string, readonly X509Certificate[]>
   identity: string
   picker: EndpointPicker
   identitiesOf: (service: string) => string[]
@@ -58,7 +60,7 @@ export async function startGatewayRole (options: GatewayRoleOptions): Promise<Ga
   const logger = options.logger.child({ role: 'gateway' })
   const pool = new SessionPool({ tls: options.tls, connectTimeoutMs: options.timeouts.connectMs })
   const ctx: GatewayContext = {
-    table: new ExportTable(Object.keys(options.config.trustDomains), options.config.exports),
+    table: new ExportTable(options.callerRoots, options.config.exports),
     picker: options.picker,
     selector: selectorFor(options.transports, pool),
     identitiesOf: options.identitiesOf,
@@ -88,7 +90,7 @@ export async function startGatewayRole (options: GatewayRoleOptions): Promise<Ga
       const domain = trustDomainOf(exchange.caller) ?? ''
       if (service === undefined && exchange.head.method === 'GET' && exchange.head.path === EXPORTS_PATH) {
         try {
-          const doc = ctx.table.document(exchange.caller, ctx.identitiesOf)
+          const doc = ctx.table.document(exchange.caller, exchange.callerCertificates, ctx.identitiesOf)
           exchange.respond({ status: 200, headers: { 'content-type': 'application/json' } }, Readable.from([Buffer.from(JSON.stringify(doc))]))
           ctx.observer.stream('', 'none', 'exports', 'ok', domain)
         } catch (err) {
@@ -99,7 +101,7 @@ export async function startGatewayRole (options: GatewayRoleOptions): Promise<Ga
       }
       const label = service !== undefined && ctx.table.exported(service) ? service : 'other'
       try {
-        ctx.table.authorize(exchange.caller, service, 'terminate')
+        ctx.table.authorize(exchange.caller, exchange.callerCertificates, service, 'terminate')
       } catch (err) {
         ctx.observer.stream(label, 'terminate', 'request', toMeshError(err).code, domain)
         throw err
@@ -118,7 +120,7 @@ export async function startGatewayRole (options: GatewayRoleOptions): Promise<Ga
       const domain = trustDomainOf(tunnel.caller) ?? ''
       const label = service !== undefined && ctx.table.exported(service) ? service : 'other'
       try {
-        ctx.table.authorize(tunnel.caller, service, mode)
+        ctx.table.authorize(tunnel.caller, tunnel.callerCertificates, service, mode)
       } catch (err) {
         ctx.observer.stream(label, mode, 'tunnel', toMeshError(err).code, domain)
         throw err
@@ -135,34 +137,15 @@ export async function startGatewayRole (options: GatewayRoleOptions): Promise<Ga
     request: (exchange) => onRequest(exchange, transport),
     tunnel: (tunnel) => onTunnel(tunnel, transport),
   })
-  // Callers are checked against the roots of the trust domains the gateway accepts, not this cluster's.
-  const listenTls: TlsMaterial = { ca: options.callerRoots, cert: options.tls.cert, key: options.tls.key }
-  const listeners: Array<{ transport: string, listener: TransportListener }> = []
-  const listen = async (transport: string, host: string, port: number): Promise<TransportListener> => {
-    const listener = await options.transports.get(transport).listen({ host, port, tls: listenTls }, handlers(transport))
-    listeners.push({ transport, listener })
-    logger.info({ transport, ...listener.address() }, 'gateway listener ready')
-    return listener
-  }
+  // Callers are checked against the roots of the trust domains the gateway accepts, not this
+  // cluster's: TLS against all of them at once, then each caller against its own domain's (authorize).
+  const callerBundle = [...options.callerRoots.values()].flat().map((c) => c.toString().trimEnd() + '\n').join('')
+  const listenTls: TlsMaterial = { ca: callerBundle, cert: options.tls.cert, key: options.tls.key }
+  let listeners: OpenedListener[]
   try {
-    for (const l of options.config.listeners) {
-      // h3 (UDP) on the same port number as h2 (TCP), as the inbound role does.
-      const withH3 = l.h3 ?? options.transports.has('h3')
-      for (let attempt = 1; ; attempt++) {
-        const h2 = await listen('h2', l.host, l.port)
-        if (!withH3) break
-        try {
-          await listen('h3', l.host, h2.address().port)
-          break
-        } catch (err) {
-          if (l.port !== 0 || attempt >= 5) throw err
-          listeners.pop()
-          h2.destroy()
-        }
-      }
-    }
+    // h2 (TCP) and h3 (UDP) at one port number, as the inbound role does.
+    listeners = await openPeerListeners(options.transports, options.config.listeners, listenTls, handlers, logger, 'gateway')
   } catch (err) {
-    for (const l of listeners) l.listener.destroy()
     pool.destroy()
     throw err
   }

@@ -1,6 +1,7 @@
 /**
  * Starts the gateway role from a whole config: its TLS material, the trust roots of the caller
- * domains (one PEM bundle), its identity, and the local directory it resolves exports through.
+ * domains (kept per domain: each caller is held to its own domain's CA), its identity, and the
+ * local directory it resolves exports through.
  */
 import { X509Certificate } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
@@ -11,6 +12,7 @@ import { MeshError } from '../../core/errors.js'
 import { readTlsMaterial } from '../identity/tls-files.js'
 import type { Metrics } from '../metrics/index.js'
 import { spiffeIdFromSubjectAltName } from '../../core/identity/spiffe.js'
+import { certificatesOfPem } from '../../core/identity/chain.js'
 import type { Telemetry } from '../telemetry.js'
 import type { TransportRegistry } from '../../transports/registry.js'
 import { startGatewayRole, type GatewayRole } from './role.js'
@@ -24,18 +26,28 @@ export interface StartGatewayOptions {
   logger: Logger
 }
 
-/** The PEM of every caller trust domain's root, in one bundle. Throws E_CONFIG naming the key. */
-async function callerRoots (config: MeshConfig): Promise<string> {
-  const parts: string[] = []
+/** Every caller trust domain's roots. Throws E_CONFIG naming the key. */
+async function callerRoots (config: MeshConfig): Promise<Map<string, X509Certificate[]>> {
+  const roots = new Map<string, X509Certificate[]>()
   for (const [domain, { ca }] of Object.entries(config.gateway?.trustDomains ?? {})) {
+    const where = `${config.file}: gateway.trustDomains.${domain}.ca`
+    let pem: string
     try {
-      parts.push((await readFile(ca, 'utf8')).trimEnd() + '\n')
+      pem = await readFile(ca, 'utf8')
     } catch (err) {
-      throw new MeshError('E_CONFIG', `${config.file}: gateway.trustDomains.${domain}.ca: cannot read ${ca} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err })
+      throw new MeshError('E_CONFIG', `${where}: cannot read ${ca} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err })
     }
+    let certs: X509Certificate[]
+    try {
+      certs = certificatesOfPem(pem)
+    } catch (err) {
+      throw new MeshError('E_CONFIG', `${where}: ${ca} holds a certificate that cannot be parsed (${(err as Error).message})`, { cause: err })
+    }
+    if (certs.length === 0) throw new MeshError('E_CONFIG', `${where}: ${ca} holds no PEM certificate (expected the CA's -----BEGIN CERTIFICATE----- block)`)
+    roots.set(domain, certs)
   }
-  if (parts.length === 0) throw new MeshError('E_CONFIG', `${config.file}: gateway.trustDomains: at least one trust domain with its ca`)
-  return parts.join('')
+  if (roots.size === 0) throw new MeshError('E_CONFIG', `${config.file}: gateway.trustDomains: at least one trust domain with its ca`)
+  return roots
 }
 
 export async function startGateway (options: StartGatewayOptions): Promise<GatewayRole> {

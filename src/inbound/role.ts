@@ -8,7 +8,8 @@ import type { InboundConfig, RateLimitConfig, Timeouts } from '../config/types.j
 import { toMeshError } from '../../core/errors.js'
 import { endToEndHeaders, headerValue } from '../http/headers.js'
 import type { Telemetry } from '../telemetry.js'
-import { WIRE_HEADERS, type InboundHandlers, type InboundTunnel, type TlsMaterial, type TransportListener } from '../../transports/contract.js'
+import { WIRE_HEADERS, type InboundHandlers, type InboundTunnel, type TlsMaterial } from '../../transports/contract.js'
+import { openPeerListeners, type OpenedListener } from '../peer-listeners.js'
 import type { TransportRegistry } from '../../transports/registry.js'
 import { H2cUpstream } from './h2c-upstream.js'
 import { RateLimiter } from './rate-limit.js'
@@ -118,37 +119,14 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
     })
   }
 
-  const listeners: Array<{ transport: string, listener: TransportListener }> = []
   const handlers = (transport: string): InboundHandlers => ({
     request: (exchange) => handleInboundRequest(httpContext, exchange, transport),
     tunnel: (tunnel) => onTunnel(tunnel, transport),
   })
-  const listen = async (transport: string, host: string, port: number): Promise<TransportListener> => {
-    const listener = await options.transports.get(transport).listen({ host, port, tls: options.tls }, handlers(transport))
-    listeners.push({ transport, listener })
-    logger.info({ transport, ...listener.address() }, 'inbound listener ready')
-    return listener
-  }
+  let listeners: OpenedListener[]
   try {
-    for (const l of config.listeners) {
-      // h3 (UDP) on the same port number as h2 (TCP), so peers reach either at one address.
-      const withH3 = l.h3 ?? options.transports.has('h3')
-      for (let attempt = 1; ; attempt++) {
-        const h2 = await listen('h2', l.host, l.port)
-        if (!withH3) break
-        try {
-          await listen('h3', l.host, h2.address().port)
-          break
-        } catch (err) {
-          // Port 0: the kernel's free TCP port may be taken on UDP; pick another pair.
-          if (l.port !== 0 || attempt >= 5) throw err
-          listeners.pop()
-          h2.destroy()
-        }
-      }
-    }
+    listeners = await openPeerListeners(options.transports, config.listeners, options.tls, handlers, logger, 'inbound')
   } catch (err) {
-    for (const l of listeners) l.listener.destroy()
     await plugins?.close()
     throw err
   }

@@ -26,6 +26,8 @@ export interface ClustersOptions {
   extraExports?: string
   /** More east services at the gateway, each on one of the east workloads. */
   extraGatewayServices?: Record<string, 'http' | 'tcp' | 'ws'>
+  /** Extra YAML under the gateway's `trustDomains:` (four-space indent). */
+  extraTrustDomains?: string
   /** Extra YAML under west's `services:`. */
   extraWestServices?: string
   /** Extra top-level YAML for west (e.g. a balancing section). */
@@ -106,7 +108,7 @@ ${Object.entries(options.extraGatewayServices ?? {}).map(([name, w]) => `  ${nam
   listeners: [{ host: 127.0.0.1, port: ${ports.gateway}${h3} }]
   trustDomains:
     west.local: { ca: pki/west.local/ca.crt }
-  exports:
+${options.extraTrustDomains ?? ''}  exports:
     web: { allow: ["${CLIENT}"] }
     ws: { allow: ["${CLIENT}"] }
     echo: { allow: ["${CLIENT}"] }

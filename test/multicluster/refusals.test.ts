@@ -1,8 +1,8 @@
 // What the gateway refuses, each with its code: a caller whose CA it does not trust (TLS), a
 // caller of a trust domain it does not accept, a service it does not export, a caller not allowed
 // for the export, a stream of the wrong mode; and what the west side answers when the gateway is
-// killed, then recovers once it is back. Real processes; the probes dial the gateway directly
-// with the h2 transport and certificates made in the test.
+// drained or killed (SIGKILL), then recovers once it is back. Real processes; the probes dial the
+// gateway directly with the h2 transport and certificates made in the test.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
@@ -142,6 +142,39 @@ describe('the gateway refuses, with codes', { timeout: 120_000 }, () => {
       last = await get(c.ports.app, '/', 'web.east', 10_000)
       return last.status === 200
     }, 'west to recover once the gateway is back')
+    assert.equal((JSON.parse(last.body) as { caller: string }).caller, 'spiffe://west.local/ns/default/sa/client')
+  })
+
+  it('gateway killed (SIGKILL, no GOAWAY): west answers 502 E_GATEWAY_UNREACHABLE; once it is back, traffic flows again', async () => {
+    let last = { status: 0, error: undefined as string | undefined, body: '' }
+    await eventually(async () => {
+      last = await get(c.ports.app, '/', 'web.east', 10_000)
+      return last.status === 200
+    }, 'traffic through the gateway before the kill')
+    await c.procs.gateway.stop('SIGKILL')
+    assert.equal(c.procs.gateway.child.signalCode, 'SIGKILL')
+    // A killed peer says nothing (no GOAWAY, no CONNECTION_CLOSE): requests on the session that
+    // died with the process may hang until west's keep-alive declares it dead (a request timing
+    // out here is a "not yet"), or fail mid-stream (E_PEER_RESET); then every dial is refused.
+    const killedAt = Date.now()
+    let hung = 0
+    await eventually(async () => {
+      try {
+        last = await get(c.ports.app, '/', 'web.east', 5_000)
+      } catch {
+        hung++
+        return false
+      }
+      return last.error === 'E_GATEWAY_UNREACHABLE'
+    }, 'E_GATEWAY_UNREACHABLE from west after the kill', 60_000)
+    console.log(`# E_GATEWAY_UNREACHABLE ${Date.now() - killedAt} ms after the kill (${hung} requests hung 5 s first)`)
+    assert.equal(last.status, 502)
+    assert.match(last.body, /gateway of cluster east .* unreachable/)
+    await c.start('gateway')
+    await eventually(async () => {
+      last = await get(c.ports.app, '/', 'web.east', 10_000)
+      return last.status === 200
+    }, 'west to recover once the killed gateway is back')
     assert.equal((JSON.parse(last.body) as { caller: string }).caller, 'spiffe://west.local/ns/default/sa/client')
   })
 })

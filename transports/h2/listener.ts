@@ -7,7 +7,7 @@ import type { InboundHandlers, ListenOptions, PeerAddress, TransportComponents, 
 import { startKeepAlive } from './keepalive.js'
 import { localSettings, type ResolvedH2Options } from './options.js'
 import { H2InboundExchange, H2InboundTunnel } from './server-exchange.js'
-import { identityOf, serverTlsOptions } from './tls.js'
+import { chainOf, identityOf, serverTlsOptions, type PeerCaller } from './tls.js'
 
 const { NGHTTP2_REFUSED_STREAM, NGHTTP2_INADEQUATE_SECURITY } = constants
 
@@ -31,7 +31,7 @@ export async function listenH2 (
   })
   const sessions = new Set<ServerHttp2Session>()
   const sockets = new Set<Socket>()
-  const callers = new WeakMap<ServerHttp2Session, string>()
+  const callers = new WeakMap<ServerHttp2Session, PeerCaller>()
   let closing: Promise<void> | undefined
 
   server.on('connection', (socket: Socket) => {
@@ -48,7 +48,8 @@ export async function listenH2 (
   })
   server.on('session', (session: ServerHttp2Session) => {
     const socket = session.socket as TLSSocket
-    const caller = identityOf(socket.getPeerCertificate())
+    const peerCert = socket.getPeerCertificate(true)
+    const caller = identityOf(peerCert)
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`
     if (caller === undefined) {
       observer?.handshake?.('h2', 'server', 'E_PEER_IDENTITY')
@@ -60,7 +61,7 @@ export async function listenH2 (
     }
     observer?.handshake?.('h2', 'server', 'ok')
     observer?.sessionOpened?.('h2', 'server')
-    callers.set(session, caller)
+    callers.set(session, { identity: caller, certificates: chainOf(peerCert) })
     sessions.add(session)
     const sessionLogger = logger.child({ caller, remote })
     session.on('error', (err) => sessionLogger.debug({ err }, 'h2 session error'))
@@ -82,15 +83,16 @@ export async function listenH2 (
     if (closing !== undefined) session.close()
   })
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
-    const caller = callers.get(stream.session as ServerHttp2Session)
-    if (caller === undefined) {
+    const peer = callers.get(stream.session as ServerHttp2Session)
+    if (peer === undefined) {
       stream.close(NGHTTP2_REFUSED_STREAM)
       return
     }
     // The exchange counts the stream for the observer and logs its errors (with the caller).
+    const caller = peer.identity
     const inbound = headers[constants.HTTP2_HEADER_METHOD] === 'CONNECT'
-      ? new H2InboundTunnel(stream, headers, caller, logger, observer)
-      : new H2InboundExchange(stream, headers, caller, logger, observer)
+      ? new H2InboundTunnel(stream, headers, peer, logger, observer)
+      : new H2InboundExchange(stream, headers, peer, logger, observer)
     try {
       if (inbound instanceof H2InboundTunnel) handlers.tunnel(inbound)
       else handlers.request(inbound)

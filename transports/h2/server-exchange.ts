@@ -8,6 +8,7 @@ import type {
 import { LightAbortSignal } from '../abort-signal.js'
 import { cancelStream, guardDuplex, guardReadable, type Cancel, type ResetErrors } from './peer-stream.js'
 import { responseHeaders, stripHopByHop, toRequestHead, trailerHeaders } from './headers.js'
+import type { PeerCaller } from './tls.js'
 
 const { NGHTTP2_NO_ERROR, HTTP2_HEADER_STATUS } = constants
 
@@ -25,6 +26,7 @@ type InboundHttp2Stream = ServerHttp2Stream & { [kInbound]?: InboundStream }
  */
 abstract class InboundStream {
   readonly caller: string
+  readonly callerCertificates: readonly Buffer[]
   readonly head: RequestHead
   protected readonly stream: ServerHttp2Stream
   /** The listener's logger; log lines name the caller (no child logger per stream). */
@@ -32,9 +34,10 @@ abstract class InboundStream {
   readonly #observer: TransportObserver | undefined
   #resetErrors: ResetErrors | undefined
 
-  constructor (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, caller: string, logger: TransportLogger, observer: TransportObserver | undefined) {
+  constructor (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, caller: PeerCaller, logger: TransportLogger, observer: TransportObserver | undefined) {
     this.stream = stream
-    this.caller = caller
+    this.caller = caller.identity
+    this.callerCertificates = caller.certificates
     this.head = toRequestHead(headers)
     this.logger = logger
     this.#observer = observer

@@ -1,5 +1,5 @@
 // Mutual TLS for the h2 transport: TLS 1.3 with ALPN h2, SPIFFE identity checks, error mapping.
-import type { ConnectionOptions, PeerCertificate, TlsOptions } from 'node:tls'
+import type { ConnectionOptions, DetailedPeerCertificate, PeerCertificate, TlsOptions } from 'node:tls'
 import { MeshError } from '../../core/errors.js'
 import { spiffeIdFromSubjectAltName } from '../../core/identity/spiffe.js'
 import type { TlsMaterial } from '../contract.js'
@@ -46,6 +46,26 @@ export function checkPeerIdentity (cert: PeerCertificate, expected: string): Mes
 /** The SPIFFE ID of a verified peer certificate, if it has one. */
 export function identityOf (cert: PeerCertificate | undefined): string | undefined {
   return spiffeIdFromSubjectAltName(cert?.subjectaltname)
+}
+
+/** A verified caller of a server session: its SPIFFE ID and the certificates it presented. */
+export interface PeerCaller {
+  identity: string
+  /** DER, leaf first, up the chain the handshake verified (node links each to its issuer). */
+  certificates: readonly Buffer[]
+}
+
+/** The certificates of a verified peer's chain, DER, leaf first (bounded; stops at a self-signed root). */
+export function chainOf (cert: DetailedPeerCertificate): Buffer[] {
+  const chain: Buffer[] = []
+  let current: DetailedPeerCertificate | undefined = cert
+  while (current?.raw !== undefined && chain.length < 16) {
+    chain.push(current.raw)
+    const issuer: DetailedPeerCertificate | undefined = current.issuerCertificate
+    if (issuer === undefined || issuer === current || issuer.raw === undefined || issuer.raw.equals(current.raw)) break
+    current = issuer
+  }
+  return chain
 }
 
 /** Socket errors that mean the peer could not be reached at all. */

@@ -16,6 +16,7 @@ const NO_CONTENT = new Set([204, 205, 304])
 /** State shared by both kinds of inbound stream. */
 abstract class InboundStream {
   readonly caller: string
+  readonly callerCertificates: readonly Buffer[]
   readonly head: RequestHead
   readonly signal: AbortSignal
   protected readonly stream: QuicStream
@@ -26,6 +27,7 @@ abstract class InboundStream {
   constructor (stream: QuicStream, fields: QuicHeaders, caller: string, logger: TransportLogger) {
     this.stream = stream
     this.caller = caller
+    this.callerCertificates = stream.session.peerCertificates
     this.head = toRequestHead(fields)
     this.logger = logger
     this.resetErrors = {

@@ -30,7 +30,7 @@ namespace engine {
 
 // What JavaScript is told; values shared with EVENT_KIND in native/index.ts.
 enum EventKind : int32_t {
-  kEventHandshake = 1,         // session ready: strings = [peer URI SAN, ALPN]
+  kEventHandshake = 1,         // session ready: strings = [peer URI SAN, ALPN, server: peer chain hex]
   kEventClose = 2,             // session gone: code, flag = 0 transport / 1 application, [reason]
   kEventHeaders = 3,           // header section: flag bit 0 = trailers, bit 1 = END_STREAM
   kEventData = 4,              // body chunk (JS answers whether it wants more)

@@ -247,7 +247,7 @@ void Session::ContinueHandshake() {
   // The server is ready once it has accepted our certificate; the client only once the server's
   // SETTINGS arrive, sent after the server accepted ours (so a refused client certificate fails
   // the connect instead of the first request).
-  if (server_) Queue(Event{kEventHandshake, id_, -1, 0, 0, {check_.peerIdentity, alpn_}, {}});
+  if (server_) Queue(Event{kEventHandshake, id_, -1, 0, 0, {check_.peerIdentity, alpn_, check_.peerChainHex}, {}});
 }
 
 int Session::StartH2() {
