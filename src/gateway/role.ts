@@ -153,7 +153,7 @@ export async function startGatewayRole (options: GatewayRoleOptions): Promise<Ga
     addresses: () => listeners.map((l) => ({ transport: l.transport, ...l.listener.address() })),
     setTls: (tls) => {
       pool.setTls(tls)
-      for (const l of listeners) l.listener.setTls({ ca: options.callerRoots, cert: tls.cert, key: tls.key })
+      for (const l of listeners) l.listener.setTls({ ca: callerBundle, cert: tls.cert, key: tls.key })
     },
     close: async () => {
       await Promise.allSettled(listeners.map(async (l) => await l.listener.close()))
