@@ -93,6 +93,8 @@ export interface RawEndpointOptions {
   idleTimeoutMs?: number
   /** PING after this much quiet, ms; 0 (default) disables. */
   keepAliveMs?: number
+  /** Close a session whose peer answered nothing this long while data is unacknowledged, ms; 0 (default): the idle timeout decides. */
+  peerSilenceMs?: number
   /** Default 10 000 ms. */
   handshakeTimeoutMs?: number
   /** Per-stream receive window, bytes (default 6 MiB). */

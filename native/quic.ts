@@ -42,7 +42,7 @@ export interface QuicTlsOptions {
 
 /** Transport tuning shared by servers and clients; all optional (defaults in RawEndpointOptions). */
 export type QuicTuning = Pick<RawEndpointOptions,
-'idleTimeoutMs' | 'keepAliveMs' | 'handshakeTimeoutMs' | 'maxStreamData' | 'maxData' |
+'idleTimeoutMs' | 'keepAliveMs' | 'peerSilenceMs' | 'handshakeTimeoutMs' | 'maxStreamData' | 'maxData' |
 'sendHighWater' | 'cc' | 'recvBufferSize' | 'sendBufferSize' | 'debug' | 'alpn'>
 
 export interface ServerOptions extends QuicTlsOptions, QuicTuning {

@@ -126,6 +126,7 @@ async function addH3Transport (config: MeshConfig, transports: TransportRegistry
     maxConcurrentStreams: h3.maxConcurrentStreams,
     idleTimeoutMs: h3.idleTimeoutMs,
     keepAliveMs: h3.keepAliveMs,
+    peerSilenceMs: h3.peerSilenceMs,
     streamWindowBytes: h3.streamWindowBytes,
     connectionWindowBytes: h3.connectionWindowBytes,
     congestionControl: h3.congestionControl,

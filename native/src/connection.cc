@@ -270,6 +270,15 @@ int Connection::OnRemoveConnectionId(const ngtcp2_cid* cid) {
   return 0;
 }
 
+namespace {
+// Bytes sent and not yet acknowledged or declared lost (ngtcp2 0.12 has no getter of its own).
+uint64_t BytesInFlight(ngtcp2_conn* conn) {
+  ngtcp2_conn_stat cs;
+  ngtcp2_conn_get_conn_stat(conn, &cs);
+  return cs.bytes_in_flight;
+}
+}  // namespace
+
 void Connection::OnDatagram(const ngtcp2_path& path, const uint8_t* data, size_t len) {
   if (state_ == kDead) return;
   bytesReceived_ += len;
@@ -290,6 +299,8 @@ void Connection::OnDatagram(const ngtcp2_path& path, const uint8_t* data, size_t
     HandleError(rv);
     return;
   }
+  // The peer is alive: the silence clock restarts if anything of ours is still in flight.
+  unansweredSinceNs_ = BytesInFlight(conn_) > 0 ? NowNs() : 0;
   endpoint_->MarkDirty(this);
 }
 
@@ -432,6 +443,17 @@ void Connection::OnTimer() {
   }
   if (state_ == kDead) return;
   if (goawayAt_ != 0 && NowNs() >= goawayAt_ && state_ == kOpen) FinalGoaway();
+  const uint64_t silenceNs = endpoint_->settings().peerSilenceMs * NGTCP2_MILLISECONDS;
+  if (state_ == kOpen && silenceNs > 0 && unansweredSinceNs_ != 0 && NowNs() - unansweredSinceNs_ >= silenceNs) {
+    // A peer that crashed or lost its path sends nothing, not even a stateless reset; waiting for
+    // the idle timeout would hold every request on this session that long.
+    // Not a clean end (unlike the idle timeout): requests on it failed. Nothing is sent.
+    ngtcp2_connection_close_error_set_transport_error(&ccerr_, NGTCP2_INTERNAL_ERROR, nullptr, 0);
+    ccerrSet_ = true;
+    Kill("peer silent for " + std::to_string(endpoint_->settings().peerSilenceMs) +
+         " ms with data unacknowledged");
+    return;
+  }
   int rv = ngtcp2_conn_handle_expiry(conn_, NowNs());
   if (rv != 0) {
     if (rv == NGTCP2_ERR_IDLE_CLOSE) {
@@ -453,7 +475,7 @@ void Connection::OnTimer() {
 void Connection::ScheduleTimer() {
   if (state_ != kHandshaking && state_ != kOpen) return;
   ngtcp2_tstamp expiry = ngtcp2_conn_get_expiry(conn_);
-  if (expiry == UINT64_MAX && goawayAt_ == 0) {
+  if (expiry == UINT64_MAX && goawayAt_ == 0 && unansweredSinceNs_ == 0) {
     uv_timer_stop(&timer_);
     return;
   }
@@ -463,6 +485,11 @@ void Connection::ScheduleTimer() {
   uint64_t delayMs = expiry == UINT64_MAX ? UINT64_MAX
                      : expiry > now      ? (expiry - now) / NGTCP2_MILLISECONDS
                                          : 0;
+  const uint64_t silenceNs = endpoint_->settings().peerSilenceMs * NGTCP2_MILLISECONDS;
+  if (silenceNs > 0 && unansweredSinceNs_ != 0) {
+    const uint64_t due = unansweredSinceNs_ + silenceNs;
+    delayMs = std::min(delayMs, due > now ? (due - now + NGTCP2_MILLISECONDS - 1) / NGTCP2_MILLISECONDS : 0);
+  }
   if (goawayAt_ != 0) {
     // Rounded up: the final GOAWAY must not leave before its round trip has passed.
     uint64_t goawayMs = goawayAt_ > now ? (goawayAt_ - now + NGTCP2_MILLISECONDS - 1) / NGTCP2_MILLISECONDS : 0;
@@ -603,6 +630,12 @@ void Connection::WritePackets() {
     }
   }
   ngtcp2_conn_update_pkt_tx_time(conn_, ts);
+  // The silence clock starts with the first packet the peer still owes an answer to.
+  if (BytesInFlight(conn_) == 0) {
+    unansweredSinceNs_ = 0;
+  } else if (unansweredSinceNs_ == 0) {
+    unansweredSinceNs_ = ts;
+  }
   if (closeWhenIdle_ && streams_.empty()) {
     // Graceful close: the GOAWAY went out above; no request is left, so end the connection.
     SetAppError(NGHTTP3_H3_NO_ERROR, "closed");

@@ -28,6 +28,9 @@ struct QuicSettings {
   uint64_t maxStreamsBidi = 100;
   uint64_t idleTimeoutMs = 30000;
   uint64_t keepAliveMs = 0;
+  // A peer that has answered nothing for this long while ack-eliciting data of ours is
+  // unacknowledged is taken as gone (0 = wait for the idle timeout). Like TCP_USER_TIMEOUT.
+  uint64_t peerSilenceMs = 0;
   uint64_t handshakeTimeoutMs = 10000;
   uint64_t maxStreamData = 6 * 1024 * 1024;
   uint64_t maxData = 16 * 1024 * 1024;
@@ -202,6 +205,8 @@ class Connection {
   std::vector<std::string> cids_;  // routing keys registered with the endpoint
   std::unordered_map<int64_t, std::unique_ptr<Stream>> streams_;
   uint64_t bytesSent_ = 0, bytesReceived_ = 0, packetsSent_ = 0, packetsReceived_ = 0;
+  // Since when data of ours has been in flight with no packet from the peer (0: none waiting).
+  uint64_t unansweredSinceNs_ = 0;
   uint64_t lostStreamPackets_ = 0;
   // Streams whose FIN nghttp3 offered without data (the body's end came in its own call, after
   // every byte was handed over) and ngtcp2 could not put in a packet (congestion window full).

@@ -93,6 +93,7 @@ Endpoint::Endpoint(const Napi::CallbackInfo& info, EndpointWrap* wrap) : env_(in
   settings_.maxStreamsBidi = GetNumber(o, "maxStreams", settings_.maxStreamsBidi);
   settings_.idleTimeoutMs = GetNumber(o, "idleTimeoutMs", settings_.idleTimeoutMs);
   settings_.keepAliveMs = GetNumber(o, "keepAliveMs", settings_.keepAliveMs);
+  settings_.peerSilenceMs = GetNumber(o, "peerSilenceMs", settings_.peerSilenceMs);
   settings_.handshakeTimeoutMs = GetNumber(o, "handshakeTimeoutMs", settings_.handshakeTimeoutMs);
   settings_.maxStreamData = GetNumber(o, "maxStreamData", settings_.maxStreamData);
   settings_.maxData = GetNumber(o, "maxData", settings_.maxData);

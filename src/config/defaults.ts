@@ -30,6 +30,7 @@ export const DEFAULTS = {
     maxConcurrentStreams: 1000,
     idleTimeoutMs: 30_000, // 30 s
     keepAliveMs: 10_000, // 10 s (0 = off)
+    peerSilenceMs: 5_000, // 5 s (0 = wait for idleTimeoutMs)
     streamWindowBytes: 6 * 1024 * 1024, // 6 MiB
     connectionWindowBytes: 16 * 1024 * 1024, // 16 MiB
     congestionControl: 'cubic',

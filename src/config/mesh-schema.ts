@@ -71,6 +71,7 @@ const h3 = object({
   maxConcurrentStreams: withDefault(integer(1, 2 ** 31 - 1), DEFAULTS.h3.maxConcurrentStreams),
   idleTimeoutMs: withDefault(duration(1), DEFAULTS.h3.idleTimeoutMs),
   keepAliveMs: withDefault(duration(0), DEFAULTS.h3.keepAliveMs),
+  peerSilenceMs: withDefault(duration(0), DEFAULTS.h3.peerSilenceMs),
   streamWindowBytes: withDefault(size(1024, 2 ** 31 - 1), DEFAULTS.h3.streamWindowBytes),
   connectionWindowBytes: withDefault(size(1024, 2 ** 31 - 1), DEFAULTS.h3.connectionWindowBytes),
   congestionControl: withDefault(oneOf(['cubic', 'reno', 'bbr', 'bbr2'] as const), DEFAULTS.h3.congestionControl),

@@ -96,6 +96,8 @@ export interface H3Tuning {
   idleTimeoutMs: number
   /** PING after this much quiet, ms (default 10 s; 0 = off; below idleTimeoutMs). */
   keepAliveMs: number
+  /** Close a session whose peer answered nothing this long with data unacknowledged, ms (default 5 s; 0 = idleTimeoutMs decides). */
+  peerSilenceMs: number
   /** Per-stream receive window, bytes (default 6 MiB). */
   streamWindowBytes: number
   /** Connection receive window, bytes (default 16 MiB). */

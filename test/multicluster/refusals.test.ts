@@ -153,9 +153,10 @@ describe('the gateway refuses, with codes', { timeout: 120_000 }, () => {
     }, 'traffic through the gateway before the kill')
     await c.procs.gateway.stop('SIGKILL')
     assert.equal(c.procs.gateway.child.signalCode, 'SIGKILL')
-    // A killed peer says nothing (no GOAWAY, no CONNECTION_CLOSE): requests on the session that
-    // died with the process may hang until west's keep-alive declares it dead (a request timing
-    // out here is a "not yet"), or fail mid-stream (E_PEER_RESET); then every dial is refused.
+    // A killed peer says nothing (no GOAWAY, no CONNECTION_CLOSE): a request on the session that
+    // died with the process waits until west declares it dead (h3: peerSilenceMs, 5 s, of no
+    // answer to data in flight; h2: the PING timeout), then every dial is refused. Bounded at
+    // 20 s, well under the 30 s idle timeout that used to decide it.
     const killedAt = Date.now()
     let hung = 0
     await eventually(async () => {
@@ -166,7 +167,7 @@ describe('the gateway refuses, with codes', { timeout: 120_000 }, () => {
         return false
       }
       return last.error === 'E_GATEWAY_UNREACHABLE'
-    }, 'E_GATEWAY_UNREACHABLE from west after the kill', 60_000)
+    }, 'E_GATEWAY_UNREACHABLE from west after the kill', 20_000)
     console.log(`# E_GATEWAY_UNREACHABLE ${Date.now() - killedAt} ms after the kill (${hung} requests hung 5 s first)`)
     assert.equal(last.status, 502)
     assert.match(last.body, /gateway of cluster east .* unreachable/)

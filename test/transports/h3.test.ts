@@ -160,6 +160,24 @@ describe('h3 only', { timeout: 60_000, skip: SKIP }, () => {
     assert.equal(response.head.status, 204)
   })
 
+  it('a peer that goes silent with a request unanswered ends the session after peerSilenceMs, not at the idle timeout', async () => {
+    const listener = await listen({}, (exchange) => exchange.respond({ status: 204, headers: {} }, null))
+    const relay = await blackHoleRelay(listener.address().port)
+    cleanups.push(() => relay.close())
+    const watched = await connect(relay.port, { idleTimeoutMs: 30_000, keepAliveMs: 0, peerSilenceMs: 400 })
+    const unwatched = await connect(relay.port, { idleTimeoutMs: 30_000, keepAliveMs: 0, peerSilenceMs: 0 })
+    for (const session of [watched, unwatched]) assert.equal((await session.request(get('/'), null)).head.status, 204)
+    const ended = new Promise<Error | undefined>((resolve) => watched.onClose(resolve))
+    relay.drop = true // the server's machine is gone: nothing comes back, not even an ICMP error
+    const lost = [watched, unwatched].map(async (session) => await session.request(get('/after'), null).then(() => 'answered', (err: unknown) => String(err)))
+    const err = await Promise.race([ended, new Promise<Error>((resolve) => setTimeout(() => resolve(new Error('still open after 10 s')), 10_000))])
+    assert.ok(err instanceof MeshError && /peer silent for 400 ms/.test(err.message), String(err))
+    assert.notEqual(await lost[0], 'answered')
+    assert.equal(unwatched.closed, false, 'without peerSilenceMs the session waits for its 30 s idle timeout')
+    unwatched.destroy()
+    await lost[1]
+  })
+
   it('checks its options (E_CONFIG)', () => {
     assert.throws(() => h3Transport({ streamWindowBytes: -1 }), (err: unknown) => err instanceof MeshError && err.code === 'E_CONFIG' && /streamWindowBytes/.test(err.message))
     assert.throws(() => h3Transport({ keepAliveMs: 40_000, idleTimeoutMs: 30_000 }), (err: unknown) => err instanceof MeshError && err.code === 'E_CONFIG')
@@ -167,6 +185,23 @@ describe('h3 only', { timeout: 60_000, skip: SKIP }, () => {
     assert.equal(h3Transport({ keepAliveMs: 0 })({ logger: quietLogger }).name, 'h3')
   })
 })
+
+/** A UDP relay from a local port to 127.0.0.1:`target` that drops every datagram both ways once `drop` is set. */
+async function blackHoleRelay (target: number): Promise<{ port: number, drop: boolean, close: () => void }> {
+  const front = createSocket('udp4')
+  const back = createSocket('udp4')
+  let client: { address: string, port: number } | undefined
+  const relay = { port: 0, drop: false, close: () => { front.close(); back.close() } }
+  front.on('message', (msg, from) => {
+    client = { address: from.address, port: from.port }
+    if (!relay.drop) back.send(msg, target, '127.0.0.1')
+  })
+  back.on('message', (msg) => { if (!relay.drop && client !== undefined) front.send(msg, client.port, client.address) })
+  await new Promise<void>((resolve) => front.bind(0, '127.0.0.1', resolve))
+  await new Promise<void>((resolve) => back.bind(0, '127.0.0.1', resolve))
+  relay.port = front.address().port
+  return relay
+}
 
 function get (path: string, method = 'GET'): RequestHead {
   return { method, authority: 'svc.test', path, scheme: 'https', headers: {} }

@@ -15,6 +15,12 @@ export interface H3Options {
    * ms; 0 turns keep-alive off. An unanswered PING ends the session at the idle timeout. Default 10 000 (10 s).
    */
   keepAliveMs?: number
+  /**
+   * A session whose peer has sent nothing for this long while data of ours is unacknowledged is
+   * closed at once, ms, rather than at the idle timeout (a crashed or unplugged peer sends no
+   * CONNECTION_CLOSE). 0 leaves it to the idle timeout. Default 5 000 (5 s), as h2's PING timeout.
+   */
+  peerSilenceMs?: number
   /** initial_max_stream_data: each stream's receive window, bytes (RFC 9000 §4.1). Default 6 MiB. */
   streamWindowBytes?: number
   /** initial_max_data: the session's receive window, bytes (RFC 9000 §4.1). Default 16 MiB. */
@@ -50,6 +56,7 @@ export const H3_DEFAULTS: ResolvedH3Options = Object.freeze({
   maxConcurrentStreams: 1000,
   idleTimeoutMs: 30_000, // 30 s
   keepAliveMs: 10_000, // 10 s
+  peerSilenceMs: 5_000, // 5 s
   streamWindowBytes: 6 * 1024 * 1024, // 6 MiB
   connectionWindowBytes: 16 * 1024 * 1024, // 16 MiB
   sendHighWaterBytes: 2 * 1024 * 1024, // 2 MiB
@@ -71,6 +78,7 @@ export function resolveH3Options (options: H3Options = {}): ResolvedH3Options {
   checkRange('maxConcurrentStreams', resolved.maxConcurrentStreams, 1, 2 ** 31 - 1)
   checkRange('idleTimeoutMs', resolved.idleTimeoutMs, 1, 2 ** 31 - 1)
   checkRange('keepAliveMs', resolved.keepAliveMs, 0, 2 ** 31 - 1)
+  checkRange('peerSilenceMs', resolved.peerSilenceMs, 0, 2 ** 31 - 1)
   checkRange('streamWindowBytes', resolved.streamWindowBytes, 1024, MAX_VARINT)
   checkRange('connectionWindowBytes', resolved.connectionWindowBytes, 1024, MAX_VARINT)
   checkRange('sendHighWaterBytes', resolved.sendHighWaterBytes, 1024, 2 ** 31 - 1)
@@ -98,6 +106,7 @@ function checkRange (name: string, value: number, min: number, max: number): voi
 export function bindingTuning (options: ResolvedH3Options): {
   idleTimeoutMs: number
   keepAliveMs: number
+  peerSilenceMs: number
   maxStreamData: number
   maxData: number
   sendHighWater: number
@@ -108,6 +117,7 @@ export function bindingTuning (options: ResolvedH3Options): {
   return {
     idleTimeoutMs: options.idleTimeoutMs,
     keepAliveMs: options.keepAliveMs,
+    peerSilenceMs: options.peerSilenceMs,
     maxStreamData: options.streamWindowBytes,
     maxData: options.connectionWindowBytes,
     sendHighWater: options.sendHighWaterBytes,
