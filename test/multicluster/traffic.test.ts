@@ -179,10 +179,7 @@ for (const variant of VARIANTS) {
       assert.equal(body.protocol, 'HTTP/2.0')
     })
 
-    // On the all-JS variant this was reset (ECONNRESET after 35-65 s) in 3 of 4 runs of this file;
-    // it passed only with the earlier tests filtered out: kept running, todo until it is understood.
-    const http1BulkTodo = variant.dataPlane === 'js' ? 'ECONNRESET after 35-65 s on the JS data plane; not yet understood' : false
-    it('HTTP/1: a 100 MB request body and its 100 MB echo arrive intact', { todo: http1BulkTodo }, async () => {
+    it('HTTP/1: a 100 MB request body and its 100 MB echo arrive intact', async () => {
       const reply = await postEcho(c.ports.app, 'web.east', 100 * MB)
       assert.equal(reply.status, 200)
       assert.equal(reply.received, reply.sent)

@@ -1,4 +1,5 @@
-// Keep-alive: PINGs a session on an interval, reports their round trip, kills it if one goes unanswered.
+// Keep-alive: PINGs a session on an interval, reports their round trip, kills it if one goes
+// unanswered while nothing else arrives from the peer either.
 import type { Http2Session } from 'node:http2'
 import { MeshError } from '../../core/errors.js'
 
@@ -32,11 +33,32 @@ export function startKeepAlive (session: Http2Session, options: KeepAliveOptions
     if (err === null && !stopped) options.onRtt(durationMs / 1000)
   }
 
+  // Bytes read from the peer when the PING went out. A PING ACK queues behind the DATA the peer
+  // sent before it (through every buffer on the way, and a tunnelled session has several), so a
+  // busy session can take longer than the timeout to answer; bytes still arriving mean the peer
+  // is alive, and the wait goes on. Only a peer that sends nothing at all is declared dead.
+  let readAtPing = 0
+  const bytesRead = (): number => {
+    try {
+      const read = (session.socket as { bytesRead?: unknown } | undefined)?.bytesRead
+      return typeof read === 'number' ? read : 0
+    } catch {
+      return 0
+    }
+  }
+
   const onTimeout = (): void => {
     pending = undefined
     if (stopped) return
+    const read = bytesRead()
+    if (read > readAtPing) {
+      readAtPing = read
+      pending = setTimeout(onTimeout, options.timeoutMs)
+      pending.unref()
+      return
+    }
     stop()
-    options.onDead(new MeshError('E_PEER_RESET', `keep-alive PING unanswered for ${options.timeoutMs} ms`))
+    options.onDead(new MeshError('E_PEER_RESET', `keep-alive PING unanswered for ${options.timeoutMs} ms, and nothing else read from the peer meanwhile`))
   }
 
   const ping = (): void => {
@@ -47,6 +69,7 @@ export function startKeepAlive (session: Http2Session, options: KeepAliveOptions
     } catch {
       return // the session is going away; its own close handling reports that
     }
+    readAtPing = bytesRead()
     pending = setTimeout(onTimeout, options.timeoutMs)
     pending.unref()
   }
