@@ -12,7 +12,7 @@ export interface H3Options {
   idleTimeoutMs?: number
   /**
    * A PING after this much quiet keeps the session (and NAT bindings) alive and samples the RTT,
-   * ms; 0 turns keep-alive off. An unanswered PING ends the session at the idle timeout. Default 10 000 (10 s).
+   * ms; 0 turns keep-alive off. An unanswered PING ends the session after peerSilenceMs (or at the idle timeout). Default 10 000 (10 s).
    */
   keepAliveMs?: number
   /**

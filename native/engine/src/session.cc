@@ -467,8 +467,10 @@ void Session::Tick() {
   }
   if (s.keepAliveMs > 0) {
     if (pingSentAtNs_ != 0) {
-      if ((uv_hrtime() - pingSentAtNs_) / 1000000 >= s.keepAliveTimeoutMs) {
-        Kill(1, 0, "keep-alive PING unanswered for " + std::to_string(s.keepAliveTimeoutMs) + " ms");
+      // A PING ACK queues behind the DATA the peer sent before it: while bytes keep arriving the
+      // peer is alive, however late its answer. Dead means silent for the whole timeout.
+      if ((uv_hrtime() - pingSentAtNs_) / 1000000 >= s.keepAliveTimeoutMs && now - lastRecvMs_ >= s.keepAliveTimeoutMs) {
+        Kill(1, 0, "keep-alive PING unanswered for " + std::to_string(s.keepAliveTimeoutMs) + " ms, and nothing else read from the peer meanwhile");
         return;
       }
     } else if (now - lastRecvMs_ >= s.keepAliveMs) {
