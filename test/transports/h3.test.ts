@@ -1,6 +1,6 @@
 // The h3 transport: the shared conformance suite unchanged, plus what only QUIC has (UDP noise, MAX_STREAMS, path stats).
 import assert from 'node:assert/strict'
-import { createSocket } from 'node:dgram'
+import { createSocket, type Socket } from 'node:dgram'
 import { Readable } from 'node:stream'
 import { describe, it } from 'node:test'
 import { MeshError } from '../../core/errors.js'
@@ -186,19 +186,34 @@ describe('h3 only', { timeout: 60_000, skip: SKIP }, () => {
   })
 })
 
-/** A UDP relay from a local port to 127.0.0.1:`target` that drops every datagram both ways once `drop` is set. */
+/**
+ * A UDP relay from a local port to 127.0.0.1:`target`, one upstream socket per client address so
+ * that several sessions can share it, that drops every datagram both ways once `drop` is set.
+ */
 async function blackHoleRelay (target: number): Promise<{ port: number, drop: boolean, close: () => void }> {
   const front = createSocket('udp4')
-  const back = createSocket('udp4')
-  let client: { address: string, port: number } | undefined
-  const relay = { port: 0, drop: false, close: () => { front.close(); back.close() } }
+  const backs = new Map<string, Socket>()
+  const relay = {
+    port: 0,
+    drop: false,
+    close: () => {
+      front.close()
+      for (const back of backs.values()) back.close()
+    },
+  }
   front.on('message', (msg, from) => {
-    client = { address: from.address, port: from.port }
+    const key = `${from.address}:${from.port}`
+    let back = backs.get(key)
+    if (back === undefined) {
+      const socket = createSocket('udp4')
+      socket.on('message', (reply) => { if (!relay.drop) front.send(reply, from.port, from.address) })
+      socket.bind(0, '127.0.0.1')
+      backs.set(key, socket)
+      back = socket
+    }
     if (!relay.drop) back.send(msg, target, '127.0.0.1')
   })
-  back.on('message', (msg) => { if (!relay.drop && client !== undefined) front.send(msg, client.port, client.address) })
   await new Promise<void>((resolve) => front.bind(0, '127.0.0.1', resolve))
-  await new Promise<void>((resolve) => back.bind(0, '127.0.0.1', resolve))
   relay.port = front.address().port
   return relay
 }
