@@ -13,9 +13,9 @@
 import { mkdir } from 'node:fs/promises'
 import { meshgatePair } from '../paths/meshgate-pair.js'
 import { table } from '../report.js'
-import { runSuite, type SuiteResults } from '../suite.js'
-import { summarise, type BenchSummary, type PathFigures } from '../summary.js'
-import { startUpstreams } from '../upstreams.js'
+import { measureSideBySide, pickScenarios } from '../side-by-side.js'
+import type { SuiteResults } from '../suite.js'
+import type { BenchSummary, PathFigures } from '../summary.js'
 import { h2cSmall } from './h2c-small.js'
 import { http1Small } from './http1-small.js'
 import { tcpBulk } from './tcp-bulk.js'
@@ -72,23 +72,13 @@ function mb (bytes: number): string {
 /** Starts the upstreams and both pairs, runs the interleaved rounds, stops everything. */
 export async function runH3VsH2 (options: H3VsH2Options): Promise<H3VsH2Result> {
   const o = comparisonTiming(options)
-  const log = options.log ?? (() => {})
   await mkdir(options.workDir, { recursive: true })
-  const scenarios = [http1Small, h2cSmall, tcpBulk].filter((s) => options.scenarios === undefined || options.scenarios.includes(s.id))
+  const scenarios = pickScenarios([http1Small, h2cSmall, tcpBulk], options.scenarios)
   const paths = [
     meshgatePair({ id: H2_PATH, title: 'meshgate pair over h2', transport: 'h2' }),
     meshgatePair({ id: H3_PATH, title: 'meshgate pair over h3', transport: 'h3' }),
   ]
-  const upstreams = await startUpstreams(options.workDir)
-  let raw: SuiteResults
-  try {
-    raw = await runSuite({ workDir: options.workDir, repoDir: options.repoDir, certs: options.certs, upstream: upstreams.ports }, paths, scenarios, {
-      rounds: o.rounds, durationSeconds: o.durationSeconds, warmupSeconds: o.warmupSeconds, settleMs: 1000, log,
-    })
-  } finally {
-    await upstreams.stop()
-  }
-  const summary = summarise(raw, scenarios)
+  const { raw, summary } = await measureSideBySide(options, o, paths, scenarios)
   const ratios: TransportRatio[] = summary.scenarios.map((s) => {
     const h2 = s.paths.find((p) => p.path === H2_PATH)
     const h3 = s.paths.find((p) => p.path === H3_PATH)
