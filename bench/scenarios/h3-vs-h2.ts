@@ -13,7 +13,7 @@
 import { mkdir } from 'node:fs/promises'
 import { meshgatePair } from '../paths/meshgate-pair.js'
 import { table } from '../report.js'
-import { measureSideBySide, pickScenarios } from '../side-by-side.js'
+import { comparisonCliOptions, comparisonOptionsFromCli, measureSideBySide, pickScenarios } from '../side-by-side.js'
 import type { SuiteResults } from '../suite.js'
 import type { BenchSummary, PathFigures } from '../summary.js'
 import { h2cSmall } from './h2c-small.js'
@@ -160,18 +160,5 @@ export async function runAndWriteH3VsH2 (outDir: string, options: H3VsH2Options)
   return result.markdown
 }
 
-runStandalone('h3-vs-h2', import.meta.url, {
-  duration: { type: 'string', default: '6' },
-  rounds: { type: 'string', default: '3' },
-  warmup: { type: 'string', default: '1' },
-  scenarios: { type: 'string' },
-}, async (values, ctx) => await runAndWriteH3VsH2(ctx.outDir, {
-  workDir: ctx.workDir,
-  repoDir: ctx.repoDir,
-  certs: ctx.certs,
-  durationSeconds: Number(values.duration),
-  rounds: Number(values.rounds),
-  warmupSeconds: Number(values.warmup),
-  scenarios: values.scenarios?.split(',').map((id) => id.trim()),
-  log: ctx.log,
-}))
+runStandalone('h3-vs-h2', import.meta.url, comparisonCliOptions('3'), async (values, ctx) =>
+  await runAndWriteH3VsH2(ctx.outDir, comparisonOptionsFromCli(values, ctx)))
