@@ -15,9 +15,9 @@ import { mkdir } from 'node:fs/promises'
 import { gatewayHop } from '../paths/gateway-hop.js'
 import { meshgatePair } from '../paths/meshgate-pair.js'
 import { table } from '../report.js'
-import { runSuite, type SuiteResults } from '../suite.js'
-import { summarise, type BenchSummary } from '../summary.js'
-import { startUpstreams } from '../upstreams.js'
+import { comparisonCliOptions, comparisonOptionsFromCli, measureSideBySide, pickScenarios } from '../side-by-side.js'
+import type { SuiteResults } from '../suite.js'
+import type { BenchSummary } from '../summary.js'
 import { runStandalone, writeBenchReport } from '../standalone.js'
 import { h2cSmall } from './h2c-small.js'
 import { http1Small } from './http1-small.js'
@@ -72,22 +72,13 @@ export async function runGatewayHop (options: GatewayHopOptions): Promise<Gatewa
   const o = comparisonTiming(options)
   o.rounds = Math.max(o.rounds, MIN_ROUNDS)
   await mkdir(options.workDir, { recursive: true })
-  const scenarios = [http1Small, h2cSmall, tcpBulk].filter((s) => options.scenarios === undefined || options.scenarios.includes(s.id))
+  const scenarios = pickScenarios([http1Small, h2cSmall, tcpBulk], options.scenarios)
   const paths = [
     meshgatePair({ id: PAIR, title: 'meshgate pair (no gateway)', transport: 'h2' }),
     gatewayHop({ id: E2E, title: 'through the gateway, e2e', mode: 'e2e' }),
     gatewayHop({ id: TERMINATE, title: 'through the gateway, terminate', mode: 'terminate' }),
   ]
-  const upstreams = await startUpstreams(options.workDir)
-  let raw: SuiteResults
-  try {
-    raw = await runSuite({ workDir: options.workDir, repoDir: options.repoDir, certs: options.certs, upstream: upstreams.ports }, paths, scenarios, {
-      rounds: o.rounds, durationSeconds: o.durationSeconds, warmupSeconds: o.warmupSeconds, settleMs: 1000, log: options.log ?? (() => {}),
-    })
-  } finally {
-    await upstreams.stop()
-  }
-  const summary = summarise(raw, scenarios)
+  const { raw, summary } = await measureSideBySide(options, o, paths, scenarios)
   const rows: GatewayHopRow[] = summary.scenarios.flatMap((s) => {
     const pair = s.paths.find((p) => p.path === PAIR)
     return s.paths.map((p) => {
@@ -146,18 +137,5 @@ export async function runAndWriteGatewayHop (outDir: string, options: GatewayHop
   return result.markdown
 }
 
-runStandalone(GATEWAY_HOP_ID, import.meta.url, {
-  duration: { type: 'string', default: '6' },
-  rounds: { type: 'string', default: '5' },
-  warmup: { type: 'string', default: '1' },
-  scenarios: { type: 'string' },
-}, async (values, ctx) => await runAndWriteGatewayHop(ctx.outDir, {
-  workDir: ctx.workDir,
-  repoDir: ctx.repoDir,
-  certs: ctx.certs,
-  durationSeconds: Number(values.duration),
-  rounds: Number(values.rounds),
-  warmupSeconds: Number(values.warmup),
-  scenarios: values.scenarios?.split(',').map((id) => id.trim()),
-  log: ctx.log,
-}))
+runStandalone(GATEWAY_HOP_ID, import.meta.url, comparisonCliOptions('5'), async (values, ctx) =>
+  await runAndWriteGatewayHop(ctx.outDir, comparisonOptionsFromCli(values, ctx)))

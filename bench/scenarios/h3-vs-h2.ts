@@ -13,9 +13,9 @@
 import { mkdir } from 'node:fs/promises'
 import { meshgatePair } from '../paths/meshgate-pair.js'
 import { table } from '../report.js'
-import { runSuite, type SuiteResults } from '../suite.js'
-import { summarise, type BenchSummary, type PathFigures } from '../summary.js'
-import { startUpstreams } from '../upstreams.js'
+import { comparisonCliOptions, comparisonOptionsFromCli, measureSideBySide, pickScenarios } from '../side-by-side.js'
+import type { SuiteResults } from '../suite.js'
+import type { BenchSummary, PathFigures } from '../summary.js'
 import { h2cSmall } from './h2c-small.js'
 import { http1Small } from './http1-small.js'
 import { tcpBulk } from './tcp-bulk.js'
@@ -72,23 +72,13 @@ function mb (bytes: number): string {
 /** Starts the upstreams and both pairs, runs the interleaved rounds, stops everything. */
 export async function runH3VsH2 (options: H3VsH2Options): Promise<H3VsH2Result> {
   const o = comparisonTiming(options)
-  const log = options.log ?? (() => {})
   await mkdir(options.workDir, { recursive: true })
-  const scenarios = [http1Small, h2cSmall, tcpBulk].filter((s) => options.scenarios === undefined || options.scenarios.includes(s.id))
+  const scenarios = pickScenarios([http1Small, h2cSmall, tcpBulk], options.scenarios)
   const paths = [
     meshgatePair({ id: H2_PATH, title: 'meshgate pair over h2', transport: 'h2' }),
     meshgatePair({ id: H3_PATH, title: 'meshgate pair over h3', transport: 'h3' }),
   ]
-  const upstreams = await startUpstreams(options.workDir)
-  let raw: SuiteResults
-  try {
-    raw = await runSuite({ workDir: options.workDir, repoDir: options.repoDir, certs: options.certs, upstream: upstreams.ports }, paths, scenarios, {
-      rounds: o.rounds, durationSeconds: o.durationSeconds, warmupSeconds: o.warmupSeconds, settleMs: 1000, log,
-    })
-  } finally {
-    await upstreams.stop()
-  }
-  const summary = summarise(raw, scenarios)
+  const { raw, summary } = await measureSideBySide(options, o, paths, scenarios)
   const ratios: TransportRatio[] = summary.scenarios.map((s) => {
     const h2 = s.paths.find((p) => p.path === H2_PATH)
     const h3 = s.paths.find((p) => p.path === H3_PATH)
@@ -170,18 +160,5 @@ export async function runAndWriteH3VsH2 (outDir: string, options: H3VsH2Options)
   return result.markdown
 }
 
-runStandalone('h3-vs-h2', import.meta.url, {
-  duration: { type: 'string', default: '6' },
-  rounds: { type: 'string', default: '3' },
-  warmup: { type: 'string', default: '1' },
-  scenarios: { type: 'string' },
-}, async (values, ctx) => await runAndWriteH3VsH2(ctx.outDir, {
-  workDir: ctx.workDir,
-  repoDir: ctx.repoDir,
-  certs: ctx.certs,
-  durationSeconds: Number(values.duration),
-  rounds: Number(values.rounds),
-  warmupSeconds: Number(values.warmup),
-  scenarios: values.scenarios?.split(',').map((id) => id.trim()),
-  log: ctx.log,
-}))
+runStandalone('h3-vs-h2', import.meta.url, comparisonCliOptions('3'), async (values, ctx) =>
+  await runAndWriteH3VsH2(ctx.outDir, comparisonOptionsFromCli(values, ctx)))

@@ -20,9 +20,9 @@ import { loadavg } from 'node:os'
 import { mkdir } from 'node:fs/promises'
 import { meshgatePair } from '../paths/meshgate-pair.js'
 import { table } from '../report.js'
-import { runSuite, type SuiteResults } from '../suite.js'
-import { median, summarise, type BenchSummary } from '../summary.js'
-import { startUpstreams } from '../upstreams.js'
+import { comparisonCliOptions, comparisonOptionsFromCli, formatLoad, measureSideBySide, pickScenarios } from '../side-by-side.js'
+import type { SuiteResults } from '../suite.js'
+import { median, type BenchSummary } from '../summary.js'
 import { h2cSmall } from './h2c-small.js'
 import { http1Small } from './http1-small.js'
 import { runStandalone, writeBenchReport } from '../standalone.js'
@@ -117,25 +117,15 @@ export async function runMetricsCost (options: MetricsCostOptions): Promise<Metr
     simultaneous: options.simultaneous ?? true,
     control: options.control ?? false,
   }
-  const log = options.log ?? (() => {})
   const date = new Date().toISOString()
   await mkdir(options.workDir, { recursive: true })
-  const scenarios = [http1Small, h2cSmall].filter((s) => options.scenarios === undefined || options.scenarios.includes(s.id))
+  const scenarios = pickScenarios([http1Small, h2cSmall], options.scenarios)
   const paths = [
     meshgatePair({ id: ON_PATH, title: 'metrics on', extraConfig: { metrics: { enabled: true } } }),
     meshgatePair({ id: OFF_PATH, title: 'metrics off', extraConfig: { metrics: { enabled: false } } }),
     ...(o.control ? [meshgatePair({ id: CONTROL_PATH, title: 'metrics on (2)', extraConfig: { metrics: { enabled: true } } })] : []),
   ]
-  const upstreams = await startUpstreams(options.workDir)
-  let raw: SuiteResults
-  try {
-    raw = await runSuite({ workDir: options.workDir, repoDir: options.repoDir, certs: options.certs, upstream: upstreams.ports }, paths, scenarios, {
-      rounds: o.rounds, durationSeconds: o.durationSeconds, warmupSeconds: o.warmupSeconds, settleMs: 1000, alternateOrder: true, simultaneous: o.simultaneous, log,
-    })
-  } finally {
-    await upstreams.stop()
-  }
-  const summary = summarise(raw, scenarios)
+  const { raw, summary } = await measureSideBySide(options, o, paths, scenarios, { alternateOrder: true, simultaneous: o.simultaneous })
   const rounds = Array.from({ length: o.rounds }, (_, i) => i + 1)
   const costs: MetricsCost[] = summary.scenarios.map((s) => {
     const on = s.paths.find((p) => p.path === ON_PATH)
@@ -246,25 +236,15 @@ export async function runAndWriteMetricsCost (outDir: string, options: MetricsCo
 }
 
 runStandalone('metrics-cost', import.meta.url, {
-  duration: { type: 'string', default: '6' },
-  rounds: { type: 'string', default: '3' },
-  warmup: { type: 'string', default: '1' },
-  scenarios: { type: 'string' },
+  ...comparisonCliOptions('3'),
   order: { type: 'string', default: 'simultaneous' },
   control: { type: 'string', default: 'off' },
 }, async (values, ctx) => {
-  ctx.log(`load average at start ${loadavg().map((v) => v.toFixed(2)).join(' ')}`)
+  ctx.log(`load average at start ${formatLoad(loadavg())}`)
   return await runAndWriteMetricsCost(ctx.outDir, {
-    workDir: ctx.workDir,
-    repoDir: ctx.repoDir,
-    certs: ctx.certs,
-    durationSeconds: Number(values.duration),
-    rounds: Number(values.rounds),
-    warmupSeconds: Number(values.warmup),
-    scenarios: values.scenarios?.split(',').map((id) => id.trim()),
+    ...comparisonOptionsFromCli(values, ctx),
     simultaneous: values.order !== 'sequential',
     control: values.control === 'on',
     command: ['node dist/bench/scenarios/metrics-cost.js', ...process.argv.slice(2)].join(' '),
-    log: ctx.log,
   })
 })

@@ -13,9 +13,9 @@ import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { meshgatePair } from '../paths/meshgate-pair.js'
 import { table } from '../report.js'
-import { runSuite, type SuiteResults } from '../suite.js'
-import { summarise, type BenchSummary } from '../summary.js'
-import { startUpstreams } from '../upstreams.js'
+import { comparisonCliOptions, comparisonOptionsFromCli, cpuDifference, formatFigure as fmt, formatLoad, measureSideBySide, pairFigures, pickScenarios } from '../side-by-side.js'
+import type { SuiteResults } from '../suite.js'
+import type { BenchSummary } from '../summary.js'
 import { h2cSmall } from './h2c-small.js'
 import { http1Small } from './http1-small.js'
 import { runStandalone, writeBenchReport } from '../standalone.js'
@@ -47,34 +47,19 @@ export interface PluginCostResult {
   markdown: string
 }
 
-function fmt (value: number | undefined, digits = 1): string {
-  return value === undefined || !Number.isFinite(value) ? '–' : value.toFixed(digits)
-}
-
 export async function runPluginCost (options: VariantComparisonOptions & { command: string }): Promise<PluginCostResult> {
   const o = comparisonTiming(options)
   const wasm = join(options.repoDir, 'dist', 'plugins', 'add-header.wasm')
   await access(wasm).catch(() => { throw new Error(`${wasm} not found (run \`npm run build:plugins\`)`) })
-  const scenarios = [http1Small, h2cSmall].filter((s) => options.scenarios === undefined || options.scenarios.includes(s.id))
+  const scenarios = pickScenarios([http1Small, h2cSmall], options.scenarios)
   const paths = [
     meshgatePair({ id: WITH_PATH, title: 'add-header plugin', dataPlane: 'js', outboundPlugins: [{ name: 'add-header', wasm }] }),
     meshgatePair({ id: WITHOUT_PATH, title: 'no plugin', dataPlane: 'js' }),
   ]
-  const upstreams = await startUpstreams(options.workDir)
-  let raw: SuiteResults
-  try {
-    raw = await runSuite({ workDir: options.workDir, repoDir: options.repoDir, certs: options.certs, upstream: upstreams.ports }, paths, scenarios, {
-      rounds: o.rounds, durationSeconds: o.durationSeconds, warmupSeconds: o.warmupSeconds, settleMs: 1000, alternateOrder: true, simultaneous: true, log: options.log ?? (() => {}),
-    })
-  } finally {
-    await upstreams.stop()
-  }
-  const summary = summarise(raw, scenarios)
-  const costs: PluginCost[] = summary.scenarios.map((s) => {
-    const withPlugin = s.paths.find((p) => p.path === WITH_PATH)
-    const without = s.paths.find((p) => p.path === WITHOUT_PATH)
+  const { raw, summary } = await measureSideBySide(options, o, paths, scenarios, { alternateOrder: true, simultaneous: true })
+  const costs: PluginCost[] = pairFigures(summary, WITH_PATH, WITHOUT_PATH).map(({ scenario, a: withPlugin, b: without }) => {
     return {
-      scenario: s.id,
+      scenario,
       withRate: withPlugin?.value,
       withoutRate: without?.value,
       withP99Ms: withPlugin?.p99Ms,
@@ -90,12 +75,11 @@ export async function runPluginCost (options: VariantComparisonOptions & { comma
 
 function render (result: Omit<PluginCostResult, 'markdown'>): string {
   const { options, costs, loadAverage } = result
-  const load = (values: number[]): string => values.map((v) => v.toFixed(2)).join(' ')
   return [
     '## Cost of one Proxy-Wasm plugin per request (issue 15)',
     '',
     `- Date: ${result.date}; command: \`${result.command}\``,
-    `- Load average ${load(loadAverage.start)} at start, ${load(loadAverage.end)} at end (shared machine: compare the variants, not absolute figures)`,
+    `- Load average ${formatLoad(loadAverage.start)} at start, ${formatLoad(loadAverage.end)} at end (shared machine: compare the variants, not absolute figures)`,
     '',
     `${options.rounds} rounds × ${costs.length} scenarios × 2 variants, ${options.durationSeconds} s each, run at the same time (medians over rounds); ` +
       'the same two-process pair (js data path), the variant with `add-header` on the outbound http1 and h2c listeners. ' +
@@ -103,8 +87,7 @@ function render (result: Omit<PluginCostResult, 'markdown'>): string {
     '',
     table(['scenario', 'req/s with', 'req/s without', 'p99 ms with / without', 'CPU µs/req with', 'CPU µs/req without', 'plugin CPU µs/req', 'ratio', 'errors with / without'],
       costs.map((c) => {
-        const extra = c.withCpuPerReq === undefined || c.withoutCpuPerReq === undefined ? undefined : c.withCpuPerReq - c.withoutCpuPerReq
-        const ratio = c.withCpuPerReq === undefined || c.withoutCpuPerReq === undefined || c.withoutCpuPerReq === 0 ? undefined : c.withCpuPerReq / c.withoutCpuPerReq
+        const { extra, ratio } = cpuDifference(c.withCpuPerReq, c.withoutCpuPerReq)
         return [c.scenario, fmt(c.withRate, 0), fmt(c.withoutRate, 0), `${fmt(c.withP99Ms, 2)} / ${fmt(c.withoutP99Ms, 2)}`,
           fmt(c.withCpuPerReq), fmt(c.withoutCpuPerReq), fmt(extra), ratio === undefined ? '–' : `${ratio.toFixed(2)}×`, `${c.errors.with} / ${c.errors.without}`]
       })),
@@ -112,23 +95,11 @@ function render (result: Omit<PluginCostResult, 'markdown'>): string {
   ].join('\n')
 }
 
-runStandalone('plugin-cost', import.meta.url, {
-  duration: { type: 'string', default: '6' },
-  rounds: { type: 'string', default: '3' },
-  warmup: { type: 'string', default: '1' },
-  scenarios: { type: 'string' },
-}, async (values, ctx) => {
-  ctx.log(`load average at start ${loadavg().map((v) => v.toFixed(2)).join(' ')}`)
+runStandalone('plugin-cost', import.meta.url, comparisonCliOptions('3'), async (values, ctx) => {
+  ctx.log(`load average at start ${formatLoad(loadavg())}`)
   const result = await runPluginCost({
-    workDir: ctx.workDir,
-    repoDir: ctx.repoDir,
-    certs: ctx.certs,
-    durationSeconds: Number(values.duration),
-    rounds: Number(values.rounds),
-    warmupSeconds: Number(values.warmup),
-    scenarios: values.scenarios?.split(',').map((id) => id.trim()),
+    ...comparisonOptionsFromCli(values, ctx),
     command: ['node dist/bench/scenarios/plugin-cost.js', ...process.argv.slice(2)].join(' '),
-    log: ctx.log,
   })
   await writeBenchReport(ctx.outDir, 'plugin-cost', result.markdown, result)
   return result.markdown

@@ -12,9 +12,9 @@
 import { loadavg } from 'node:os'
 import { meshgatePair } from '../paths/meshgate-pair.js'
 import { table } from '../report.js'
-import { runSuite, type SuiteResults } from '../suite.js'
-import { summarise, type BenchSummary } from '../summary.js'
-import { startUpstreams } from '../upstreams.js'
+import { comparisonCliOptions, comparisonOptionsFromCli, cpuDifference, formatFigure as fmt, formatLoad, measureSideBySide, pairFigures, pickScenarios } from '../side-by-side.js'
+import type { SuiteResults } from '../suite.js'
+import type { BenchSummary } from '../summary.js'
 import { h2cSmall } from './h2c-small.js'
 import { http1Small } from './http1-small.js'
 import { runStandalone, writeBenchReport } from '../standalone.js'
@@ -69,32 +69,17 @@ export interface RouteCostResult {
   markdown: string
 }
 
-function fmt (value: number | undefined, digits = 1): string {
-  return value === undefined || !Number.isFinite(value) ? '–' : value.toFixed(digits)
-}
-
 export async function runRouteCost (options: VariantComparisonOptions & { command: string }): Promise<RouteCostResult> {
   const o = comparisonTiming(options)
-  const scenarios = [http1Small, h2cSmall].filter((s) => options.scenarios === undefined || options.scenarios.includes(s.id))
+  const scenarios = pickScenarios([http1Small, h2cSmall], options.scenarios)
   const paths = [
     meshgatePair({ id: ROUTED_PATH, title: '50 routes', dataPlane: 'js', outboundRoutes: fiftyRoutes }),
     meshgatePair({ id: PLAIN_PATH, title: 'no routes', dataPlane: 'js' }),
   ]
-  const upstreams = await startUpstreams(options.workDir)
-  let raw: SuiteResults
-  try {
-    raw = await runSuite({ workDir: options.workDir, repoDir: options.repoDir, certs: options.certs, upstream: upstreams.ports }, paths, scenarios, {
-      rounds: o.rounds, durationSeconds: o.durationSeconds, warmupSeconds: o.warmupSeconds, settleMs: 1000, alternateOrder: true, simultaneous: true, log: options.log ?? (() => {}),
-    })
-  } finally {
-    await upstreams.stop()
-  }
-  const summary = summarise(raw, scenarios)
-  const costs: RouteCost[] = summary.scenarios.map((s) => {
-    const routed = s.paths.find((p) => p.path === ROUTED_PATH)
-    const plain = s.paths.find((p) => p.path === PLAIN_PATH)
+  const { raw, summary } = await measureSideBySide(options, o, paths, scenarios, { alternateOrder: true, simultaneous: true })
+  const costs: RouteCost[] = pairFigures(summary, ROUTED_PATH, PLAIN_PATH).map(({ scenario, a: routed, b: plain }) => {
     return {
-      scenario: s.id,
+      scenario,
       routedRate: routed?.value,
       plainRate: plain?.value,
       routedP99Ms: routed?.p99Ms,
@@ -110,12 +95,11 @@ export async function runRouteCost (options: VariantComparisonOptions & { comman
 
 function render (result: Omit<RouteCostResult, 'markdown'>): string {
   const { options, costs, loadAverage } = result
-  const load = (values: number[]): string => values.map((v) => v.toFixed(2)).join(' ')
   return [
     '## CPU cost per request of a 50-route table through the pair (issue 13)',
     '',
     `- Date: ${result.date}; command: \`${result.command}\``,
-    `- Load average ${load(loadAverage.start)} at start, ${load(loadAverage.end)} at end (shared machine: compare the variants, not absolute figures)`,
+    `- Load average ${formatLoad(loadAverage.start)} at start, ${formatLoad(loadAverage.end)} at end (shared machine: compare the variants, not absolute figures)`,
     '',
     `${options.rounds} rounds × ${costs.length} scenarios × 2 variants, ${options.durationSeconds} s each, run at the same time (medians over rounds); ` +
       'the same two-process pair (js data path), the variant with 50 routes on the outbound side\'s HTTP services (the request matches the last). ' +
@@ -123,8 +107,7 @@ function render (result: Omit<RouteCostResult, 'markdown'>): string {
     '',
     table(['scenario', 'req/s 50 routes', 'req/s none', 'p99 ms 50 / none', 'CPU µs/req 50 routes', 'CPU µs/req none', 'table CPU µs/req', 'ratio', 'errors 50 / none'],
       costs.map((c) => {
-        const extra = c.routedCpuPerReq === undefined || c.plainCpuPerReq === undefined ? undefined : c.routedCpuPerReq - c.plainCpuPerReq
-        const ratio = c.routedCpuPerReq === undefined || c.plainCpuPerReq === undefined || c.plainCpuPerReq === 0 ? undefined : c.routedCpuPerReq / c.plainCpuPerReq
+        const { extra, ratio } = cpuDifference(c.routedCpuPerReq, c.plainCpuPerReq)
         return [c.scenario, fmt(c.routedRate, 0), fmt(c.plainRate, 0), `${fmt(c.routedP99Ms, 2)} / ${fmt(c.plainP99Ms, 2)}`,
           fmt(c.routedCpuPerReq), fmt(c.plainCpuPerReq), fmt(extra), ratio === undefined ? '–' : `${ratio.toFixed(2)}×`, `${c.errors.routed} / ${c.errors.plain}`]
       })),
@@ -132,23 +115,11 @@ function render (result: Omit<RouteCostResult, 'markdown'>): string {
   ].join('\n')
 }
 
-runStandalone('route-cost', import.meta.url, {
-  duration: { type: 'string', default: '6' },
-  rounds: { type: 'string', default: '3' },
-  warmup: { type: 'string', default: '1' },
-  scenarios: { type: 'string' },
-}, async (values, ctx) => {
-  ctx.log(`load average at start ${loadavg().map((v) => v.toFixed(2)).join(' ')}`)
+runStandalone('route-cost', import.meta.url, comparisonCliOptions('3'), async (values, ctx) => {
+  ctx.log(`load average at start ${formatLoad(loadavg())}`)
   const result = await runRouteCost({
-    workDir: ctx.workDir,
-    repoDir: ctx.repoDir,
-    certs: ctx.certs,
-    durationSeconds: Number(values.duration),
-    rounds: Number(values.rounds),
-    warmupSeconds: Number(values.warmup),
-    scenarios: values.scenarios?.split(',').map((id) => id.trim()),
+    ...comparisonOptionsFromCli(values, ctx),
     command: ['node dist/bench/scenarios/route-cost.js', ...process.argv.slice(2)].join(' '),
-    log: ctx.log,
   })
   await writeBenchReport(ctx.outDir, 'route-cost', result.markdown, result)
   return result.markdown

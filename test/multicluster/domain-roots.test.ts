@@ -7,7 +7,6 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { MeshError } from '../../core/errors.js'
 import { loadCertificateAuthority, type CertificateAuthority } from '../../core/identity/pki.js'
 import { EXPORTS_AUTHORITY, EXPORTS_PATH, GATEWAY_HEADERS } from '../../src/multicluster/wire.js'
 import type { PeerSession, Transport } from '../../transports/contract.js'
@@ -15,6 +14,7 @@ import { h2Transport } from '../../transports/h2/index.js'
 import { h2NativeAvailability } from '../../transports/h2-native/index.js'
 import { h3Availability, h3Transport } from '../../transports/h3/index.js'
 import { startClusters, type Clusters } from '../helpers/clusters.js'
+import { meshErrorCode as code } from '../helpers/mesh-error-code.js'
 import { quietLogger } from '../helpers/transport-rig.js'
 
 const GATEWAY = 'spiffe://east.local/ns/default/sa/gateway'
@@ -22,15 +22,6 @@ const WEST_CLIENT = 'spiffe://west.local/ns/default/sa/client'
 const EAST_CLIENT = 'spiffe://east.local/ns/default/sa/client'
 const clients: Record<string, Transport> = { h2: h2Transport()({ logger: quietLogger }) }
 if (h3Availability().available) clients.h3 = h3Transport()({ logger: quietLogger })
-
-async function code (work: Promise<unknown>): Promise<string> {
-  try {
-    await work
-  } catch (err) {
-    return err instanceof MeshError ? err.code : `not a MeshError: ${String(err)}`
-  }
-  return 'no error'
-}
 
 for (const dataPlane of ['js', 'native'] as const) {
   const skip = dataPlane === 'native' && !h2NativeAvailability().available ? 'the engine addon does not load here' : false

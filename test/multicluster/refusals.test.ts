@@ -7,7 +7,6 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { MeshError } from '../../core/errors.js'
 import { createCertificateAuthority, loadCertificateAuthority, type CertificateAuthority } from '../../core/identity/pki.js'
 import { EXPORTS_AUTHORITY, EXPORTS_PATH, GATEWAY_HEADERS } from '../../src/multicluster/wire.js'
 import type { PeerSession, TlsMaterial } from '../../transports/contract.js'
@@ -15,18 +14,21 @@ import { h2Transport } from '../../transports/h2/index.js'
 import { get } from '../helpers/clients.js'
 import { eventually, startClusters, type Clusters } from '../helpers/clusters.js'
 import { metricSum, metricsText } from '../helpers/meshgate-process.js'
+import { meshErrorCode as code } from '../helpers/mesh-error-code.js'
 import { quietLogger } from '../helpers/transport-rig.js'
 
 const GATEWAY = 'spiffe://east.local/ns/default/sa/gateway'
 const h2 = h2Transport()({ logger: quietLogger })
 
-async function code (work: Promise<unknown>): Promise<string> {
-  try {
-    await work
-  } catch (err) {
-    return err instanceof MeshError ? err.code : `not a MeshError: ${String(err)}`
-  }
-  return 'no error'
+/** Starts the gateway again; waits until west's requests through it get 200, served to west's client. */
+async function restartGatewayAndWaitForWest (c: Clusters, what: string): Promise<void> {
+  await c.start('gateway')
+  let last = { status: 0, error: undefined as string | undefined, body: '' }
+  await eventually(async () => {
+    last = await get(c.ports.app, '/', 'web.east', 10_000)
+    return last.status === 200
+  }, what)
+  assert.equal((JSON.parse(last.body) as { caller: string }).caller, 'spiffe://west.local/ns/default/sa/client')
 }
 
 describe('the gateway refuses, with codes', { timeout: 120_000 }, () => {
@@ -137,12 +139,7 @@ describe('the gateway refuses, with codes', { timeout: 120_000 }, () => {
     }, 'E_GATEWAY_UNREACHABLE from west')
     assert.equal(last.status, 502)
     assert.match(last.body, /gateway of cluster east .* unreachable/)
-    await c.start('gateway')
-    await eventually(async () => {
-      last = await get(c.ports.app, '/', 'web.east', 10_000)
-      return last.status === 200
-    }, 'west to recover once the gateway is back')
-    assert.equal((JSON.parse(last.body) as { caller: string }).caller, 'spiffe://west.local/ns/default/sa/client')
+    await restartGatewayAndWaitForWest(c, 'west to recover once the gateway is back')
   })
 
   it('gateway killed (SIGKILL, no GOAWAY): west answers 502 E_GATEWAY_UNREACHABLE; once it is back, traffic flows again', async () => {
@@ -171,11 +168,6 @@ describe('the gateway refuses, with codes', { timeout: 120_000 }, () => {
     console.log(`# E_GATEWAY_UNREACHABLE ${Date.now() - killedAt} ms after the kill (${hung} requests hung 5 s first)`)
     assert.equal(last.status, 502)
     assert.match(last.body, /gateway of cluster east .* unreachable/)
-    await c.start('gateway')
-    await eventually(async () => {
-      last = await get(c.ports.app, '/', 'web.east', 10_000)
-      return last.status === 200
-    }, 'west to recover once the killed gateway is back')
-    assert.equal((JSON.parse(last.body) as { caller: string }).caller, 'spiffe://west.local/ns/default/sa/client')
+    await restartGatewayAndWaitForWest(c, 'west to recover once the killed gateway is back')
   })
 })

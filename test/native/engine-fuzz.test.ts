@@ -16,6 +16,7 @@ import { after, before, describe, it } from 'node:test'
 import { MeshError, toMeshError } from '../../core/errors.js'
 import type { TlsMaterial } from '../../transports/contract.js'
 import { makePki } from '../helpers/pki.js'
+import { fuzzSeed, prng, SeededGen } from '../helpers/seeded-random.js'
 import { nativeSkip } from '../helpers/transports.js'
 import {
   connectBlock, connectRaw, FLAG, frame, FRAME, H2_ERROR, ping, PREFACE, requestBlock, requestHeaders, rstStream, settingsFrame, u32, windowUpdate,
@@ -24,32 +25,13 @@ import { answerOk, startEngineRig, type EngineRig } from './engine-rig.js'
 
 const SKIP = nativeSkip()
 
-const SEED = (process.env.MESHGATE_FUZZ_SEED !== undefined && process.env.MESHGATE_FUZZ_SEED !== ''
-  ? Number(process.env.MESHGATE_FUZZ_SEED)
-  : 0x6d657368) >>> 0
+const SEED = fuzzSeed(0x6d657368)
 const CASES = Number(process.env.MESHGATE_FUZZ_CASES ?? 120)
 const CASE_MS = 200 // one case's time on the wire before its socket is destroyed
 const BATCH = 12 // cases between two health checks
 const PARALLEL = 4 // sessions at once within a batch
 
-/** mulberry32: a small, fast 32-bit PRNG; the same seed gives the same cases. */
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-class Gen {
-  constructor (readonly next: () => number) {}
-  int (n: number): number { return Math.floor(this.next() * n) }
-  range (lo: number, hi: number): number { return lo + this.int(hi - lo + 1) }
-  chance (p: number): boolean { return this.next() < p }
-  pick<T>(items: readonly T[]): T { return items[this.int(items.length)] as T }
+class Gen extends SeededGen {
   bytes (n: number): Buffer {
     const b = Buffer.alloc(n)
     for (let i = 0; i < n; i++) b[i] = this.int(256)

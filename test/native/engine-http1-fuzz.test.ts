@@ -15,36 +15,18 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { loadEngine, type Http1ParserEvent, type Http1ParserLimits } from '../../native/engine.js'
+import { fuzzSeed, prng, SeededGen } from '../helpers/seeded-random.js'
 import { nativeSkip } from '../helpers/transports.js'
 import { feedSplit, normalise } from './http1-feed.js'
 
 const SKIP = nativeSkip()
 
-const SEED = (process.env.MESHGATE_FUZZ_SEED !== undefined && process.env.MESHGATE_FUZZ_SEED !== ''
-  ? Number(process.env.MESHGATE_FUZZ_SEED)
-  : 0x68747031) >>> 0
+const SEED = fuzzSeed(0x68747031)
 const CASES = Number(process.env.MESHGATE_FUZZ_CASES ?? 3000)
 /** The run stops early past this, whatever CASES says (sanitizer builds are ~10x slower). */
 const BUDGET_MS = 8000
 
-/** mulberry32: a small 32-bit PRNG; the same seed gives the same cases. */
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-class Gen {
-  constructor (readonly next: () => number) {}
-  int (n: number): number { return Math.floor(this.next() * n) }
-  range (lo: number, hi: number): number { return lo + this.int(hi - lo + 1) }
-  chance (p: number): boolean { return this.next() < p }
-  pick<T>(items: readonly T[]): T { return items[this.int(items.length)] as T }
+class Gen extends SeededGen {
   str (alphabet: string, lo: number, hi: number): string {
     let s = ''
     for (let n = this.range(lo, hi); n > 0; n--) s += alphabet[this.int(alphabet.length)] ?? ''

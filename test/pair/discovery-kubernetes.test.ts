@@ -7,6 +7,27 @@ import { FakeKubeApi, endpointSlice, pod, type Json } from '../discovery/fake-ku
 import { captureLog, until } from '../discovery/log-capture.js'
 import { drive, driveUntil, podsOf, sawAll, startClient, startMesh, waitForEndpoints, type Client, type Mesh } from '../helpers/mesh.js'
 
+/**
+ * The `discovery:` section of a client watching `url` (namespace shop, short backoff) for the
+ * service `cart` on `mesh`'s pods, with a bearer token written to a file in `mesh.dir`.
+ */
+async function kubernetesSource (mesh: Mesh, url: string): Promise<string> {
+  const tokenFile = join(mesh.dir, 'token')
+  await writeFile(tokenFile, 'test-token\n')
+  return `
+discovery:
+  sources:
+    k8s:
+      kind: kubernetes
+      apiServer: ${url}
+      tokenFile: ${tokenFile}
+      namespace: shop
+      backoffInitialMs: 50ms
+      backoffMaxMs: 200ms
+      services:
+        cart: { name: cart, peerPort: ${mesh.peerPort}, targetPort: http, identity: "${mesh.identity}" }`
+}
+
 describe('kubernetes discovery through real proxies (fake API server)', () => {
   let mesh: Mesh
   let api: FakeKubeApi
@@ -20,20 +41,7 @@ describe('kubernetes discovery through real proxies (fake API server)', () => {
     api = new FakeKubeApi()
     const url = await api.start()
     api.emit('ADDED', slice('cart-a', [0, 1]))
-    const tokenFile = join(mesh.dir, 'token')
-    await writeFile(tokenFile, 'test-token\n')
-    client = await startClient(mesh, `
-discovery:
-  sources:
-    k8s:
-      kind: kubernetes
-      apiServer: ${url}
-      tokenFile: ${tokenFile}
-      namespace: shop
-      backoffInitialMs: 50ms
-      backoffMaxMs: 200ms
-      services:
-        cart: { name: cart, peerPort: ${mesh.peerPort}, targetPort: http, identity: "${mesh.identity}" }
+    client = await startClient(mesh, `${await kubernetesSource(mesh, url)}
 services:
   cart: { source: k8s, aliases: [cart.shop.svc] }
 `, { logger: log.logger })
@@ -118,20 +126,7 @@ describe('kubernetes pod labels select route subsets through real proxies (fake 
     api.emit('ADDED', slice())
     api.emitPod('ADDED', podAt(0, 'v1'))
     api.emitPod('ADDED', podAt(1, 'v2'))
-    const tokenFile = join(mesh.dir, 'token')
-    await writeFile(tokenFile, 'test-token\n')
-    client = await startClient(mesh, `
-discovery:
-  sources:
-    k8s:
-      kind: kubernetes
-      apiServer: ${url}
-      tokenFile: ${tokenFile}
-      namespace: shop
-      backoffInitialMs: 50ms
-      backoffMaxMs: 200ms
-      services:
-        cart: { name: cart, peerPort: ${mesh.peerPort}, targetPort: http, identity: "${mesh.identity}" }
+    client = await startClient(mesh, `${await kubernetesSource(mesh, url)}
 services:
   cart:
     source: k8s

@@ -4,26 +4,13 @@
 // the request line and the request body the plugins leave are what the workload gets.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import http from 'node:http'
 import { startPair, type Pair } from '../helpers/pair.js'
 import { DATA_PLANES, h3Skip } from '../helpers/transports.js'
-import { builtPlugins, pluginYaml } from '../helpers/plugins.js'
-
-interface Reply { status: number, headers: http.IncomingHttpHeaders, body: string }
+import { builtPlugins, pluginYaml, requestOnce, type Reply, type RequestOptions } from '../helpers/plugins.js'
 
 /** One request on a fresh connection, bounded at 10 s. */
-async function request (port: number, path: string, options: { method?: string, headers?: Record<string, string>, body?: string } = {}): Promise<Reply> {
-  return await new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method: options.method ?? 'GET', headers: { host: 'web.test', ...options.headers }, agent: false }, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (c: string) => { body += c })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
-    })
-    req.on('error', reject)
-    req.setTimeout(10_000, () => req.destroy(new Error('test request timed out')))
-    req.end(options.body)
-  })
+async function request (port: number, path: string, options: RequestOptions = {}): Promise<Reply> {
+  return await requestOnce(port, path, options, 10_000)
 }
 
 before(async () => { await builtPlugins() }, { timeout: 310_000 })

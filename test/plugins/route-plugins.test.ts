@@ -6,30 +6,17 @@
 // plugin denies only that route's requests, and its log line reaches meshgate's log.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import http from 'node:http'
 import { startPair, type Pair } from '../helpers/pair.js'
 import { DATA_PLANES } from '../helpers/transports.js'
-import { builtPlugins, pluginYaml } from '../helpers/plugins.js'
+import { builtPlugins, pluginYaml, requestOnce, type Reply, type RequestOptions } from '../helpers/plugins.js'
 import { captureLog, until, type CapturedLog } from '../discovery/log-capture.js'
 import { parseConfig } from '../../src/config/load.js'
 import { policyFor } from '../../src/route/from-config.js'
 import { noopRouteObserver } from '../../src/route/policy.js'
 
-interface Reply { status: number, headers: http.IncomingHttpHeaders, body: string }
-
 /** One request on a fresh connection, bounded at 15 s. */
-async function request (port: number, path: string, options: { method?: string, headers?: Record<string, string>, body?: string } = {}): Promise<Reply> {
-  return await new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method: options.method ?? 'GET', headers: { host: 'web.test', ...options.headers }, agent: false }, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (c: string) => { body += c })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
-    })
-    req.on('error', reject)
-    req.setTimeout(15_000, () => req.destroy(new Error('test request timed out')))
-    req.end(options.body)
-  })
+async function request (port: number, path: string, options: RequestOptions = {}): Promise<Reply> {
+  return await requestOnce(port, path, options, 15_000)
 }
 
 function serviceOf (reply: Reply): string {
