@@ -60,6 +60,22 @@ export interface TunnelEvent {
   durationSeconds: number
 }
 
+/**
+ * The close record of a tunnel whose open record was `opened`, from what its splice moved:
+ * bytes in are the splice's a→b (plus `earlyBytesIn` read before it began), duration since
+ * `startedMs` (performance.now()).
+ */
+export function tunnelClose (opened: Omit<TunnelEvent, 'phase'>, moved: { aToB: number, bToA: number, error: { code: string } | undefined }, startedMs: number, earlyBytesIn = 0): TunnelEvent {
+  return {
+    ...opened,
+    phase: 'close',
+    errorCode: moved.error?.code,
+    bytesIn: moved.aToB + earlyBytesIn,
+    bytesOut: moved.bToA,
+    durationSeconds: (performance.now() - startedMs) / 1000,
+  }
+}
+
 /** What roles report to. Every method optional-free: use `noopTelemetry` as the base. */
 export interface Telemetry {
   request: (event: RequestEvent) => void

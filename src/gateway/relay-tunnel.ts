@@ -8,6 +8,7 @@
 import type { Pick } from '../balance/types.js'
 import { MeshError, toMeshError, type ErrorCode } from '../../core/errors.js'
 import type { SpliceResult } from '../tunnel/splice.js'
+import { tunnelClose } from '../telemetry.js'
 import type { InboundTunnel } from '../../transports/contract.js'
 import type { GatewayContext } from './context.js'
 import type { CrossingMode } from './exports.js'
@@ -58,12 +59,5 @@ export async function relayTunnel<Far> (ctx: GatewayContext, tunnel: InboundTunn
     pick.done({ ok: true, latencyMs: performance.now() - started })
   }
   ctx.observer.tunnelBytes(service, mode, result.aToB, result.bToA)
-  ctx.telemetry.tunnel({
-    ...event,
-    phase: 'close',
-    errorCode: result.error?.code,
-    bytesIn: result.aToB,
-    bytesOut: result.bToA,
-    durationSeconds: (performance.now() - started) / 1000,
-  })
+  ctx.telemetry.tunnel(tunnelClose(event, result, started))
 }

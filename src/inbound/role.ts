@@ -7,7 +7,7 @@ import type { Logger } from 'pino'
 import type { InboundConfig, RateLimitConfig, Timeouts } from '../config/types.js'
 import { toMeshError } from '../../core/errors.js'
 import { endToEndHeaders, headerValue } from '../http/headers.js'
-import type { Telemetry } from '../telemetry.js'
+import { tunnelClose, type Telemetry } from '../telemetry.js'
 import { WIRE_HEADERS, type InboundHandlers, type InboundTunnel, type TlsMaterial } from '../../transports/contract.js'
 import { openPeerListeners, type OpenedListener } from '../peer-listeners.js'
 import type { TransportRegistry } from '../../transports/registry.js'
@@ -97,14 +97,7 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
         telemetry.tunnel({ ...event, phase: 'close', errorCode: toMeshError(err).code, durationSeconds: (performance.now() - started) / 1000 })
         throw err
       }
-      telemetry.tunnel({
-        ...event,
-        phase: 'close',
-        errorCode: result.error?.code,
-        bytesIn: result.aToB,
-        bytesOut: result.bToA,
-        durationSeconds: (performance.now() - started) / 1000,
-      })
+      telemetry.tunnel(tunnelClose(event, result, started))
     }
     run().catch((err: unknown) => {
       const meshErr = toMeshError(err)

@@ -7,6 +7,7 @@ import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Pick } from '../balance/types.js'
 import { splice, type SpliceResult } from '../tunnel/splice.js'
+import { tunnelClose } from '../telemetry.js'
 import type { PeerSession } from '../../transports/contract.js'
 import type { OutboundContext } from './context.js'
 
@@ -54,13 +55,6 @@ export async function reportTunnel (ctx: OutboundContext, report: TunnelReport, 
   } finally {
     pick.done({ ok: result?.error?.code !== 'E_PEER_RESET', latencyMs: openedMs })
   }
-  ctx.telemetry.tunnel({
-    ...event,
-    phase: 'close',
-    errorCode: result.error?.code,
-    bytesIn: result.aToB + (report.earlyBytesIn ?? 0),
-    bytesOut: result.bToA,
-    durationSeconds: (performance.now() - started) / 1000,
-  })
+  ctx.telemetry.tunnel(tunnelClose(event, result, started, report.earlyBytesIn))
   return result
 }
