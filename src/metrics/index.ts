@@ -20,6 +20,8 @@ import { noopRouteCounters, routeCounters, type RouteCounters } from './route-me
 import { CounterFamily } from './series.js'
 import { TcpMetrics } from './tcp-metrics.js'
 import { pluginObserver } from './plugin-metrics.js'
+import { dataPathObserver, noopDataPathObserver } from './data-path-metrics.js'
+import type { DataPathObserver } from '../outbound/native-http1.js'
 import { noopPluginObserver, type PluginObserver } from '../plugins/observer.js'
 import { TransportMetrics } from './transport-metrics.js'
 import { TransportSelectionMetrics } from './transport-selection-metrics.js'
@@ -57,6 +59,8 @@ export interface Metrics {
   readonly discoveryObserver: DiscoveryObserver
   /** Pass to the roles for their plugins (`meshgate_plugin_*`). */
   readonly pluginObserver: PluginObserver
+  /** Pass to the outbound role (`meshgate_http_data_path_total`). */
+  readonly dataPathObserver: DataPathObserver
   /** The authority cardinality guard (distinct values kept, events folded). */
   readonly authorities: LabelGuard
   readonly identities: LabelGuard
@@ -82,6 +86,7 @@ export function createMetrics (options: MetricsOptions = {}): Metrics {
       balancerObserver: noopBalancerObserver,
       discoveryObserver: noopDiscoveryObserver,
       pluginObserver: noopPluginObserver,
+      dataPathObserver: noopDataPathObserver,
       authorities: new LabelGuard(maxAuthorities),
       identities: new LabelGuard(maxIdentities),
       routeCounters: noopRouteCounters,
@@ -115,6 +120,7 @@ export function createMetrics (options: MetricsOptions = {}): Metrics {
     balancerObserver: balancerObserver(registry, services),
     discoveryObserver: discoveryObserver(registry, services),
     pluginObserver: pluginObserver(registry),
+    dataPathObserver: dataPathObserver(registry),
     authorities,
     identities,
     multicluster: new MulticlusterMetrics(registry, services),

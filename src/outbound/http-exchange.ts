@@ -637,7 +637,7 @@ function retryAfterBackoff (exchange: OutboundExchange): void {
  * deadline. A deadline is kept to two significant digits, rounded down, so that the timeout
  * lists (one per duration) stay few whatever deadlines clients send.
  */
-function requestTimeoutMs (configured: number, grpcTimeout: string | string[] | undefined): number {
+export function requestTimeoutMs (configured: number, grpcTimeout: string | string[] | undefined): number {
   if (grpcTimeout === undefined) return configured
   const deadline = parseGrpcTimeout(grpcTimeout)
   if (deadline === undefined) return configured
