@@ -21,10 +21,7 @@ import type { RoutePlan } from '../route/policy.js'
 import { LightAbortSignal } from '../../transports/abort-signal.js'
 import { WIRE_HEADERS, type HttpFront, type HttpFrontHead, type HttpFrontRecord, type PeerSession, type RequestHead } from '../../transports/contract.js'
 import { newRequestId, readySessionFor, unwrappedSessionFor, type OutboundContext } from './context.js'
-import { requestTimeoutMs } from './http-exchange.js'
-
-/** Headers an app may not set itself: the mesh sets them (as http-exchange.ts). */
-const MESH_HEADERS: ReadonlySet<string> = new Set([WIRE_HEADERS.target, WIRE_HEADERS.origProto, WIRE_HEADERS.clientId])
+import { MESH_HEADERS, requestTimeoutMs } from './http-exchange.js'
 
 /** Why a request left the native path (the `reason` label). */
 export type HandBackReason = 'upgrade' | 'expect_continue' | 'route_features' | 'session_kind'
