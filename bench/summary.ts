@@ -23,6 +23,8 @@ export interface PathFigures {
   maxMs?: number
   /** Open-loop scenarios: the rate offered, req/s. */
   offeredRate?: number
+  /** Open-loop scenarios: sum over rounds of requests that waited for a free connection. */
+  queued?: number
   /**
    * Per proxy process, CPU per unit of work (median over rounds). For requests, µs per request,
    * which is also CPU ms per second at 1,000 req/s: the open-loop "CPU per 1,000 req/s".
@@ -131,6 +133,7 @@ export function summarise (results: SuiteResults, scenarios: readonly Scenario[]
         p90Ms: pick((r) => r.measurement?.p90Ms),
         maxMs: maxima.length === 0 ? undefined : Math.max(...maxima),
         offeredRate: pick((r) => r.measurement?.offeredRate),
+        queued: measured.some((r) => r.measurement?.queued !== undefined) ? measured.reduce((sum, r) => sum + (r.measurement?.queued ?? 0), 0) : undefined,
         cpuPerUnitByProcess,
         errors: measured.reduce((sum, r) => sum + (r.measurement?.errors ?? 0), 0),
         cpuSeconds,

@@ -42,7 +42,7 @@ async function generate (options: GeneratorOptions): Promise<OpenLoopResult> {
   const sockets = new Set<Socket>()
   let sent = 0
   let inflight = 0
-  let queued = 0
+  const queuedAtMs: number[] = []
   let maxLateMs = 0
   let finished = 0
   let allDone: () => void = () => {}
@@ -52,7 +52,7 @@ async function generate (options: GeneratorOptions): Promise<OpenLoopResult> {
   const send = (index: number): void => {
     const atMs = intendedSendMs(index, options.rate)
     maxLateMs = Math.max(maxLateMs, performance.now() - start - atMs)
-    if (inflight >= options.connections) queued++
+    if (inflight >= options.connections) queuedAtMs.push(atMs)
     inflight++
     let settled = false
     const settle = (reason?: string): void => {
@@ -88,7 +88,7 @@ async function generate (options: GeneratorOptions): Promise<OpenLoopResult> {
   agent.destroy()
   samples.sort((a, b) => a.atMs - b.atMs)
   failures.sort((a, b) => a.atMs - b.atMs)
-  return { rate: options.rate, durationSeconds: options.durationSeconds, sent, samples, failures, connectionsOpened: sockets.size, queued, maxLateMs }
+  return { rate: options.rate, durationSeconds: options.durationSeconds, sent, samples, failures, connectionsOpened: sockets.size, queuedAtMs, maxLateMs }
 }
 
 /**

@@ -15,8 +15,8 @@ export interface OpenLoopResult {
   failures: FailedSample[]
   /** Keep-alive connections the generator opened in all. */
   connectionsOpened: number
-  /** Requests that found every pooled connection busy and waited for one (their wait counts in their latency). */
-  queued: number
+  /** Intended send times of the requests that found every pooled connection busy and waited for one (their wait counts in their latency), ms. */
+  queuedAtMs: number[]
   /** The latest the generator itself sent a request after its intended time, ms (its own timer lag). */
   maxLateMs: number
 }
@@ -37,6 +37,7 @@ export function encodeResult (result: OpenLoopResult): string {
     ...result,
     samples: result.samples.map((s) => [Number(s.atMs.toFixed(3)), Number(s.latencyMs.toFixed(3))]),
     failures: result.failures.map((f) => [Number(f.atMs.toFixed(3)), f.reason]),
+    queuedAtMs: result.queuedAtMs.map((q) => Number(q.toFixed(3))),
   })
 }
 
@@ -51,14 +52,18 @@ export function parseResult (line: string): OpenLoopResult {
   if (!isRecord(json)) throw new Error('open-loop generator output is not an object')
   const samples = json.samples
   const failures = json.failures
-  if (!Array.isArray(samples) || !Array.isArray(failures)) throw new Error('open-loop generator output: "samples" and "failures" must be arrays')
+  const queuedAtMs = json.queuedAtMs
+  if (!Array.isArray(samples) || !Array.isArray(failures) || !Array.isArray(queuedAtMs)) throw new Error('open-loop generator output: "samples", "failures" and "queuedAtMs" must be arrays')
   return {
     rate: numberField(json, 'rate'),
     durationSeconds: numberField(json, 'durationSeconds'),
     sent: numberField(json, 'sent'),
     connectionsOpened: numberField(json, 'connectionsOpened'),
-    queued: numberField(json, 'queued'),
     maxLateMs: numberField(json, 'maxLateMs'),
+    queuedAtMs: queuedAtMs.map((q: unknown, i) => {
+      if (typeof q !== 'number') throw new Error(`open-loop generator output: queuedAtMs[${i}] is not a number`)
+      return q
+    }),
     samples: samples.map((s: unknown, i) => {
       if (!Array.isArray(s) || typeof s[0] !== 'number' || typeof s[1] !== 'number') throw new Error(`open-loop generator output: samples[${i}] is not [atMs, latencyMs]`)
       return { atMs: s[0], latencyMs: s[1] }

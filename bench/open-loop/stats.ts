@@ -65,11 +65,14 @@ export interface ColdStartFigures {
   /** Failures among the requests due in each window. */
   firstFailures: number
   steadyFailures: number
+  /** Requests in each window that found every connection busy: in the steady window, a sign the pair did not keep up. */
+  firstQueued: number
+  steadyQueued: number
   /** First-second p99 over steady-state p99 (issue 11's target: ≤ 2). */
   p99Ratio: number
 }
 
-export function coldStartFigures (samples: readonly LatencySample[], failures: readonly FailedSample[], durationSeconds: number): ColdStartFigures {
+export function coldStartFigures (samples: readonly LatencySample[], failures: readonly FailedSample[], queuedAtMs: readonly number[], durationSeconds: number): ColdStartFigures {
   const { first, steady } = coldStartWindows(durationSeconds)
   const firstSummary = windowSummary(samples, ...first)
   const steadySummary = windowSummary(samples, ...steady)
@@ -78,6 +81,8 @@ export function coldStartFigures (samples: readonly LatencySample[], failures: r
     steady: steadySummary,
     firstFailures: inWindow(failures, ...first).length,
     steadyFailures: inWindow(failures, ...steady).length,
+    firstQueued: queuedAtMs.filter((at) => at >= first[0] && at < first[1]).length,
+    steadyQueued: queuedAtMs.filter((at) => at >= steady[0] && at < steady[1]).length,
     p99Ratio: firstSummary.p99Ms / steadySummary.p99Ms,
   }
 }

@@ -41,6 +41,7 @@ function openLoop (rate: number): Scenario {
         p99Ms: latency.p99Ms,
         maxMs: latency.maxMs,
         errors: result.failures.length,
+        queued: result.queuedAtMs.length,
         work: latency.count,
       }
     },

@@ -27,6 +27,8 @@ export interface Measurement {
   maxMs?: number
   /** Requests per second offered on a fixed schedule (open-loop scenarios; `value` is the rate answered). */
   offeredRate?: number
+  /** Open-loop scenarios: requests that found every connection busy and waited for one (the pair fell behind the rate). */
+  queued?: number
   /** Failed requests (request scenarios) or TCP retransmits (bulk). */
   errors: number
   /** Work done: requests completed, or megabytes moved — the denominator of CPU cost. */

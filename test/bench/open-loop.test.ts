@@ -70,7 +70,7 @@ describe('open-loop latency figures', () => {
   it('sets the first second against the steady state', () => {
     // 1,000 req/s for 10 s: 10 ms each in the first second, 2 ms after, one failure in each window.
     const samples = Array.from({ length: 10_000 }, (_, i) => ({ atMs: i, latencyMs: i < 1000 ? 10 : 2 }))
-    const figures = coldStartFigures(samples, [{ atMs: 10, reason: 'ECONNRESET' }, { atMs: 7000, reason: 'status 503' }], 10)
+    const figures = coldStartFigures(samples, [{ atMs: 10, reason: 'ECONNRESET' }, { atMs: 7000, reason: 'status 503' }], [5, 6, 4999, 5000], 10)
     assert.equal(figures.first.count, 1000)
     assert.equal(figures.steady.count, 5000)
     assert.equal(figures.first.p99Ms, 10)
@@ -78,6 +78,8 @@ describe('open-loop latency figures', () => {
     assert.equal(figures.p99Ratio, 5)
     assert.equal(figures.firstFailures, 1)
     assert.equal(figures.steadyFailures, 1)
+    assert.equal(figures.firstQueued, 2)
+    assert.equal(figures.steadyQueued, 1)
   })
 })
 
@@ -89,7 +91,7 @@ describe('open-loop generator result line', () => {
     samples: [{ atMs: 0, latencyMs: 1.23456 }, { atMs: 2, latencyMs: 0.5 }],
     failures: [{ atMs: 1, reason: 'ECONNRESET' }],
     connectionsOpened: 2,
-    queued: 0,
+    queuedAtMs: [2],
     maxLateMs: 0.25,
   }
 
@@ -98,6 +100,7 @@ describe('open-loop generator result line', () => {
     assert.equal(parsed.samples[0]?.latencyMs, 1.235)
     assert.deepEqual({ ...parsed, samples: [] }, { ...result, samples: [] })
     assert.deepEqual(parsed.failures, result.failures)
+    assert.deepEqual(parsed.queuedAtMs, [2])
   })
 
   it('names what is wrong in a bad line', () => {
@@ -106,6 +109,7 @@ describe('open-loop generator result line', () => {
     assert.throws(() => parseResult(JSON.stringify({ ...JSON.parse(encodeResult(result)), sent: 'three' })), /"sent" is not a number/)
     assert.throws(() => parseResult(JSON.stringify({ ...JSON.parse(encodeResult(result)), samples: [[1]] })), /samples\[0\] is not \[atMs, latencyMs\]/)
     assert.throws(() => parseResult(JSON.stringify({ ...JSON.parse(encodeResult(result)), failures: [[1, 2]] })), /failures\[0\] is not \[atMs, reason\]/)
+    assert.throws(() => parseResult(JSON.stringify({ ...JSON.parse(encodeResult(result)), queuedAtMs: ['x'] })), /queuedAtMs\[0\] is not a number/)
   })
 
   it('counts failures by reason, most frequent first', () => {
@@ -183,10 +187,30 @@ describe('open-loop generator on loopback', { timeout: 60_000 }, () => {
       const result = await runOpenLoop({ port, authority: 'bench-http1', rate: 200, durationSeconds: 1, bodyBytes: 1024, connections: 100 })
       assert.equal(result.failures.length, 0)
       assert.equal(result.samples.length, 200)
+      assert.deepEqual(result.queuedAtMs, [])
       // A closed loop on one connection would have sent 1 request during the hold; this one goes on.
       assert.ok(arrivedBeforeRelease >= 40, `only ${arrivedBeforeRelease} requests arrived while answers were held`)
       // Request 0 was due before it arrived and was answered ≥ 400 ms after it arrived.
       assert.ok((result.samples[0]?.latencyMs ?? 0) >= holdMs, `request 0 took ${result.samples[0]?.latencyMs ?? NaN} ms`)
+    } finally {
+      close(server)
+    }
+  })
+
+  it('records the requests that found every connection busy, and still answers them', async () => {
+    let release: () => void = () => {}
+    const released = new Promise<void>((resolve) => { release = resolve })
+    const { server, port } = await recordingServer((index, _req, res) => {
+      if (index === 0) setTimeout(release, 300)
+      released.then(() => res.end('ok'), () => {})
+    })
+    try {
+      // 4 connections, every answer held for the first 300 ms: from the 5th request on, each waits.
+      const result = await runOpenLoop({ port, authority: 'bench-http1', rate: 100, durationSeconds: 1, bodyBytes: 16, connections: 4 })
+      assert.equal(result.samples.length, 100)
+      assert.ok(result.queuedAtMs.length >= 10, `${result.queuedAtMs.length} requests waited`)
+      assert.ok(result.queuedAtMs.every((at) => at >= 40), 'the first four requests had a connection each')
+      assert.ok(result.connectionsOpened <= 4)
     } finally {
       close(server)
     }
