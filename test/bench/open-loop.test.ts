@@ -9,6 +9,7 @@ import { runOpenLoop } from '../../bench/open-loop/client.js'
 import { encodeResult, failureReasons, parseResult, type OpenLoopResult } from '../../bench/open-loop/result.js'
 import { dueBy, intendedSendMs, requestCount, waitMs } from '../../bench/open-loop/schedule.js'
 import { coldStartFigures, coldStartWindows, inWindow, summariseLatencies, windowSummary } from '../../bench/open-loop/stats.js'
+import { steadyStateReached } from '../../bench/scenarios/cold-start.js'
 import { postBodyScript } from '../../bench/scenarios/http1-body.js'
 
 describe('open-loop schedule', () => {
@@ -80,6 +81,9 @@ describe('open-loop latency figures', () => {
     assert.equal(figures.steadyFailures, 1)
     assert.equal(figures.firstQueued, 2)
     assert.equal(figures.steadyQueued, 1)
+    // One request of 5,000 waited: a pause, not a queue that grows.
+    assert.equal(steadyStateReached(figures), true)
+    assert.equal(steadyStateReached({ ...figures, steadyQueued: 51 }), false)
   })
 })
 
