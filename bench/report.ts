@@ -6,7 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { BenchSummary, PathFigures } from './summary.js'
 import type { SuiteResults } from './suite.js'
-import { NATIVE_PART_1, type TargetResult } from './targets.js'
+import { NATIVE_PART_1, NATIVE_PART_2, type TargetResult } from './targets.js'
 
 export interface BenchEnvironment {
   cpus: number
@@ -70,6 +70,26 @@ function scenarioRow (f: PathFigures, unit: string): string[] {
   ]
 }
 
+function openLoopRow (f: PathFigures): string[] {
+  if (f.value === undefined) return [f.title, num(f.offeredRate, 0), `FAILED: ${(f.error ?? 'no measurement').slice(0, 70)}`, ...Array<string>(11).fill('–')]
+  return [
+    f.title,
+    num(f.offeredRate, 0),
+    num(f.value, 0),
+    num(f.p50Ms, 2),
+    num(f.p90Ms, 2),
+    num(f.p99Ms, 2),
+    num(f.maxMs, 1),
+    String(f.errors),
+    f.queued === undefined ? '–' : String(f.queued),
+    times(f.p99VsHaproxyPair),
+    perProcess(f.cpuPerUnitByProcess, (v) => v.toFixed(1)),
+    num(f.cpuPerUnit, 1),
+    times(f.cpuVsHaproxyPair),
+    perProcess(f.peakRssBytes, mb),
+  ]
+}
+
 export function renderMarkdown (report: BenchReport): string {
   const out: string[] = []
   out.push('# meshgate bench report', '')
@@ -91,6 +111,9 @@ export function renderMarkdown (report: BenchReport): string {
   if (issues.length === 0) out.push('## Targets', '', 'No meshgate path in this run: no targets checked.', '')
   for (const issue of issues) {
     out.push(`## Targets: ${issue}`, '')
+    if (issue === NATIVE_PART_2) {
+      out.push('Issue 11. Ratios are to the HAProxy pair measured in the same run; set for the native path, the js path shown against the same figures. Cold start\'s target (first-second p99 within 2× the steady state) is in cold-start.md.', '')
+    }
     if (issue === NATIVE_PART_1) {
       out.push('Ratios are to the HAProxy pair measured in the same run. The throughput and CPU targets are set for the native path; the js path is checked against the same figures for comparison.', '')
     }
@@ -99,6 +122,13 @@ export function renderMarkdown (report: BenchReport): string {
 
   for (const scenario of report.summary.scenarios) {
     out.push(`## ${scenario.title} (\`${scenario.tool}\`)`, '')
+    if (scenario.kind === 'open-loop') {
+      out.push(table(
+        ['path', 'offered req/s', 'answered req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'failures', 'waited for a connection', 'p99 × HAProxy pair', 'CPU ms/s per 1,000 req/s per proxy', 'all proxies', 'CPU × HAProxy pair', 'peak RSS MB per proxy'],
+        scenario.paths.map(openLoopRow)
+      ), '')
+      continue
+    }
     out.push(table(
       ['path', scenario.unit, 'p50 ms', 'p99 ms', '× direct', '× HAProxy pair', scenario.cpuUnit, 'CPU × HAProxy pair', 'CPU s per proxy', 'peak RSS MB per proxy', `each round (${scenario.unit})`],
       scenario.paths.map((f) => scenarioRow(f, scenario.unit))
@@ -119,6 +149,8 @@ export function renderMarkdown (report: BenchReport): string {
   out.push('- **direct**: the load tool talks to the upstream itself. **HAProxy pair**: two Debian haproxy 2.6 processes, `nbthread 1` each; the client side takes HTTP/1.1, h2c (HTTP mode) and raw TCP (TCP mode) and re-encrypts to the server side with mutual TLS 1.3 (`ssl crt … ca-file … verify required`, ALPN `h2` for HTTP); the server side requires a client certificate from the mesh CA and forwards in plaintext. **meshgate native** and **meshgate js**: the meshgate pair, `node dist/src/cli.js run` twice, an outbound-only and an inbound-only process, one h2 + mTLS peer session between them; the two paths differ only in `dataPlane:` in both configs: `native` (the h2 engine addon, native/engine/: nghttp2 + GnuTLS) or `js` (node:http2). Each checks after start that both processes report that data plane on their admin `/config`; the native path is skipped, with the reason, when the engine addon does not load here (`h2NativeAvailability()`). TCP tunnels: from commit 0acbcb9 on, the native engine splices them itself (JS hears only their open and close); before it, and on the js path, their bytes go through JS streams. **node floor** (when run): the thinnest correct forwarding with the same modules (bench/floor/: node:http and node:http2 in, one node:http2 + mutual TLS 1.3 session, undici Pool / node:http2 / node:net out; no routing, metrics or logs), two processes like the meshgate pair: the share of meshgate CPU that the platform costs. All certificates come from core/identity/pki.ts, fresh per run.')
   out.push('- Upstream for HTTP: a third haproxy (one thread) answering `200 ok` itself on an HTTP/1.1 port and an h2c port (`http-request return`), so the upstream is not the bottleneck as a Node server would be. Upstream for TCP: `iperf3 -s`. TCP bulk runs twice: `iperf3 -P1` (one tunnel) and `iperf3 -P4` (four tunnels at once on the one peer session).')
   out.push('- Targets of "Native data path, part 1", checked for `meshgate-native` and `meshgate-js` alike, as ratios to the HAProxy pair of the same run: TCP bulk (`-P1` and `-P4`) ≥ 0.9× its MB/s at ≤ 1.2× its CPU ms/MB (set for the native path; the js path is shown for comparison); idle RSS ≤ 50 MB per proxy; RSS after load (the highest "after run N") ≤ 80 MB per proxy; no growth from run 1 to the last (≤ max(8 MB, 10 %)).')
+  out.push('- HTTP/1.1 with a body (`http1-body-1k`, `http1-body-16k`): closed loop like `http1-small` (wrk, 32 connections), `POST /` with 1 KiB or 16 KiB set by a wrk Lua script. The upstream reads each whole body before it answers (`option http-buffer-request`, `tune.bufsize 32768`).')
+  out.push('- Open loop (`open-loop-500`, `-1000`, `-2000`): the bench\'s own generator (bench/open-loop/generator.ts), a Node process of its own (its CPU is not a proxy\'s), sends `POST /` with 1 KiB at the fixed rate over up to 64 keep-alive connections, request i at i/rate s whether or not earlier ones were answered, and times each from its intended send time to the end of its answer, so a stall counts in every request it delays. p50/p90/p99 are medians over rounds, max the highest of any round; failures are non-2xx/3xx answers, socket errors and requests unanswered after 5 s, summed over rounds. "Waited for a connection" counts requests that found all 64 busy: the pair fell behind the rate, and its queue is in the latencies. CPU per 1,000 req/s is CPU ms per second of load per 1,000 answered req/s, i.e. CPU µs per request.')
   out.push('- CPU seconds: utime + stime from /proc/PID/stat over the scenario; peak RSS: VmRSS from /proc/PID/status sampled every 100 ms; idle RSS: after start plus a settle pause, before any load; "after run N": after round N plus the same pause. CPU per unit is all of a path\'s proxy processes together. MB = 10^6 bytes.')
   out.push('- The load tools, the upstreams and both proxies of a pair share the same CPUs, so a faster proxy pair also leaves less CPU to the load tool; the CPU-per-unit column is the figure least disturbed by other load on the machine.')
   out.push('')

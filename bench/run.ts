@@ -8,7 +8,7 @@
  *   node dist/bench/run.js [--rounds 3] [--duration 6] [--paths direct,haproxy-pair,node-floor,meshgate-native,meshgate-native-h3,meshgate-js]
  *                          [--scenarios http1-small,h2c-small,tcp-bulk,tcp-bulk-p4] [--out bench/out] [--settle 2000]
  *                          [--warmup 1] [--slow-endpoint 10] [--h3-vs-h2 6] [--metrics-cost 6]
- *                          [--metrics-cost-rounds 8] [--gateway-hop 6]
+ *                          [--metrics-cost-rounds 8] [--gateway-hop 6] [--cold-start 10] [--cold-start-rounds N]
  *
  * After the path matrix, issue 3's balancer comparison (scenarios/slow-endpoint.ts) runs on its
  * own: `--slow-endpoint S` seconds per balancer per round (0 skips it). Then issue 5's transport
@@ -19,6 +19,9 @@
  * its variants run at the same time, with an identical control pair that shows the method's error.
  * Then issue 12's gateway hop (scenarios/gateway-hop.ts): `--gateway-hop S` seconds per scenario per
  * path per round (0 skips it): the direct pair against the multi-cluster path, e2e and terminate.
+ * Then issue 11's cold start (scenarios/cold-start.ts) on the `--paths` it knows (haproxy-pair,
+ * meshgate-native, meshgate-js): `--cold-start S` seconds of 1,000 req/s open loop from the moment
+ * each freshly started pair is ready (0 skips it), `--cold-start-rounds N` starts per path (--rounds).
  */
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -36,6 +39,7 @@ import { nodeFloorPath } from './paths/node-floor.js'
 import type { PathDefinition } from './paths/types.js'
 import { writeReport, type BenchEnvironment } from './report.js'
 import { scenarios as allScenarios } from './scenarios/index.js'
+import { COLD_START_PATHS, runAndWriteColdStart } from './scenarios/cold-start.js'
 import { runAndWriteGatewayHop } from './scenarios/gateway-hop.js'
 import { runAndWriteH3VsH2 } from './scenarios/h3-vs-h2.js'
 import { runAndWriteMetricsCost } from './scenarios/metrics-cost.js'
@@ -102,6 +106,8 @@ async function main (): Promise<number> {
       'metrics-cost': { type: 'string', default: '6' },
       'metrics-cost-rounds': { type: 'string', default: '8' },
       'gateway-hop': { type: 'string', default: '6' },
+      'cold-start': { type: 'string', default: '10' },
+      'cold-start-rounds': { type: 'string' },
     },
   })
   const rounds = Number(values.rounds)
@@ -110,6 +116,11 @@ async function main (): Promise<number> {
   const warmupSeconds = Number(values.warmup)
   if (!(rounds >= 1 && durationSeconds >= 1 && settleMs >= 0 && (warmupSeconds === 0 || warmupSeconds >= 1))) {
     throw new Error('--rounds and --duration must be ≥ 1, --settle ≥ 0, --warmup 0 or ≥ 1')
+  }
+  const coldSeconds = Number(values['cold-start'])
+  const coldRounds = values['cold-start-rounds'] === undefined ? rounds : Number(values['cold-start-rounds'])
+  if (!((coldSeconds === 0 || coldSeconds >= 2) && coldRounds >= 1)) {
+    throw new Error('--cold-start must be 0 or ≥ 2 (its first second is set against a later steady state), --cold-start-rounds ≥ 1')
   }
   const paths = pick(ALL_PATHS, values.paths, 'path')
   const scenarios = pick(allScenarios, values.scenarios, 'scenario')
@@ -179,6 +190,11 @@ async function main (): Promise<number> {
   if (gatewaySeconds > 0) {
     console.log('\n' + await runAndWriteGatewayHop(outDir, { workDir: join(workDir, 'gateway-hop'), repoDir: REPO_DIR, certs, durationSeconds: gatewaySeconds, rounds, warmupSeconds, log }))
     log(`gateway-hop comparison written to ${join(outDir, 'gateway-hop.md')} and gateway-hop.json`)
+  }
+  const coldPaths = COLD_START_PATHS.filter((id) => paths.some((p) => p.id === id))
+  if (coldSeconds > 0 && coldPaths.length > 0) {
+    console.log('\n' + await runAndWriteColdStart(outDir, { workDir: join(workDir, 'cold-start'), repoDir: REPO_DIR, certs, durationSeconds: coldSeconds, rounds: coldRounds, paths: coldPaths, log }))
+    log(`cold start written to ${join(outDir, 'cold-start.md')} and cold-start.json`)
   }
   return 0
 }

@@ -17,6 +17,19 @@ export interface PathFigures {
   values: number[]
   p50Ms?: number
   p99Ms?: number
+  /** Open-loop scenarios: median p90 over rounds. */
+  p90Ms?: number
+  /** Open-loop scenarios: the highest latency of any round. */
+  maxMs?: number
+  /** Open-loop scenarios: the rate offered, req/s. */
+  offeredRate?: number
+  /** Open-loop scenarios: sum over rounds of requests that waited for a free connection. */
+  queued?: number
+  /**
+   * Per proxy process, CPU per unit of work (median over rounds). For requests, µs per request,
+   * which is also CPU ms per second at 1,000 req/s: the open-loop "CPU per 1,000 req/s".
+   */
+  cpuPerUnitByProcess: Record<string, number>
   /** Sum over rounds of failed requests (or retransmits for bulk). */
   errors: number
   /** Per proxy process: median CPU seconds used during the scenario. */
@@ -42,6 +55,8 @@ export interface ScenarioFigures {
   unit: 'req/s' | 'MB/s'
   /** Unit of `cpuPerUnit`. */
   cpuUnit: string
+  /** Scenario.kind: open-loop scenarios get their own table. */
+  kind: 'closed-loop' | 'open-loop'
   paths: PathFigures[]
 }
 
@@ -96,10 +111,14 @@ export function summarise (results: SuiteResults, scenarios: readonly Scenario[]
       const names = [...new Set(runs.flatMap((r) => Object.keys(r.usage)))]
       const cpuSeconds: Record<string, number> = {}
       const peakRssBytes: Record<string, number> = {}
+      const cpuPerUnitByProcess: Record<string, number> = {}
       for (const name of names) {
         cpuSeconds[name] = median(runs.map((r) => r.usage[name]?.cpuSeconds).filter((v): v is number => v !== undefined)) ?? 0
         peakRssBytes[name] = Math.max(...runs.map((r) => r.usage[name]?.peakRssBytes ?? 0))
+        const perUnit = median(measured.map((r) => (r.usage[name]?.cpuSeconds ?? NaN) * cpuScale / (r.measurement?.work ?? 0)).filter(Number.isFinite))
+        if (perUnit !== undefined) cpuPerUnitByProcess[name] = perUnit
       }
+      const maxima = measured.map((r) => r.measurement?.maxMs).filter((v): v is number => v !== undefined && Number.isFinite(v))
       const cpuPerUnit = names.length === 0
         ? undefined
         : median(measured.map((r) => names.reduce((sum, n) => sum + (r.usage[n]?.cpuSeconds ?? 0), 0) * cpuScale / (r.measurement?.work ?? 0)).filter(Number.isFinite))
@@ -111,6 +130,11 @@ export function summarise (results: SuiteResults, scenarios: readonly Scenario[]
         values: measured.map((r) => r.measurement?.value ?? 0),
         p50Ms: pick((r) => r.measurement?.p50Ms),
         p99Ms: pick((r) => r.measurement?.p99Ms),
+        p90Ms: pick((r) => r.measurement?.p90Ms),
+        maxMs: maxima.length === 0 ? undefined : Math.max(...maxima),
+        offeredRate: pick((r) => r.measurement?.offeredRate),
+        queued: measured.some((r) => r.measurement?.queued !== undefined) ? measured.reduce((sum, r) => sum + (r.measurement?.queued ?? 0), 0) : undefined,
+        cpuPerUnitByProcess,
         errors: measured.reduce((sum, r) => sum + (r.measurement?.errors ?? 0), 0),
         cpuSeconds,
         peakRssBytes,
@@ -128,7 +152,7 @@ export function summarise (results: SuiteResults, scenarios: readonly Scenario[]
         f.cpuVsHaproxyPair = ratio(f.cpuPerUnit, haproxy?.cpuPerUnit)
       }
     }
-    summaries.push({ id: scenario.id, title: scenario.title, tool: scenario.tool, unit, cpuUnit: unit === 'req/s' ? 'CPU µs/req' : 'CPU ms/MB', paths: figures })
+    summaries.push({ id: scenario.id, title: scenario.title, tool: scenario.tool, unit, cpuUnit: unit === 'req/s' ? 'CPU µs/req' : 'CPU ms/MB', kind: scenario.kind ?? 'closed-loop', paths: figures })
   }
   const memory: PathMemory[] = results.paths.map((p) => ({
     path: p.id,

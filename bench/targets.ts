@@ -7,7 +7,10 @@
  *   RSS ≤ 60 MB per proxy, no memory growth across three back-to-back runs;
  * - native data path, part 1: TCP bulk (`-P1` and `-P4`) ≥ 0.9× the HAProxy pair's MB/s at
  *   ≤ 1.2× its CPU ms/MB, idle RSS ≤ 50 MB and RSS after load ≤ 80 MB per proxy, no growth;
- *   over native h3 (`meshgate-native-h3`) TCP bulk ≥ 0.7× the HAProxy pair.
+ *   over native h3 (`meshgate-native-h3`) TCP bulk ≥ 0.7× the HAProxy pair;
+ * - native data path, part 2 (issue 11; not for the h3 path): HTTP/1 closed-loop throughput ≥ 0.8×
+ *   at ≤ 1.5× the CPU per request, h2c throughput ≥ 0.8×, and at a fixed 1,000 req/s (open loop)
+ *   p99 ≤ 2× the HAProxy pair's with zero failures. Its cold-start target is in cold-start.md.
  */
 import type { BenchSummary, PathFigures, PathMemory, ProcessMemory } from './summary.js'
 
@@ -30,6 +33,7 @@ export const NATIVE_H3_PATH = 'meshgate-native-h3'
 
 export const ISSUE_2 = 'Issue 2: the meshgate pair against the HAProxy pair'
 export const NATIVE_PART_1 = 'Native data path, part 1'
+export const NATIVE_PART_2 = 'Native data path, part 2'
 
 /** Issue 2: 60 MB, in bytes (MB = 10^6 bytes throughout the report). */
 export const IDLE_RSS_LIMIT_BYTES = 60e6
@@ -43,6 +47,12 @@ export const NATIVE_BULK_RATE_MIN = 0.9
 export const NATIVE_H3_BULK_RATE_MIN = 0.7
 /** Native data path, part 1: TCP bulk CPU ms/MB over the HAProxy pair's, at most. */
 export const NATIVE_BULK_CPU_MAX = 1.2
+/** Native data path, part 2: HTTP/1 and h2c closed-loop req/s over the HAProxy pair's, at least. */
+export const NATIVE_HTTP_RATE_MIN = 0.8
+/** Native data path, part 2: HTTP/1 closed-loop CPU µs/req over the HAProxy pair's, at most. */
+export const NATIVE_HTTP_CPU_MAX = 1.5
+/** Native data path, part 2: p99 at a fixed 1,000 req/s over the HAProxy pair's, at most. */
+export const NATIVE_OPEN_LOOP_P99_MAX = 2
 /** RSS may move this much between the first and last round before it counts as growth: 8 MB… */
 export const GROWTH_ALLOWANCE_BYTES = 8e6
 /** …or 10 % of the first round's RSS, whichever is larger (GC timing moves RSS by a few MB). */
@@ -93,6 +103,20 @@ function cpuTarget (summary: BenchSummary, pathId: string, scenarioId: string, l
     target,
     measured: `${ratio.toFixed(2)}× (${(path?.cpuPerUnit ?? 0).toFixed(2)} vs ${(haproxy?.cpuPerUnit ?? 0).toFixed(2)})`,
     verdict: ratio <= maximum ? 'pass' : 'fail',
+  }
+}
+
+/** Open-loop p99 over the HAProxy pair's in the same run at most `maximum`, and no failed request. */
+function openLoopTarget (summary: BenchSummary, pathId: string, scenarioId: string, label: string, maximum: number): Check | undefined {
+  if (summary.scenarios.find((s) => s.id === scenarioId) === undefined) return undefined
+  const { path, haproxy } = figures(summary, scenarioId, pathId)
+  const target = `${label}: p99 ≤ ${maximum}× HAProxy pair, zero failures`
+  const ratio = path?.p99VsHaproxyPair
+  if (ratio === undefined || path === undefined) return { target, measured: haproxy?.p99Ms === undefined ? 'not available (no HAProxy pair figure)' : 'not available', verdict: 'n/a' }
+  return {
+    target,
+    measured: `${ratio.toFixed(2)}× (${(path.p99Ms ?? 0).toFixed(2)} vs ${(haproxy?.p99Ms ?? 0).toFixed(2)} ms), ${path.errors} failed`,
+    verdict: ratio <= maximum && path.errors === 0 ? 'pass' : 'fail',
   }
 }
 
@@ -148,7 +172,7 @@ export function checkTargets (summary: BenchSummary): TargetResult[] {
       for (const check of checks) if (check !== undefined) results.push({ issue, path: memory.title, ...check })
     }
     if (!memory.available) {
-      for (const issue of [NATIVE_PART_1, ISSUE_2]) results.push({ issue, path: memory.title, target: 'all', measured: memory.reason === undefined ? 'not available' : 'not available (the reason is above)', verdict: 'n/a' })
+      for (const issue of [NATIVE_PART_1, NATIVE_PART_2, ISSUE_2]) results.push({ issue, path: memory.title, target: 'all', measured: memory.reason === undefined ? 'not available' : 'not available (the reason is above)', verdict: 'n/a' })
       continue
     }
     add(NATIVE_PART_1, [
@@ -162,6 +186,14 @@ export function checkTargets (summary: BenchSummary): TargetResult[] {
       loadedTarget(memory, NATIVE_LOADED_RSS_LIMIT_BYTES),
       growthTarget(memory),
     ])
+    if (memory.path !== NATIVE_H3_PATH) {
+      add(NATIVE_PART_2, [
+        rateTarget(summary, memory.path, 'http1-small', 'HTTP/1 closed loop', NATIVE_HTTP_RATE_MIN),
+        cpuTarget(summary, memory.path, 'http1-small', 'HTTP/1 closed loop', NATIVE_HTTP_CPU_MAX),
+        rateTarget(summary, memory.path, 'h2c-small', 'h2c', NATIVE_HTTP_RATE_MIN),
+        openLoopTarget(summary, memory.path, 'open-loop-1000', 'Open loop at 1,000 req/s', NATIVE_OPEN_LOOP_P99_MAX),
+      ])
+    }
     add(ISSUE_2, [
       rateTarget(summary, memory.path, 'tcp-bulk', 'TCP bulk', 0.6),
       rateTarget(summary, memory.path, 'http1-small', 'HTTP/1 small-request throughput', 0.5),

@@ -82,12 +82,15 @@ export interface WrkOptions {
   durationSeconds: number
   /** Extra request headers, `Name: value`. */
   headers?: string[]
+  /** A wrk Lua script (`-s`), e.g. one that sets the method and body. */
+  script?: string
 }
 
 /** HTTP/1.1 keep-alive load at fixed concurrency. */
 export async function runWrk (options: WrkOptions): Promise<RequestRate> {
   const args = [`-t${options.threads}`, `-c${options.connections}`, `-d${options.durationSeconds}s`, '--latency', '--timeout', '5s']
   for (const header of options.headers ?? []) args.push('-H', header)
+  if (options.script !== undefined) args.push('-s', options.script)
   args.push(options.url)
   const result = await run('wrk', args, (options.durationSeconds + 30) * 1000)
   return succeeded(parseWrk(result.stdout), options.durationSeconds)

@@ -21,6 +21,14 @@ export interface Measurement {
   p50Ms?: number
   /** 99th percentile latency, ms (request scenarios). */
   p99Ms?: number
+  /** 90th percentile latency, ms (open-loop scenarios). */
+  p90Ms?: number
+  /** Highest latency, ms (open-loop scenarios). */
+  maxMs?: number
+  /** Requests per second offered on a fixed schedule (open-loop scenarios; `value` is the rate answered). */
+  offeredRate?: number
+  /** Open-loop scenarios: requests that found every connection busy and waited for one (the pair fell behind the rate). */
+  queued?: number
   /** Failed requests (request scenarios) or TCP retransmits (bulk). */
   errors: number
   /** Work done: requests completed, or megabytes moved — the denominator of CPU cost. */
@@ -33,6 +41,12 @@ export interface Scenario {
   title: string
   /** Load tool and settings, for the report. */
   tool: string
+  /**
+   * `open-loop`: requests go out at a fixed rate whatever the answers do, latency from the
+   * intended send time; the report shows p90, max and CPU per 1,000 req/s. Default: closed loop
+   * (a fixed number of connections or streams, each waiting for its answer).
+   */
+  kind?: 'closed-loop' | 'open-loop'
   run: (entry: TrafficPorts, options: ScenarioOptions) => Promise<Measurement>
 }
 
