@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   E_REDIRECT_DENIED: { status: 500, meaning: 'not permitted to change iptables rules in this network namespace (needs root or CAP_NET_ADMIN)' },
   E_ORIGINAL_DST: { status: 500, meaning: 'the original destination of a redirected connection cannot be read (SO_ORIGINAL_DST: engine addon missing, or no conntrack)' },
   E_IDENTITY_REJECTED: { status: 500, meaning: 'new identity files were refused (cert/key mismatch, expired, not from a trusted CA); the previous identity stays in use' },
+  E_TRUST_ROOTS_REJECTED: { status: 500, meaning: 'a changed gateway trust domain CA file was refused (unreadable, no PEM certificate, unparsable, not a CA); the previous roots stay in use' },
   E_CONFIG: { status: 500, meaning: 'the configuration is invalid' },
   E_INTERNAL: { status: 500, meaning: 'an unexpected failure inside meshgate' },
 } as const

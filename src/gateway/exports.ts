@@ -16,14 +16,30 @@ export type CrossingMode = 'e2e' | 'terminate'
 
 export class ExportTable {
   /** Each accepted trust domain's roots (gateway.trustDomains.<domain>.ca). */
-  readonly #domains: ReadonlyMap<string, readonly X509Certificate[]>
+  readonly #domains: Map<string, readonly X509Certificate[]>
   readonly #exports: Readonly<Record<string, GatewayExportConfig>>
   /** Verdicts per session: a transport hands every stream of a session the same array. */
-  readonly #chains = new WeakMap<readonly Uint8Array[], boolean>()
+  #chains = new WeakMap<readonly Uint8Array[], boolean>()
 
   constructor (trustDomains: ReadonlyMap<string, readonly X509Certificate[]>, exports: Readonly<Record<string, GatewayExportConfig>>) {
-    this.#domains = trustDomains
+    this.#domains = new Map(trustDomains)
     this.#exports = exports
+  }
+
+  /** The roots of every trust domain now (the listeners' TLS bundle is made of them). */
+  get roots (): ReadonlyMap<string, readonly X509Certificate[]> {
+    return this.#domains
+  }
+
+  /**
+   * Replaces a listed domain's roots (its CA file changed). The verdicts kept per session are
+   * dropped: the next stream of every session is checked against the roots in use now, so a
+   * caller of a CA that was removed is refused on sessions already up too.
+   */
+  setRoots (domain: string, roots: readonly X509Certificate[]): void {
+    if (!this.#domains.has(domain)) throw new Error(`${domain} is not one of gateway.trustDomains`)
+    this.#domains.set(domain, roots)
+    this.#chains = new WeakMap()
   }
 
   /**

@@ -48,9 +48,14 @@ export interface GatewayRole {
   addresses: () => Array<{ transport: string, host: string, port: number }>
   /**
    * Identity rotation: callers' new handshakes get `tls.cert` (checked against the caller roots,
-   * which do not rotate here), and sessions to local inbounds dialled from now on use `tls`.
+   * which setCallerRoots() replaces), and sessions to local inbounds dialled from now on use `tls`.
    */
   setTls: (tls: TlsMaterial) => void
+  /**
+   * A trust domain's CA file changed (src/gateway/domain-roots.ts): new handshakes trust the new
+   * bundle, and every session's next stream is checked against the domain's new roots.
+   */
+  setCallerRoots: (domain: string, roots: readonly X509Certificate[]) => void
   /** Graceful: GOAWAY to callers, wait for their streams (bounded by the caller), close sessions to inbounds. */
   close: () => Promise<void>
   destroy: () => void
@@ -139,7 +144,9 @@ export async function startGatewayRole (options: GatewayRoleOptions): Promise<Ga
   })
   // Callers are checked against the roots of the trust domains the gateway accepts, not this
   // cluster's: TLS against all of them at once, then each caller against its own domain's (authorize).
-  const callerBundle = [...options.callerRoots.values()].flat().map((c) => c.toString().trimEnd() + '\n').join('')
+  const bundleOf = (roots: ReadonlyMap<string, readonly X509Certificate[]>): string => [...roots.values()].flat().map((c) => c.toString().trimEnd() + '\n').join('')
+  let callerBundle = bundleOf(options.callerRoots)
+  let own = options.tls
   const listenTls: TlsMaterial = { ca: callerBundle, cert: options.tls.cert, key: options.tls.key }
   let listeners: OpenedListener[]
   try {
@@ -153,7 +160,17 @@ export async function startGatewayRole (options: GatewayRoleOptions): Promise<Ga
     addresses: () => listeners.map((l) => ({ transport: l.transport, ...l.listener.address() })),
     setTls: (tls) => {
       pool.setTls(tls)
+      own = tls
       for (const l of listeners) l.listener.setTls({ ca: callerBundle, cert: tls.cert, key: tls.key })
+    },
+    setCallerRoots: (domain, roots) => {
+      const next = new Map(ctx.table.roots)
+      next.set(domain, roots)
+      const bundle = bundleOf(next)
+      // The listeners first: a bundle they refuse leaves the table (and the roots in use) as they were.
+      for (const l of listeners) l.listener.setTls({ ca: bundle, cert: own.cert, key: own.key })
+      callerBundle = bundle
+      ctx.table.setRoots(domain, roots)
     },
     close: async () => {
       await Promise.allSettled(listeners.map(async (l) => await l.listener.close()))

@@ -1,17 +1,16 @@
 /**
  * Identity rotation for one role's TLS files: watches the directories that hold them (so atomic
  * renames count: kubelet's `..data` symlink swap, cert-manager's write-then-rename), re-reads
- * and hashes them on a bounded period as a fallback, checks changed material
+ * and hashes them on a bounded period as a fallback (both through file-watch.ts), checks changed material
  * (core/identity/check.ts) and hands what passes to `apply`. Refused material is logged with the
  * file and the reason, counted, and the old identity stays in use.
  */
 import { createHash } from 'node:crypto'
-import { watch, type FSWatcher } from 'node:fs'
-import { dirname } from 'node:path'
 import type { Logger } from 'pino'
 import { checkMaterial, type LeafSummary } from '../../core/identity/check.js'
 import type { IdentityConfig, TlsFiles } from '../config/types.js'
 import type { TlsMaterial } from '../../transports/contract.js'
+import { FileWatch } from './file-watch.js'
 import type { IdentityObserver } from './observer.js'
 import { readTlsMaterial } from './tls-files.js'
 
@@ -41,18 +40,13 @@ export class IdentityRotation {
   readonly #options: IdentityRotationOptions
   readonly #logger: Logger
   readonly #now: () => Date
-  readonly #watchers: FSWatcher[] = []
+  readonly #watch: FileWatch<CheckOutcome>
   #current: TlsMaterial
   #leaf: LeafSummary | undefined
   /** Hash of the files as last read, accepted or not: the same bytes are not checked twice. */
   #seen: string
   #lastReadError: string | undefined
   #warnedSerial: string | undefined
-  #debounce: NodeJS.Timeout | undefined
-  #interval: NodeJS.Timeout | undefined
-  #running: Promise<CheckOutcome> | undefined
-  #again = false
-  #closed = false
 
   constructor (options: IdentityRotationOptions) {
     this.#options = options
@@ -60,6 +54,14 @@ export class IdentityRotation {
     this.#now = options.now ?? (() => new Date())
     this.#current = options.initial
     this.#seen = digest(options.initial)
+    const { files, config } = options
+    this.#watch = new FileWatch({
+      files: [files.ca, files.cert, files.key],
+      debounceMs: config.debounceMs,
+      recheckMs: config.recheckMs,
+      check: async () => await this.#checkOnce(),
+      logger: this.#logger,
+    })
     const verdict = checkMaterial(options.initial, this.#now())
     if (verdict.ok) {
       this.#leaf = verdict.leaf
@@ -83,55 +85,17 @@ export class IdentityRotation {
 
   /** Starts watching the files' directories and the periodic re-check. */
   start (): void {
-    const dirs = new Set([this.#options.files.ca, this.#options.files.cert, this.#options.files.key].map((f) => dirname(f)))
-    for (const dir of dirs) {
-      try {
-        const watcher = watch(dir, { persistent: false }, () => this.#schedule())
-        watcher.on('error', (err) => this.#logger.debug({ err, dir }, 'identity directory watch failed; the periodic re-check goes on'))
-        this.#watchers.push(watcher)
-      } catch (err) {
-        this.#logger.warn({ dir, reason: (err as NodeJS.ErrnoException).code ?? String(err) }, 'cannot watch the TLS files\' directory; only the periodic re-check sees changes')
-      }
-    }
-    const period = this.#options.config.recheckMs
-    if (period > 0) {
-      this.#interval = setInterval(() => { this.check().catch(() => {}) }, period)
-      this.#interval.unref()
-    }
+    this.#watch.start()
   }
 
   /** Stops watching; a check in progress finishes without effect on later events. */
   close (): void {
-    this.#closed = true
-    clearTimeout(this.#debounce)
-    clearInterval(this.#interval)
-    for (const w of this.#watchers) w.close()
-    this.#watchers.length = 0
+    this.#watch.close()
   }
 
   /** Reads the files now, and puts them into use if they changed and pass the checks. */
   async check (): Promise<CheckOutcome> {
-    if (this.#running !== undefined) {
-      this.#again = true
-      return await this.#running
-    }
-    this.#running = this.#checkOnce()
-    try {
-      return await this.#running
-    } finally {
-      this.#running = undefined
-      if (this.#again && !this.#closed) {
-        this.#again = false
-        this.#schedule()
-      }
-    }
-  }
-
-  #schedule (): void {
-    if (this.#closed) return
-    clearTimeout(this.#debounce)
-    this.#debounce = setTimeout(() => { this.check().catch(() => {}) }, this.#options.config.debounceMs)
-    this.#debounce.unref()
+    return await this.#watch.check()
   }
 
   async #checkOnce (): Promise<CheckOutcome> {
@@ -152,7 +116,7 @@ export class IdentityRotation {
     }
     this.#warnIfExpiring()
     const hash = digest(next)
-    if (hash === this.#seen || this.#closed) return 'unchanged'
+    if (hash === this.#seen || this.#watch.closed) return 'unchanged'
     this.#seen = hash
     const verdict = checkMaterial(next, this.#now())
     if (!verdict.ok) {

@@ -5,9 +5,9 @@
  */
 import type { Logger } from 'pino'
 import type { InboundConfig, RateLimitConfig, Timeouts } from '../config/types.js'
-import { toMeshError } from '../../core/errors.js'
-import { endToEndHeaders, headerValue } from '../http/headers.js'
-import { tunnelClose, type Telemetry } from '../telemetry.js'
+import { toMeshError, type MeshError } from '../../core/errors.js'
+import { endToEndHeaders, headerValue, REQUEST_ID_HEADER } from '../http/headers.js'
+import { tunnelClose, type RequestEvent, type Telemetry } from '../telemetry.js'
 import { WIRE_HEADERS, type InboundHandlers, type InboundTunnel, type TlsMaterial } from '../../transports/contract.js'
 import { openPeerListeners, type OpenedListener } from '../peer-listeners.js'
 import type { TransportRegistry } from '../../transports/registry.js'
@@ -66,10 +66,12 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
 
   const onTunnel = (tunnel: InboundTunnel, transport: string): void => {
     const started = performance.now()
+    const isUpgrade = tunnel.head.protocol !== undefined
+    let opened = false
     const run = async (): Promise<void> => {
-      const isUpgrade = tunnel.head.protocol !== undefined
       const address = isUpgrade ? headerValue(tunnel.head.headers, WIRE_HEADERS.target) : tunnel.head.authority
       const target = targets.authorize(address, tunnel.caller, isUpgrade ? 'http' : 'tcp')
+      opened = true
       const event = {
         direction: 'inbound' as const,
         authority: target.address,
@@ -102,6 +104,10 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
     run().catch((err: unknown) => {
       const meshErr = toMeshError(err)
       logger.warn({ code: meshErr.code, err: meshErr.message, caller: tunnel.caller, authority: tunnel.head.authority }, 'inbound tunnel refused')
+      // Refused before it opened (target not configured, caller not allowed): no tunnel to count,
+      // but a CONNECT answered with an error, counted as a request. The authority stays '': it is
+      // whatever the peer asked for, not a configured target.
+      if (!opened) telemetry.request(refusedTunnel(tunnel, transport, isUpgrade, meshErr, started))
       try {
         tunnel.reject(meshErr)
       } catch (rejectErr) {
@@ -145,5 +151,23 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
       http1.close().catch(() => {})
       plugins?.close().catch(() => {})
     },
+  }
+}
+
+/** The RequestEvent of a CONNECT (TCP or Upgrade) refused before its tunnel opened. */
+function refusedTunnel (tunnel: InboundTunnel, transport: string, isUpgrade: boolean, err: MeshError, started: number): RequestEvent {
+  return {
+    direction: 'inbound',
+    protocol: isUpgrade ? 'http1' : 'tcp',
+    authority: '',
+    method: 'CONNECT',
+    path: tunnel.head.path,
+    identity: tunnel.caller,
+    peerIdentity: '',
+    transport,
+    status: err.status,
+    errorCode: err.code,
+    durationSeconds: (performance.now() - started) / 1000,
+    requestId: headerValue(tunnel.head.headers, REQUEST_ID_HEADER) ?? '',
   }
 }

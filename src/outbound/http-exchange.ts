@@ -86,6 +86,8 @@ export abstract class OutboundExchange implements Timed {
   /** The body is paused until the app's response drains. */
   waitingForDrain = false
   settled = false
+  /** The exchange's RequestEvent went out (report() runs once, whichever step answered). */
+  reported = false
   // Only on a listener with plugins or a route with plugins (plugin-steps.ts):
   /** The listener's plugins, the route's, or both joined (request body, response, log). */
   plugins: PluginPass | undefined = undefined
@@ -520,23 +522,35 @@ export abstract class OutboundExchange implements Timed {
     })
   }
 
-  /** No response head came: answer with the error (or reset a response already started). */
+  /**
+   * No response head came: answer with the error (or reset a response already started). A request
+   * answered here before any step reported it (no authority, no route, no endpoint, a plugin or
+   * a step that threw) is counted now, under the status and code it is answered with.
+   */
   rescue (err: unknown): void {
     const meshErr = toMeshError(err)
     this.ctx.logger.warn({ code: meshErr.code, err: meshErr.message, requestId: this.requestId, authority: this.appAuthority() }, 'outbound request failed')
+    this.report(meshErr.status, meshErr.code)
     if (this.plugins !== undefined) pluginLog(this)
     this.answerError(meshErr)
   }
 
+  /**
+   * The exchange's one RequestEvent. Before an endpoint was picked there is no request head: the
+   * authority is the one the router resolved to a service ('' when none did, so that unknown
+   * names cannot grow the label), method and path the app's.
+   */
   report (status: number, errorCode: string | undefined): void {
+    if (this.reported) return
+    this.reported = true
     const head = this.head
     this.ctx.telemetry.request({
       route: this.route?.name,
       direction: 'outbound',
       protocol: this.protocol,
-      authority: head?.authority ?? '',
-      method: head?.method ?? '',
-      path: head?.path ?? '',
+      authority: head?.authority ?? this.authority,
+      method: head?.method ?? this.appMethod(),
+      path: head?.path ?? this.appPath(),
       identity: this.ctx.identity,
       peerIdentity: this.peerIdentity,
       transport: this.transport,

@@ -13,6 +13,7 @@ import { MeshError } from '../../core/errors.js'
 import { rawErrorResponse } from '../http/rescue.js'
 import type { OutboundContext } from './context.js'
 import { handleOutboundRequest, handleOutboundStream } from './http-proxy.js'
+import { reportEarlyAnswer } from './early-answer.js'
 import { SOCKET_BUFFER_BYTES } from '../tunnel/splice.js'
 import { passThrough } from './passthrough.js'
 import { handleOutboundTcp } from './tcp-proxy.js'
@@ -62,8 +63,10 @@ export async function startOutboundListener (
 
   const http1 = http.createServer({ maxHeaderSize: maxHeaderBytes, requestTimeout: 0, headersTimeout: 30_000 }, (req, res) => handleOutboundRequest(ctx, req, res))
   http1.on('upgrade', (req, socket: Socket, head: Buffer) => handleOutboundUpgrade(ctx, req, socket, head))
-  http1.on('connect', (_req, socket: Socket) => {
-    socket.end(rawErrorResponse(new MeshError('E_BAD_REQUEST', 'CONNECT is not served on an outbound listener; use a tcp listener'), 'Bad Request'))
+  http1.on('connect', (req, socket: Socket) => {
+    const meshErr = new MeshError('E_BAD_REQUEST', 'CONNECT is not served on an outbound listener; use a tcp listener')
+    reportEarlyAnswer(ctx, meshErr, { method: 'CONNECT', path: req.url })
+    socket.end(rawErrorResponse(meshErr, 'Bad Request'))
   })
   http1.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW'
@@ -71,8 +74,10 @@ export async function startOutboundListener (
       ? new MeshError('E_HEADERS_TOO_LARGE', `request head larger than ${maxHeaderBytes} bytes`)
       : new MeshError('E_BAD_REQUEST', `malformed HTTP/1 request (${err.code ?? err.message})`)
     log.warn({ code: meshErr.code, err: err.message }, 'bad HTTP/1 request')
-    if (socket.writable) socket.end(rawErrorResponse(meshErr, tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'))
-    else socket.destroy()
+    if (socket.writable && err.code !== 'ECONNRESET') {
+      reportEarlyAnswer(ctx, meshErr)
+      socket.end(rawErrorResponse(meshErr, tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'))
+    } else socket.destroy()
   })
   // The stream API, not the compatibility one (see http-proxy.ts).
   const h2c = http2.createServer({ maxHeaderListPairs: 256, maxSessionMemory: 64, settings: { maxHeaderListSize: maxHeaderBytes } })

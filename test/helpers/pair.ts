@@ -55,6 +55,8 @@ export interface PairOptions {
   webExtra?: string
   /** `inbound.rateLimit` of the server, as a YAML flow map. */
   inboundRateLimit?: string
+  /** More services on the outbound side: YAML lines under `services:` (indented by two spaces). */
+  moreServices?: string
 }
 
 export interface Pair {
@@ -128,6 +130,7 @@ ${(options.webExtra ?? '').split('\n').map((l) => `    ${l}`).join('\n')}
     endpoints: [{ peer: "127.0.0.1:${peerPort}", identity: "${identity}", target: "${echo}"${transport} }]
   nowhere:
     endpoints: [{ peer: "127.0.0.1:${peerPort}", identity: "${identity}", target: "127.0.0.1:1"${transport} }]
+${(options.moreServices ?? '').split('\n').map((l) => `  ${l}`).join('\n')}
 outbound:
   tls: ${clientTls}
   listeners:
