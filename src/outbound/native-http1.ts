@@ -21,6 +21,7 @@ import type { RoutePlan } from '../route/policy.js'
 import { LightAbortSignal } from '../../transports/abort-signal.js'
 import { WIRE_HEADERS, type HttpFront, type HttpFrontHead, type HttpFrontRecord, type PeerSession, type RequestHead } from '../../transports/contract.js'
 import { newRequestId, readySessionFor, unwrappedSessionFor, type OutboundContext } from './context.js'
+import { reportEarlyAnswer } from './early-answer.js'
 import { MESH_HEADERS, requestTimeoutMs } from './http-exchange.js'
 
 /** Why a request left the native path (the `reason` label). */
@@ -118,9 +119,10 @@ export class NativeHttp1 {
     this.#options.handBack(back.socket, back.bytes)
   }
 
-  /** Answers the pending request with an error; the engine closes the connection after it. */
+  /** Answers the pending request with an error (counted here unless a pick reported it); the engine closes the connection after it. */
   #answer (req: NativeRequest, err: MeshError): void {
     this.#deciding.delete(req.conn)
+    if (req.pick === undefined) reportEarlyAnswer(this.#ctx, err, { authority: req.authority, method: req.head.method, path: req.head.target, started: req.started, requestId: req.requestId })
     this.#ctx.logger.warn({ code: err.code, err: err.message, requestId: req.requestId, authority: req.authority || headerValue(req.headers, 'host') }, 'outbound request failed')
     this.#front.answer(req.conn, Buffer.from(rawErrorResponse(err, STATUS_CODES[err.status] ?? '')), true)
   }
@@ -223,6 +225,13 @@ export class NativeHttp1 {
 
   /** The engine's record of a forwarded exchange: the balancer's feedback, metrics and logs. */
   #onRecord (record: HttpFrontRecord): void {
+    if (record.token === 0) {
+      // The engine answered a head JS never saw (malformed, too large, too slow): counted as the JS path counts node's refusals.
+      const refused = new MeshError((record.failure ?? 'E_BAD_REQUEST') as ErrorCode, record.failureMessage)
+      this.#ctx.logger.warn({ code: refused.code, err: refused.message }, 'bad HTTP/1 request')
+      reportEarlyAnswer(this.#ctx, refused)
+      return
+    }
     const req = this.#forwarded.get(record.token)
     if (req === undefined) return
     this.#forwarded.delete(record.token)

@@ -313,6 +313,7 @@ void AppConn::Process() {
           Fail(code, message, status, true, NGHTTP2_CANCEL);
         } else {
           WriteErrorAnswer(status, code, message);
+          RecordEarly(code, message);
         }
         CloseAfterWrites();
         return;
@@ -347,7 +348,9 @@ void AppConn::OnTimer(uv_timer_t* t) {
     if (self->headerStartMs_ != 0) {
       if (now < self->headerStartMs_ + o.headerReadMs) return self->ArmTimer();
       self->ReadOff();
-      self->WriteErrorAnswer(408, "E_HEADER_TIMEOUT", "the request head did not complete within " + std::to_string(o.headerReadMs) + " ms");
+      std::string message = "the request head did not complete within " + std::to_string(o.headerReadMs) + " ms";
+      self->WriteErrorAnswer(408, "E_HEADER_TIMEOUT", message);
+      self->RecordEarly("E_HEADER_TIMEOUT", message);
       self->CloseAfterWrites();
     } else {
       if (now < self->idleSinceMs_ + o.keepAliveMs) return self->ArmTimer();
@@ -636,6 +639,13 @@ void AppConn::Record(const std::string& failure, const std::string& reason, int3
             std::to_string(totalMs), reason},
            {}};
   host_->Push(std::move(ev));
+}
+
+// A request the engine answered itself before any head reached JavaScript (a bad or oversized
+// head, the header timeout): a record with token 0, so that it is counted like the JS path's.
+void AppConn::RecordEarly(const std::string& code, const std::string& message) {
+  host_->Push(Event{static_cast<EventKind>(kAppDone), id_, 0, static_cast<uint64_t>(status_), 0,
+                    {code, "", "0", "0", "0", "0", message}, {}});
 }
 
 void AppConn::MaybeFinish() {

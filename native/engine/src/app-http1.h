@@ -29,7 +29,7 @@ namespace engine {
 // Event kinds of an AppHost (APP_EVENT in transports/h2-native/http-front.ts).
 enum AppEventKind : int32_t {
   kAppHead = 20,    // a request head: strings = [method, target, "major.minor", name, value, ...]; flag = HeadFlags
-  kAppDone = 21,    // an exchange is over: stream = token, code = status answered, strings = record
+  kAppDone = 21,    // an exchange is over: stream = token (0: answered by the engine before JS saw a head), code = status, strings = record
   kAppClosed = 22,  // the connection is gone (JavaScript closes its paused socket)
 };
 
@@ -104,6 +104,7 @@ class AppConn final : public Http1BodySink, public StreamRelay {
   void Fail(const std::string& code, const std::string& message, int status, bool clientGone, int64_t resetCode);
   void MaybeFinish();
   void Record(const std::string& failure, const std::string& reason, int32_t extraFlags);
+  void RecordEarly(const std::string& code, const std::string& message);
   void EndExchange();
   void Detach(int64_t resetCode);
   void CloseAfterWrites();
