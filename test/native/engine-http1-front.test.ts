@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import http from 'node:http'
 import net from 'node:net'
 import { startPair, type Pair } from '../helpers/pair.js'
+import { fuzzSeed, prng, SeededGen } from '../helpers/seeded-random.js'
 import { h2NativeAvailability } from '../../transports/h2-native/index.js'
 
 const native = h2NativeAvailability()
@@ -126,5 +127,41 @@ describe('the native HTTP/1 front', { skip, timeout: 120_000 }, () => {
     assert.match(ws, /^HTTP\/1\.1 \d{3} /, 'the upgrade request is answered')
     assert.equal(await dataPath(pair, 'js', 'expect_continue'), expectBefore + 1)
     assert.equal(await dataPath(pair, 'js', 'upgrade'), upgradeBefore + 1)
+  })
+
+  it('stays up under a bounded, seeded run of mutated requests on real sockets', async () => {
+    const seed = fuzzSeed(0x4d31)
+    const gen = new SeededGen(prng(seed))
+    const seeds = [
+      'GET /f HTTP/1.1\r\nHost: web.test\r\n\r\n',
+      'POST /echo HTTP/1.1\r\nHost: web.test\r\nContent-Length: 5\r\n\r\nhello',
+      'POST /echo HTTP/1.1\r\nHost: web.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: 1\r\n\r\n',
+      'GET /a HTTP/1.1\r\nHost: web.test\r\n\r\nGET /b HTTP/1.0\r\nHost: web.test\r\n\r\n',
+    ]
+    const mutate = (text: string): Buffer => {
+      const bytes = Buffer.from(text, 'latin1')
+      const out = [...bytes]
+      for (let n = gen.range(1, 4); n > 0; n--) {
+        const at = gen.int(out.length + 1)
+        switch (gen.int(4)) {
+          case 0: out.splice(at, 1); break
+          case 1: out.splice(at, 0, gen.int(256)); break
+          case 2: out[Math.min(at, out.length - 1)] = gen.pick([0x0d, 0x0a, 0x3a, 0x20, 0x00, 0x7f, 0x30]); break
+          default: out.splice(at, 0, ...Buffer.from(gen.pick(['\r\n', 'Content-Length: 3\r\n', 'Transfer-Encoding: chunked\r\n', ' ', 'ffffffff\r\n']), 'latin1'))
+        }
+      }
+      return Buffer.from(out)
+    }
+    for (let batch = 0; batch < 6; batch++) {
+      // 20 connections a batch, each one mutated request, each given at most 400 ms.
+      const sent = Array.from({ length: 20 }, () => mutate(gen.pick(seeds)))
+      const answers = await Promise.all(sent.map(async (bytes) => await exchangeRaw(pair.appPort, bytes, 400, gen.chance(0.3))))
+      answers.forEach((answer, i) => {
+        // Bytes that do not start like HTTP/1 are opaque TCP by detection: the echo service sends them back.
+        const tcp = answer === (sent[i] as Buffer).toString('latin1')
+        if (answer !== '' && !tcp) assert.match(answer, /^HTTP\/1\.1 \d{3} /, `seed ${seed}: an answer that is not HTTP/1: ${JSON.stringify(answer.slice(0, 80))}`)
+      })
+      assert.equal((await get(pair.appPort, `/health-${batch}`)).status, 200, `seed ${seed}: a plain request after batch ${batch}`)
+    }
   })
 })
