@@ -29,6 +29,8 @@ const KEEP_ALIVE_MS = 5_000
 
 export interface OutboundListener {
   readonly config: OutboundListenerConfig
+  /** Who serves its HTTP/1: the native engine (dataPlane native, no plugins) or node:http. */
+  readonly http1DataPath: 'native' | 'js'
   address: () => { host: string, port: number }
   /** Stops accepting; keep-alive HTTP/1 connections close after their current request, h2c sessions get GOAWAY. */
   close: () => void
@@ -151,6 +153,7 @@ export async function startOutboundListener (
 
   return {
     config,
+    http1DataPath: native === undefined ? 'js' : 'native',
     address: () => addressOf(server),
     close: () => {
       server.close()

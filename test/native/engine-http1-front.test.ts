@@ -56,6 +56,14 @@ describe('the native HTTP/1 front', { skip, timeout: 120_000 }, () => {
   })
   after(async () => { await pair?.close() })
 
+  it('says on /config which listener\'s HTTP/1 the engine serves', async () => {
+    const admin = pair.client.adminAddress
+    assert.ok(admin !== undefined)
+    const config = await (await fetch(`http://127.0.0.1:${admin.port}/config`)).json() as { http1DataPath?: Record<string, string> }
+    assert.equal(config.http1DataPath?.app, 'native')
+    assert.equal(pair.client.outbound?.listeners.find((l) => l.config.name === 'app')?.http1DataPath, 'native')
+  })
+
   it('carries plain requests natively, with their bodies, and counts them', async () => {
     const before = await dataPath(pair, 'native', 'plain')
     const plain = await get(pair.appPort, '/n?x=1')
