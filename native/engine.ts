@@ -67,6 +67,8 @@ export interface RawAppHostOptions {
   maxHeaderCount?: number
   headerReadMs?: number
   keepAliveMs?: number
+  /** Requests per connection; the last is answered with `connection: close` (0 or absent: no limit). */
+  maxRequestsPerConnection?: number
 }
 
 /** Event kinds an AppHost emits; values match AppEventKind in native/engine/src/app-http1.h. */

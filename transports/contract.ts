@@ -327,6 +327,8 @@ export interface HttpFrontOptions {
   headerReadMs: number
   /** An idle keep-alive connection closes after this, ms. */
   keepAliveMs: number
+  /** Requests per connection, the last answered with `connection: close` (absent: no limit). */
+  maxRequestsPerConnection?: number
 }
 
 /** A request head the front parsed; `headers` are the raw name/value pairs as received. */

@@ -4,7 +4,7 @@
 import net, { type Socket } from 'node:net'
 import { APP_DONE_FLAG, APP_EVENT, APP_HEAD_FLAG, loadEngine, type RawAppHost } from '../../native/engine.js'
 import { MeshError } from '../../core/errors.js'
-import type { HttpForwardResult, HttpFront, HttpFrontHandlers, HttpFrontOptions, PeerSession, RequestHead } from '../contract.js'
+import type { HttpForwardResult, HttpFront, HttpFrontHandlers, HttpFrontOptions, PeerSession, RequestHead, TransportObserver } from '../contract.js'
 import { requestFields } from '../h3/headers.js'
 import { nativeSessionOf } from './native-sessions.js'
 
@@ -29,11 +29,13 @@ function flatFields (head: RequestHead): string[] {
   return out
 }
 
-export function createHttpFront (options: HttpFrontOptions, handlers: HttpFrontHandlers): HttpFront {
+/** The native front; its peer streams count in the transport's stream metrics like JS-opened ones. */
+export function createHttpFront (options: HttpFrontOptions, handlers: HttpFrontHandlers, observer?: TransportObserver): HttpFront {
   const host: RawAppHost = new (loadEngine().AppHost)({
     maxHeaderBytes: options.maxHeaderBytes,
     headerReadMs: options.headerReadMs,
     keepAliveMs: options.keepAliveMs,
+    maxRequestsPerConnection: options.maxRequestsPerConnection ?? 0,
   }, (kind, conn, stream, code, flag, payload) => {
     const strings = Array.isArray(payload) ? payload : []
     switch (kind) {
@@ -50,6 +52,7 @@ export function createHttpFront (options: HttpFrontOptions, handlers: HttpFrontH
         })
         break
       case APP_EVENT.done: {
+        if (stream !== 0) observer?.streamClosed?.('h2', 'client')
         const [failure = '', peerError = '', requestBytes = '0', responseBytes = '0', headMs = '0', totalMs = '0', message = ''] = strings
         handlers.record(conn, {
           token: stream,
@@ -88,6 +91,7 @@ export function createHttpFront (options: HttpFrontOptions, handlers: HttpFrontH
       const ref = nativeSessionOf(session)
       if (ref === undefined) return 'not-native'
       const rv = host.forward(conn, ref.endpoint, ref.conn, flatFields(head), requestMs, idleMs, token)
+      if (rv === 0) observer?.streamOpened?.('h2', 'client')
       return rv === 0 ? 'sent' : rv === 1 ? 'gone' : 'not-native'
     },
     answer: (conn, bytes, close) => host.answer(conn, bytes, close),

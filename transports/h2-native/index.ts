@@ -32,6 +32,6 @@ export function h2NativeTransport (options: H2Options = {}): TransportFactory {
     name: 'h2',
     connect: async (connectOptions) => await (await import('./connect.js')).connectNativeH2(connectOptions, config, components),
     listen: async (listenOptions, handlers) => await (await import('./listener.js')).listenNativeH2(listenOptions, handlers, config, components),
-    httpFront: (frontOptions, handlers) => createHttpFront(frontOptions, handlers),
+    httpFront: (frontOptions, handlers) => createHttpFront(frontOptions, handlers, components.observer),
   })
 }

@@ -388,7 +388,7 @@ int AppConn::Forward(Session* session, const std::vector<std::string>& fields, u
   noBody_ = false;
   bodyPaused_ = false;
   headRequest_ = h.method == "HEAD";
-  keepAlive_ = h.keepAlive && !draining_;
+  keepAlive_ = h.keepAlive && !draining_ && !LastAllowed();
   status_ = 0;
   requestMs_ = requestMs;
   idleMs_ = idleMs;
@@ -429,7 +429,7 @@ void AppConn::Answer(std::vector<uint8_t>&& bytes, bool close) {
   state_ = State::kHead;
   Write(std::move(bytes), 0);
   bool hasBody = parser_.head().body != Http1BodyKind::kNone;
-  if (close || hasBody || !parser_.head().keepAlive || draining_) {
+  if (close || hasBody || !parser_.head().keepAlive || draining_ || LastAllowed()) {
     CloseAfterWrites();
     return;
   }
@@ -457,6 +457,12 @@ int AppConn::HandBack(std::vector<uint8_t>* bytes) {
   closing_ = true;
   CloseHandles();
   return copy;
+}
+
+// The request being answered is the last one limits.maxRequestsPerConnection lets this connection have.
+bool AppConn::LastAllowed() const {
+  uint32_t max = host_->options().maxRequests;
+  return max > 0 && parser_.requests() >= max;
 }
 
 void AppConn::Drain() {
@@ -722,6 +728,7 @@ AppHost::AppHost(const Napi::CallbackInfo& info, void* wrap) : env_(info.Env()),
   options_.limits.maxHeaderCount = static_cast<size_t>(Number(o, "maxHeaderCount", static_cast<double>(options_.limits.maxHeaderCount)));
   options_.headerReadMs = static_cast<uint64_t>(Number(o, "headerReadMs", static_cast<double>(options_.headerReadMs)));
   options_.keepAliveMs = static_cast<uint64_t>(Number(o, "keepAliveMs", static_cast<double>(options_.keepAliveMs)));
+  options_.maxRequests = static_cast<uint32_t>(Number(o, "maxRequestsPerConnection", 0));
   emit_ = Napi::Persistent(info[1].As<Napi::Function>());
   async_ = std::make_unique<Napi::AsyncContext>(env, "meshgate:app-http1");
   napi_get_uv_event_loop(env, &loop_);
@@ -761,10 +768,12 @@ void AppHost::HandleClosed() {
 
 void AppHost::Shutdown() {
   if (closed_) return;
-  closed_ = true;
   std::vector<AppConn*> all;
   for (auto& entry : conns_) all.push_back(entry.second);
   for (AppConn* c : all) c->CloseNow();
+  // The records of the exchanges just cut still reach JS (its in-flight count and metrics).
+  if (!teardown_ && !pumping_) Pump();
+  closed_ = true;
   events_.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(&idle_), [](uv_handle_t* h) { static_cast<AppHost*>(h->data)->HandleClosed(); });
 }

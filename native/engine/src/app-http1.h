@@ -52,6 +52,7 @@ struct AppOptions {
   Http1Limits limits;
   uint64_t headerReadMs = 10000;  // a started head must complete within this (408 E_HEADER_TIMEOUT)
   uint64_t keepAliveMs = 5000;    // an idle keep-alive connection closes after this
+  uint32_t maxRequests = 0;       // requests per connection, the last one answered with connection: close (0: no limit)
 };
 
 class AppHost;
@@ -108,6 +109,7 @@ class AppConn final : public Http1BodySink, public StreamRelay {
   void EndExchange();
   void Detach(int64_t resetCode);
   void CloseAfterWrites();
+  bool LastAllowed() const;
   void CloseHandles();
 
   AppHost* host_;
