@@ -310,6 +310,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
         logger,
         remote,
         pluginObserver: metrics.pluginObserver,
+        appClientObserver: metrics.appClientObserver,
         policy: policyFor(config, metrics.routeCounters, undefined, routePlugins),
         routePlugins,
         ...(config.outbound.listeners.some((l) => l.originalDestination === true)

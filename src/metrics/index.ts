@@ -20,6 +20,8 @@ import { noopRouteCounters, routeCounters, type RouteCounters } from './route-me
 import { CounterFamily } from './series.js'
 import { TcpMetrics } from './tcp-metrics.js'
 import { pluginObserver } from './plugin-metrics.js'
+import { appClientObserver } from './app-client-metrics.js'
+import { noopAppClientObserver, type AppClientObserver } from '../outbound/app-observer.js'
 import { noopPluginObserver, type PluginObserver } from '../plugins/observer.js'
 import { TransportMetrics } from './transport-metrics.js'
 import { TransportSelectionMetrics } from './transport-selection-metrics.js'
@@ -57,6 +59,8 @@ export interface Metrics {
   readonly discoveryObserver: DiscoveryObserver
   /** Pass to the roles for their plugins (`meshgate_plugin_*`). */
   readonly pluginObserver: PluginObserver
+  /** Pass to the outbound role for its listeners' app clients (`meshgate_app_*`). */
+  readonly appClientObserver: AppClientObserver
   /** The authority cardinality guard (distinct values kept, events folded). */
   readonly authorities: LabelGuard
   readonly identities: LabelGuard
@@ -82,6 +86,7 @@ export function createMetrics (options: MetricsOptions = {}): Metrics {
       balancerObserver: noopBalancerObserver,
       discoveryObserver: noopDiscoveryObserver,
       pluginObserver: noopPluginObserver,
+      appClientObserver: noopAppClientObserver,
       authorities: new LabelGuard(maxAuthorities),
       identities: new LabelGuard(maxIdentities),
       routeCounters: noopRouteCounters,
@@ -115,6 +120,7 @@ export function createMetrics (options: MetricsOptions = {}): Metrics {
     balancerObserver: balancerObserver(registry, services),
     discoveryObserver: discoveryObserver(registry, services),
     pluginObserver: pluginObserver(registry),
+    appClientObserver: appClientObserver(registry),
     authorities,
     identities,
     multicluster: new MulticlusterMetrics(registry, services),

@@ -20,6 +20,7 @@ import type { Endpoint } from '../discovery/types.js'
 import type { OriginalDestinationReader } from '../../transports/original-dst.js'
 import { SessionPool } from './session-pool.js'
 import type { PluginObserver } from '../plugins/observer.js'
+import type { AppClientObserver } from './app-observer.js'
 
 export interface OutboundRoleOptions {
   config: OutboundConfig
@@ -37,6 +38,8 @@ export interface OutboundRoleOptions {
   remote?: RemoteSessionSource
   /** Plugin traps and disabled plugins, for metrics. */
   pluginObserver?: PluginObserver
+  /** App clients closed by a listener's limits and h2c streams they reset, for metrics. */
+  appClientObserver?: AppClientObserver
   /** Routes, splits, retries, timeouts (absent: every service as is). */
   policy?: TrafficPolicy
   /** The routes' plugin chains (absent: no route has plugins); the role closes them when it stops. */
@@ -88,11 +91,12 @@ export async function startOutboundRole (options: OutboundRoleOptions): Promise<
     inflight: new InflightCounter(),
     remote: options.remote,
     policy: options.policy,
+    appClients: options.appClientObserver,
   }
   const listeners: OutboundListener[] = []
   try {
     for (const config of options.config.listeners) {
-      listeners.push(await startOutboundListener(ctx, config, options.limits.maxHeaderBytes, options.pluginObserver))
+      listeners.push(await startOutboundListener(ctx, config, options.limits, options.pluginObserver))
     }
   } catch (err) {
     for (const l of listeners) l.destroy()
