@@ -8,6 +8,7 @@
 export const ERROR_CODES = {
   E_BAD_REQUEST: { status: 400, meaning: 'the request could not be parsed' },
   E_HEADERS_TOO_LARGE: { status: 431, meaning: 'the request head exceeds the configured limit' },
+  E_HEADER_TIMEOUT: { status: 408, meaning: 'an app client did not complete its request head within timeouts.headerReadMs; the connection was closed' },
   E_NO_ROUTE: { status: 404, meaning: 'no service is configured for this authority' },
   E_NO_ENDPOINT: { status: 503, meaning: 'the service has no endpoint ready' },
   E_FORBIDDEN: { status: 403, meaning: 'the caller identity is not allowed for this target' },
@@ -19,6 +20,7 @@ export const ERROR_CODES = {
   E_PEER_RESET: { status: 502, meaning: 'the peer reset the stream or the session failed mid-stream' },
   E_PEER_RAPID_RESET: { status: 429, meaning: 'a calling peer reset most of its streams right after opening them (premature-reset rule); its session was closed with GOAWAY' },
   E_PEER_FLOOD: { status: 429, meaning: 'a calling peer flooded the session with empty or control frames; its session was closed with GOAWAY' },
+  E_APP_RAPID_RESET: { status: 429, meaning: 'an app h2c client reset most of its streams right after opening them (premature-reset rule); its session was closed with GOAWAY' },
   E_UPSTREAM_UNREACHABLE: { status: 502, meaning: 'the local target could not be reached' },
   E_UPSTREAM_RESET: { status: 502, meaning: 'the local target closed or reset the exchange' },
   E_CONNECT_TIMEOUT: { status: 504, meaning: 'connecting took longer than the configured connect timeout' },

@@ -311,6 +311,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
         remote,
         pluginObserver: metrics.pluginObserver,
         dataPathObserver: metrics.dataPathObserver,
+        appClientObserver: metrics.appClientObserver,
         policy: policyFor(config, metrics.routeCounters, undefined, routePlugins),
         routePlugins,
         ...(config.outbound.listeners.some((l) => l.originalDestination === true)

@@ -15,9 +15,11 @@ export const DEFAULTS = {
     requestMs: 30_000, // 30 s (0 = none)
     idleMs: 300_000, // 300 s (0 = none)
     detectMs: 1_000, // 1 s
+    headerReadMs: 10_000, // 10 s: an app's HTTP/1 request head complete, from accept (keep-alive: from its first byte)
   },
   limits: {
     maxHeaderBytes: 64 * 1024, // 64 KiB
+    // maxRequestsPerConnection: off unless set
   },
   h2: {
     connectionWindowBytes: 16 * 1024 * 1024, // 16 MiB

@@ -50,10 +50,12 @@ const timeouts = object({
   requestMs: withDefault(duration(0), DEFAULTS.timeouts.requestMs),
   idleMs: withDefault(duration(0), DEFAULTS.timeouts.idleMs),
   detectMs: withDefault(duration(1, 60_000), DEFAULTS.timeouts.detectMs),
+  headerReadMs: withDefault(duration(1, 3_600_000), DEFAULTS.timeouts.headerReadMs),
 })
 
 const limits = object({
   maxHeaderBytes: withDefault(size(1024, 16 * 1024 * 1024), DEFAULTS.limits.maxHeaderBytes),
+  maxRequestsPerConnection: optional(integer(1, 2 ** 31 - 1, 'a whole number of requests 1–2147483647')),
 })
 
 // RFC 9113 §6.5.2 / §6.9.2: windows are at most 2^31-1; the initial stream window is at least 64 KiB - 1.

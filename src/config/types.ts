@@ -72,6 +72,11 @@ export interface Timeouts {
   idleMs: number
   /** Protocol detection: wait for first bytes before treating as opaque TCP, ms (default 1 s). */
   detectMs: number
+  /**
+   * An app's HTTP/1 request head must be complete this long after accept (on keep-alive: after its
+   * first byte), ms (default 10 s); else 408 E_HEADER_TIMEOUT and the connection closes.
+   */
+  headerReadMs: number
 }
 
 /** Tuning of the h2 transport. */
@@ -117,6 +122,11 @@ export interface H3Tuning {
 export interface Limits {
   /** Max bytes of an HTTP/1 request head or h2 header block (default 64 KiB). */
   maxHeaderBytes: number
+  /**
+   * Requests an app connection may carry (HTTP/1: the last response says `connection: close` and
+   * the connection closes; h2c: GOAWAY after that many streams). Absent: no limit (the default).
+   */
+  maxRequestsPerConnection?: number
 }
 
 export interface OutboundListenerConfig {

@@ -22,6 +22,8 @@ import { TcpMetrics } from './tcp-metrics.js'
 import { pluginObserver } from './plugin-metrics.js'
 import { dataPathObserver, noopDataPathObserver } from './data-path-metrics.js'
 import type { DataPathObserver } from '../outbound/native-http1.js'
+import { appClientObserver } from './app-client-metrics.js'
+import { noopAppClientObserver, type AppClientObserver } from '../outbound/app-observer.js'
 import { noopPluginObserver, type PluginObserver } from '../plugins/observer.js'
 import { TransportMetrics } from './transport-metrics.js'
 import { TransportSelectionMetrics } from './transport-selection-metrics.js'
@@ -61,6 +63,8 @@ export interface Metrics {
   readonly pluginObserver: PluginObserver
   /** Pass to the outbound role (`meshgate_http_data_path_total`). */
   readonly dataPathObserver: DataPathObserver
+  /** Pass to the outbound role for its listeners' app clients (`meshgate_app_*`). */
+  readonly appClientObserver: AppClientObserver
   /** The authority cardinality guard (distinct values kept, events folded). */
   readonly authorities: LabelGuard
   readonly identities: LabelGuard
@@ -87,6 +91,7 @@ export function createMetrics (options: MetricsOptions = {}): Metrics {
       discoveryObserver: noopDiscoveryObserver,
       pluginObserver: noopPluginObserver,
       dataPathObserver: noopDataPathObserver,
+      appClientObserver: noopAppClientObserver,
       authorities: new LabelGuard(maxAuthorities),
       identities: new LabelGuard(maxIdentities),
       routeCounters: noopRouteCounters,
@@ -121,6 +126,7 @@ export function createMetrics (options: MetricsOptions = {}): Metrics {
     discoveryObserver: discoveryObserver(registry, services),
     pluginObserver: pluginObserver(registry),
     dataPathObserver: dataPathObserver(registry),
+    appClientObserver: appClientObserver(registry),
     authorities,
     identities,
     multicluster: new MulticlusterMetrics(registry, services),

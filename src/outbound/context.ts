@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino'
 import type { Timeouts } from '../config/types.js'
+import type { AppClientObserver } from './app-observer.js'
 import { MeshError } from '../../core/errors.js'
 import type { Endpoint } from '../discovery/types.js'
 import type { PluginChain } from '../plugins/plugin-chain.js'
@@ -34,6 +35,8 @@ export interface OutboundContext {
   plugins?: PluginChain
   /** The listener's name (set with `plugins`). */
   listenerName?: string
+  /** App clients that hit a listener's limits, for metrics (absent: not counted). */
+  appClients?: AppClientObserver
   /** Routes, splits, retries and timeouts (src/route); replaced whole on a config reload. */
   policy?: TrafficPolicy
   /** Transparent listeners: a redirected socket's original destination (undefined: not redirected). */

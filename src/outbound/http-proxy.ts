@@ -5,11 +5,16 @@
  *
  * Why h2c uses the stream API, not the compatibility one: Http2ServerRequest/Response are two
  * more objects per request with their own listeners on the stream, for nothing the exchange needs.
+ *
+ * An h2c client's RST_STREAM is the client leaving, not a failure of ours: the exchange is
+ * aborted, the reset counted (`meshgate_app_stream_resets_total`) and nothing logged for it (a
+ * rapid-reset client would otherwise make one log line per stream; its session is closed by the
+ * premature-reset rule, app-h2c-session.ts, which logs once).
  */
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
-import { constants, type ServerHttp2Stream } from 'node:http2'
+import { constants, type Http2Session, type ServerHttp2Stream } from 'node:http2'
 import type { Readable } from 'node:stream'
-import { ERROR_HEADER, type MeshError } from '../../core/errors.js'
+import { ERROR_HEADER, MeshError } from '../../core/errors.js'
 import { headerValue } from '../http/headers.js'
 import { errorBody, rescueResponse } from '../http/rescue.js'
 import type { HeaderMap } from '../../transports/contract.js'
@@ -17,6 +22,8 @@ import type { OutboundContext } from './context.js'
 import {
   kExchange, onAppAnswerClose, onAppAnswerError, OutboundExchange, type AppAnswer, type AppProtocol,
 } from './http-exchange.js'
+import { pluginLog } from './plugin-steps.js'
+import { closedByRule } from './app-h2c-session.js'
 
 const { HTTP2_HEADER_STATUS } = constants
 
@@ -96,12 +103,42 @@ class H2cExchange extends OutboundExchange {
   readonly appHeaders: IncomingHttpHeaders
   /** Sent on 'wantTrailers' (RFC 9113 §8.1: a HEADERS frame with END_STREAM after the last DATA). */
   trailers: HeaderMap | undefined = undefined
+  /** The client reset the stream before its response ended. */
+  clientReset = false
+  /** The app's h2c session (a destroyed stream forgets it). */
+  readonly appSession: Http2Session | undefined
 
   constructor (ctx: OutboundContext, stream: ServerHttp2Stream, headers: IncomingHttpHeaders) {
     super(ctx, headers)
     this.stream = stream
     this.appHeaders = headers
+    this.appSession = stream.session
     watch(ctx, this.stream, this)
+    stream.once('aborted', onAppStreamAborted)
+  }
+
+  /**
+   * A failure after the client reset the stream is only the reset, and one of a session the
+   * premature-reset rule closed is only that (logged once): nothing to answer, nothing to log.
+   */
+  override rescue (err: unknown): void {
+    if (!this.clientReset && !(err === this.clientGone && closedByRule(this.appSession))) {
+      super.rescue(err)
+      return
+    }
+    if (this.plugins !== undefined) pluginLog(this)
+  }
+
+  /** A response head that comes back after the client reset the stream: its body is dropped. */
+  override streamResponse (status: number, headers: HeaderMap, peerBody: Readable): void {
+    if (!this.stream.destroyed) {
+      super.streamResponse(status, headers, peerBody)
+      return
+    }
+    // done() destroys it with the reset: its 'error' has nowhere to go.
+    peerBody.on('error', noop)
+    this.body = peerBody
+    this.done(this.clientGone ?? new MeshError('E_UPSTREAM_RESET', 'the client reset the stream'))
   }
 
   get appBody (): Readable { return this.stream }
@@ -159,6 +196,23 @@ class H2cExchange extends OutboundExchange {
     if (!headOnly) stream.end(body)
   }
 }
+
+/**
+ * 'aborted' before node destroyed the stream itself: the client reset it (node marks a stream
+ * destroyed before its own resets). node ends the writable side next, so the answer's 'close'
+ * would look like a finished response: the exchange is told here that the client left.
+ */
+function onAppStreamAborted (this: AnswerStream): void {
+  const exchange = this[kExchange] as H2cExchange | undefined
+  if (exchange === undefined || this.destroyed) return
+  exchange.clientReset = true
+  exchange.ctx.appClients?.streamReset()
+  exchange.clientGone ??= new MeshError('E_UPSTREAM_RESET', 'the client reset the stream')
+  exchange.abortAll(exchange.clientGone)
+  if (exchange.peerResponse !== undefined) exchange.done(exchange.clientGone)
+}
+
+function noop (): void {}
 
 function onWantTrailers (this: AnswerStream): void {
   const exchange = this[kExchange] as H2cExchange | undefined

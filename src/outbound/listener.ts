@@ -1,13 +1,15 @@
 /**
  * An outbound listener: accepts app connections on a local address and hands each to the handler
  * of its protocol — fixed by config, or detected from the first bytes. HTTP/1 and h2c are parsed
- * by Node's own servers, fed the already-accepted socket.
+ * by Node's own servers, fed the already-accepted socket, with the limits that protect them from
+ * slow and hostile clients (docs/native-http.md §8): the header-read timeout, max header bytes,
+ * max requests per connection and, for h2c, the premature-reset rule (app-h2c-session.ts).
  */
 import http from 'node:http'
 import http2 from 'node:http2'
 import net from 'node:net'
 import type { Socket } from 'node:net'
-import type { OutboundListenerConfig } from '../config/types.js'
+import type { Limits, OutboundListenerConfig } from '../config/types.js'
 import { detectProtocol, type DetectedProtocol } from '../detect/detect.js'
 import { MeshError } from '../../core/errors.js'
 import { rawErrorResponse } from '../http/rescue.js'
@@ -20,10 +22,11 @@ import { handleOutboundTcp } from './tcp-proxy.js'
 import { handleOutboundUpgrade } from './upgrade.js'
 import { PluginChain } from '../plugins/plugin-chain.js'
 import { NativeHttp1, type DataPathObserver } from './native-http1.js'
+import type { HttpFrontOptions } from '../../transports/contract.js'
 import { noopPluginObserver, type PluginObserver } from '../plugins/observer.js'
+import { guardAppH2cSession } from './app-h2c-session.js'
+import { countHttp1Request, headerTimerOptions } from './app-http1-limits.js'
 
-/** A started request head must complete within this (the native path's 408 E_HEADER_TIMEOUT). */
-const HEADER_READ_MS = 10_000
 /** node:http's default keep-alive timeout, which the native path keeps too. */
 const KEEP_ALIVE_MS = 5_000
 
@@ -43,10 +46,11 @@ export interface OutboundListener {
 export async function startOutboundListener (
   roleCtx: OutboundContext,
   config: OutboundListenerConfig,
-  maxHeaderBytes: number,
+  limits: Limits,
   pluginObserver: PluginObserver = noopPluginObserver,
   dataPathObserver?: DataPathObserver
 ): Promise<OutboundListener> {
+  const { maxHeaderBytes, maxRequestsPerConnection } = limits
   const log = roleCtx.logger.child({ listener: config.name })
   // A listener with plugins gets a context of its own that carries them; one without keeps the
   // role's, and its exchanges never take a listener plugin step. The own context inherits from
@@ -63,7 +67,20 @@ export async function startOutboundListener (
   }
   const h2Sessions = new Set<http2.ServerHttp2Session>()
 
-  const http1 = http.createServer({ maxHeaderSize: maxHeaderBytes, requestTimeout: 0, headersTimeout: 30_000 }, (req, res) => handleOutboundRequest(ctx, req, res))
+  const headerReadMs = ctx.timeouts.headerReadMs
+  const http1 = http.createServer({ maxHeaderSize: maxHeaderBytes, requestTimeout: 0, ...headerTimerOptions(headerReadMs) }, maxRequestsPerConnection === undefined
+    ? (req, res) => handleOutboundRequest(ctx, req, res)
+    : (req, res) => {
+        countHttp1Request(req, res, maxRequestsPerConnection, ctx.appClients)
+        handleOutboundRequest(ctx, req, res)
+      })
+  // node answers pipelined requests past the limit with a bare 503 (before our handler runs) and
+  // marks the last response `connection: close`; countHttp1Request() makes it really close.
+  if (maxRequestsPerConnection !== undefined) http1.maxRequestsPerSocket = maxRequestsPerConnection
+  // node:http checks headersTimeout (and tracks connections for closeIdleConnections()) only once
+  // the server emitted 'listening'; this one never listens (it is fed accepted sockets), so it is
+  // told it does.
+  http1.emit('listening')
   http1.on('upgrade', (req, socket: Socket, head: Buffer) => handleOutboundUpgrade(ctx, req, socket, head))
   http1.on('connect', (req, socket: Socket) => {
     const meshErr = new MeshError('E_BAD_REQUEST', 'CONNECT is not served on an outbound listener; use a tcp listener')
@@ -71,20 +88,32 @@ export async function startOutboundListener (
     socket.end(rawErrorResponse(meshErr, 'Bad Request'))
   })
   http1.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW'
-    const meshErr = tooLarge
-      ? new MeshError('E_HEADERS_TOO_LARGE', `request head larger than ${maxHeaderBytes} bytes`)
-      : new MeshError('E_BAD_REQUEST', `malformed HTTP/1 request (${err.code ?? err.message})`)
-    log.warn({ code: meshErr.code, err: err.message }, 'bad HTTP/1 request')
-    if (socket.writable && err.code !== 'ECONNRESET') {
-      reportEarlyAnswer(ctx, meshErr)
-      socket.end(rawErrorResponse(meshErr, tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'))
+    const answer = clientErrorAnswer(err, maxHeaderBytes, headerReadMs)
+    if (answer.error.code === 'E_HEADER_TIMEOUT') {
+      // A slow client, not a malformed request: counted, logged at debug only (a slowloris run
+      // would otherwise be one warn line per connection).
+      ctx.appClients?.sessionClosed('header_timeout')
+      log.debug({ code: answer.error.code, remote: socket.remoteAddress }, 'HTTP/1 request head not complete in time')
+    } else {
+      log.warn({ code: answer.error.code, err: err.message }, 'bad HTTP/1 request')
+    }
+    // As node's own answer does: only when no response of this connection has started, else the
+    // bytes would land inside it; not to a client that reset the connection.
+    if (socket.writable && err.code !== 'ECONNRESET' && !responseStarted(socket)) {
+      reportEarlyAnswer(ctx, answer.error)
+      socket.end(rawErrorResponse(answer.error, answer.reason))
     } else socket.destroy()
   })
   // The stream API, not the compatibility one (see http-proxy.ts).
   const h2c = http2.createServer({ maxHeaderListPairs: 256, maxSessionMemory: 64, settings: { maxHeaderListSize: maxHeaderBytes } })
-  h2c.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => handleOutboundStream(ctx, stream, headers))
+  h2c.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+    // Reset by the client in the same read as its HEADERS: nothing to do but count it.
+    if (stream.destroyed) ctx.appClients?.streamReset()
+    else handleOutboundStream(ctx, stream, headers)
+  })
+  const h2cRules = { maxStreams: maxRequestsPerConnection, logger: log, observer: ctx.appClients }
   h2c.on('session', (session) => {
+    guardAppH2cSession(session, h2cRules)
     h2Sessions.add(session)
     session.once('close', () => h2Sessions.delete(session))
   })
@@ -93,7 +122,7 @@ export async function startOutboundListener (
   // HTTP/1 through the native engine when the h2 transport has one (dataPlane native) and the
   // listener has no plugins (their host is JS); handed-back connections go to node:http.
   const toNodeHttp = (socket: Socket): void => { http1.emit('connection', socket); socket.resume() }
-  const native = nativeHttp1For(ctx, plugins === undefined, maxHeaderBytes, dataPathObserver, (socket, bytes) => {
+  const native = nativeHttp1For(ctx, plugins === undefined, { maxHeaderBytes, headerReadMs, keepAliveMs: KEEP_ALIVE_MS, maxRequestsPerConnection }, dataPathObserver, (socket, bytes) => {
     track(socket)
     socket.unshift(bytes)
     toNodeHttp(socket)
@@ -156,14 +185,16 @@ export async function startOutboundListener (
     http1DataPath: native === undefined ? 'js' : 'native',
     address: () => addressOf(server),
     close: () => {
-      server.close()
       native?.drain()
+      // Once the last connection is gone, node:http's connection-check interval stops too.
+      server.close(() => http1.close())
       http1.closeIdleConnections()
       for (const session of h2Sessions) session.close()
     },
     destroy: () => {
       server.close()
       native?.close()
+      http1.close()
       for (const socket of sockets) socket.destroy()
       plugins?.close().catch(() => {})
     },
@@ -172,16 +203,35 @@ export async function startOutboundListener (
 }
 
 /** The native HTTP/1 path of a listener, or undefined when the h2 transport has no engine front or plugins need JS. */
-function nativeHttp1For (ctx: OutboundContext, eligible: boolean, maxHeaderBytes: number, observer: DataPathObserver | undefined, handBack: (socket: Socket, bytes: Buffer) => void): NativeHttp1 | undefined {
+function nativeHttp1For (ctx: OutboundContext, eligible: boolean, front: HttpFrontOptions, observer: DataPathObserver | undefined, handBack: (socket: Socket, bytes: Buffer) => void): NativeHttp1 | undefined {
   if (!eligible || !ctx.transports.has('h2')) return undefined
   const transport = ctx.transports.get('h2')
   const httpFront = transport.httpFront
   if (httpFront === undefined) return undefined
   return new NativeHttp1(ctx, {
-    front: (handlers) => httpFront({ maxHeaderBytes, headerReadMs: HEADER_READ_MS, keepAliveMs: KEEP_ALIVE_MS }, handlers),
+    front: (handlers) => httpFront(front, handlers),
     handBack,
     observer,
   })
+}
+
+/** The answer to an HTTP/1 client error node:http reports: status line reason and the error. */
+function clientErrorAnswer (err: NodeJS.ErrnoException, maxHeaderBytes: number, headerReadMs: number): { error: MeshError, reason: string } {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { error: new MeshError('E_HEADERS_TOO_LARGE', `request head larger than ${maxHeaderBytes} bytes`), reason: 'Request Header Fields Too Large' }
+    // headersTimeout (headerTimerOptions()): the head was not complete in time.
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { error: new MeshError('E_HEADER_TIMEOUT', `request head not complete within ${headerReadMs} ms`), reason: 'Request Timeout' }
+    default:
+      return { error: new MeshError('E_BAD_REQUEST', `malformed HTTP/1 request (${err.code ?? err.message})`), reason: 'Bad Request' }
+  }
+}
+
+/** True once node:http started writing a response on this connection (its own check, `_httpMessage`). */
+function responseStarted (socket: Socket): boolean {
+  const current = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage
+  return current?.headersSent === true
 }
 
 function addressOf (server: net.Server): { host: string, port: number } {

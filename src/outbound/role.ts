@@ -21,6 +21,7 @@ import type { Endpoint } from '../discovery/types.js'
 import type { OriginalDestinationReader } from '../../transports/original-dst.js'
 import { SessionPool } from './session-pool.js'
 import type { PluginObserver } from '../plugins/observer.js'
+import type { AppClientObserver } from './app-observer.js'
 
 export interface OutboundRoleOptions {
   config: OutboundConfig
@@ -40,6 +41,8 @@ export interface OutboundRoleOptions {
   pluginObserver?: PluginObserver
   /** Which data path each HTTP/1 request took, for metrics. */
   dataPathObserver?: DataPathObserver
+  /** App clients closed by a listener's limits and h2c streams they reset, for metrics. */
+  appClientObserver?: AppClientObserver
   /** Routes, splits, retries, timeouts (absent: every service as is). */
   policy?: TrafficPolicy
   /** The routes' plugin chains (absent: no route has plugins); the role closes them when it stops. */
@@ -91,11 +94,12 @@ export async function startOutboundRole (options: OutboundRoleOptions): Promise<
     inflight: new InflightCounter(),
     remote: options.remote,
     policy: options.policy,
+    appClients: options.appClientObserver,
   }
   const listeners: OutboundListener[] = []
   try {
     for (const config of options.config.listeners) {
-      listeners.push(await startOutboundListener(ctx, config, options.limits.maxHeaderBytes, options.pluginObserver, options.dataPathObserver))
+      listeners.push(await startOutboundListener(ctx, config, options.limits, options.pluginObserver, options.dataPathObserver))
     }
   } catch (err) {
     for (const l of listeners) l.destroy()

@@ -19,7 +19,8 @@ test('defaults fill what the file leaves out', () => {
   assert.deepEqual(config.log, { level: 'info', access: false, accessSampleRate: 1 })
   assert.equal(config.dataPlane, 'auto')
   assert.equal(DEFAULTS.dataPlane, 'auto')
-  assert.deepEqual(config.timeouts, { connectMs: 5_000, requestMs: 30_000, idleMs: 300_000, detectMs: 1_000 })
+  assert.deepEqual(config.timeouts, { connectMs: 5_000, requestMs: 30_000, idleMs: 300_000, detectMs: 1_000, headerReadMs: 10_000 })
+  // maxRequestsPerConnection is off unless set.
   assert.deepEqual(config.limits, { maxHeaderBytes: 65_536 })
   assert.deepEqual(config.h2, {
     connectionWindowBytes: 16 * 1024 * 1024,
@@ -53,15 +54,16 @@ test('relative paths resolve against the config file directory', () => {
 
 test('units are converted and admin: false turns the admin server off', () => {
   const config = parseConfig(`
-timeouts: { connectMs: 2s, requestMs: 0, idleMs: 2m, detectMs: 250ms }
-limits: { maxHeaderBytes: 32KiB }
+timeouts: { connectMs: 2s, requestMs: 0, idleMs: 2m, detectMs: 250ms, headerReadMs: 1.5s }
+limits: { maxHeaderBytes: 32KiB, maxRequestsPerConnection: 100 }
 h2: { connectionWindowBytes: 1MB, keepAliveMs: 0 }
 drainMs: 1500
 admin: false
 devPki: { dir: pki, workloads: [a] }
 `, '/x/y.yaml')
-  assert.deepEqual(config.timeouts, { connectMs: 2_000, requestMs: 0, idleMs: 120_000, detectMs: 250 })
+  assert.deepEqual(config.timeouts, { connectMs: 2_000, requestMs: 0, idleMs: 120_000, detectMs: 250, headerReadMs: 1_500 })
   assert.equal(config.limits.maxHeaderBytes, 32_768)
+  assert.equal(config.limits.maxRequestsPerConnection, 100)
   assert.equal(config.h2.connectionWindowBytes, 1_000_000)
   assert.equal(config.h2.keepAliveMs, 0)
   assert.equal(config.drainMs, 1500)

@@ -144,6 +144,19 @@ test('dataPlane: a value other than native, js or auto is one problem naming the
   assert.deepEqual(misspelt.problems.map((p) => [p.path, p.expected]), [['dataplane', 'no such key (did you mean "dataPlane"?)']])
 })
 
+test('app-client limits: a bad header-read timeout or request limit names the file, the path, the range and the line', async () => {
+  const err = await problemsOf('timeouts: { headerReadMs: 0 }\nlimits: { maxRequestsPerConnection: 0 }\n', 'limits.yaml')
+  assert.deepEqual(err.problems, [
+    { path: 'timeouts.headerReadMs', found: '0 (line 1)', expected: 'a duration 1ms–1h (like 250ms, 5s, 2m)' },
+    { path: 'limits.maxRequestsPerConnection', found: '0 (line 2)', expected: 'a whole number of requests 1–2147483647' },
+  ])
+  assert.ok(err.message.includes(`${join(dir, 'limits.yaml')}: timeouts.headerReadMs: expected a duration 1ms–1h (like 250ms, 5s, 2m), found 0 (line 1)`), err.message)
+  const wrongType = await problemsOf('timeouts: { headerReadMs: soon }\nlimits: { maxRequestsPerConnection: 2.5 }\n', 'limits-type.yaml')
+  assert.deepEqual(wrongType.problems.map((p) => [p.path, p.found]), [['timeouts.headerReadMs', '"soon" (line 1)'], ['limits.maxRequestsPerConnection', '2.5 (line 2)']])
+  const tooLong = await problemsOf('timeouts: { headerReadMs: 2h }\n', 'limits-long.yaml')
+  assert.deepEqual(tooLong.problems.map((p) => p.path), ['timeouts.headerReadMs'])
+})
+
 test('a YAML syntax error names the file and the line', async () => {
   const err = await problemsOf('services:\n  demo:\n    aliases: [a, b\n  other: 1\n', 'syntax.yaml')
   assert.equal(err.problems.length >= 1, true)

@@ -74,7 +74,7 @@ describe('outbound request path: a stream refused by a session going away', () =
       picker: { pick: async () => pick(), tryPick: () => pick() },
       pool: new SessionPool({ tls: { ca: '', cert: '', key: '' }, connectTimeoutMs: 1000 }),
       transports: registry,
-      timeouts: { connectMs: 1000, requestMs: 1000, idleMs: 0, detectMs: 100 },
+      timeouts: { connectMs: 1000, requestMs: 1000, idleMs: 0, detectMs: 100, headerReadMs: 10_000 },
       telemetry: noopTelemetry,
       logger: pino({ level: 'silent' }),
       identity: 'spiffe://test/ns/default/sa/client',
