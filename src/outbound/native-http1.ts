@@ -228,7 +228,13 @@ export class NativeHttp1 {
     if (record.token === 0) {
       // The engine answered a head JS never saw (malformed, too large, too slow): counted as the JS path counts node's refusals.
       const refused = new MeshError((record.failure ?? 'E_BAD_REQUEST') as ErrorCode, record.failureMessage)
-      this.#ctx.logger.warn({ code: refused.code, err: refused.message }, 'bad HTTP/1 request')
+      if (refused.code === 'E_HEADER_TIMEOUT') {
+        // A slow client, not a malformed request: counted, logged at debug only (as the JS path).
+        this.#ctx.appClients?.sessionClosed('header_timeout')
+        this.#ctx.logger.debug({ code: refused.code }, 'HTTP/1 request head not complete in time')
+      } else {
+        this.#ctx.logger.warn({ code: refused.code, err: refused.message }, 'bad HTTP/1 request')
+      }
       reportEarlyAnswer(this.#ctx, refused)
       return
     }

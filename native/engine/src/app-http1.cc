@@ -531,8 +531,12 @@ void AppConn::WriteHead(int status, const std::vector<std::string>& fields) {
       keepAlive_ = false;  // HTTP/1.0: the body ends with the connection
     }
   }
-  if (!keepAlive_) Append(out, "connection: close\r\n");
-  else if (!http11) Append(out, "connection: keep-alive\r\n");
+  // As node:http says it, so that both data paths answer alike.
+  if (!keepAlive_) {
+    Append(out, "connection: close\r\n");
+  } else {
+    Append(out, "connection: keep-alive\r\nkeep-alive: timeout=" + std::to_string(host_->options().keepAliveMs / 1000) + "\r\n");
+  }
   Append(out, "\r\n");
   Write(std::move(out), 0);
 }
