@@ -61,8 +61,39 @@ export interface Http1RequestParser {
   finish: () => Http1ParserEvent[]
 }
 
+/** Options of an AppHost (native/engine/src/app-http1.h). */
+export interface RawAppHostOptions {
+  maxHeaderBytes?: number
+  maxHeaderCount?: number
+  headerReadMs?: number
+  keepAliveMs?: number
+  /** Requests per connection; the last is answered with `connection: close` (0 or absent: no limit). */
+  maxRequestsPerConnection?: number
+}
+
+/** Event kinds an AppHost emits; values match AppEventKind in native/engine/src/app-http1.h. */
+export const APP_EVENT = { head: 20, done: 21, closed: 22 } as const
+/** Bits of a head event's flag (AppHeadFlags). */
+export const APP_HEAD_FLAG = { keepAlive: 1, upgrade: 2, expectContinue: 4, hasBody: 8 } as const
+/** Bits of a done event's flag (AppDoneFlags). */
+export const APP_DONE_FLAG = { headSent: 1, clientGone: 2, beforeHead: 4 } as const
+
+/** The engine's HTTP/1 app connections: emit(kind, conn, token, status, flag, strings). */
+export interface RawAppHost {
+  adopt: (fd: number, initial: Buffer | null) => number
+  /** 0 sent, 1 the connection is gone, 2 the session cannot take a stream now. */
+  forward: (conn: number, engine: RawEndpoint, session: number, fields: string[], requestMs: number, idleMs: number, token: number) => number
+  answer: (conn: number, bytes: Buffer, close: boolean) => void
+  /** A new descriptor of the connection (for `new net.Socket({ fd })`) and the bytes to read first. */
+  handBack: (conn: number) => { fd: number, bytes: Buffer } | null
+  drain: () => void
+  close: () => void
+  count: () => number
+}
+
 export interface EngineBinding {
   Engine: new (options: RawEngineOptions, emit: EmitFn) => RawEndpoint
+  AppHost: new (options: RawAppHostOptions, emit: EmitFn) => RawAppHost
   Http1RequestParser: new (limits?: Http1ParserLimits) => Http1RequestParser
   versions: { nghttp2: string, gnutls: string, llhttp: string }
 }

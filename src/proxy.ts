@@ -310,6 +310,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
         logger,
         remote,
         pluginObserver: metrics.pluginObserver,
+        dataPathObserver: metrics.dataPathObserver,
         appClientObserver: metrics.appClientObserver,
         policy: policyFor(config, metrics.routeCounters, undefined, routePlugins),
         routePlugins,
@@ -343,8 +344,13 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
         remoteAccess: config.admin.remoteAccess,
         registry: metrics.registry,
         logger,
-        // The config as loaded, with `dataPlane` showing what it resolved to.
-        getConfig: () => ({ ...current, dataPlane: h2.selection }),
+        // The config as loaded, with `dataPlane` showing what it resolved to and which path
+        // each outbound listener's HTTP/1 takes (native engine or node:http).
+        getConfig: () => ({
+          ...current,
+          dataPlane: h2.selection,
+          ...(outbound === undefined ? {} : { http1DataPath: Object.fromEntries(outbound.listeners.map((l) => [l.config.name, l.http1DataPath])) }),
+        }),
         ready: () => ready && (discovery?.primed() ?? true),
         onShutdown: () => (options.onShutdown ?? (() => { drain(config.drainMs).catch(() => {}) }))(),
         tap,

@@ -311,6 +311,96 @@ export interface Transport {
   readonly name: string
   connect: (options: ConnectOptions) => Promise<PeerSession>
   listen: (options: ListenOptions, handlers: InboundHandlers) => Promise<TransportListener>
+  /**
+   * Native data path only: an engine that serves HTTP/1 app connections itself (parsing, body
+   * bytes, the response) and asks the core once per request where it goes. Optional.
+   */
+  httpFront?: (options: HttpFrontOptions, handlers: HttpFrontHandlers) => HttpFront
+}
+
+// --- The native HTTP/1 front (docs/native-http.md) ----------------------------------------------
+
+export interface HttpFrontOptions {
+  /** Request line + fields, bytes; over it: 431 E_HEADERS_TOO_LARGE. */
+  maxHeaderBytes: number
+  /** A started request head must complete within this, ms (408 E_HEADER_TIMEOUT). */
+  headerReadMs: number
+  /** An idle keep-alive connection closes after this, ms. */
+  keepAliveMs: number
+  /** Requests per connection, the last answered with `connection: close` (absent: no limit). */
+  maxRequestsPerConnection?: number
+}
+
+/** A request head the front parsed; `headers` are the raw name/value pairs as received. */
+export interface HttpFrontHead {
+  method: string
+  /** The request target as sent (origin-form `/path?q`, or absolute-form). */
+  target: string
+  /** `1.1`, `1.0`. */
+  version: string
+  headers: string[]
+  keepAlive: boolean
+  /** An Upgrade (with `Connection: upgrade`) or a CONNECT. */
+  upgrade: boolean
+  expectContinue: boolean
+  hasBody: boolean
+}
+
+/** How one exchange the front carried went: what the core needs for metrics, logs and the balancer. */
+export interface HttpFrontRecord {
+  /** The token the core gave forward(). */
+  token: number
+  /** The status answered to the app (0: none, the connection was cut). */
+  status: number
+  /** The mesh error code of a failure on this hop (E_PEER_RESET, E_REQUEST_TIMEOUT, ...), or undefined. */
+  failure: string | undefined
+  failureMessage: string
+  /** The peer's `meshgate-error` on its response, if any. */
+  peerError: string | undefined
+  requestBytes: number
+  responseBytes: number
+  /** Head complete → response head written, ms (the whole exchange when no head came). */
+  headMs: number
+  totalMs: number
+  /** The response head reached the app. */
+  headSent: boolean
+  /** The app went away first. */
+  clientGone: boolean
+}
+
+export interface HttpFrontHandlers {
+  /** A request head: answer with forward(), answer() or handBack(), now or later. */
+  head: (conn: number, head: HttpFrontHead) => void
+  record: (conn: number, record: HttpFrontRecord) => void
+  /** The connection is gone. */
+  closed: (conn: number) => void
+}
+
+/** The result of HttpFront.forward(). */
+export type HttpForwardResult = 'sent' | 'gone' | 'not-native'
+
+export interface HttpFront {
+  /**
+   * Takes over an accepted app socket detected as HTTP/1: the bytes it has buffered are read
+   * and the socket is destroyed (the engine keeps a descriptor of its own).
+   */
+  adopt: (socket: import('node:net').Socket) => number
+  /**
+   * Sends the request whose head is pending on `session`, with the wire head built by the core;
+   * `not-native` when the session is not one of this engine's or has no stream free now.
+   */
+  forward: (conn: number, session: PeerSession, head: RequestHead, options: { requestMs: number, idleMs: number, token: number }) => HttpForwardResult
+  /** Writes the core's own answer (an error) to the pending request; `close` ends the connection after it. */
+  answer: (conn: number, bytes: Buffer, close: boolean) => void
+  /**
+   * The connection goes to JS: a new socket on it, and the bytes of the pending request and
+   * after, to unshift into it; undefined when the connection is gone.
+   */
+  handBack: (conn: number) => { socket: import('node:net').Socket, bytes: Buffer } | undefined
+  /** Each connection ends after its current exchange. */
+  drain: () => void
+  /** Drops every connection. */
+  close: () => void
 }
 
 /** `h2Transport(options)` returns one of these; the core calls it with its components. */

@@ -39,6 +39,7 @@
         "src/splice.cc",
         "src/http1-parser.cc",
         "src/http1-parser-wrap.cc",
+        "src/app-http1.cc",
         "../src/socket-splice.cc",
         "src/original-dst.cc",
         "../src/peer-cert.cc"

@@ -20,6 +20,8 @@ import { noopRouteCounters, routeCounters, type RouteCounters } from './route-me
 import { CounterFamily } from './series.js'
 import { TcpMetrics } from './tcp-metrics.js'
 import { pluginObserver } from './plugin-metrics.js'
+import { dataPathObserver, noopDataPathObserver } from './data-path-metrics.js'
+import type { DataPathObserver } from '../outbound/native-http1.js'
 import { appClientObserver } from './app-client-metrics.js'
 import { noopAppClientObserver, type AppClientObserver } from '../outbound/app-observer.js'
 import { noopPluginObserver, type PluginObserver } from '../plugins/observer.js'
@@ -59,6 +61,8 @@ export interface Metrics {
   readonly discoveryObserver: DiscoveryObserver
   /** Pass to the roles for their plugins (`meshgate_plugin_*`). */
   readonly pluginObserver: PluginObserver
+  /** Pass to the outbound role (`meshgate_http_data_path_total`). */
+  readonly dataPathObserver: DataPathObserver
   /** Pass to the outbound role for its listeners' app clients (`meshgate_app_*`). */
   readonly appClientObserver: AppClientObserver
   /** The authority cardinality guard (distinct values kept, events folded). */
@@ -86,6 +90,7 @@ export function createMetrics (options: MetricsOptions = {}): Metrics {
       balancerObserver: noopBalancerObserver,
       discoveryObserver: noopDiscoveryObserver,
       pluginObserver: noopPluginObserver,
+      dataPathObserver: noopDataPathObserver,
       appClientObserver: noopAppClientObserver,
       authorities: new LabelGuard(maxAuthorities),
       identities: new LabelGuard(maxIdentities),
@@ -120,6 +125,7 @@ export function createMetrics (options: MetricsOptions = {}): Metrics {
     balancerObserver: balancerObserver(registry, services),
     discoveryObserver: discoveryObserver(registry, services),
     pluginObserver: pluginObserver(registry),
+    dataPathObserver: dataPathObserver(registry),
     appClientObserver: appClientObserver(registry),
     authorities,
     identities,

@@ -41,7 +41,9 @@ type PeerBody = Readable & { [kExchange]?: OutboundExchange }
 type AppBody = Readable & { [kExchange]?: OutboundExchange }
 
 /** Headers an app may not set itself: the mesh sets them. */
-const MESH_HEADERS: ReadonlySet<string> = new Set([WIRE_HEADERS.target, WIRE_HEADERS.origProto, WIRE_HEADERS.clientId])
+// `expect` too: the app's 100-continue is answered on this hop (node:http sends the 100), so the
+// peer and the workload get the body without being asked (undici refuses the header outright).
+export const MESH_HEADERS: ReadonlySet<string> = new Set([WIRE_HEADERS.target, WIRE_HEADERS.origProto, WIRE_HEADERS.clientId, 'expect'])
 
 /** The app's `x-request-id` when it sent a sane one, else a new one; it travels with the request. */
 function requestIdOf (headers: IncomingHttpHeaders): string {
@@ -651,7 +653,7 @@ function retryAfterBackoff (exchange: OutboundExchange): void {
  * deadline. A deadline is kept to two significant digits, rounded down, so that the timeout
  * lists (one per duration) stay few whatever deadlines clients send.
  */
-function requestTimeoutMs (configured: number, grpcTimeout: string | string[] | undefined): number {
+export function requestTimeoutMs (configured: number, grpcTimeout: string | string[] | undefined): number {
   if (grpcTimeout === undefined) return configured
   const deadline = parseGrpcTimeout(grpcTimeout)
   if (deadline === undefined) return configured

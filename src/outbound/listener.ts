@@ -21,12 +21,19 @@ import { passThrough } from './passthrough.js'
 import { handleOutboundTcp } from './tcp-proxy.js'
 import { handleOutboundUpgrade } from './upgrade.js'
 import { PluginChain } from '../plugins/plugin-chain.js'
+import { NativeHttp1, type DataPathObserver } from './native-http1.js'
+import type { HttpFrontOptions } from '../../transports/contract.js'
 import { noopPluginObserver, type PluginObserver } from '../plugins/observer.js'
 import { guardAppH2cSession } from './app-h2c-session.js'
 import { countHttp1Request, headerTimerOptions } from './app-http1-limits.js'
 
+/** node:http's default keep-alive timeout, which the native path keeps too. */
+const KEEP_ALIVE_MS = 5_000
+
 export interface OutboundListener {
   readonly config: OutboundListenerConfig
+  /** Who serves its HTTP/1: the native engine (dataPlane native, no plugins) or node:http. */
+  readonly http1DataPath: 'native' | 'js'
   address: () => { host: string, port: number }
   /** Stops accepting; keep-alive HTTP/1 connections close after their current request, h2c sessions get GOAWAY. */
   close: () => void
@@ -36,7 +43,13 @@ export interface OutboundListener {
   closePlugins: () => Promise<void>
 }
 
-export async function startOutboundListener (roleCtx: OutboundContext, config: OutboundListenerConfig, limits: Limits, pluginObserver: PluginObserver = noopPluginObserver): Promise<OutboundListener> {
+export async function startOutboundListener (
+  roleCtx: OutboundContext,
+  config: OutboundListenerConfig,
+  limits: Limits,
+  pluginObserver: PluginObserver = noopPluginObserver,
+  dataPathObserver?: DataPathObserver
+): Promise<OutboundListener> {
   const { maxHeaderBytes, maxRequestsPerConnection } = limits
   const log = roleCtx.logger.child({ listener: config.name })
   // A listener with plugins gets a context of its own that carries them; one without keeps the
@@ -47,6 +60,11 @@ export async function startOutboundListener (roleCtx: OutboundContext, config: O
     : undefined
   const ctx: OutboundContext = plugins === undefined ? roleCtx : Object.assign(Object.create(roleCtx) as OutboundContext, { plugins, listenerName: config.name })
   const sockets = new Set<Socket>()
+  const track = (socket: Socket): void => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+    socket.on('error', (err) => log.debug({ err: err.message }, 'app connection error'))
+  }
   const h2Sessions = new Set<http2.ServerHttp2Session>()
 
   const headerReadMs = ctx.timeouts.headerReadMs
@@ -101,10 +119,21 @@ export async function startOutboundListener (roleCtx: OutboundContext, config: O
   })
   h2c.on('sessionError', (err) => log.debug({ code: 'E_BAD_REQUEST', err: err.message }, 'h2c session error'))
 
+  // HTTP/1 through the native engine when the h2 transport has one (dataPlane native) and the
+  // listener has no plugins (their host is JS); handed-back connections go to node:http.
+  const toNodeHttp = (socket: Socket): void => { http1.emit('connection', socket); socket.resume() }
+  const native = nativeHttp1For(ctx, plugins === undefined, { maxHeaderBytes, headerReadMs, keepAliveMs: KEEP_ALIVE_MS, maxRequestsPerConnection }, dataPathObserver, (socket, bytes) => {
+    track(socket)
+    socket.unshift(bytes)
+    toNodeHttp(socket)
+  })
   const dispatch = (socket: Socket, protocol: DetectedProtocol, tcpService = config.tcpService): void => {
     switch (protocol) {
       // Node's servers take an accepted socket; resume it so they read what detection put back.
-      case 'http1': http1.emit('connection', socket); socket.resume(); break
+      case 'http1':
+        if (native !== undefined) native.adopt(socket)
+        else toNodeHttp(socket)
+        break
       case 'http2': h2c.emit('connection', socket); socket.resume(); break
       case 'tls':
       case 'tcp': handleOutboundTcp(ctx, socket, tcpService); break
@@ -141,9 +170,7 @@ export async function startOutboundListener (roleCtx: OutboundContext, config: O
   }
 
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true, highWaterMark: SOCKET_BUFFER_BYTES }, (socket) => {
-    sockets.add(socket)
-    socket.once('close', () => sockets.delete(socket))
-    socket.on('error', (err) => log.debug({ err: err.message }, 'app connection error'))
+    track(socket)
     accept(socket)
   })
   await new Promise<void>((resolve, reject) => {
@@ -151,12 +178,14 @@ export async function startOutboundListener (roleCtx: OutboundContext, config: O
     server.listen(config.port, config.host, () => resolve())
   })
   server.on('error', (err) => log.error({ err: err.message }, 'listener error'))
-  log.info({ host: config.host, port: addressOf(server).port, protocol: config.protocol, plugins: plugins?.names }, 'outbound listener ready')
+  log.info({ host: config.host, port: addressOf(server).port, protocol: config.protocol, plugins: plugins?.names, http1: native === undefined ? 'js' : 'native' }, 'outbound listener ready')
 
   return {
     config,
+    http1DataPath: native === undefined ? 'js' : 'native',
     address: () => addressOf(server),
     close: () => {
+      native?.drain()
       // Once the last connection is gone, node:http's connection-check interval stops too.
       server.close(() => http1.close())
       http1.closeIdleConnections()
@@ -164,12 +193,26 @@ export async function startOutboundListener (roleCtx: OutboundContext, config: O
     },
     destroy: () => {
       server.close()
+      native?.close()
       http1.close()
       for (const socket of sockets) socket.destroy()
       plugins?.close().catch(() => {})
     },
     closePlugins: async () => { await plugins?.close() },
   }
+}
+
+/** The native HTTP/1 path of a listener, or undefined when the h2 transport has no engine front or plugins need JS. */
+function nativeHttp1For (ctx: OutboundContext, eligible: boolean, front: HttpFrontOptions, observer: DataPathObserver | undefined, handBack: (socket: Socket, bytes: Buffer) => void): NativeHttp1 | undefined {
+  if (!eligible || !ctx.transports.has('h2')) return undefined
+  const transport = ctx.transports.get('h2')
+  const httpFront = transport.httpFront
+  if (httpFront === undefined) return undefined
+  return new NativeHttp1(ctx, {
+    front: (handlers) => httpFront(front, handlers),
+    handBack,
+    observer,
+  })
 }
 
 /** The answer to an HTTP/1 client error node:http reports: status line reason and the error. */

@@ -13,6 +13,7 @@ import type { TransportRegistry } from '../../transports/registry.js'
 import { InflightCounter, type OutboundContext, type RemoteSessionSource } from './context.js'
 import type { EndpointPicker } from './endpoint-picker.js'
 import { startOutboundListener, type OutboundListener } from './listener.js'
+import type { DataPathObserver } from './native-http1.js'
 import { AuthorityRouter } from './router.js'
 import { serviceByAddress } from './address-routes.js'
 import { MeshError } from '../../core/errors.js'
@@ -38,6 +39,8 @@ export interface OutboundRoleOptions {
   remote?: RemoteSessionSource
   /** Plugin traps and disabled plugins, for metrics. */
   pluginObserver?: PluginObserver
+  /** Which data path each HTTP/1 request took, for metrics. */
+  dataPathObserver?: DataPathObserver
   /** App clients closed by a listener's limits and h2c streams they reset, for metrics. */
   appClientObserver?: AppClientObserver
   /** Routes, splits, retries, timeouts (absent: every service as is). */
@@ -96,7 +99,7 @@ export async function startOutboundRole (options: OutboundRoleOptions): Promise<
   const listeners: OutboundListener[] = []
   try {
     for (const config of options.config.listeners) {
-      listeners.push(await startOutboundListener(ctx, config, options.limits, options.pluginObserver))
+      listeners.push(await startOutboundListener(ctx, config, options.limits, options.pluginObserver, options.dataPathObserver))
     }
   } catch (err) {
     for (const l of listeners) l.destroy()

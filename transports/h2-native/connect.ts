@@ -9,6 +9,7 @@ import { H3PeerSession } from '../h3/client-session.js'
 import { resolveHost } from '../h3/connect.js'
 import { abortReason } from '../stream-errors.js'
 import { engineTuning, sessionLayerOptions } from './engine-options.js'
+import { registerNativeSession } from './native-sessions.js'
 
 /** Connects and resolves once the server's SETTINGS arrived (it has accepted our certificate). */
 export async function connectNativeH2 (
@@ -40,7 +41,7 @@ export async function connectNativeH2 (
       signal: attempt.signal,
     }, loadEngine().Engine as unknown as EndpointConstructor)
     observer?.handshake?.('h2', 'client', 'ok')
-    return new H3PeerSession({
+    const peer = new H3PeerSession({
       session,
       remote: { host: address.host, port: address.port },
       options: sessionLayerOptions(config),
@@ -48,6 +49,8 @@ export async function connectNativeH2 (
       observer,
       transport: 'h2',
     })
+    registerNativeSession(peer, { endpoint: session.endpoint, conn: session.conn })
+    return peer
   } catch (err) {
     const meshErr = attempt.signal.aborted && attempt.signal.reason instanceof Error
       ? attempt.signal.reason

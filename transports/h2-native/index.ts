@@ -5,6 +5,7 @@
 import { ENGINE_INSTALL_HINT, loadEngine } from '../../native/engine.js'
 import type { Transport, TransportFactory } from '../contract.js'
 import { resolveH2Options, type H2Options } from '../h2/options.js'
+import { createHttpFront } from './http-front.js'
 
 /** Whether the engine addon loads here, and if not why. */
 export type H2NativeAvailability =
@@ -31,5 +32,6 @@ export function h2NativeTransport (options: H2Options = {}): TransportFactory {
     name: 'h2',
     connect: async (connectOptions) => await (await import('./connect.js')).connectNativeH2(connectOptions, config, components),
     listen: async (listenOptions, handlers) => await (await import('./listener.js')).listenNativeH2(listenOptions, handlers, config, components),
+    httpFront: (frontOptions, handlers) => createHttpFront(frontOptions, handlers, components.observer),
   })
 }

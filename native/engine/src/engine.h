@@ -81,6 +81,21 @@ class Engine;
 class Session;
 class Splice;
 
+// A native consumer of one client stream's response, other than JS or a splice: the HTTP/1 app
+// connection that sent the request (app-http1.h). The session calls it instead of queueing JS
+// events; it credits the stream's window itself (Session::ConsumeStream) once bytes are written.
+class StreamRelay {
+ public:
+  virtual ~StreamRelay() = default;
+  // A header section: the response head (informational ones included) or, with `trailers`, the trailers.
+  virtual void OnRelayHeaders(std::vector<std::string>&& headers, bool informational, bool trailers) = 0;
+  virtual void OnRelayData(const uint8_t* data, size_t len) = 0;
+  virtual void OnRelayEnd() = 0;                       // END_STREAM received
+  virtual void OnRelayBodyTaken() = 0;                 // nghttp2 took queued request body bytes
+  // The stream closed (h2 code; 0 = clean) or its session died; the relay must forget both.
+  virtual void OnRelayClosed(uint32_t h2code, bool sessionGone) = 0;
+};
+
 // One HTTP/2 stream as the engine keeps it.
 struct Stream {
   int32_t id = -1;
@@ -105,6 +120,7 @@ struct Stream {
   bool dropBody = false;     // a splice ended in failure: the rest of the stream is dropped
   uint64_t openedAtMs = 0;   // when the peer opened it (premature-reset rule)
   std::unique_ptr<Splice> splice;
+  StreamRelay* relay = nullptr;  // not owned: the relay detaches itself (Session::DetachRelay)
 };
 
 class Session {
@@ -127,6 +143,10 @@ class Session {
 
   // JS calls (the engine has checked the connection exists).
   int32_t Request(const std::vector<std::string>& headers, bool endStream);
+  // A request whose response goes to `relay` (no JS events for the stream); -1 when no stream may open.
+  int32_t RequestRelay(const std::vector<std::string>& headers, bool endStream, StreamRelay* relay);
+  // The relay is done with the stream: it forgets it, resetting it with `h2code` when still open (-1: leave it).
+  void DetachRelay(int32_t sid, StreamRelay* relay, int64_t h2code);
   void Respond(int32_t sid, const std::vector<std::string>& headers, bool endStream);
   bool Write(int32_t sid, std::vector<std::vector<uint8_t>>&& chunks, bool end,
              std::vector<std::string>&& trailers);
@@ -293,6 +313,15 @@ class Engine {
 
  private:
   Session* Find(const Napi::CallbackInfo& info, size_t index);
+
+ public:
+  // A live session of this engine by its connection id, or null.
+  Session* FindSession(uint32_t id) const {
+    auto it = sessions_.find(id);
+    return it == sessions_.end() || it->second->dead() ? nullptr : it->second;
+  }
+
+ private:
   void DeliverEvents();
   void Reap();
   static void OnConnection(uv_stream_t* server, int status);

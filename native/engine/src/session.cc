@@ -535,6 +535,27 @@ int32_t Session::Submit(const std::vector<std::string>& headers, bool endStream,
   return sid;
 }
 
+int32_t Session::RequestRelay(const std::vector<std::string>& headers, bool endStream, StreamRelay* relay) {
+  if (!ready() || streamsLeft() == 0) return -1;
+  int32_t sid = Submit(headers, endStream, -1);
+  Stream* s = sid < 0 ? nullptr : FindStream(sid);
+  if (s == nullptr) return -1;
+  s->relay = relay;
+  s->jsKnows = false;
+  return sid;
+}
+
+void Session::DetachRelay(int32_t sid, StreamRelay* relay, int64_t h2code) {
+  Stream* s = FindStream(sid);
+  if (s == nullptr || s->relay != relay) return;
+  s->relay = nullptr;
+  s->dropBody = true;
+  if (h2code >= 0 && h2_ != nullptr) {
+    nghttp2_submit_rst_stream(h2_, NGHTTP2_FLAG_NONE, sid, static_cast<uint32_t>(h2code));
+    MarkDirty();
+  }
+}
+
 int32_t Session::Request(const std::vector<std::string>& headers, bool endStream) {
   if (streamsLeft() == 0) {
     if (!goingAway_) wasAtLimit_ = true;
@@ -637,6 +658,10 @@ void Session::Kill(uint32_t code, int type, const std::string& reason) {
   dead_ = true;
   for (auto& entry : streams_) {
     if (entry.second->splice) entry.second->splice.release()->OnStreamClosed(NGHTTP2_CANCEL, true);
+    if (StreamRelay* relay = entry.second->relay) {
+      entry.second->relay = nullptr;
+      relay->OnRelayClosed(NGHTTP2_CANCEL, true);
+    }
   }
   streams_.clear();
   Queue(Event{kEventClose, id_, -1, code, type, {reason}, {}});
@@ -805,10 +830,12 @@ int Session::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* use
         }
         else s->splice->RefusedByPeer(status == nullptr ? "" : *status);
       }
-      if (s->jsKnows && !s->dropBody) self->Queue(Event{kEventHeaders, self->id_, sid, 0, flag, std::move(s->headers), {}});
+      if (s->relay != nullptr) s->relay->OnRelayHeaders(std::move(s->headers), informational, trailers);
+      else if (s->jsKnows && !s->dropBody) self->Queue(Event{kEventHeaders, self->id_, sid, 0, flag, std::move(s->headers), {}});
       s->headers.clear();
       if (endStream) {
-        if (s->splice) s->splice->OnPeerEnd();
+        if (s->relay != nullptr) s->relay->OnRelayEnd();
+        else if (s->splice) s->splice->OnPeerEnd();
         else if (s->jsKnows && !s->dropBody) self->Queue(Event{kEventEnd, self->id_, sid, 0, 0, {}, {}});
       }
       return 0;
@@ -825,7 +852,8 @@ int Session::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* use
       if (!endStream) return 0;
       Stream* s = self->FindStream(sid);
       if (s == nullptr) return 0;
-      if (s->splice) s->splice->OnPeerEnd();
+      if (s->relay != nullptr) s->relay->OnRelayEnd();
+      else if (s->splice) s->splice->OnPeerEnd();
       else if (s->jsKnows && !s->dropBody) self->Queue(Event{kEventEnd, self->id_, sid, 0, 0, {}, {}});
       return 0;
     }
@@ -887,6 +915,10 @@ int Session::OnDataChunk(nghttp2_session*, uint8_t, int32_t sid, const uint8_t* 
   // each stream's own window is credited as its bytes are taken (below, or by the splice).
   nghttp2_session_consume_connection(self->h2_, len);
   Stream* s = self->FindStream(sid);
+  if (s != nullptr && s->relay != nullptr) {
+    s->relay->OnRelayData(data, len);
+    return 0;
+  }
   if (s == nullptr || !s->jsKnows || s->dropBody) {
     nghttp2_session_consume_stream(self->h2_, sid, len);
     return 0;
@@ -918,6 +950,10 @@ int Session::OnStreamClose(nghttp2_session*, int32_t sid, uint32_t code, void* u
   bool own = self->server_ ? (sid % 2 == 0) : (sid % 2 == 1);
   if (own && self->ownOpen_ > 0) --self->ownOpen_;
   if (s->splice) s->splice.release()->OnStreamClosed(code, false);
+  if (StreamRelay* relay = s->relay) {
+    s->relay = nullptr;
+    relay->OnRelayClosed(code, false);
+  }
   if (s->jsKnows) self->Queue(Event{kEventStreamClose, self->id_, sid, JsCodeFromH2(code), 0, {}, {}});
   if (own && self->wasAtLimit_ && self->streamsLeft() > 0) {
     self->wasAtLimit_ = false;
@@ -953,6 +989,7 @@ ssize_t Session::ReadBody(nghttp2_session*, int32_t sid, uint8_t* buf, size_t le
     self->Queue(Event{kEventDrain, self->id_, sid, 0, 0, {}, {}});
   }
   if (s->splice) s->splice->OnBodyTaken();
+  if (s->relay != nullptr) s->relay->OnRelayBodyTaken();
   if (s->outBytes == 0 && s->outEnd) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
     if (!s->trailers.empty()) {

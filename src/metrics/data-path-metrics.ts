@@ -1,0 +1,31 @@
+/**
+ * `meshgate_http_data_path_total{path, reason}`: which data path carried each outbound HTTP/1
+ * request (docs/native-http.md §7): `native` (reason `plain`), or `js` with the reason the engine
+ * handed the connection back (upgrade, expect_continue, route_features, session_kind).
+ */
+import type { Registry } from 'prom-client'
+import type { DataPathObserver } from '../outbound/native-http1.js'
+import { CounterFamily, type ValueCell } from './series.js'
+
+export function dataPathObserver (registry: Registry): DataPathObserver {
+  const family = new CounterFamily({
+    registry,
+    name: 'meshgate_http_data_path_total',
+    help: 'Outbound HTTP/1 requests by the data path that carried them (native engine or JS) and why.',
+    labelNames: ['path', 'reason'],
+  })
+  const cells = new Map<string, ValueCell>()
+  return {
+    request: (path, reason) => {
+      const key = `${path}|${reason}`
+      let cell = cells.get(key)
+      if (cell === undefined) {
+        cell = family.cell([path, reason])
+        cells.set(key, cell)
+      }
+      cell.value++
+    },
+  }
+}
+
+export const noopDataPathObserver: DataPathObserver = { request: () => {} }

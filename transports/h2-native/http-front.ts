@@ -1,0 +1,108 @@
+// The native HTTP/1 front (transports/contract.ts HttpFront) over the engine's AppHost
+// (native/engine/src/app-http1.h): app connections parsed by llhttp in the addon, request bodies
+// and responses moved between the app socket and a native peer stream with no JS per chunk.
+import net, { type Socket } from 'node:net'
+import { APP_DONE_FLAG, APP_EVENT, APP_HEAD_FLAG, loadEngine, type RawAppHost } from '../../native/engine.js'
+import { MeshError } from '../../core/errors.js'
+import type { HttpForwardResult, HttpFront, HttpFrontHandlers, HttpFrontOptions, PeerSession, RequestHead, TransportObserver } from '../contract.js'
+import { requestFields } from '../h3/headers.js'
+import { nativeSessionOf } from './native-sessions.js'
+
+/** The file descriptor under a net.Socket (POSIX). */
+function socketFd (socket: Socket): number {
+  const handle = (socket as unknown as { _handle?: { fd?: number } | null })._handle
+  const fd = handle?.fd
+  if (typeof fd !== 'number' || fd < 0) throw new MeshError('E_INTERNAL', 'the app socket has no file descriptor to hand to the native engine')
+  return fd
+}
+
+/** A request's field section as the engine takes it: pseudo-headers first, then name/value pairs. */
+function flatFields (head: RequestHead): string[] {
+  const out: string[] = []
+  const regular: string[] = []
+  for (const [name, value] of Object.entries(requestFields(head))) {
+    const target = name.charCodeAt(0) === 58 /* ':' */ ? out : regular
+    if (Array.isArray(value)) for (const v of value) target.push(name, String(v))
+    else target.push(name, String(value))
+  }
+  for (const field of regular) out.push(field)
+  return out
+}
+
+/** The native front; its peer streams count in the transport's stream metrics like JS-opened ones. */
+export function createHttpFront (options: HttpFrontOptions, handlers: HttpFrontHandlers, observer?: TransportObserver): HttpFront {
+  const host: RawAppHost = new (loadEngine().AppHost)({
+    maxHeaderBytes: options.maxHeaderBytes,
+    headerReadMs: options.headerReadMs,
+    keepAliveMs: options.keepAliveMs,
+    maxRequestsPerConnection: options.maxRequestsPerConnection ?? 0,
+  }, (kind, conn, stream, code, flag, payload) => {
+    const strings = Array.isArray(payload) ? payload : []
+    switch (kind) {
+      case APP_EVENT.head:
+        handlers.head(conn, {
+          method: strings[0] ?? '',
+          target: strings[1] ?? '',
+          version: strings[2] ?? '1.1',
+          headers: strings.slice(3),
+          keepAlive: (flag & APP_HEAD_FLAG.keepAlive) !== 0,
+          upgrade: (flag & APP_HEAD_FLAG.upgrade) !== 0,
+          expectContinue: (flag & APP_HEAD_FLAG.expectContinue) !== 0,
+          hasBody: (flag & APP_HEAD_FLAG.hasBody) !== 0,
+        })
+        break
+      case APP_EVENT.done: {
+        if (stream !== 0) observer?.streamClosed?.('h2', 'client')
+        const [failure = '', peerError = '', requestBytes = '0', responseBytes = '0', headMs = '0', totalMs = '0', message = ''] = strings
+        handlers.record(conn, {
+          token: stream,
+          status: code,
+          failure: failure === '' ? undefined : failure,
+          failureMessage: message,
+          peerError: peerError === '' ? undefined : peerError,
+          requestBytes: Number(requestBytes),
+          responseBytes: Number(responseBytes),
+          headMs: Number(headMs),
+          totalMs: Number(totalMs),
+          headSent: (flag & APP_DONE_FLAG.headSent) !== 0,
+          clientGone: (flag & APP_DONE_FLAG.clientGone) !== 0,
+        })
+        break
+      }
+      case APP_EVENT.closed:
+        handlers.closed(conn)
+        break
+    }
+    return true
+  })
+  return {
+    adopt: (socket) => {
+      // What the socket buffered (detection's bytes) goes first; then the socket is closed at
+      // once, before it reads anything more: the engine reads a descriptor of its own.
+      const early: Buffer[] = []
+      for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) early.push(chunk)
+      try {
+        return host.adopt(socketFd(socket), early.length === 0 ? null : Buffer.concat(early))
+      } finally {
+        socket.destroy()
+      }
+    },
+    forward: (conn, session: PeerSession, head, { requestMs, idleMs, token }): HttpForwardResult => {
+      const ref = nativeSessionOf(session)
+      if (ref === undefined) return 'not-native'
+      const rv = host.forward(conn, ref.endpoint, ref.conn, flatFields(head), requestMs, idleMs, token)
+      if (rv === 0) observer?.streamOpened?.('h2', 'client')
+      return rv === 0 ? 'sent' : rv === 1 ? 'gone' : 'not-native'
+    },
+    answer: (conn, bytes, close) => host.answer(conn, bytes, close),
+    handBack: (conn) => {
+      const back = host.handBack(conn)
+      if (back === null) return undefined
+      const socket = new net.Socket({ fd: back.fd, allowHalfOpen: true, readable: true, writable: true })
+      socket.setNoDelay(true)
+      return { socket, bytes: back.bytes }
+    },
+    drain: () => host.drain(),
+    close: () => host.close(),
+  }
+}
