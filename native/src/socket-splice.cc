@@ -10,6 +10,9 @@
 namespace meshgate {
 
 namespace {
+// Splices alive on this thread (the batch pool below is emptied when none is left).
+thread_local size_t liveSplices = 0;
+
 struct SocketWrite {
   uv_write_t req;
   std::vector<uint8_t> bytes;
@@ -24,6 +27,7 @@ std::string UvError(const char* what, int code) {
 SocketSplice::SocketSplice(uv_loop_t* loop, uint64_t idleMs, size_t highWater)
     : loop_(loop), highWater_(highWater), lowWater_(highWater / 4), idleMs_(idleMs) {
   lastActivityMs_ = NowMs();
+  ++liveSplices;
 }
 
 // The socket and the timer, both closed by CloseHandles(); the timer never keeps the loop alive.
@@ -152,12 +156,18 @@ namespace {
 // Batch buffers of written socket writes, kept for the next batch of any splice on this thread.
 // A fresh 256 KB vector per batch is above malloc's mmap/trim thresholds: every batch paid page
 // faults and zeroing of new pages, then returned them to the kernel (perf: ~12 % of a native h2
-// tunnel's CPU). A few buffers cover the splices that are busy at once; the cap bounds what an
-// idle process keeps (kPoolBuffers × kPoolMaxCapacity).
+// tunnel's CPU). A buffer stays out of the pool until its write's callback, which libuv runs on
+// the next loop turn, and one read of the peer session gives each busy splice a batch: with four
+// tunnels at once a pool of 4 ran dry and page faults in the batch copy were 18 % of the inbound
+// proxy's CPU (perf, iperf3 -P4). So the pool grows with the splices alive on the thread
+// (kPoolPerSplice each, at most kPoolBuffers) and shrinks as they end: an idle process keeps none
+// of it, one long-lived quiet tunnel at most kPoolPerSplice × kPoolMaxCapacity.
 constexpr size_t kBatchReserve = 256 * 1024;
-constexpr size_t kPoolBuffers = 4;
+constexpr size_t kPoolPerSplice = 8;
+constexpr size_t kPoolBuffers = 32;
 constexpr size_t kPoolMaxCapacity = 512 * 1024;
 thread_local std::vector<std::vector<uint8_t>> batchPool;
+size_t PoolCap() { return std::min(kPoolBuffers, kPoolPerSplice * liveSplices); }
 
 std::vector<uint8_t> AcquireBatch() {
   if (!batchPool.empty()) {
@@ -171,12 +181,21 @@ std::vector<uint8_t> AcquireBatch() {
 }
 
 void ReleaseBatch(std::vector<uint8_t>&& v) {
-  if (batchPool.size() >= kPoolBuffers || v.capacity() < kBatchReserve || v.capacity() > kPoolMaxCapacity) return;
+  if (batchPool.size() >= PoolCap() || v.capacity() < kBatchReserve ||
+      v.capacity() > kPoolMaxCapacity) {
+    return;
+  }
   v.clear();
   batchPool.push_back(std::move(v));
 }
 
 }  // namespace
+
+SocketSplice::~SocketSplice() {
+  --liveSplices;
+  if (batchPool.size() > PoolCap()) batchPool.resize(PoolCap());
+  if (liveSplices == 0) batchPool.shrink_to_fit();
+}
 
 void SocketSplice::OnPeerData(const uint8_t* data, size_t len) {
   lastActivityMs_ = NowMs();

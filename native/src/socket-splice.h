@@ -39,7 +39,7 @@ class SocketSplice {
   static constexpr size_t kReadSize = 64 * 1024;
 
   SocketSplice(uv_loop_t* loop, uint64_t idleMs, size_t highWater = kHighWater);
-  virtual ~SocketSplice() = default;
+  virtual ~SocketSplice();
   SocketSplice(const SocketSplice&) = delete;
   SocketSplice& operator=(const SocketSplice&) = delete;
 
