@@ -5,11 +5,10 @@
  */
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { AUTHORITY } from '../names.js'
-import { runWrk } from '../tools.js'
+import { wrkHttp1 } from './http1-small.js'
 import type { Scenario } from './types.js'
 
-const CONNECTIONS = 32
+const CONNECTIONS = 32  // wrk -c, as http1-small's
 
 /** A wrk script that POSTs `bytes` bytes of `x` with every request. */
 export function postBodyScript (bytes: number): string {
@@ -30,15 +29,7 @@ function http1Body (id: string, label: string, bytes: number): Scenario {
     run: async (entry, options) => {
       const script = join(options.workDir, `wrk-post-${bytes}.lua`)
       await writeFile(script, postBodyScript(bytes))
-      const result = await runWrk({
-        url: `http://127.0.0.1:${entry.http1}/`,
-        threads: 1,
-        connections: CONNECTIONS,
-        durationSeconds: options.durationSeconds,
-        headers: [`Host: ${AUTHORITY.http1}`],
-        script,
-      })
-      return { value: result.requestsPerSecond, unit: 'req/s', p50Ms: result.p50Ms, p99Ms: result.p99Ms, errors: result.errors, work: result.requests }
+      return await wrkHttp1(entry.http1, options.durationSeconds, script)
     },
   }
 }

@@ -46,7 +46,7 @@ type AppBody = Readable & { [kExchange]?: OutboundExchange }
 export const MESH_HEADERS: ReadonlySet<string> = new Set([WIRE_HEADERS.target, WIRE_HEADERS.origProto, WIRE_HEADERS.clientId, 'expect'])
 
 /** The app's `x-request-id` when it sent a sane one, else a new one; it travels with the request. */
-function requestIdOf (headers: IncomingHttpHeaders): string {
+export function requestIdOf (headers: IncomingHttpHeaders): string {
   const given = headers[REQUEST_ID_HEADER]
   return typeof given === 'string' && given.length > 0 && given.length <= 128 ? given : newRequestId()
 }

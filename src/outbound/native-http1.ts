@@ -20,9 +20,9 @@ import { rawErrorResponse } from '../http/rescue.js'
 import type { RoutePlan } from '../route/policy.js'
 import { LightAbortSignal } from '../../transports/abort-signal.js'
 import { WIRE_HEADERS, type HttpFront, type HttpFrontHead, type HttpFrontRecord, type PeerSession, type RequestHead } from '../../transports/contract.js'
-import { newRequestId, readySessionFor, unwrappedSessionFor, type OutboundContext } from './context.js'
+import { readySessionFor, unwrappedSessionFor, type OutboundContext } from './context.js'
 import { reportEarlyAnswer } from './early-answer.js'
-import { MESH_HEADERS, requestTimeoutMs } from './http-exchange.js'
+import { MESH_HEADERS, requestIdOf, requestTimeoutMs } from './http-exchange.js'
 
 /** Why a request left the native path (the `reason` label). */
 export type HandBackReason = 'upgrade' | 'expect_continue' | 'route_features' | 'session_kind'
@@ -61,8 +61,7 @@ class NativeRequest {
     this.conn = conn
     this.head = head
     this.headers = headersFromRaw(head.headers)
-    const given = this.headers[REQUEST_ID_HEADER]
-    this.requestId = typeof given === 'string' && given.length > 0 && given.length <= 128 ? given : newRequestId()
+    this.requestId = requestIdOf(this.headers)
   }
 }
 
