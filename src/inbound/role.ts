@@ -1,7 +1,7 @@
 /**
  * The inbound role, assembled: accept peer sessions on each listener, then for every stream
  *   authorize (target configured? caller allowed?) → rewrite mesh headers → deliver
- * over HTTP/1 (undici), h2c, TCP or an HTTP/1 Upgrade. One rescue answers any failure.
+ * over HTTP/1 (node:http), h2c, TCP or an HTTP/1 Upgrade. One rescue answers any failure.
  */
 import type { Logger } from 'pino'
 import type { InboundConfig, RateLimitConfig, Timeouts } from '../config/types.js'

@@ -1,9 +1,9 @@
 /**
- * Maps failures talking to a local workload (socket errors, undici errors) to mesh error codes.
+ * Maps failures talking to a local workload (socket errors, node:http errors) to mesh error codes.
  */
 import { MeshError } from '../../core/errors.js'
 
-const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT'])
+const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EADDRNOTAVAIL'])
 
 export function upstreamError (err: unknown, target: string): MeshError {
   if (err instanceof MeshError) return err
@@ -11,7 +11,6 @@ export function upstreamError (err: unknown, target: string): MeshError {
   const code = e.code ?? e.cause?.code
   const message = `${target}: ${e.message ?? String(err)}`
   if (code !== undefined && UNREACHABLE.has(code)) return new MeshError('E_UPSTREAM_UNREACHABLE', message, { cause: err })
-  if (code === 'UND_ERR_HEADERS_TIMEOUT') return new MeshError('E_REQUEST_TIMEOUT', message, { cause: err })
-  if (code === 'UND_ERR_BODY_TIMEOUT' || code === 'ETIMEDOUT') return new MeshError('E_IDLE_TIMEOUT', message, { cause: err })
+  if (code === 'ETIMEDOUT') return new MeshError('E_IDLE_TIMEOUT', message, { cause: err })
   return new MeshError('E_UPSTREAM_RESET', message, { cause: err })
 }
