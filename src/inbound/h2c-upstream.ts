@@ -10,6 +10,7 @@ import { MeshError } from '../../core/errors.js'
 import { endToEndHeaders, forwardableTrailers } from '../http/headers.js'
 import type { HeaderMap, ResponseHead } from '../../transports/contract.js'
 import type { Delivery, DeliveryTarget, UpstreamResponse } from './http1-upstream.js'
+import { pipeRequestBody } from './request-body.js'
 import { upstreamError } from './upstream-errors.js'
 
 let http2Module: typeof Http2 | undefined
@@ -79,7 +80,7 @@ export class H2cUpstream {
       to.failed(upstreamError(err, address))
       return
     }
-    if (exchange.hasBody) pipeBody(exchange.body, stream)
+    if (exchange.hasBody) pipeRequestBody(exchange.body, stream)
     if (this.#timeouts.idleMs > 0) stream.setTimeout(this.#timeouts.idleMs, onIdle)
     const delivery = new H2cDelivery(stream, address, to)
     delivery.start()
@@ -95,26 +96,6 @@ export class H2cUpstream {
 }
 
 const kDelivery = Symbol('meshgate.inbound.h2c')
-const kTo = Symbol('meshgate.inbound.h2c.body')
-
-type PipedBody = Readable & { [kTo]?: ClientHttp2Stream }
-
-/**
- * Pipes the request body to the workload's stream; a body that fails (the peer reset it, a plugin
- * failed on it) resets the stream with its error, which fails the delivery (pipe() alone would
- * leave the stream open, waiting for the rest).
- */
-function pipeBody (body: PipedBody, stream: ClientHttp2Stream): void {
-  body[kTo] = stream
-  body.once('error', onBodyError)
-  body.pipe(stream)
-}
-
-function onBodyError (this: PipedBody, err: Error): void {
-  const stream = this[kTo]
-  if (stream !== undefined && !stream.destroyed) stream.destroy(err)
-}
-
 type DeliveryStream = ClientHttp2Stream & { [kDelivery]?: H2cDelivery }
 
 /**

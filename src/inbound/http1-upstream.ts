@@ -17,6 +17,7 @@ import { MeshError } from '../../core/errors.js'
 import { endToEndHeaders, forwardableTrailers } from '../http/headers.js'
 import { timeoutList, type TimeoutList, type Timed } from '../http/timeout-list.js'
 import type { HeaderMap, InboundExchange, PeerResponse, ResponseHead } from '../../transports/contract.js'
+import { pipeRequestBody } from './request-body.js'
 import { upstreamError } from './upstream-errors.js'
 
 /** A workload's response; `trailers` is undefined when the framing rules trailers out. */
@@ -163,7 +164,7 @@ export class Http1Upstream {
     }
     const delivery = new Http1Delivery(request, address, to, this.#headTimeouts)
     delivery.start()
-    if (exchange.hasBody) pipeBody(exchange.body, request)
+    if (exchange.hasBody) pipeRequestBody(exchange.body, request)
     else request.end()
     // The delivery listens itself (handleEvent): no closure per request.
     exchange.signal.addEventListener('abort', delivery, { once: true })
@@ -176,26 +177,6 @@ export class Http1Upstream {
 }
 
 const kDelivery = Symbol('meshgate.inbound.http1')
-const kTo = Symbol('meshgate.inbound.http1.body')
-
-type PipedBody = Readable & { [kTo]?: ClientRequest }
-
-/**
- * Pipes the request body to the workload; a body that fails (the peer reset it, a plugin failed
- * on it) destroys the request with its error, which fails the delivery (pipe() alone would leave
- * the request open, waiting for the rest).
- */
-function pipeBody (body: PipedBody, request: ClientRequest): void {
-  body[kTo] = request
-  body.once('error', onBodyError)
-  body.pipe(request)
-}
-
-function onBodyError (this: PipedBody, err: Error): void {
-  const request = this[kTo]
-  if (request !== undefined && !request.destroyed) request.destroy(err)
-}
-
 type DeliveryRequest = ClientRequest & { [kDelivery]?: Http1Delivery }
 
 /**
