@@ -49,6 +49,7 @@ export interface RemoteClustersOptions {
 const SWEEP_MS = 1000
 
 interface InnerSet {
+  cluster: string
   sessions: RoutedSession[]
   /** The gateway session each inner session's tunnel rides on. */
   outers: Map<RoutedSession, PeerSession>
@@ -188,12 +189,14 @@ export class RemoteClusters {
   /**
    * A gateway that drains sends GOAWAY on the outer session, but cannot see into the tunnels: the
    * inner sessions riding on it are closed gracefully here (their streams finish), so the gateway
-   * is not held until its drain deadline and new streams go on a fresh tunnel.
+   * is not held until its drain deadline and new streams go on a fresh tunnel. So are inner
+   * sessions on an h2 tunnel once h3 to their gateway is up (#h3Ready).
    */
   #sweep (): void {
     for (const set of this.#inner.values()) {
+      const h3Ready = this.#h3Ready(set.cluster)
       for (const [inner, outer] of set.outers) {
-        if (outer.available || inner.closed) continue
+        if (inner.closed || (outer.available && !(h3Ready && outer.transport === 'h2'))) continue
         set.outers.delete(inner)
         const i = set.sessions.indexOf(inner)
         if (i >= 0) set.sessions.splice(i, 1)
@@ -206,10 +209,22 @@ export class RemoteClusters {
     return new RoutedSession(session, { [GATEWAY_HEADERS.service]: via.service }, undefined, (kind) => this.#observer.stream(via.cluster, 'terminate', kind))
   }
 
+  /**
+   * An `auto` gateway has a pooled h3 session with room: an inner session whose tunnel rides h2
+   * (h3 lost the start-up race, or was held off for h3.autoRetryH3Ms) is then closed gracefully by
+   * the sweep like one on a draining gateway, and its successor's tunnel goes on h3. Only once h3
+   * is up: a gateway whose UDP is blocked keeps its inner sessions on h2 undisturbed.
+   */
+  #h3Ready (cluster: string): boolean {
+    const gw = this.#gateways.get(cluster)
+    if (gw === undefined || gw.transport !== 'auto' || !this.#options.transports.has('h3')) return false
+    return this.#pool.tryGet(this.#options.transports.get('h3'), gw.peer, gw.identity) !== undefined
+  }
+
   async #dialInner (via: GatewayRoute): Promise<RoutedSession> {
     const key = innerKey(via)
     let set = this.#inner.get(key)
-    if (set === undefined) this.#inner.set(key, set = { sessions: [], outers: new Map(), dialing: undefined })
+    if (set === undefined) this.#inner.set(key, set = { cluster: via.cluster, sessions: [], outers: new Map(), dialing: undefined })
     // One dial at a time per service: concurrent callers share the session it brings.
     set.dialing ??= this.#openInner(via, set).finally(() => { if (set !== undefined) set.dialing = undefined })
     return await set.dialing
