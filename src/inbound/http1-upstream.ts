@@ -14,7 +14,7 @@ import net, { type Socket } from 'node:net'
 import type { Duplex, Readable } from 'node:stream'
 import type { Timeouts } from '../config/types.js'
 import { MeshError } from '../../core/errors.js'
-import { endToEndHeaders, forwardableTrailers } from '../http/headers.js'
+import { endToEndHeaders, forwardableTrailers, splitHostPort } from '../http/headers.js'
 import { timeoutList, type TimeoutList, type Timed } from '../http/timeout-list.js'
 import type { HeaderMap, InboundExchange, PeerResponse, ResponseHead } from '../../transports/contract.js'
 import { pipeRequestBody } from './request-body.js'
@@ -114,13 +114,6 @@ function onSocketTimeout (this: WorkloadSocket): void {
   }
 }
 
-/** `host:port` or `[v6]:port` into its parts. */
-function hostAndPort (address: string): { host: string, port: number } {
-  const colon = address.lastIndexOf(':')
-  const host = address.slice(0, colon)
-  return { host: host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host, port: Number(address.slice(colon + 1)) }
-}
-
 interface Pool {
   agent: WorkloadAgent
   host: string
@@ -141,7 +134,9 @@ export class Http1Upstream {
   #pool (address: string): Pool {
     let pool = this.#pools.get(address)
     if (pool === undefined) {
-      pool = { agent: new WorkloadAgent(address, this.#timeouts), ...hostAndPort(address) }
+      // Target addresses are `host:port` (checked when the config loads), as for TCP targets.
+      const { host, port } = splitHostPort(address)
+      pool = { agent: new WorkloadAgent(address, this.#timeouts), host, port: port ?? 80 }
       this.#pools.set(address, pool)
     }
     return pool
