@@ -34,7 +34,15 @@ export const EVENT_KIND = {
   streamsAvailable: 10,
   /** The native h2 engine only: a spliced stream is over (flag: SPLICE_END; payload [toPeer, fromPeer, reason]). */
   spliceClose: 11,
+  /**
+   * The native h2 engine only: a request it delivered to a workload itself is over (code: status;
+   * flag: DELIVERED_FLAG; payload: DeliveredRecord's strings, see native/engine/src/engine.h).
+   */
+  delivered: 12,
 } as const
+
+/** Bits of a `delivered` event's flag; values match DeliveredFlags in native/engine/src/workload-http1.h. */
+export const DELIVERED_FLAG = { headSent: 1, peerGone: 2 } as const
 
 /** When a socket handed to spliceFd starts moving bytes; values match SpliceStartMode in native/engine/src/engine.h. */
 export const SPLICE_START = {
@@ -181,6 +189,15 @@ export interface RawEndpoint {
   spliceStart?: (conn: number, stream: number, toSocket: Uint8Array | null) => void
   /** Native h2 engine only. Inbound: connects to host:port, answers 200 and splices; or reports why not. */
   spliceConnect?: (conn: number, stream: number, host: string, port: number, connectMs: number, idleMs: number) => void
+  /**
+   * Native h2 engine only. Inbound: the session's later requests naming `target` in
+   * meshgate-target are delivered by the engine to host:port over HTTP/1 (`auto`: only those the
+   * app sent as HTTP/1.1), each reported by a `delivered` event. False: not granted (the session
+   * is gone, or host is not an IP address).
+   */
+  allowTarget?: (conn: number, target: string, address: string, host: string, port: number, auto: boolean, connectMs: number, idleMs: number, requestMs: number) => boolean
+  /** Native h2 engine only: withdraws every grant of allowTarget (requests in flight go on). */
+  clearTargets?: () => void
 }
 
 export interface QuicBinding {

@@ -489,6 +489,21 @@ export class QuicSession extends EventEmitter {
     return left === undefined ? (this.endpoint.stats(this.conn)?.streamsBidiLeft ?? 0) : left.call(this.endpoint, this.conn)
   }
 
+  /**
+   * Native h2 engine, server side: lets the engine deliver this session's later requests for
+   * `target` to `host:port` itself (see RawEndpoint.allowTarget); each is reported by a
+   * `delivered` event (status, flag, strings). False where the binding cannot.
+   */
+  allowTarget (target: string, grant: { address: string, host: string, port: number, auto: boolean, connectMs: number, idleMs: number, requestMs: number }): boolean {
+    if (this.closed || this.endpoint.allowTarget === undefined) return false
+    return this.endpoint.allowTarget(this.conn, target, grant.address, grant.host, grant.port, grant.auto, grant.connectMs, grant.idleMs, grant.requestMs)
+  }
+
+  /** Whether allowTarget can grant anything on this session's binding. */
+  get canDeliver (): boolean {
+    return this.side === 'server' && this.endpoint.allowTarget !== undefined
+  }
+
   /** RTT, congestion window, packet and byte counters (last values once closed). */
   stats (): QuicSessionStats | undefined {
     if (!this.closed) this.lastStats = this.endpoint.stats(this.conn) ?? this.lastStats
@@ -563,6 +578,9 @@ export class QuicSession extends EventEmitter {
         this.goingAway = true
         this.emit('goaway', code)
         return true
+      case EVENT_KIND.delivered:
+        this.emit('delivered', code, flag, payload as string[])
+        return true
       default:
         return true
     }
@@ -633,6 +651,12 @@ export class QuicServer extends EventEmitter {
    */
   setCredentials (tls: QuicTlsOptions): void {
     this.endpoint.setCredentials({ ca: tls.ca, cert: tls.cert, key: tls.key })
+  }
+
+  /** Native h2 engine: withdraws every allowTarget grant of every session. */
+  clearTargets (): void {
+    this.endpoint.clearTargets?.()
+    for (const session of this.sessions.values()) session.emit('targetsCleared')
   }
 
   /** Graceful: GOAWAY on every session, wait for them, then close the socket. */

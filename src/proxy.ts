@@ -247,6 +247,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
         pluginObserver: metrics.pluginObserver,
         identity: identityOfCert(inboundTls.cert),
         onRateLimited: metrics.routeCounters.rateLimited,
+        dataPathObserver: metrics.dataPathObserver,
       })
       const role = inbound
       await watchIdentity('inbound', config.inbound.tls, inboundTls, (tls) => role.setTls(tls))

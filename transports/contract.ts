@@ -222,6 +222,62 @@ export interface InboundTunnel {
 export interface InboundHandlers {
   request: (exchange: InboundExchange) => void
   tunnel: (tunnel: InboundTunnel) => void
+  /** Native inbound delivery (optional): a transport that can deliver requests itself asks it. */
+  delivery?: InboundDelivery
+}
+
+/**
+ * Native inbound delivery (docs/native-http.md, stage 5). Authorization stays with the core: after
+ * a session's first request to a target has been served through `request` as always, the
+ * transport asks `grant` once for that session (caller) × target; when it answers, the session's
+ * later requests to the target are delivered to the workload by the transport itself, and each
+ * is reported once, at its end, through `record`.
+ */
+export interface InboundDelivery {
+  /** Where and how the transport may deliver `caller`'s requests for `target` itself; undefined: it may not. */
+  grant: (caller: string, target: string) => DeliveryGrant | undefined
+  record: (record: DeliveryRecord) => void
+}
+
+export interface DeliveryGrant {
+  /** The target as configured (`host:port`), for messages. */
+  address: string
+  /** An IP literal. */
+  host: string
+  port: number
+  /** An `auto` target: only requests the app sent as HTTP/1.1 go over HTTP/1; the rest stay on `request`. */
+  auto: boolean
+  connectMs: number
+  idleMs: number
+  /** Request sent → response head, ms (0: no limit). */
+  requestMs: number
+}
+
+/** One request the transport delivered itself. */
+export interface DeliveryRecord {
+  caller: string
+  /** The meshgate-target the request named. */
+  target: string
+  method: string
+  path: string
+  authority: string
+  requestId: string
+  /** Answered to the peer (the workload's, or an error's); 0: none (the peer went first). */
+  status: number
+  /** A mesh error code when the exchange failed. */
+  errorCode: string | undefined
+  errorMessage: string
+  /** meshgate-orig-proto as the peer sent it. */
+  origProto: string | undefined
+  requestBytes: number
+  responseBytes: number
+  /** Request head → response head (or the end, without one), ms. */
+  headMs: number
+  totalMs: number
+  /** A response head went to the peer. */
+  headSent: boolean
+  /** The peer reset the stream or its session ended before the response did. */
+  peerGone: boolean
 }
 
 export interface ConnectOptions {
@@ -260,6 +316,8 @@ export interface TransportListener {
    * (core/identity/check.ts), so that is a bug or a race, not a user error.
    */
   setTls: (tls: TlsMaterial) => void
+  /** Withdraws every InboundDelivery grant (the core's authorization inputs changed); absent: none were made. */
+  clearDeliveryGrants?: () => void
 }
 
 /** The parts of a logger a transport uses; pino's Logger fits. */

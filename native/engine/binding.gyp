@@ -40,6 +40,9 @@
         "src/http1-parser.cc",
         "src/http1-parser-wrap.cc",
         "src/app-http1.cc",
+        "src/http1-fields.cc",
+        "src/http1-response.cc",
+        "src/workload-http1.cc",
         "../src/socket-splice.cc",
         "src/original-dst.cc",
         "../src/peer-cert.cc"

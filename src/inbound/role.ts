@@ -3,12 +3,13 @@
  *   authorize (target configured? caller allowed?) → rewrite mesh headers → deliver
  * over HTTP/1 (node:http), h2c, TCP or an HTTP/1 Upgrade. One rescue answers any failure.
  */
+import { isIP } from 'node:net'
 import type { Logger } from 'pino'
 import type { InboundConfig, RateLimitConfig, Timeouts } from '../config/types.js'
 import { toMeshError, type MeshError } from '../../core/errors.js'
-import { endToEndHeaders, headerValue, REQUEST_ID_HEADER } from '../http/headers.js'
+import { endToEndHeaders, headerValue, REQUEST_ID_HEADER, splitHostPort } from '../http/headers.js'
 import { tunnelClose, type RequestEvent, type Telemetry } from '../telemetry.js'
-import { WIRE_HEADERS, type InboundHandlers, type InboundTunnel, type TlsMaterial } from '../../transports/contract.js'
+import { WIRE_HEADERS, type DeliveryGrant, type DeliveryRecord, type InboundDelivery, type InboundHandlers, type InboundTunnel, type TlsMaterial } from '../../transports/contract.js'
 import { openPeerListeners, type OpenedListener } from '../peer-listeners.js'
 import type { TransportRegistry } from '../../transports/registry.js'
 import { H2cUpstream } from './h2c-upstream.js'
@@ -19,6 +20,7 @@ import { deliverTcp } from './tcp-upstream.js'
 import { TargetTable } from './targets.js'
 import { deliverUpgrade } from './upgrade-upstream.js'
 import { PluginChain } from '../plugins/plugin-chain.js'
+import type { DataPathObserver } from '../outbound/native-http1.js'
 import { noopPluginObserver, type PluginObserver } from '../plugins/observer.js'
 
 export interface InboundRoleOptions {
@@ -32,6 +34,8 @@ export interface InboundRoleOptions {
   pluginObserver?: PluginObserver
   /** This workload's SPIFFE identity (the plugins' `destination.principal`). */
   identity?: string
+  /** Counts inbound requests by data path (`meshgate_inbound_http_data_path_total`). */
+  dataPathObserver?: DataPathObserver
   /** Counts requests the rate limiter refused (metrics). */
   onRateLimited?: (identity: string, limit: string) => void
 }
@@ -59,8 +63,12 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
     ? await PluginChain.load(config.plugins, { logger, observer: options.pluginObserver ?? noopPluginObserver })
     : undefined
   const httpContext: InboundHttpContext = plugins === undefined ? { targets, http1, h2c, telemetry, logger } : { targets, http1, h2c, telemetry, logger, plugins, identity: options.identity ?? '' }
+  let listeners: OpenedListener[] = []
   const setRateLimit = (limits: RateLimitConfig | undefined): void => {
     httpContext.rateLimiter = limits === undefined ? undefined : new RateLimiter(limits, options.onRateLimited)
+    // Rate limits count every request in JS: no request may bypass them through a grant. Any
+    // change withdraws the grants, so that each target is asked about again under the new limits.
+    for (const l of listeners) l.listener.clearDeliveryGrants?.()
   }
   setRateLimit(config.rateLimit)
 
@@ -118,11 +126,16 @@ export async function startInboundRole (options: InboundRoleOptions): Promise<In
     })
   }
 
+  const countPath = options.dataPathObserver?.inbound
   const handlers = (transport: string): InboundHandlers => ({
-    request: (exchange) => handleInboundRequest(httpContext, exchange, transport),
+    request: (exchange) => {
+      countPath?.('js')
+      handleInboundRequest(httpContext, exchange, transport)
+    },
     tunnel: (tunnel) => onTunnel(tunnel, transport),
+    // Plugins see every request in JS: with them, nothing is delivered natively.
+    delivery: plugins === undefined ? inboundDelivery(httpContext, timeouts, transport, countPath) : undefined,
   })
-  let listeners: OpenedListener[]
   try {
     listeners = await openPeerListeners(options.transports, config.listeners, options.tls, handlers, logger, 'inbound')
   } catch (err) {
@@ -169,5 +182,62 @@ function refusedTunnel (tunnel: InboundTunnel, transport: string, isUpgrade: boo
     errorCode: err.code,
     durationSeconds: (performance.now() - started) / 1000,
     requestId: headerValue(tunnel.head.headers, REQUEST_ID_HEADER) ?? '',
+  }
+}
+
+/**
+ * Native inbound delivery: the grants (the same authorization as every JS-path request, made
+ * once per session × target) and the records of natively delivered requests, reported as the JS
+ * path reports its own (src/inbound/http-exchange.ts).
+ */
+function inboundDelivery (ctx: InboundHttpContext, timeouts: Timeouts, transport: string, countPath: ((path: 'native') => void) | undefined): InboundDelivery {
+  return {
+    grant: (caller, target): DeliveryGrant | undefined => {
+      if (ctx.rateLimiter !== undefined) return undefined
+      let allowed
+      try {
+        allowed = ctx.targets.authorize(target, caller, 'http')
+      } catch {
+        return undefined  // refused: every request to it takes the JS path and is refused there
+      }
+      if (allowed.protocol === 'http2') return undefined  // h2c delivery stays in JS
+      const { host, port } = splitHostPort(allowed.address)
+      if (isIP(host) === 0 || port === undefined) return undefined  // a name: resolved by node on the JS path
+      return { address: allowed.address, host, port, auto: allowed.protocol === 'auto', connectMs: timeouts.connectMs, idleMs: timeouts.idleMs, requestMs: timeouts.requestMs }
+    },
+    record: (r: DeliveryRecord): void => {
+      countPath?.('native')
+      const failedBeforeHead = r.errorCode !== undefined && !r.headSent
+      if (failedBeforeHead && !r.peerGone) {
+        ctx.logger.warn({ code: r.errorCode, err: r.errorMessage, requestId: r.requestId, caller: r.caller, authority: r.authority }, 'inbound request refused')
+      }
+      ctx.telemetry.request({
+        direction: 'inbound',
+        protocol: r.origProto === undefined ? 'http2' : 'http1',
+        authority: r.authority,
+        method: r.method,
+        path: r.path,
+        identity: r.caller,
+        peerIdentity: '',
+        transport,
+        status: r.status === 0 ? 502 : r.status,
+        errorCode: failedBeforeHead ? r.errorCode : undefined,
+        durationSeconds: r.headMs / 1000,
+        requestId: r.requestId,
+      })
+      if (failedBeforeHead) return  // as on the JS path: a refusal has no body to report the end of
+      ctx.telemetry.requestEnd({
+        direction: 'inbound',
+        authority: r.authority,
+        status: r.status,
+        requestBytes: r.requestBytes,
+        responseBytes: r.responseBytes,
+        totalSeconds: r.totalMs / 1000,
+        identity: r.caller,
+        peerIdentity: '',
+        transport,
+        errorCode: r.errorCode,
+      })
+    },
   }
 }

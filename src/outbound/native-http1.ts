@@ -30,6 +30,8 @@ export type HandBackReason = 'upgrade' | 'expect_continue' | 'route_features' | 
 /** Counts which path each HTTP/1 request took. */
 export interface DataPathObserver {
   request: (path: 'native' | 'js', reason: string) => void
+  /** An inbound HTTP request, by the path that delivered it to the workload (optional). */
+  inbound?: (path: 'native' | 'js') => void
 }
 
 /** What the listener gives the native path. */

@@ -67,6 +67,7 @@ export async function listenNativeH2 (
       await closing
     },
     setTls: (tls) => server.setCredentials(tls),
+    clearDeliveryGrants: () => server.clearTargets(),
     destroy: () => {
       closing ??= Promise.resolve()
       for (const session of sessions) session.destroy(new MeshError('E_PEER_RESET', 'listener destroyed'))

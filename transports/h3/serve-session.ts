@@ -5,6 +5,7 @@ import type { QuicHeaders, QuicSession, QuicStream } from '../../native/quic.js'
 import { MeshError, toMeshError } from '../../core/errors.js'
 import type { InboundHandlers, TransportLogger, TransportObserver } from '../contract.js'
 import { H3InboundExchange, H3InboundTunnel } from './server-exchange.js'
+import { serveDelivery } from './delivery.js'
 
 export interface ServeSessionOptions {
   transport: 'h3' | 'h2'
@@ -40,6 +41,7 @@ export function serveSession (session: QuicSession, options: ServeSessionOptions
     if (options.onError !== undefined) options.onError(err, sessionLogger)
     else sessionLogger.debug({ err }, `${transport} session ended with an error`)
   })
+  const askDelivery = serveDelivery(session, handlers.delivery, transport, observer)
   session.on('stream', (stream: QuicStream, fields: QuicHeaders | undefined) => {
     observer?.streamOpened?.(transport, 'server')
     stream.once('close', () => observer?.streamClosed?.(transport, 'server'))
@@ -49,7 +51,10 @@ export function serveSession (session: QuicSession, options: ServeSessionOptions
       : new H3InboundExchange(stream, head, caller, sessionLogger)
     try {
       if (inbound instanceof H3InboundTunnel) handlers.tunnel(inbound)
-      else handlers.request(inbound)
+      else {
+        handlers.request(inbound)
+        askDelivery?.(head)
+      }
     } catch (err) {
       sessionLogger.error({ err }, 'inbound handler threw')
       inbound.reject(toMeshError(err))

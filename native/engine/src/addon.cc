@@ -37,6 +37,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod("spliceConnect", &EngineWrap::SpliceConnect),
                            InstanceMethod("spliceStart", &EngineWrap::SpliceStart),
                            InstanceMethod("setCredentials", &EngineWrap::SetCredentials),
+                           InstanceMethod("allowTarget", &EngineWrap::AllowTarget),
+                           InstanceMethod("clearTargets", &EngineWrap::ClearTargets),
                        });
   }
 
@@ -83,6 +85,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   MESHGATE_FORWARD(SpliceFd, Closed(info))
   MESHGATE_FORWARD(SpliceConnect, Closed(info))
   MESHGATE_FORWARD(SpliceStart, Closed(info))
+  MESHGATE_FORWARD(AllowTarget, Napi::Boolean::New(info.Env(), false))
+  MESHGATE_FORWARD(ClearTargets, info.Env().Undefined())
   MESHGATE_FORWARD(SetCredentials, Closed(info))
 #undef MESHGATE_FORWARD
 

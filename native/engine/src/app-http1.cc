@@ -1,6 +1,8 @@
 // HTTP/1 app connections served by the engine (see app-http1.h).
 #include "app-http1.h"
 
+#include "http1-fields.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -67,58 +69,6 @@ const char* ReasonPhrase(int status) {
     default: return "";
   }
 }
-
-// Connection-specific fields (RFC 9110 §7.6.1), as src/http/headers.ts strips them.
-bool HopByHop(const std::string& name) {
-  static const char* const kNames[] = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
-                                       "proxy-authorization", "te", "trailer", "transfer-encoding",
-                                       "upgrade", "http2-settings", "host"};
-  for (const char* n : kNames) {
-    if (name == n) return true;
-  }
-  return false;
-}
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-// The names a Connection field lists (they are hop-by-hop too).
-std::vector<std::string> ConnectionTokens(const std::vector<std::string>& flat) {
-  std::vector<std::string> out;
-  for (size_t i = 0; i + 1 < flat.size(); i += 2) {
-    if (flat[i] != "connection") continue;
-    const std::string& v = flat[i + 1];
-    size_t start = 0;
-    while (start <= v.size()) {
-      size_t comma = v.find(',', start);
-      if (comma == std::string::npos) comma = v.size();
-      std::string token = v.substr(start, comma - start);
-      size_t a = token.find_first_not_of(" \t");
-      size_t b = token.find_last_not_of(" \t");
-      if (a != std::string::npos) out.push_back(Lower(token.substr(a, b - a + 1)));
-      start = comma + 1;
-    }
-  }
-  return out;
-}
-
-bool Listed(const std::vector<std::string>& list, const std::string& name) {
-  return std::find(list.begin(), list.end(), name) != list.end();
-}
-
-void AppendField(std::vector<uint8_t>& out, const std::string& name, const std::string& value) {
-  out.insert(out.end(), name.begin(), name.end());
-  out.push_back(':');
-  out.push_back(' ');
-  out.insert(out.end(), value.begin(), value.end());
-  out.push_back('\r');
-  out.push_back('\n');
-}
-
-void Append(std::vector<uint8_t>& out, const char* s) { out.insert(out.end(), s, s + strlen(s)); }
-void Append(std::vector<uint8_t>& out, const std::string& s) { out.insert(out.end(), s.begin(), s.end()); }
 
 std::string Latin1Arg(const Napi::Value& v) {
   if (!v.IsString()) return std::string();

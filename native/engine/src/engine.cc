@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "splice.h"
+#include "workload-http1.h"
 #include "../../src/napi-args.h"
 
 namespace meshgate {
@@ -158,6 +159,7 @@ Engine::Engine(const Napi::CallbackInfo& info, void* wrap) : env_(info.Env()), w
 }
 
 Engine::~Engine() {
+  for (WorkloadExchange* e : retired_) delete e;
   if (priority_ != nullptr) gnutls_priority_deinit(priority_);
   if (teardown_) {
     emit_.SuppressDestruct();
@@ -221,6 +223,11 @@ void Engine::Pump() {
     if (dirty_.empty() && events_.empty()) break;
   }
   Reap();
+  if (!retired_.empty()) {
+    std::vector<WorkloadExchange*> retired;
+    retired.swap(retired_);
+    for (WorkloadExchange* e : retired) delete e;
+  }
   pumping_ = false;
   if (!closed_) {
     if (dirty_.empty() && events_.empty()) uv_idle_stop(&idle_);
@@ -299,7 +306,9 @@ void Engine::OnHandleClosed(uv_handle_t* h) {
 
 void Engine::Shutdown() {
   if (closed_) return;
+  stopping_ = true;
   for (auto& entry : sessions_) entry.second->Close(0x100, false);
+  for (auto& entry : pools_) entry.second->CloseIdle();
   if (!events_.empty() && !pumping_ && !teardown_) {
     pumping_ = true;
     DeliverEvents();
@@ -512,6 +521,45 @@ Napi::Value Engine::SpliceConnect(const Napi::CallbackInfo& info) {
     return Fail(info.Env(), error);
   }
   Pump();
+  return info.Env().Undefined();
+}
+
+WorkloadPool* Engine::PoolFor(const NativeTarget& target) {
+  if (workloadReadBuffer_.empty()) workloadReadBuffer_.resize(64 * 1024);
+  auto it = pools_.find(target.address);
+  if (it != pools_.end()) {
+    it->second->Update(target);
+    return it->second.get();
+  }
+  auto pool = std::make_unique<WorkloadPool>(this, target);
+  WorkloadPool* out = pool.get();
+  pools_[target.address] = std::move(pool);
+  return out;
+}
+
+// allowTarget(conn, target, address, host, port, auto, connectMs, idleMs, requestMs) → granted:
+// the session's later requests for `target` (the meshgate-target value) are delivered by the
+// engine to host:port over HTTP/1 (with `auto`, only those the app sent as HTTP/1.1). False when
+// the session is gone or host is not an IP address (the JS path goes on serving them).
+Napi::Value Engine::AllowTarget(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Session* s = Find(info, 0);
+  if (s == nullptr || !s->ready() || !s->server() || info.Length() < 9) return Napi::Boolean::New(env, false);
+  auto grant = std::make_shared<NativeTarget>();
+  grant->address = info[2].ToString().Utf8Value();
+  std::string host = info[3].ToString().Utf8Value();
+  if (!ParseAddress(host, static_cast<int>(GetNumberArg(info, 4)), &grant->addr)) return Napi::Boolean::New(env, false);
+  grant->autoProtocol = info[5].ToBoolean().Value();
+  grant->connectMs = static_cast<uint64_t>(GetNumberArg(info, 6));
+  grant->idleMs = static_cast<uint64_t>(GetNumberArg(info, 7));
+  grant->requestMs = static_cast<uint64_t>(GetNumberArg(info, 8));
+  s->AllowTarget(info[1].ToString().Utf8Value(), std::move(grant));
+  return Napi::Boolean::New(env, true);
+}
+
+// clearTargets(): every grant is withdrawn (a config change); requests in flight go on.
+Napi::Value Engine::ClearTargets(const Napi::CallbackInfo& info) {
+  for (auto& entry : sessions_) entry.second->ClearTargets();
   return info.Env().Undefined();
 }
 

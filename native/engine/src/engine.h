@@ -41,6 +41,10 @@ enum EventKind : int32_t {
   kEventGoaway = 9,            // peer sent GOAWAY: code = last stream id
   kEventStreamsAvailable = 10, // a stream slot freed up under the peer's limit
   kEventSpliceClose = 11,      // a spliced stream is over: flag = SpliceEnd, [toPeer, fromPeer, reason]
+  kEventDelivered = 12,        // a request the engine delivered to a workload is over (workload-http1.h):
+                               // code = status, flag = DeliveredFlags, [target, method, path, authority,
+                               // requestId, errorCode, errorMessage, origProto, requestBytes,
+                               // responseBytes, headMs, totalMs]
 };
 
 
@@ -80,6 +84,9 @@ struct Settings {
 class Engine;
 class Session;
 class Splice;
+struct NativeTarget;
+class WorkloadPool;
+class WorkloadExchange;
 
 // A native consumer of one client stream's response, other than JS or a splice: the HTTP/1 app
 // connection that sent the request (app-http1.h). The session calls it instead of queueing JS
@@ -177,9 +184,15 @@ class Session {
   // libuv close callbacks).
   void NoteSpliceBatch(Splice* splice) { batchedSplices_.push_back(splice); }
   void SetRef(bool ref);
+  // Native inbound delivery (workload-http1.h): the caller may reach `target`, delivered by the engine.
+  void AllowTarget(const std::string& target, std::shared_ptr<NativeTarget> grant);
+  void ClearTargets() { nativeTargets_.clear(); }
+  const std::string& peerIdentity() const { return check_.peerIdentity; }
 
  private:
   friend class Splice;
+  // A request stream for a granted target: delivered by the engine (true), or left to JS.
+  bool StartDelivery(Stream* s, bool endStream);
   static void OnAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
   static void OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
   static void OnConnect(uv_connect_t* req, int status);
@@ -264,6 +277,7 @@ class Session {
   uint32_t peerStreamsOpened_ = 0;
   uint32_t prematureResets_ = 0;
   uint32_t emptyFrames_ = 0;
+  std::unordered_map<std::string, std::shared_ptr<NativeTarget>> nativeTargets_;
   std::string closeReason_;
   uint32_t closeCode_ = NGHTTP2_ENHANCE_YOUR_CALM;  // the GOAWAY code that goes with closeReason_
   uint64_t lastDebugSec_ = 0;
@@ -291,6 +305,14 @@ class Engine {
   void Pump();  // flush dirty sessions, deliver events, reap dead sessions
   void SessionHandlesClosed(Session* s);
   static uint64_t NowMs() { return uv_hrtime() / 1000000; }
+  bool closed() const { return closed_ || stopping_; }
+  // Native inbound delivery: the pool of connections to a granted target, and the bookkeeping
+  // of its connections (handles) and finished exchanges (deleted once the pump is done).
+  WorkloadPool* PoolFor(const NativeTarget& target);
+  void WorkloadHandleOpened() { ++openHandles_; }
+  void WorkloadHandleClosed() { HandleClosed(); }
+  void RetireExchange(WorkloadExchange* exchange) { retired_.push_back(exchange); }
+  std::vector<uint8_t>& workloadReadBuffer() { return workloadReadBuffer_; }
 
   // JS methods.
   Napi::Value Address(const Napi::CallbackInfo& info);
@@ -310,6 +332,8 @@ class Engine {
   Napi::Value SpliceFd(const Napi::CallbackInfo& info);
   Napi::Value SpliceStart(const Napi::CallbackInfo& info);
   Napi::Value SpliceConnect(const Napi::CallbackInfo& info);
+  Napi::Value AllowTarget(const Napi::CallbackInfo& info);
+  Napi::Value ClearTargets(const Napi::CallbackInfo& info);
 
  private:
   Session* Find(const Napi::CallbackInfo& info, size_t index);
@@ -334,6 +358,7 @@ class Engine {
   std::string initError_;
   bool teardown_ = false;
   bool closed_ = false;
+  bool stopping_ = false;
   bool pumping_ = false;
   bool accepting_ = false;
   bool listenerOpen_ = false;
@@ -354,6 +379,9 @@ class Engine {
   std::unordered_map<uint32_t, Session*> sessions_;
   std::vector<Session*> dirty_;
   std::vector<Event> events_;
+  std::unordered_map<std::string, std::unique_ptr<WorkloadPool>> pools_;
+  std::vector<WorkloadExchange*> retired_;
+  std::vector<uint8_t> workloadReadBuffer_;
 };
 
 // Parses an IP literal and port into `out`; false when `host` is not an IP address.

@@ -4,9 +4,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <strings.h>
 
 #include "engine.h"
 #include "splice.h"
+#include "workload-http1.h"
 
 namespace meshgate {
 namespace engine {
@@ -830,6 +832,10 @@ int Session::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* use
         }
         else s->splice->RefusedByPeer(status == nullptr ? "" : *status);
       }
+      if (self->server_ && !informational && !trailers && !self->nativeTargets_.empty() && s->relay == nullptr &&
+          !s->splice && s->jsKnows && self->StartDelivery(s, endStream)) {
+        return 0;
+      }
       if (s->relay != nullptr) s->relay->OnRelayHeaders(std::move(s->headers), informational, trailers);
       else if (s->jsKnows && !s->dropBody) self->Queue(Event{kEventHeaders, self->id_, sid, 0, flag, std::move(s->headers), {}});
       s->headers.clear();
@@ -893,6 +899,35 @@ int Session::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* use
     default:
       return 0;
   }
+}
+
+void Session::AllowTarget(const std::string& target, std::shared_ptr<NativeTarget> grant) {
+  nativeTargets_[target] = std::move(grant);
+}
+
+bool Session::StartDelivery(Stream* s, bool endStream) {
+  const std::string* target = FindHeader(s->headers, "meshgate-target");
+  if (target == nullptr) return false;
+  auto it = nativeTargets_.find(*target);
+  if (it == nativeTargets_.end()) return false;
+  const NativeTarget& grant = *it->second;
+  const std::string* method = FindHeader(s->headers, ":method");
+  if (method == nullptr || *method == "CONNECT" || FindHeader(s->headers, ":protocol") != nullptr) return false;
+  if (grant.autoProtocol) {
+    const std::string* orig = FindHeader(s->headers, "meshgate-orig-proto");
+    if (orig == nullptr || strcasecmp(orig->c_str(), "HTTP/1.1") != 0) return false;  // h2c: the JS path
+  }
+  auto* exchange = new WorkloadExchange(this, s->id, engine_->PoolFor(grant));
+  if (!exchange->Prepare(s->headers, endStream, check_.peerIdentity)) {
+    delete exchange;
+    return false;
+  }
+  s->relay = exchange;
+  s->jsKnows = false;
+  s->headers.clear();
+  exchange->Start();
+  if (endStream && s->relay == exchange) exchange->OnRelayEnd();
+  return true;
 }
 
 // Envoy's premature-reset rule against rapid reset (CVE-2023-44487).

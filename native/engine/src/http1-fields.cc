@@ -1,0 +1,62 @@
+// Field rules shared by the engine's HTTP/1 sides (see http1-fields.h).
+#include "http1-fields.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+namespace meshgate {
+namespace engine {
+
+bool HopByHop(const std::string& name) {
+  static const char* const kNames[] = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
+                                       "proxy-authorization", "te", "trailer", "transfer-encoding",
+                                       "upgrade", "http2-settings", "host"};
+  for (const char* n : kNames) {
+    if (name == n) return true;
+  }
+  return false;
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::vector<std::string> ConnectionTokens(const std::vector<std::string>& flat) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i + 1 < flat.size(); i += 2) {
+    if (flat[i] != "connection") continue;
+    const std::string& v = flat[i + 1];
+    size_t start = 0;
+    while (start <= v.size()) {
+      size_t comma = v.find(',', start);
+      if (comma == std::string::npos) comma = v.size();
+      std::string token = v.substr(start, comma - start);
+      size_t a = token.find_first_not_of(" \t");
+      size_t b = token.find_last_not_of(" \t");
+      if (a != std::string::npos) out.push_back(Lower(token.substr(a, b - a + 1)));
+      start = comma + 1;
+    }
+  }
+  return out;
+}
+
+bool Listed(const std::vector<std::string>& list, const std::string& name) {
+  return std::find(list.begin(), list.end(), name) != list.end();
+}
+
+void AppendField(std::vector<uint8_t>& out, const std::string& name, const std::string& value) {
+  out.insert(out.end(), name.begin(), name.end());
+  out.push_back(':');
+  out.push_back(' ');
+  out.insert(out.end(), value.begin(), value.end());
+  out.push_back('\r');
+  out.push_back('\n');
+}
+
+void Append(std::vector<uint8_t>& out, const char* s) { out.insert(out.end(), s, s + strlen(s)); }
+void Append(std::vector<uint8_t>& out, const std::string& s) { out.insert(out.end(), s.begin(), s.end()); }
+
+}  // namespace engine
+}  // namespace meshgate

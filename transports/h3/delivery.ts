@@ -1,0 +1,55 @@
+// Native inbound delivery on a session of the QUIC-shaped binding (the native h2 engine can;
+// the QUIC addon cannot): ask the core once per session × target whether the engine may deliver
+// the session's later requests to that target itself, and turn the engine's `delivered` events
+// into the core's DeliveryRecords.
+import { DELIVERED_FLAG } from '../../native/index.js'
+import type { QuicHeaders, QuicSession } from '../../native/quic.js'
+import type { DeliveryRecord, InboundDelivery, TransportObserver } from '../contract.js'
+
+/** Targets asked about per session at most (a caller naming ever new ones is not remembered forever). */
+const MAX_ASKED = 64
+
+/** Wires `session` for native delivery when both its binding and the core can; returns the per-request hook. */
+export function serveDelivery (session: QuicSession, delivery: InboundDelivery | undefined, transport: string, observer: TransportObserver | undefined): ((head: QuicHeaders) => void) | undefined {
+  if (delivery === undefined || !session.canDeliver) return undefined
+  const caller = session.peerIdentity
+  const asked = new Set<string>()
+  session.on('delivered', (status: number, flag: number, strings: string[]) => {
+    // The engine's streams count like the JS-served ones.
+    observer?.streamOpened?.(transport, 'server')
+    observer?.streamClosed?.(transport, 'server')
+    delivery.record(deliveryRecord(caller, status, flag, strings))
+  })
+  // Grants withdrawn: every target is asked about again at its next request.
+  session.on('targetsCleared', () => asked.clear())
+  return (head) => {
+    const target = head['meshgate-target']
+    if (typeof target !== 'string' || asked.has(target) || asked.size >= MAX_ASKED) return
+    asked.add(target)
+    const grant = delivery.grant(caller, target)
+    if (grant !== undefined) session.allowTarget(target, grant)
+  }
+}
+
+/** A `delivered` event's fields (native/engine/src/engine.h kEventDelivered) as a DeliveryRecord. */
+export function deliveryRecord (caller: string, status: number, flag: number, strings: string[]): DeliveryRecord {
+  const [target = '', method = '', path = '', authority = '', requestId = '', errorCode = '', errorMessage = '', origProto = '', requestBytes = '0', responseBytes = '0', headMs = '0', totalMs = '0'] = strings
+  return {
+    caller,
+    target,
+    method,
+    path,
+    authority,
+    requestId,
+    status,
+    errorCode: errorCode === '' ? undefined : errorCode,
+    errorMessage,
+    origProto: origProto === '' ? undefined : origProto,
+    requestBytes: Number(requestBytes),
+    responseBytes: Number(responseBytes),
+    headMs: Number(headMs),
+    totalMs: Number(totalMs),
+    headSent: (flag & DELIVERED_FLAG.headSent) !== 0,
+    peerGone: (flag & DELIVERED_FLAG.peerGone) !== 0,
+  }
+}
