@@ -11,6 +11,8 @@ namespace engine {
 
 // Connection-specific fields (RFC 9110 §7.6.1), as src/http/headers.ts strips them.
 bool HopByHop(const std::string& name);
+// A non-empty RFC 9110 §5.6.2 token (field names, methods).
+bool IsToken(const std::string& s);
 std::string Lower(std::string s);
 // The names the Connection fields of `flat` (lower-case names) list: hop-by-hop too.
 std::vector<std::string> ConnectionTokens(const std::vector<std::string>& flat);

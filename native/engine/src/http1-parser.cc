@@ -1,6 +1,8 @@
 // The HTTP/1 request parser over llhttp (see http1-parser.h for what it promises).
 #include "http1-parser.h"
 
+#include "http1-fields.h"
+
 #include <strings.h>
 
 namespace meshgate {
@@ -11,26 +13,6 @@ namespace {
 Http1RequestParser* Self(llhttp_t* p) { return static_cast<Http1RequestParser*>(p->data); }
 
 bool EqualsNoCase(const std::string& a, const char* b) { return strcasecmp(a.c_str(), b) == 0; }
-
-// RFC 9110 §5.6.2 tchar. Debian's llhttp 8.1 lets a space into a field name ("Ho st: x",
-// "Host : x"), which RFC 9112 §5.1 says a server must answer with 400 (it is a smuggling vector
-// when another hop reads the name differently); llhttp 9 refuses it, so the check is made here
-// on the name llhttp found.
-bool IsToken(const std::string& name) {
-  if (name.empty()) return false;
-  for (unsigned char c : name) {
-    bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    if (!ok) {
-      switch (c) {
-        case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-': case '.':
-        case '^': case '_': case '`': case '|': case '~': ok = true; break;
-        default: break;
-      }
-    }
-    if (!ok) return false;
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -267,6 +249,9 @@ int Http1RequestParser::OnHeaderFieldComplete(llhttp_t* p) {
     return HPE_USER;
   }
   const std::vector<std::string>& fields = self->fields();
+  // Debian's llhttp 8.1 lets a space into a field name ("Ho st: x", "Host : x"), which RFC 9112
+  // §5.1 says a server must answer with 400 (a smuggling vector when another hop reads the name
+  // differently); llhttp 9 refuses it, so the name llhttp found is checked here.
   if (fields.size() % 2 == 0 || !IsToken(fields.back())) {  // even: no name began (": x")
     self->badFieldName_ = true;
     return HPE_USER;

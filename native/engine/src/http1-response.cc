@@ -31,7 +31,6 @@ void Http1ResponseParser::Reset(bool headRequest, Http1ResponseSink* sink) {
   headRequest_ = headRequest;
   inTrailers_ = false;
   informational_ = false;
-  headSeen_ = false;
   started_ = false;
   done_ = false;
   error_.clear();
@@ -132,7 +131,6 @@ int Http1ResponseParser::OnHeadersComplete(llhttp_t* p) {
     self->fields_.clear();
     return 0;
   }
-  self->headSeen_ = true;
   self->inTrailers_ = true;
   self->nameDone_ = true;
   self->sectionBytes_ = 0;

@@ -45,7 +45,6 @@ class Http1ResponseParser {
   // The workload closed its side: ends a body delimited by the close, else an error.
   Result Finish();
   bool started() const { return started_; }  // a byte of the response was parsed
-  bool headSeen() const { return headSeen_; }
   const std::string& error() const { return error_; }
 
  private:
@@ -69,7 +68,6 @@ class Http1ResponseParser {
   bool headRequest_ = false;
   bool inTrailers_ = false;
   bool informational_ = false;
-  bool headSeen_ = false;
   bool started_ = false;
   bool done_ = false;
   std::string error_;

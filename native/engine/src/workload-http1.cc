@@ -20,25 +20,12 @@ constexpr uint64_t kKeepAliveMs = 4000;
 constexpr size_t kMaxResponseHeadBytes = 64 * 1024;
 constexpr size_t kMaxResponseFields = 256;
 
-bool IsTokenChar(unsigned char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  return strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != 0;
-}
-
 // A request target that can go on an HTTP/1 request line as it is: no space, control or
 // non-ASCII byte (node:http's client refuses those too; the JS path then answers E_BAD_REQUEST).
 bool WritableTarget(const std::string& path) {
   if (path.empty()) return false;
   for (unsigned char c : path) {
     if (c <= 0x20 || c >= 0x7f) return false;
-  }
-  return true;
-}
-
-bool WritableMethod(const std::string& method) {
-  if (method.empty()) return false;
-  for (unsigned char c : method) {
-    if (!IsTokenChar(c)) return false;
   }
   return true;
 }
@@ -342,7 +329,6 @@ void WorkloadPool::Acquire(WorkloadExchange* exchange) {
     WorkloadConn* conn = idle_.back();
     idle_.pop_back();
     if (conn->closing_ || conn->eof_) continue;
-    conn->reused = true;
     conn->Attach(exchange);
     conn->ArmTimer();
     exchange->OnConnReady(conn);
@@ -380,7 +366,6 @@ void WorkloadPool::Release(WorkloadConn* conn, bool keep, uint64_t keepAliveMs) 
     WorkloadExchange* next = waiting_.front();
     waiting_.pop_front();
     next->SetWaiting(false);
-    conn->reused = true;
     conn->Attach(next);
     conn->ArmTimer();
     next->OnConnReady(conn);
@@ -434,7 +419,7 @@ bool WorkloadExchange::Prepare(const std::vector<std::string>& fields, bool endS
     else if (name == "content-length") hasLength = true;
   }
   if (authority_.empty()) authority_ = host;
-  if (!WritableMethod(method_) || !WritableTarget(path_) || authority_.empty()) return false;
+  if (!IsToken(method_) || !WritableTarget(path_) || authority_.empty()) return false;
   headRequest_ = method_ == "HEAD";
   std::vector<std::string> named = ConnectionTokens(fields);
   head_.reserve(256);
@@ -575,9 +560,9 @@ void WorkloadExchange::OnRelayBodyTaken() {
 void WorkloadExchange::OnRelayClosed(uint32_t h2code, bool sessionGone) {
   streamGone_ = true;
   session_ = nullptr;
-  if (!responseDone_ || h2code != 0) {
-    peerGone_ = !responseDone_;
-    if (errorCode_.empty() && !responseDone_) {
+  if (!responseDone_) {
+    peerGone_ = true;
+    if (errorCode_.empty()) {
       errorCode_ = "E_PEER_RESET";
       errorMessage_ = sessionGone ? "the peer session closed" : "the peer reset the stream (HTTP/2 code " + std::to_string(h2code) + ")";
     }

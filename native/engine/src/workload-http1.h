@@ -66,7 +66,6 @@ class WorkloadConn {
   bool connected() const { return connected_; }
   size_t writesPending() const { return writesPending_; }
   Http1ResponseParser& parser() { return parser_; }
-  bool reused = false;  // it carried an exchange before this one
 
  private:
   struct WriteReq;
