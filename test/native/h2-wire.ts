@@ -1,9 +1,11 @@
 /**
- * Raw HTTP/2 over TLS for the native engine's tests: a frame encoder (RFC 9113 §4.1, a 9-byte
- * header and a payload), a fixed HPACK request block, and a client that connects with node:tls
- * (ALPN h2, a client certificate), sends the preface and splits what the server answers into
- * frames. A test generator, not an HTTP/2 implementation: nothing here checks what it sends.
+ * Raw HTTP/2 for the native engine's tests: a frame encoder (RFC 9113 §4.1, a 9-byte header and
+ * a payload), a fixed HPACK request block, and a client that connects with node:tls (ALPN h2, a
+ * client certificate) or, for h2c, plain TCP, sends the preface and splits what the server
+ * answers into frames. A test generator, not an HTTP/2 implementation: nothing here checks what
+ * it sends.
  */
+import { connect as tcpConnect, type Socket } from 'node:net'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import type { TlsMaterial } from '../../transports/contract.js'
 
@@ -98,9 +100,9 @@ export interface ReceivedFrame {
   payload: Buffer
 }
 
-/** A TLS connection that speaks raw frames; what the server sends is split into `frames`. */
+/** A connection that speaks raw frames; what the server sends is split into `frames`. */
 export interface RawH2 {
-  socket: TLSSocket
+  socket: Socket
   frames: ReceivedFrame[]
   /** Writes if the socket is still writable; false once it is not. */
   send: (bytes: Buffer) => boolean
@@ -138,6 +140,29 @@ export function meshTlsConnect (port: number, tls: TlsMaterial): TLSSocket {
 /** Connects to the native server on 127.0.0.1:`port` with the client's certificate; resolves after the TLS handshake. */
 export async function connectRaw (port: number, tls: TlsMaterial, options: RawH2Options = {}): Promise<RawH2> {
   const socket = meshTlsConnect(port, tls)
+  const raw = rawH2(socket, options)
+  await new Promise<void>((resolve, reject) => {
+    socket.once('secureConnect', resolve)
+    socket.once('error', reject)
+  })
+  if (socket.alpnProtocol !== 'h2') throw new Error(`ALPN: ${String(socket.alpnProtocol)}`)
+  if (options.preface !== false) raw.send(Buffer.concat([PREFACE, settingsFrame()]))
+  return raw
+}
+
+/** h2c: connects to 127.0.0.1:`port` over plain TCP (an app listener); resolves once connected. */
+export async function connectPlain (port: number, options: RawH2Options = {}): Promise<RawH2> {
+  const socket = tcpConnect(port, '127.0.0.1')
+  const raw = rawH2(socket, options)
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve)
+    socket.once('error', reject)
+  })
+  if (options.preface !== false) raw.send(Buffer.concat([PREFACE, settingsFrame()]))
+  return raw
+}
+
+function rawH2 (socket: Socket, options: RawH2Options): RawH2 {
   const frames: ReceivedFrame[] = []
   const keep = options.keepFrames !== false
   const waiters = new Set<{ match: (f: ReceivedFrame) => boolean, done: (f: ReceivedFrame | undefined) => void }>()
@@ -169,12 +194,7 @@ export async function connectRaw (port: number, tls: TlsMaterial, options: RawH2
     for (const w of waiters) w.done(undefined)
     resolve()
   }))
-  await new Promise<void>((resolve, reject) => {
-    socket.once('secureConnect', resolve)
-    socket.once('error', reject)
-  })
-  if (socket.alpnProtocol !== 'h2') throw new Error(`ALPN: ${String(socket.alpnProtocol)}`)
-  const raw: RawH2 = {
+  return {
     socket,
     frames,
     send: (bytes) => {
@@ -204,6 +224,4 @@ export async function connectRaw (port: number, tls: TlsMaterial, options: RawH2
     },
     destroy: () => socket.destroy(),
   }
-  if (options.preface !== false) raw.send(Buffer.concat([PREFACE, settingsFrame()]))
-  return raw
 }
