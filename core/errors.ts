@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   E_PEER_RAPID_RESET: { status: 429, meaning: 'a calling peer reset most of its streams right after opening them (premature-reset rule); its session was closed with GOAWAY' },
   E_PEER_FLOOD: { status: 429, meaning: 'a calling peer flooded the session with empty or control frames; its session was closed with GOAWAY' },
   E_APP_RAPID_RESET: { status: 429, meaning: 'an app h2c client reset most of its streams right after opening them (premature-reset rule); its session was closed with GOAWAY' },
+  E_APP_FLOOD: { status: 429, meaning: 'an app h2c client sent empty DATA or HEADERS frames in a row (native data plane); its session was closed with GOAWAY' },
   E_UPSTREAM_UNREACHABLE: { status: 502, meaning: 'the local target could not be reached' },
   E_UPSTREAM_RESET: { status: 502, meaning: 'the local target closed or reset the exchange' },
   E_CONNECT_TIMEOUT: { status: 504, meaning: 'connecting took longer than the configured connect timeout' },

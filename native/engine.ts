@@ -71,12 +71,17 @@ export interface RawAppHostOptions {
   maxRequestsPerConnection?: number
 }
 
-/** Event kinds an AppHost emits; values match AppEventKind in native/engine/src/app-http1.h. */
-export const APP_EVENT = { head: 20, done: 21, closed: 22 } as const
-/** Bits of a head event's flag (AppHeadFlags). */
-export const APP_HEAD_FLAG = { keepAlive: 1, upgrade: 2, expectContinue: 4, hasBody: 8 } as const
-/** Bits of a done event's flag (AppDoneFlags). */
-export const APP_DONE_FLAG = { headSent: 1, clientGone: 2, beforeHead: 4 } as const
+/**
+ * Event kinds an AppHost emits; values match AppEventKind in native/engine/src/app-http1.h and
+ * AppH2cEventKind in app-h2c.h (streamGone, h2cClosed, h2cResets: h2c connections only).
+ */
+export const APP_EVENT = { head: 20, done: 21, closed: 22, streamGone: 23, h2cClosed: 24, h2cResets: 25 } as const
+/** Bits of a head event's flag (AppHeadFlags; h2c: the head is an h2c stream's). */
+export const APP_HEAD_FLAG = { keepAlive: 1, upgrade: 2, expectContinue: 4, hasBody: 8, h2c: 16 } as const
+/** Bits of a done event's flag (AppDoneFlags; clientReset: an h2c client reset the stream). */
+export const APP_DONE_FLAG = { headSent: 1, clientGone: 2, beforeHead: 4, clientReset: 8 } as const
+/** Why the engine ended an app h2c session (h2cClosed's code; AppH2cCloseReason). */
+export const APP_H2C_CLOSE = { rapidReset: 1, maxRequests: 2, protocol: 3, headerTimeout: 4, flood: 5 } as const
 
 /** The engine's HTTP/1 app connections: emit(kind, conn, token, status, flag, strings). */
 export interface RawAppHost {
@@ -89,6 +94,14 @@ export interface RawAppHost {
   drain: () => void
   close: () => void
   count: () => number
+  /** An h2c app connection (app-h2c.h); its streams' heads come with their stream ids. */
+  adoptH2c: (fd: number, initial: Buffer | null) => number
+  /** As forward(), for one stream of an h2c connection. */
+  forwardStream: (conn: number, stream: number, engine: RawEndpoint, session: number, fields: string[], requestMs: number, idleMs: number, token: number) => number
+  /** An error answer to a stream's head (meshgate-error: code, a text body). 0 done, 1 the stream is gone. */
+  answerStream: (conn: number, stream: number, status: number, code: string, message: string) => number
+  /** RST_STREAM REFUSED_STREAM and GOAWAY: the client retries the request on a new connection. */
+  refuseStream: (conn: number, stream: number) => number
 }
 
 export interface EngineBinding {

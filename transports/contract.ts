@@ -389,12 +389,17 @@ export interface HttpFrontOptions {
   maxRequestsPerConnection?: number
 }
 
-/** A request head the front parsed; `headers` are the raw name/value pairs as received. */
+/**
+ * A request head the front parsed; `headers` are the raw name/value pairs as received (for an
+ * h2c stream: `:authority` and `:scheme` among them, `:method` and `:path` in their own fields).
+ */
 export interface HttpFrontHead {
+  /** The h2c stream the head came on; 0 for an HTTP/1 connection. */
+  stream: number
   method: string
-  /** The request target as sent (origin-form `/path?q`, or absolute-form). */
+  /** The request target as sent (origin-form `/path?q`, or absolute-form; h2c: `:path`). */
   target: string
-  /** `1.1`, `1.0`. */
+  /** `1.1`, `1.0`; `2.0` for h2c. */
   version: string
   headers: string[]
   keepAlive: boolean
@@ -424,14 +429,33 @@ export interface HttpFrontRecord {
   headSent: boolean
   /** The app went away first. */
   clientGone: boolean
+  /** An h2c client reset the stream (counted as the JS path counts its resets). */
+  clientReset: boolean
+}
+
+/** Why the front ended an app h2c session by a rule. */
+export type H2cCloseReason = 'rapid_reset' | 'max_requests' | 'protocol' | 'header_timeout' | 'flood'
+
+/** What the front says about h2c connections: their streams' heads come through `head`. */
+export interface HttpFrontH2cHandlers {
+  /** A stream whose head is pending ended before the core decided. */
+  streamGone: (conn: number, stream: number) => void
+  /** The front ended the session by a rule (one event per session, not per stream). */
+  sessionClosed: (conn: number, reason: H2cCloseReason, message: string) => void
+  /** Client resets of streams whose heads the core never saw (reset in the read that opened them). */
+  resets: (conn: number, count: number) => void
 }
 
 export interface HttpFrontHandlers {
-  /** A request head: answer with forward(), answer() or handBack(), now or later. */
+  /**
+   * A request head: answer with forward(), answer() or handBack() (h2c: forward(), answerStream()
+   * or refuse()), now or later.
+   */
   head: (conn: number, head: HttpFrontHead) => void
   record: (conn: number, record: HttpFrontRecord) => void
   /** The connection is gone. */
   closed: (conn: number) => void
+  h2c?: HttpFrontH2cHandlers
 }
 
 /** The result of HttpFront.forward(). */
@@ -447,7 +471,7 @@ export interface HttpFront {
    * Sends the request whose head is pending on `session`, with the wire head built by the core;
    * `not-native` when the session is not one of this engine's or has no stream free now.
    */
-  forward: (conn: number, session: PeerSession, head: RequestHead, options: { requestMs: number, idleMs: number, token: number }) => HttpForwardResult
+  forward: (conn: number, session: PeerSession, head: RequestHead, options: { requestMs: number, idleMs: number, token: number, stream: number }) => HttpForwardResult
   /** Writes the core's own answer (an error) to the pending request; `close` ends the connection after it. */
   answer: (conn: number, bytes: Buffer, close: boolean) => void
   /**
@@ -455,10 +479,16 @@ export interface HttpFront {
    * after, to unshift into it; undefined when the connection is gone.
    */
   handBack: (conn: number) => { socket: import('node:net').Socket, bytes: Buffer } | undefined
-  /** Each connection ends after its current exchange. */
+  /** Each connection ends after its current exchange (h2c: GOAWAY, then its open streams finish). */
   drain: () => void
   /** Drops every connection. */
   close: () => void
+  /** Takes over an accepted app socket detected as h2c (prior knowledge), as adopt() does. */
+  adoptH2c: (socket: import('node:net').Socket) => number
+  /** The core's own answer (an error) to an h2c stream's pending head. */
+  answerStream: (conn: number, stream: number, status: number, code: string, message: string) => void
+  /** The stream is refused (REFUSED_STREAM) and the connection told to go away: the client retries on a new one. */
+  refuse: (conn: number, stream: number) => void
 }
 
 /** `h2Transport(options)` returns one of these; the core calls it with its components. */

@@ -1,6 +1,6 @@
 /**
  * `meshgate_http_data_path_total{path, reason}`: which data path carried each outbound HTTP/1
- * request (docs/native-http.md §7): `native` (reason `plain`), or `js` with the reason the engine
+ * request or h2c stream the engine took (docs/native-http.md §7): `native` (reason `plain`), or `js` with the reason the engine
  * handed the connection back (upgrade, expect_continue, route_features, session_kind).
  * `meshgate_inbound_http_data_path_total{path}`: the same for inbound requests, by who delivered
  * them to the workload: the engine (`native`, a session's later requests to a granted target) or JS.
@@ -13,7 +13,7 @@ export function dataPathObserver (registry: Registry): DataPathObserver {
   const family = new CounterFamily({
     registry,
     name: 'meshgate_http_data_path_total',
-    help: 'Outbound HTTP/1 requests by the data path that carried them (native engine or JS) and why.',
+    help: 'Outbound HTTP/1 requests and h2c streams by the data path that carried them (native engine or JS) and why.',
     labelNames: ['path', 'reason'],
   })
   const cells = new Map<string, ValueCell>()

@@ -5,7 +5,7 @@
  */
 
 /** Why an app connection or h2c session was closed by a limit. */
-export type AppCloseReason = 'rapid_reset' | 'header_timeout' | 'max_requests'
+export type AppCloseReason = 'rapid_reset' | 'header_timeout' | 'max_requests' | 'flood'
 
 export interface AppClientObserver {
   /** An app connection (HTTP/1) or h2c session was closed by the rule `reason`. */

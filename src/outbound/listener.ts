@@ -119,8 +119,9 @@ export async function startOutboundListener (
   })
   h2c.on('sessionError', (err) => log.debug({ code: 'E_BAD_REQUEST', err: err.message }, 'h2c session error'))
 
-  // HTTP/1 through the native engine when the h2 transport has one (dataPlane native) and the
-  // listener has no plugins (their host is JS); handed-back connections go to node:http.
+  // HTTP/1 and h2c through the native engine when the h2 transport has one (dataPlane native) and
+  // the listener has no plugins (their host is JS); handed-back connections go to node:http, and
+  // h2c goes to node:http2 when the config may need the JS path for a stream (h2cNative()).
   const toNodeHttp = (socket: Socket): void => { http1.emit('connection', socket); socket.resume() }
   const native = nativeHttp1For(ctx, plugins === undefined, { maxHeaderBytes, headerReadMs, keepAliveMs: KEEP_ALIVE_MS, maxRequestsPerConnection }, dataPathObserver, (socket, bytes) => {
     track(socket)
@@ -134,7 +135,10 @@ export async function startOutboundListener (
         if (native !== undefined) native.adopt(socket)
         else toNodeHttp(socket)
         break
-      case 'http2': h2c.emit('connection', socket); socket.resume(); break
+      case 'http2':
+        if (native?.h2cNative() === true) native.adoptH2c(socket)
+        else { h2c.emit('connection', socket); socket.resume() }
+        break
       case 'tls':
       case 'tcp': handleOutboundTcp(ctx, socket, tcpService); break
     }

@@ -1,14 +1,18 @@
 /**
- * The native HTTP/1 path of an outbound listener (docs/native-http.md, stage 2): the transport's
- * HTTP front (the engine) parses the app's requests and moves their bodies and responses; this
- * file decides, once per request head, where each goes (authority → service → route → balancer
- * pick → pooled session, the steps OutboundExchange takes), and records each exchange from the
- * one record the engine sends at its end: metrics, access log and the balancer's feedback.
+ * The native HTTP path of an outbound listener (docs/native-http.md, stages 2 and 4): the
+ * transport's HTTP front (the engine) parses the app's HTTP/1 requests or serves its h2c
+ * streams, and moves their bodies and responses; this file decides, once per request head, where
+ * each goes (authority → service → route → balancer pick → pooled session, the steps
+ * OutboundExchange takes), and records each exchange from the one record the engine sends at its
+ * end: metrics, access log and the balancer's feedback.
  *
- * What the engine does not carry is handed back to node:http before anything of it was sent:
- * Upgrade and CONNECT, `expect: 100-continue`, routes with retries, per-try timeouts or plugins,
- * and a session that is not the engine's (h3, a remote cluster's gateway). Each hand-back and
- * each native request is counted in meshgate_http_data_path_total{path, reason}.
+ * What the engine does not carry goes to the JS path before anything of it was sent: Upgrade and
+ * CONNECT, `expect: 100-continue`, routes with retries, per-try timeouts or plugins, and a
+ * session that is not the engine's (h3, a remote cluster's gateway). An HTTP/1 connection is
+ * handed back to node:http; an h2c stream cannot be, so it is refused (REFUSED_STREAM, which a
+ * client may retry) with a GOAWAY, and the listener's new h2c connections go to node:http2 for a
+ * while (h2cNative()). A listener whose config can need JS for h2c never gives h2c to the engine.
+ * Each hand-back and each native request is counted in meshgate_http_data_path_total{path, reason}.
  */
 import { STATUS_CODES, type IncomingHttpHeaders } from 'node:http'
 import type { Socket } from 'node:net'
@@ -18,6 +22,7 @@ import { endToEndHeaders, headerValue, REQUEST_ID_HEADER } from '../http/headers
 import { headersFromRaw } from '../http/raw-headers.js'
 import { rawErrorResponse } from '../http/rescue.js'
 import type { RoutePlan } from '../route/policy.js'
+import type { H2cCloseReason } from '../../transports/contract.js'
 import { LightAbortSignal } from '../../transports/abort-signal.js'
 import { WIRE_HEADERS, type HttpFront, type HttpFrontHead, type HttpFrontRecord, type PeerSession, type RequestHead } from '../../transports/contract.js'
 import { readySessionFor, unwrappedSessionFor, type OutboundContext } from './context.js'
@@ -43,9 +48,13 @@ export interface NativeHttp1Options {
   observer?: DataPathObserver
 }
 
+/** After an h2c stream was refused, new h2c connections go to node:http2 for this long, ms. */
+const H2C_JS_AFTER_REFUSAL_MS = 60_000
+
 /** One request the engine parsed, from its head to its record. */
 class NativeRequest {
   readonly conn: number
+  readonly key: string
   readonly head: HttpFrontHead
   readonly headers: IncomingHttpHeaders
   readonly requestId: string
@@ -61,20 +70,30 @@ class NativeRequest {
 
   constructor (conn: number, head: HttpFrontHead) {
     this.conn = conn
+    this.key = requestKey(conn, head.stream)
     this.head = head
     this.headers = headersFromRaw(head.headers)
     this.requestId = requestIdOf(this.headers)
   }
+
+  get h2c (): boolean { return this.head.stream !== 0 }
+}
+
+/** A pending head's key: its connection and, for h2c, its stream. */
+function requestKey (conn: number, stream: number): string {
+  return `${conn}:${stream}`
 }
 
 export class NativeHttp1 {
   readonly #ctx: OutboundContext
   readonly #front: HttpFront
   readonly #options: NativeHttp1Options
-  /** Requests being decided (by connection) and forwarded (by token). */
-  readonly #deciding = new Map<number, NativeRequest>()
+  /** Requests being decided (by connection and stream) and forwarded (by token). */
+  readonly #deciding = new Map<string, NativeRequest>()
   readonly #forwarded = new Map<number, NativeRequest>()
   #nextToken = 1
+  /** Until when new h2c connections go to node:http2 (a stream was refused), performance.now() ms. */
+  #h2cJsUntil = 0
 
   constructor (ctx: OutboundContext, options: NativeHttp1Options) {
     this.#ctx = ctx
@@ -83,7 +102,33 @@ export class NativeHttp1 {
       head: (conn, head) => this.#onHead(conn, head),
       record: (_conn, record) => this.#onRecord(record),
       closed: (conn) => this.#onClosed(conn),
+      h2c: {
+        streamGone: (conn, stream) => this.#onStreamGone(conn, stream),
+        sessionClosed: (_conn, reason, message) => this.#onH2cClosed(reason, message),
+        resets: (_conn, count) => { for (let i = 0; i < count; i++) this.#ctx.appClients?.streamReset() },
+      },
     })
+  }
+
+  /**
+   * Whether an h2c connection accepted now goes to the engine: not while a refusal's back-off
+   * runs, and never when the config has what only the JS path serves for a stream (a route with
+   * retries, a per-try timeout or plugins; h3 peers; remote clusters).
+   */
+  h2cNative (): boolean {
+    if (performance.now() < this.#h2cJsUntil) return false
+    const ctx = this.#ctx
+    return ctx.transports.has('h3') === false && ctx.remote === undefined && ctx.policy?.needsJsPath !== true
+  }
+
+  /** Hands an accepted socket detected as h2c to the engine (which closes the JS socket). */
+  adoptH2c (socket: Socket): void {
+    try {
+      this.#front.adoptH2c(socket)
+    } catch (err) {
+      this.#ctx.logger.warn({ code: 'E_INTERNAL', err: (err as Error).message }, 'cannot hand the app connection to the native engine')
+      socket.destroy()
+    }
   }
 
   /** Hands an accepted socket detected as HTTP/1 to the engine (which closes the JS socket). */
@@ -104,15 +149,64 @@ export class NativeHttp1 {
   }
 
   #onClosed (conn: number): void {
-    const waiting = this.#deciding.get(conn)
-    if (waiting !== undefined) {
-      this.#deciding.delete(conn)
-      waiting.abort.abort(new MeshError('E_UPSTREAM_RESET', 'the client went away'))
+    const http1 = this.#deciding.get(requestKey(conn, 0))
+    if (http1 !== undefined) {
+      this.#deciding.delete(http1.key)
+      http1.abort.abort(new MeshError('E_UPSTREAM_RESET', 'the client went away'))
+      return
+    }
+    // An h2c connection may have several heads pending (rare: only while a pick or a dial waits).
+    for (const req of this.#deciding.values()) {
+      if (req.conn !== conn) continue
+      this.#deciding.delete(req.key)
+      req.abort.abort(new MeshError('E_UPSTREAM_RESET', 'the client went away'))
+    }
+  }
+
+  #onStreamGone (conn: number, stream: number): void {
+    const req = this.#deciding.get(requestKey(conn, stream))
+    if (req === undefined) return
+    this.#deciding.delete(req.key)
+    this.#ctx.appClients?.streamReset()
+    req.abort.abort(new MeshError('E_UPSTREAM_RESET', 'the client reset the stream'))
+  }
+
+  /** One log line and one count per session the engine ended by a rule, whatever its streams did. */
+  #onH2cClosed (reason: H2cCloseReason, message: string): void {
+    const { logger, appClients } = this.#ctx
+    switch (reason) {
+      case 'rapid_reset':
+        appClients?.sessionClosed('rapid_reset')
+        logger.warn({ code: 'E_APP_RAPID_RESET', reason: message }, 'app h2c session closed with GOAWAY(ENHANCE_YOUR_CALM)')
+        break
+      case 'max_requests':
+        appClients?.sessionClosed('max_requests')
+        break
+      case 'header_timeout':
+        appClients?.sessionClosed('header_timeout')
+        logger.debug({ code: 'E_HEADER_TIMEOUT', err: message }, 'h2c connection sent no request head in time')
+        break
+      case 'flood':
+        appClients?.sessionClosed('flood')
+        logger.warn({ code: 'E_APP_FLOOD', reason: message }, 'app h2c session closed with GOAWAY(ENHANCE_YOUR_CALM)')
+        break
+      case 'protocol':
+        logger.debug({ code: 'E_BAD_REQUEST', err: message }, 'h2c session error')
+        break
     }
   }
 
   #handBack (req: NativeRequest, reason: HandBackReason): void {
-    this.#deciding.delete(req.conn)
+    this.#deciding.delete(req.key)
+    if (req.h2c) {
+      // A stream cannot leave its connection: refused (the client may retry it), the connection
+      // told to go away, and the next connections served by node:http2 for a while.
+      this.#front.refuse(req.conn, req.head.stream)
+      this.#h2cJsUntil = performance.now() + H2C_JS_AFTER_REFUSAL_MS
+      this.#options.observer?.request('js', reason)
+      this.#ctx.logger.info({ reason, requestId: req.requestId }, 'h2c stream refused for the JS path; new h2c connections use it for a minute')
+      return
+    }
     const back = this.#front.handBack(req.conn)
     if (back === undefined) return
     this.#options.observer?.request('js', reason)
@@ -122,21 +216,22 @@ export class NativeHttp1 {
 
   /** Answers the pending request with an error (counted here unless a pick reported it); the engine closes the connection after it. */
   #answer (req: NativeRequest, err: MeshError): void {
-    this.#deciding.delete(req.conn)
+    this.#deciding.delete(req.key)
     if (req.pick === undefined) reportEarlyAnswer(this.#ctx, err, { authority: req.authority, method: req.head.method, path: req.head.target, started: req.started, requestId: req.requestId })
-    this.#ctx.logger.warn({ code: err.code, err: err.message, requestId: req.requestId, authority: req.authority || headerValue(req.headers, 'host') }, 'outbound request failed')
-    this.#front.answer(req.conn, Buffer.from(rawErrorResponse(err, STATUS_CODES[err.status] ?? '')), true)
+    this.#ctx.logger.warn({ code: err.code, err: err.message, requestId: req.requestId, authority: req.authority || authorityOf(req) }, 'outbound request failed')
+    if (req.h2c) this.#front.answerStream(req.conn, req.head.stream, err.status, err.code, err.message)
+    else this.#front.answer(req.conn, Buffer.from(rawErrorResponse(err, STATUS_CODES[err.status] ?? '')), true)
   }
 
   // Authority → service → route, then the pick (now, or once an endpoint is ready).
   #onHead (conn: number, head: HttpFrontHead): void {
     const req = new NativeRequest(conn, head)
-    this.#deciding.set(conn, req)
+    this.#deciding.set(req.key, req)
     if (head.upgrade || head.method === 'CONNECT') return this.#handBack(req, 'upgrade')
     if (head.expectContinue) return this.#handBack(req, 'expect_continue')
     const ctx = this.#ctx
     try {
-      const authority = headerValue(req.headers, 'host')
+      const authority = authorityOf(req)
       if (authority === undefined || authority === '') throw new MeshError('E_BAD_REQUEST', 'the request names no authority (Host header)')
       const service = ctx.router.resolve(authority)
       if (service === undefined) throw new MeshError('E_NO_ROUTE', `no service for authority "${authority}"`)
@@ -172,7 +267,7 @@ export class NativeHttp1 {
     const headers = endToEndHeaders(req.headers, MESH_HEADERS)
     headers[WIRE_HEADERS.target] = endpoint.target
     headers[REQUEST_ID_HEADER] = req.requestId
-    headers[WIRE_HEADERS.origProto] = 'HTTP/1.1'
+    if (!req.h2c) headers[WIRE_HEADERS.origProto] = 'HTTP/1.1'
     req.wire = { method: req.head.method, authority: req.authority, path: req.head.target, scheme: 'http', headers }
     try {
       const session = readySessionFor(this.#ctx, endpoint)
@@ -197,9 +292,9 @@ export class NativeHttp1 {
     req.token = this.#nextToken++
     if (this.#nextToken > 0x7fffffff) this.#nextToken = 1
     const requestMs = requestTimeoutMs(req.route?.requestMs ?? ctx.timeouts.requestMs, req.headers['grpc-timeout'])
-    const result = this.#front.forward(req.conn, session, req.wire as RequestHead, { requestMs, idleMs: ctx.timeouts.idleMs, token: req.token })
+    const result = this.#front.forward(req.conn, session, req.wire as RequestHead, { requestMs, idleMs: ctx.timeouts.idleMs, token: req.token, stream: req.head.stream })
     if (result === 'sent') {
-      this.#deciding.delete(req.conn)
+      this.#deciding.delete(req.key)
       this.#forwarded.set(req.token, req)
       ctx.inflight.enter()
       this.#options.observer?.request('native', 'plain')
@@ -244,6 +339,7 @@ export class NativeHttp1 {
     this.#forwarded.delete(record.token)
     const ctx = this.#ctx
     ctx.inflight.leave()
+    if (record.clientReset) ctx.appClients?.streamReset()
     const session = req.session as PeerSession
     const pick = req.pick as Pick
     if (!record.headSent) {
@@ -278,7 +374,7 @@ export class NativeHttp1 {
     this.#ctx.telemetry.request({
       route: req.route?.name,
       direction: 'outbound',
-      protocol: 'http1',
+      protocol: req.h2c ? 'http2' : 'http1',
       authority: req.authority,
       method: req.head.method,
       path: req.head.target,
@@ -291,4 +387,9 @@ export class NativeHttp1 {
       requestId: req.requestId,
     })
   }
+}
+
+/** The request's authority: h2c's `:authority` (or a `host` field), HTTP/1's Host. */
+function authorityOf (req: NativeRequest): string | undefined {
+  return (req.h2c ? headerValue(req.headers, ':authority') : undefined) ?? headerValue(req.headers, 'host')
 }

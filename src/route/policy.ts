@@ -113,6 +113,11 @@ export class TrafficPolicy {
   readonly #tables = new Map<string, RouteMatcher<RoutePlan>>()
   readonly #plans = new Map<string, RoutePlan[]>()
   readonly budgets = new Map<string, RetryBudget>()
+  /**
+   * Some route has what only the JS data path serves (retries, a per-try timeout, plugins): the
+   * native h2c front, which cannot hand a stream back, is then not used (native-http1.ts).
+   */
+  readonly needsJsPath: boolean = false
 
   constructor (config: Pick<MeshConfig, 'services' | 'dtab'>, components: PolicyComponents) {
     const random = components.random ?? Math.random
@@ -126,6 +131,7 @@ export class TrafficPolicy {
       this.budgets.set(service, budget)
       const plans = s.routes.map((r) => new RoutePlan(service, r, budget, dtab, random, observer, components.plugins?.chainFor(service, r.name)))
       this.#plans.set(service, plans)
+      if (plans.some((p) => p.plugins !== undefined || p.retry !== undefined || p.perTryMs !== undefined)) this.needsJsPath = true
       this.#tables.set(service, new RouteMatcher(s.routes.map((r, i) => ({ match: r.match, value: plans[i] }))))
     }
   }

@@ -47,6 +47,11 @@ for (const transport of pairTransports()) {
       assert.equal(body.caller, pair.pki.id('client'))
       assert.equal(body.path, '/h2')
       assert.deepEqual(sessionTransports(pair), [transport.name])
+      // Native h2 serves the app's h2c in the engine (docs/native-http.md stage 4); with h3 in the
+      // config, or on the JS plane, node:http2 does, and the engine counts nothing.
+      const counted = /meshgate_http_data_path_total\{path="native",reason="plain"\} (\d+)/.exec(await pair.client.metrics.registry.metrics())
+      const engineServesH2c = transport.name === 'h2' && transport.dataPlane === 'native'
+      assert.equal(Number(counted?.[1] ?? 0) > 0, engineServesH2c, 'which front carried the stream')
     })
 
     it('carries 200 concurrent streams on one app connection', async () => {

@@ -1,10 +1,11 @@
-// The native HTTP/1 front (transports/contract.ts HttpFront) over the engine's AppHost
-// (native/engine/src/app-http1.h): app connections parsed by llhttp in the addon, request bodies
-// and responses moved between the app socket and a native peer stream with no JS per chunk.
+// The native HTTP front (transports/contract.ts HttpFront) over the engine's AppHost
+// (native/engine/src/app-http1.h, app-h2c.h): app connections parsed by llhttp (HTTP/1) or served
+// by an nghttp2 server session (h2c) in the addon, request bodies and responses moved between the
+// app socket and a native peer stream with no JS per chunk.
 import net, { type Socket } from 'node:net'
-import { APP_DONE_FLAG, APP_EVENT, APP_HEAD_FLAG, loadEngine, type RawAppHost } from '../../native/engine.js'
+import { APP_DONE_FLAG, APP_EVENT, APP_H2C_CLOSE, APP_HEAD_FLAG, loadEngine, type RawAppHost } from '../../native/engine.js'
 import { MeshError } from '../../core/errors.js'
-import type { HttpForwardResult, HttpFront, HttpFrontHandlers, HttpFrontOptions, PeerSession, RequestHead, TransportObserver } from '../contract.js'
+import type { H2cCloseReason, HttpForwardResult, HttpFront, HttpFrontHandlers, HttpFrontOptions, PeerSession, RequestHead, TransportObserver } from '../contract.js'
 import { requestFields } from '../h3/headers.js'
 import { nativeSessionOf } from './native-sessions.js'
 
@@ -29,6 +30,21 @@ function flatFields (head: RequestHead): string[] {
   return out
 }
 
+const CLOSE_REASONS = new Map<number, H2cCloseReason>([
+  [APP_H2C_CLOSE.rapidReset, 'rapid_reset'],
+  [APP_H2C_CLOSE.maxRequests, 'max_requests'],
+  [APP_H2C_CLOSE.protocol, 'protocol'],
+  [APP_H2C_CLOSE.headerTimeout, 'header_timeout'],
+  [APP_H2C_CLOSE.flood, 'flood'],
+])
+
+/** What the socket buffered (detection's bytes), read out before the socket is destroyed. */
+function bufferedBytes (socket: Socket): Buffer | null {
+  const early: Buffer[] = []
+  for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) early.push(chunk)
+  return early.length === 0 ? null : Buffer.concat(early)
+}
+
 /** The native front; its peer streams count in the transport's stream metrics like JS-opened ones. */
 export function createHttpFront (options: HttpFrontOptions, handlers: HttpFrontHandlers, observer?: TransportObserver): HttpFront {
   const host: RawAppHost = new (loadEngine().AppHost)({
@@ -41,6 +57,7 @@ export function createHttpFront (options: HttpFrontOptions, handlers: HttpFrontH
     switch (kind) {
       case APP_EVENT.head:
         handlers.head(conn, {
+          stream: (flag & APP_HEAD_FLAG.h2c) !== 0 ? stream : 0,
           method: strings[0] ?? '',
           target: strings[1] ?? '',
           version: strings[2] ?? '1.1',
@@ -66,11 +83,21 @@ export function createHttpFront (options: HttpFrontOptions, handlers: HttpFrontH
           totalMs: Number(totalMs),
           headSent: (flag & APP_DONE_FLAG.headSent) !== 0,
           clientGone: (flag & APP_DONE_FLAG.clientGone) !== 0,
+          clientReset: (flag & APP_DONE_FLAG.clientReset) !== 0,
         })
         break
       }
       case APP_EVENT.closed:
         handlers.closed(conn)
+        break
+      case APP_EVENT.streamGone:
+        handlers.h2c?.streamGone(conn, stream)
+        break
+      case APP_EVENT.h2cClosed:
+        handlers.h2c?.sessionClosed(conn, CLOSE_REASONS.get(code) ?? 'protocol', strings[0] ?? '')
+        break
+      case APP_EVENT.h2cResets:
+        handlers.h2c?.resets(conn, code)
         break
     }
     return true
@@ -79,22 +106,34 @@ export function createHttpFront (options: HttpFrontOptions, handlers: HttpFrontH
     adopt: (socket) => {
       // What the socket buffered (detection's bytes) goes first; then the socket is closed at
       // once, before it reads anything more: the engine reads a descriptor of its own.
-      const early: Buffer[] = []
-      for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) early.push(chunk)
+      const early = bufferedBytes(socket)
       try {
-        return host.adopt(socketFd(socket), early.length === 0 ? null : Buffer.concat(early))
+        return host.adopt(socketFd(socket), early)
       } finally {
         socket.destroy()
       }
     },
-    forward: (conn, session: PeerSession, head, { requestMs, idleMs, token }): HttpForwardResult => {
+    adoptH2c: (socket) => {
+      const early = bufferedBytes(socket)
+      try {
+        return host.adoptH2c(socketFd(socket), early)
+      } finally {
+        socket.destroy()
+      }
+    },
+    forward: (conn, session: PeerSession, head, { requestMs, idleMs, token, stream }): HttpForwardResult => {
       const ref = nativeSessionOf(session)
       if (ref === undefined) return 'not-native'
-      const rv = host.forward(conn, ref.endpoint, ref.conn, flatFields(head), requestMs, idleMs, token)
+      const fields = flatFields(head)
+      const rv = stream === 0
+        ? host.forward(conn, ref.endpoint, ref.conn, fields, requestMs, idleMs, token)
+        : host.forwardStream(conn, stream, ref.endpoint, ref.conn, fields, requestMs, idleMs, token)
       if (rv === 0) observer?.streamOpened?.('h2', 'client')
       return rv === 0 ? 'sent' : rv === 1 ? 'gone' : 'not-native'
     },
     answer: (conn, bytes, close) => host.answer(conn, bytes, close),
+    answerStream: (conn, stream, status, code, message) => { host.answerStream(conn, stream, status, code, message) },
+    refuse: (conn, stream) => { host.refuseStream(conn, stream) },
     handBack: (conn) => {
       const back = host.handBack(conn)
       if (back === null) return undefined

@@ -121,6 +121,10 @@ class AppHostWrap : public Napi::ObjectWrap<AppHostWrap> {
                            InstanceMethod("drain", &AppHostWrap::Drain),
                            InstanceMethod("close", &AppHostWrap::Close),
                            InstanceMethod("count", &AppHostWrap::Count),
+                           InstanceMethod("adoptH2c", &AppHostWrap::AdoptH2c),
+                           InstanceMethod("forwardStream", &AppHostWrap::ForwardStream),
+                           InstanceMethod("answerStream", &AppHostWrap::AnswerStream),
+                           InstanceMethod("refuseStream", &AppHostWrap::RefuseStream),
                        });
   }
 
@@ -153,6 +157,10 @@ class AppHostWrap : public Napi::ObjectWrap<AppHostWrap> {
   MESHGATE_FORWARD(Drain, info.Env().Undefined())
   MESHGATE_FORWARD(Close, info.Env().Undefined())
   MESHGATE_FORWARD(Count, Napi::Number::New(info.Env(), 0))
+  MESHGATE_FORWARD(AdoptH2c, Closed(info))
+  MESHGATE_FORWARD(ForwardStream, Napi::Number::New(info.Env(), 1))
+  MESHGATE_FORWARD(AnswerStream, Napi::Number::New(info.Env(), 1))
+  MESHGATE_FORWARD(RefuseStream, Napi::Number::New(info.Env(), 1))
 #undef MESHGATE_FORWARD
 
   static Napi::Value Closed(const Napi::CallbackInfo& info) {

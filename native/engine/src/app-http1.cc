@@ -1,6 +1,7 @@
 // HTTP/1 app connections served by the engine (see app-http1.h).
 #include "app-http1.h"
 
+#include "app-h2c.h"
 #include "http1-fields.h"
 
 #include <unistd.h>
@@ -725,6 +726,9 @@ void AppHost::Shutdown() {
   std::vector<AppConn*> all;
   for (auto& entry : conns_) all.push_back(entry.second);
   for (AppConn* c : all) c->CloseNow();
+  std::vector<AppH2cConn*> h2c;
+  for (auto& entry : h2c_) h2c.push_back(entry.second);
+  for (AppH2cConn* c : h2c) c->CloseNow();
   // The records of the exchanges just cut still reach JS (its in-flight count and metrics).
   if (!teardown_ && !pumping_) Pump();
   closed_ = true;
@@ -743,6 +747,7 @@ void AppHost::OnIdle(uv_idle_t* h) { static_cast<AppHost*>(h->data)->Pump(); }
 void AppHost::Pump() {
   if (pumping_) return;
   pumping_ = true;
+  FlushH2c();
   for (int round = 0; round < 16 && !events_.empty(); ++round) {
     std::vector<Event> events;
     events.swap(events_);
@@ -769,10 +774,11 @@ void AppHost::Pump() {
       }
       if (teardown_) break;
     }
+    FlushH2c();  // what JavaScript's answers submitted
   }
   pumping_ = false;
   if (!closed_) {
-    if (events_.empty()) uv_idle_stop(&idle_);
+    if (events_.empty() && dirtyH2c_.empty()) uv_idle_stop(&idle_);
     else uv_idle_start(&idle_, OnIdle);
   }
 }
@@ -784,6 +790,31 @@ void AppHost::ConnClosed(AppConn* conn) {
     conns_.erase(it);
     Push(Event{static_cast<EventKind>(kAppClosed), conn->id(), 0, 0, 0, {}, {}});
   }
+  delete conn;
+  HandleClosed();
+}
+
+void AppHost::MarkH2cDirty(AppH2cConn* conn) {
+  if (closed_) return;
+  dirtyH2c_.push_back(conn);
+  if (!pumping_) uv_idle_start(&idle_, OnIdle);
+}
+
+void AppHost::FlushH2c() {
+  for (int round = 0; round < 4 && !dirtyH2c_.empty(); ++round) {
+    std::vector<AppH2cConn*> dirty;
+    dirty.swap(dirtyH2c_);
+    for (AppH2cConn* c : dirty) c->Flush();
+  }
+}
+
+void AppHost::H2cClosed(AppH2cConn* conn) {
+  auto it = h2c_.find(conn->id());
+  if (it != h2c_.end() && it->second == conn) {
+    h2c_.erase(it);
+    Push(Event{static_cast<EventKind>(kAppClosed), conn->id(), 0, 0, 0, {}, {}});
+  }
+  dirtyH2c_.erase(std::remove(dirtyH2c_.begin(), dirtyH2c_.end(), conn), dirtyH2c_.end());
   delete conn;
   HandleClosed();
 }
@@ -868,6 +899,10 @@ Napi::Value AppHost::Drain(const Napi::CallbackInfo& info) {
   std::vector<AppConn*> all;
   for (auto& entry : conns_) all.push_back(entry.second);
   for (AppConn* c : all) c->Drain();
+  std::vector<AppH2cConn*> h2c;
+  for (auto& entry : h2c_) h2c.push_back(entry.second);
+  for (AppH2cConn* c : h2c) c->Drain();
+  FlushH2c();
   return info.Env().Undefined();
 }
 
@@ -877,7 +912,70 @@ Napi::Value AppHost::Close(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value AppHost::Count(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(conns_.size()));
+  return Napi::Number::New(info.Env(), static_cast<double>(conns_.size() + h2c_.size()));
+}
+
+AppH2cConn* AppHost::FindH2c(const Napi::CallbackInfo& info) {
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) return nullptr;
+  auto it = h2c_.find(info[0].As<Napi::Number>().Uint32Value());
+  return it == h2c_.end() || it->second->closing() ? nullptr : it->second;
+}
+
+// adoptH2c(fd, initial: Buffer | null) → connection id (the same id space as adopt()'s)
+Napi::Value AppHost::AdoptH2c(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_ || info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::Error::New(env, closed_ ? "the app host is closed" : "adoptH2c(fd, initial)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::vector<uint8_t> initial;
+  if (info.Length() > 1 && info[1].IsTypedArray()) {
+    Napi::Uint8Array b = info[1].As<Napi::Uint8Array>();
+    initial.assign(b.Data(), b.Data() + b.ByteLength());
+  }
+  auto* conn = new AppH2cConn(this, nextId_++);
+  h2c_[conn->id()] = conn;
+  ++openHandles_;
+  uint32_t id = conn->id();
+  int rv = conn->Adopt(info[0].As<Napi::Number>().Int32Value(), std::move(initial));
+  if (rv != 0) {
+    h2c_.erase(id);  // its handles close on their own; no event for a connection JS never had
+    Napi::Error::New(env, std::string("cannot adopt the app socket: ") + uv_strerror(rv)).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, id);
+}
+
+// forwardStream(conn, stream, engine, session, fields, requestMs, idleMs, token) → 0 sent, 1 the
+// stream is gone, 2 the session cannot take a stream now
+Napi::Value AppHost::ForwardStream(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  AppH2cConn* conn = FindH2c(info);
+  if (conn == nullptr) return Napi::Number::New(env, 1);
+  Engine* engine = info.Length() > 2 ? EngineFromValue(info[2]) : nullptr;
+  Session* session = engine == nullptr || !info[3].IsNumber() ? nullptr : engine->FindSession(info[3].As<Napi::Number>().Uint32Value());
+  if (session == nullptr) return Napi::Number::New(env, 2);
+  auto num = [&](size_t i) { return info.Length() > i && info[i].IsNumber() ? info[i].As<Napi::Number>().DoubleValue() : 0; };
+  int rv = conn->Forward(info[1].As<Napi::Number>().Int32Value(), session, Latin1Strings(info[4]), static_cast<uint64_t>(num(5)),
+                         static_cast<uint64_t>(num(6)), static_cast<uint32_t>(num(7)));
+  if (rv == 0) conn->Flush();
+  return Napi::Number::New(env, rv);
+}
+
+// answerStream(conn, stream, status, code, message): JavaScript's own answer (an error) to the head
+Napi::Value AppHost::AnswerStream(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  AppH2cConn* conn = FindH2c(info);
+  if (conn == nullptr || info.Length() < 5 || !info[2].IsNumber()) return Napi::Number::New(env, 1);
+  return Napi::Number::New(env, conn->Answer(info[1].As<Napi::Number>().Int32Value(), info[2].As<Napi::Number>().Int32Value(),
+                                             Latin1Arg(info[3]), Latin1Arg(info[4])));
+}
+
+// refuseStream(conn, stream): RST_STREAM REFUSED_STREAM and GOAWAY (the client retries elsewhere)
+Napi::Value AppHost::RefuseStream(const Napi::CallbackInfo& info) {
+  AppH2cConn* conn = FindH2c(info);
+  if (conn == nullptr) return Napi::Number::New(info.Env(), 1);
+  return Napi::Number::New(info.Env(), conn->Refuse(info[1].As<Napi::Number>().Int32Value()));
 }
 
 }  // namespace engine

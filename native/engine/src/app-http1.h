@@ -56,6 +56,7 @@ struct AppOptions {
 };
 
 class AppHost;
+class AppH2cConn;
 
 class AppConn final : public Http1BodySink, public StreamRelay {
  public:
@@ -170,6 +171,9 @@ class AppHost {
   void Push(Event&& ev);
   void ConnClosed(AppConn* conn);  // its handles are closed: delete it
   void Forget(AppConn* conn);      // no more events about it (handed back)
+  // h2c connections (app-h2c.h): output to flush at the next pump; handles closed (delete it).
+  void MarkH2cDirty(AppH2cConn* conn);
+  void H2cClosed(AppH2cConn* conn);
   static uint64_t NowMs() { return uv_hrtime() / 1000000; }
 
   // JS methods.
@@ -180,9 +184,15 @@ class AppHost {
   Napi::Value Drain(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Count(const Napi::CallbackInfo& info);
+  Napi::Value AdoptH2c(const Napi::CallbackInfo& info);
+  Napi::Value ForwardStream(const Napi::CallbackInfo& info);
+  Napi::Value AnswerStream(const Napi::CallbackInfo& info);
+  Napi::Value RefuseStream(const Napi::CallbackInfo& info);
 
  private:
   AppConn* Find(const Napi::CallbackInfo& info);
+  AppH2cConn* FindH2c(const Napi::CallbackInfo& info);
+  void FlushH2c();
   void Pump();
   static void OnIdle(uv_idle_t* h);
   void HandleClosed();
@@ -202,6 +212,8 @@ class AppHost {
   AppOptions options_;
   uint32_t nextId_ = 1;
   std::unordered_map<uint32_t, AppConn*> conns_;
+  std::unordered_map<uint32_t, AppH2cConn*> h2c_;
+  std::vector<AppH2cConn*> dirtyH2c_;
   std::vector<Event> events_;
   std::vector<uint8_t> readBuffer_;
 };
