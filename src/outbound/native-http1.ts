@@ -7,11 +7,12 @@
  * end: metrics, access log and the balancer's feedback.
  *
  * What the engine does not carry goes to the JS path before anything of it was sent: Upgrade and
- * CONNECT, `expect: 100-continue`, routes with retries, per-try timeouts or plugins, and a
- * session that is not the engine's (h3, a remote cluster's gateway). An HTTP/1 connection is
- * handed back to node:http; an h2c stream cannot be, so it is refused (REFUSED_STREAM, which a
- * client may retry) with a GOAWAY, and the listener's new h2c connections go to node:http2 for a
- * while (h2cNative()). A listener whose config can need JS for h2c never gives h2c to the engine.
+ * CONNECT, `expect: 100-continue` on HTTP/1 (h2c gets its 100 from the engine), routes with
+ * retries, per-try timeouts or plugins, and a session that is not the engine's (h3, a remote
+ * cluster's gateway). An HTTP/1 connection is handed back to node:http; an h2c stream cannot be,
+ * so it is refused (REFUSED_STREAM, which a client may retry) with a GOAWAY, and the listener's
+ * new h2c connections go to node:http2 for a while (h2cNative()). A listener whose config can
+ * need JS for h2c never gives h2c to the engine.
  * Each hand-back and each native request is counted in meshgate_http_data_path_total{path, reason}.
  */
 import { STATUS_CODES, type IncomingHttpHeaders } from 'node:http'
@@ -228,7 +229,8 @@ export class NativeHttp1 {
     const req = new NativeRequest(conn, head)
     this.#deciding.set(req.key, req)
     if (head.upgrade || head.method === 'CONNECT') return this.#handBack(req, 'upgrade')
-    if (head.expectContinue) return this.#handBack(req, 'expect_continue')
+    // h2c: the engine sends the 100 itself once the request is forwarded (HTTP/1 hands it back).
+    if (head.expectContinue && !req.h2c) return this.#handBack(req, 'expect_continue')
     const ctx = this.#ctx
     try {
       const authority = authorityOf(req)

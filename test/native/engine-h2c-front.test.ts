@@ -1,8 +1,9 @@
 // The native h2c front (native/engine/src/app-h2c.*, docs/native-http.md stage 4) through a real
 // pair on the native data plane: h2c streams served by the engine's nghttp2 server session and
 // counted in meshgate_http_data_path_total, bodies both ways, trailers, HEAD, error answers on
-// the stream, the request timeout, a client reset mid-response, an oversized head, a stream the
-// engine cannot carry (refused, the connection told to go away, the next ones on node:http2),
+// the stream, the request timeout, expect: 100-continue, a client reset mid-response, an
+// oversized head, a stream the engine cannot carry (a CONNECT: refused, the connection told to go
+// away, the next ones on node:http2),
 // and a config with retry routes, whose h2c stays on node:http2. Named engine-* so
 // native/sanitize.sh runs it under ASan/UBSan.
 import { after, before, describe, it } from 'node:test'
@@ -105,6 +106,25 @@ describe('the native h2c front', { skip, timeout: 120_000 }, () => {
     assert.equal((await request(session, { ':path': '/after-big' })).status, 200)
   })
 
+  it('answers expect: 100-continue itself once the request is forwarded; the body follows', async () => {
+    const before = await metric(pair, NATIVE)
+    const reply = await new Promise<{ informational: number, status: number, body: string }>((resolve, reject) => {
+      const stream = session.request({ ':authority': 'web.test', ':method': 'POST', ':path': '/echo', expect: '100-continue' }, { endStream: false })
+      let informational = 0
+      let status = 0
+      let body = ''
+      stream.on('continue', () => { informational++; stream.end('after-continue') })
+      stream.on('response', (h) => { status = Number(h[':status']) })
+      stream.setEncoding('utf8')
+      stream.on('data', (c: string) => { body += c })
+      stream.on('end', () => resolve({ informational, status, body }))
+      stream.on('error', reject)
+      stream.setTimeout(10_000, () => stream.close(http2.constants.NGHTTP2_CANCEL))
+    })
+    assert.deepEqual(reply, { informational: 1, status: 200, body: 'after-continue' })
+    assert.equal(await metric(pair, NATIVE), before + 1)
+  })
+
   it('a client reset mid-response costs only that stream, and counts as a reset', async () => {
     const resets = await metric(pair, 'meshgate_app_stream_resets_total')
     const stream = session.request({ ':authority': 'web.test', ':method': 'POST', ':path': '/echo' })
@@ -120,10 +140,10 @@ describe('the native h2c front', { skip, timeout: 120_000 }, () => {
   })
 
   // Last: after a refusal the listener's h2c goes to node:http2 for a minute.
-  it('refuses a stream it cannot carry (expect: 100-continue): REFUSED_STREAM and GOAWAY; the next connection is served by node:http2', async () => {
+  it('refuses a stream it cannot carry (CONNECT): REFUSED_STREAM and GOAWAY; the next connection is served by node:http2', async () => {
     const native = await metric(pair, NATIVE)
     const refused = await new Promise<number>((resolve) => {
-      const stream = session.request({ ':authority': 'web.test', ':method': 'POST', ':path': '/echo', expect: '100-continue' }, { endStream: false })
+      const stream = session.request({ ':authority': 'web.test:80', ':method': 'CONNECT' }, { endStream: false })
       stream.on('error', () => {})
       stream.on('close', () => resolve(stream.rstCode ?? -1))
       stream.setTimeout(10_000, () => stream.close(http2.constants.NGHTTP2_CANCEL))
@@ -131,10 +151,10 @@ describe('the native h2c front', { skip, timeout: 120_000 }, () => {
     assert.equal(refused, http2.constants.NGHTTP2_REFUSED_STREAM)
     for (let i = 0; i < 100 && !session.closed && !session.destroyed; i++) await new Promise((resolve) => setTimeout(resolve, 20))
     assert.ok(session.closed || session.destroyed, 'the connection was told to go away')
-    assert.equal(await metric(pair, 'meshgate_http_data_path_total{path="js",reason="expect_continue"}'), 1)
+    assert.equal(await metric(pair, 'meshgate_http_data_path_total{path="js",reason="upgrade"}'), 1)
     const next = await connect(pair.appPort)
     try {
-      const retried = await request(next, { ':method': 'POST', ':path': '/echo', expect: '100-continue' }, 'again')
+      const retried = await request(next, { ':method': 'POST', ':path': '/echo' }, 'again')
       assert.equal(retried.status, 200)
       assert.equal(retried.body.toString(), 'again')
       assert.equal(await metric(pair, NATIVE), native, 'served by node:http2, not the engine')

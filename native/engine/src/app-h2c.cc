@@ -406,8 +406,9 @@ void AppH2cConn::AnnounceHeads() {
     }
     ev.flag = kHeadH2c | kHeadKeepAlive | (upgrade ? kHeadUpgrade : 0) | (x->hasBody_ ? kHeadHasBody : 0);
     for (size_t i = 0; i + 1 < x->fields_.size(); i += 2) {
-      if (x->fields_[i] == "expect" && Lower(x->fields_[i + 1]) == "100-continue") ev.flag |= kHeadExpectContinue;
+      if (x->fields_[i] == "expect" && Lower(x->fields_[i + 1]) == "100-continue") x->expectContinue_ = true;
     }
+    if (x->expectContinue_) ev.flag |= kHeadExpectContinue;
     x->startNs_ = uv_hrtime();
     host_->Push(std::move(ev));
   }
@@ -626,6 +627,13 @@ int AppH2cConn::Forward(int32_t sid, Session* session, const std::vector<std::st
     x->PushBody(early.data(), early.size());
   }
   if (x->requestDone_ && !endStream) x->RequestEnded();
+  if (x->expectContinue_ && !x->requestDone_) {
+    // The request goes on: the client may send its body (RFC 9110 §10.1.1). The `expect` field
+    // itself is not forwarded (JS leaves it out of the wire head, as the JS path does).
+    static const std::string kStatus = ":status", kContinue = "100";
+    nghttp2_nv nv = Nv(kStatus, kContinue);
+    nghttp2_submit_headers(h2_, NGHTTP2_FLAG_NONE, sid, nullptr, &nv, 1, nullptr);
+  }
   ArmTimer();
   return 0;
 }

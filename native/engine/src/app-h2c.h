@@ -90,6 +90,7 @@ class AppH2cExchange final : public StreamRelay {
   bool requestDone_ = false;       // END_STREAM from the app
   bool hasBody_ = false;
   bool headRequest_ = false;
+  bool expectContinue_ = false;    // `expect: 100-continue`: a 100 goes out once the request is forwarded
   std::vector<uint8_t> early_;     // body bytes read before JS decided
   std::vector<std::string> requestTrailers_;
   bool inTrailers_ = false;
