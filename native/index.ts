@@ -191,11 +191,12 @@ export interface RawEndpoint {
   spliceConnect?: (conn: number, stream: number, host: string, port: number, connectMs: number, idleMs: number) => void
   /**
    * Native h2 engine only. Inbound: the session's later requests naming `target` in
-   * meshgate-target are delivered by the engine to host:port over HTTP/1 (`auto`: only those the
-   * app sent as HTTP/1.1), each reported by a `delivered` event. False: not granted (the session
-   * is gone, or host is not an IP address).
+   * meshgate-target are delivered by the engine to host:port, over HTTP/1 or h2c (`http2`: all of
+   * them over h2c; `auto`: those the app sent as HTTP/1.1 over HTTP/1, the rest over h2c), each
+   * reported by a `delivered` event. False: not granted (the session is gone, or host is not an
+   * IP address).
    */
-  allowTarget?: (conn: number, target: string, address: string, host: string, port: number, auto: boolean, connectMs: number, idleMs: number, requestMs: number) => boolean
+  allowTarget?: (conn: number, target: string, address: string, host: string, port: number, auto: boolean, connectMs: number, idleMs: number, requestMs: number, http2: boolean) => boolean
   /** Native h2 engine only: withdraws every grant of allowTarget (requests in flight go on). */
   clearTargets?: () => void
 }

@@ -494,9 +494,9 @@ export class QuicSession extends EventEmitter {
    * `target` to `host:port` itself (see RawEndpoint.allowTarget); each is reported by a
    * `delivered` event (status, flag, strings). False where the binding cannot.
    */
-  allowTarget (target: string, grant: { address: string, host: string, port: number, auto: boolean, connectMs: number, idleMs: number, requestMs: number }): boolean {
+  allowTarget (target: string, grant: { address: string, host: string, port: number, auto: boolean, http2: boolean, connectMs: number, idleMs: number, requestMs: number }): boolean {
     if (this.closed || this.endpoint.allowTarget === undefined) return false
-    return this.endpoint.allowTarget(this.conn, target, grant.address, grant.host, grant.port, grant.auto, grant.connectMs, grant.idleMs, grant.requestMs)
+    return this.endpoint.allowTarget(this.conn, target, grant.address, grant.host, grant.port, grant.auto, grant.connectMs, grant.idleMs, grant.requestMs, grant.http2)
   }
 
   /** Whether allowTarget can grant anything on this session's binding. */

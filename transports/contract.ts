@@ -245,8 +245,10 @@ export interface DeliveryGrant {
   /** An IP literal. */
   host: string
   port: number
-  /** An `auto` target: only requests the app sent as HTTP/1.1 go over HTTP/1; the rest stay on `request`. */
+  /** An `auto` target: requests the app sent as HTTP/1.1 go over HTTP/1, the rest over h2c. */
   auto: boolean
+  /** An `http2` target: every request over h2c. */
+  http2: boolean
   connectMs: number
   idleMs: number
   /** Request sent → response head, ms (0: no limit). */

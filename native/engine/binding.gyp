@@ -41,6 +41,7 @@
         "src/http1-parser-wrap.cc",
         "src/app-http1.cc",
         "src/app-h2c.cc",
+        "src/workload-h2c.cc",
         "src/http1-fields.cc",
         "src/http1-response.cc",
         "src/workload-http1.cc",

@@ -200,10 +200,9 @@ function inboundDelivery (ctx: InboundHttpContext, timeouts: Timeouts, transport
       } catch {
         return undefined  // refused: every request to it takes the JS path and is refused there
       }
-      if (allowed.protocol === 'http2') return undefined  // h2c delivery stays in JS
       const { host, port } = splitHostPort(allowed.address)
       if (isIP(host) === 0 || port === undefined) return undefined  // a name: resolved by node on the JS path
-      return { address: allowed.address, host, port, auto: allowed.protocol === 'auto', connectMs: timeouts.connectMs, idleMs: timeouts.idleMs, requestMs: timeouts.requestMs }
+      return { address: allowed.address, host, port, auto: allowed.protocol === 'auto', http2: allowed.protocol === 'http2', connectMs: timeouts.connectMs, idleMs: timeouts.idleMs, requestMs: timeouts.requestMs }
     },
     record: (r: DeliveryRecord): void => {
       countPath?.('native')

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "splice.h"
+#include "workload-h2c.h"
 #include "workload-http1.h"
 #include "../../src/napi-args.h"
 
@@ -159,7 +160,7 @@ Engine::Engine(const Napi::CallbackInfo& info, void* wrap) : env_(info.Env()), w
 }
 
 Engine::~Engine() {
-  for (WorkloadExchange* e : retired_) delete e;
+  for (StreamRelay* e : retired_) delete e;
   if (priority_ != nullptr) gnutls_priority_deinit(priority_);
   if (teardown_) {
     emit_.SuppressDestruct();
@@ -224,9 +225,9 @@ void Engine::Pump() {
   }
   Reap();
   if (!retired_.empty()) {
-    std::vector<WorkloadExchange*> retired;
+    std::vector<StreamRelay*> retired;
     retired.swap(retired_);
-    for (WorkloadExchange* e : retired) delete e;
+    for (StreamRelay* e : retired) delete e;
   }
   pumping_ = false;
   if (!closed_) {
@@ -309,6 +310,7 @@ void Engine::Shutdown() {
   stopping_ = true;
   for (auto& entry : sessions_) entry.second->Close(0x100, false);
   for (auto& entry : pools_) entry.second->CloseIdle();
+  for (auto& entry : h2cPools_) entry.second->CloseAll();
   if (!events_.empty() && !pumping_ && !teardown_) {
     pumping_ = true;
     DeliverEvents();
@@ -537,10 +539,24 @@ WorkloadPool* Engine::PoolFor(const NativeTarget& target) {
   return out;
 }
 
-// allowTarget(conn, target, address, host, port, auto, connectMs, idleMs, requestMs) → granted:
-// the session's later requests for `target` (the meshgate-target value) are delivered by the
-// engine to host:port over HTTP/1 (with `auto`, only those the app sent as HTTP/1.1). False when
-// the session is gone or host is not an IP address (the JS path goes on serving them).
+WorkloadH2cPool* Engine::H2cPoolFor(const NativeTarget& target) {
+  if (workloadReadBuffer_.empty()) workloadReadBuffer_.resize(64 * 1024);
+  auto it = h2cPools_.find(target.address);
+  if (it != h2cPools_.end()) {
+    it->second->Update(target);
+    return it->second.get();
+  }
+  auto pool = std::make_unique<WorkloadH2cPool>(this, target);
+  WorkloadH2cPool* out = pool.get();
+  h2cPools_[target.address] = std::move(pool);
+  return out;
+}
+
+// allowTarget(conn, target, address, host, port, auto, connectMs, idleMs, requestMs, http2) →
+// granted: the session's later requests for `target` (the meshgate-target value) are delivered
+// by the engine to host:port, over HTTP/1 (workload-http1.h) or h2c (workload-h2c.h): h2c for an
+// `http2` target, and for an `auto` one the requests the app did not send as HTTP/1.1. False
+// when the session is gone or host is not an IP address (the JS path goes on serving them).
 Napi::Value Engine::AllowTarget(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Session* s = Find(info, 0);
@@ -553,6 +569,7 @@ Napi::Value Engine::AllowTarget(const Napi::CallbackInfo& info) {
   grant->connectMs = static_cast<uint64_t>(GetNumberArg(info, 6));
   grant->idleMs = static_cast<uint64_t>(GetNumberArg(info, 7));
   grant->requestMs = static_cast<uint64_t>(GetNumberArg(info, 8));
+  grant->http2 = info.Length() > 9 && info[9].ToBoolean().Value();
   s->AllowTarget(info[1].ToString().Utf8Value(), std::move(grant));
   return Napi::Boolean::New(env, true);
 }

@@ -87,6 +87,7 @@ class Splice;
 struct NativeTarget;
 class WorkloadPool;
 class WorkloadExchange;
+class WorkloadH2cPool;
 
 // A native consumer of one client stream's response, other than JS or a splice: the HTTP/1 app
 // connection that sent the request (app-http1.h). The session calls it instead of queueing JS
@@ -309,9 +310,10 @@ class Engine {
   // Native inbound delivery: the pool of connections to a granted target, and the bookkeeping
   // of its connections (handles) and finished exchanges (deleted once the pump is done).
   WorkloadPool* PoolFor(const NativeTarget& target);
+  WorkloadH2cPool* H2cPoolFor(const NativeTarget& target);  // h2c targets (workload-h2c.h)
   void WorkloadHandleOpened() { ++openHandles_; }
   void WorkloadHandleClosed() { HandleClosed(); }
-  void RetireExchange(WorkloadExchange* exchange) { retired_.push_back(exchange); }
+  void RetireExchange(StreamRelay* exchange) { retired_.push_back(exchange); }
   std::vector<uint8_t>& workloadReadBuffer() { return workloadReadBuffer_; }
 
   // JS methods.
@@ -380,7 +382,8 @@ class Engine {
   std::vector<Session*> dirty_;
   std::vector<Event> events_;
   std::unordered_map<std::string, std::unique_ptr<WorkloadPool>> pools_;
-  std::vector<WorkloadExchange*> retired_;
+  std::unordered_map<std::string, std::unique_ptr<WorkloadH2cPool>> h2cPools_;
+  std::vector<StreamRelay*> retired_;
   std::vector<uint8_t> workloadReadBuffer_;
 };
 

@@ -8,6 +8,7 @@
 
 #include "engine.h"
 #include "splice.h"
+#include "workload-h2c.h"
 #include "workload-http1.h"
 
 namespace meshgate {
@@ -913,9 +914,23 @@ bool Session::StartDelivery(Stream* s, bool endStream) {
   const NativeTarget& grant = *it->second;
   const std::string* method = FindHeader(s->headers, ":method");
   if (method == nullptr || *method == "CONNECT" || FindHeader(s->headers, ":protocol") != nullptr) return false;
+  bool h2c = grant.http2;
   if (grant.autoProtocol) {
     const std::string* orig = FindHeader(s->headers, "meshgate-orig-proto");
-    if (orig == nullptr || strcasecmp(orig->c_str(), "HTTP/1.1") != 0) return false;  // h2c: the JS path
+    h2c = orig == nullptr || strcasecmp(orig->c_str(), "HTTP/1.1") != 0;
+  }
+  if (h2c) {
+    auto* delivery = new H2cDelivery(this, s->id, engine_->H2cPoolFor(grant));
+    if (!delivery->Prepare(s->headers, endStream, check_.peerIdentity)) {
+      delete delivery;
+      return false;
+    }
+    s->relay = delivery;
+    s->jsKnows = false;
+    s->headers.clear();
+    delivery->Start();
+    if (endStream && s->relay == delivery) delivery->OnRelayEnd();
+    return true;
   }
   auto* exchange = new WorkloadExchange(this, s->id, engine_->PoolFor(grant));
   if (!exchange->Prepare(s->headers, endStream, check_.peerIdentity)) {

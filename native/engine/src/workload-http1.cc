@@ -37,6 +37,17 @@ bool BodyByDefault(const std::string& method) {
          method != "CONNECT";
 }
 
+// `timeout=N` of a Keep-Alive field in ms, less a second of margin (as node's agent keeps it).
+bool KeepAliveHint(const std::string& value, uint64_t* ms) {
+  const char* at = strcasestr(value.c_str(), "timeout=");
+  if (at == nullptr) return false;
+  long seconds = strtol(at + 8, nullptr, 10);
+  *ms = seconds <= 1 ? 0 : static_cast<uint64_t>(seconds - 1) * 1000;
+  return true;
+}
+
+}  // namespace
+
 int StatusFor(const char* code) {
   if (strcmp(code, "E_CONNECT_TIMEOUT") == 0 || strcmp(code, "E_REQUEST_TIMEOUT") == 0 ||
       strcmp(code, "E_IDLE_TIMEOUT") == 0) {
@@ -50,17 +61,6 @@ bool Unreachable(int uvError) {
   return uvError == UV_ECONNREFUSED || uvError == UV_EHOSTUNREACH || uvError == UV_ENETUNREACH ||
          uvError == UV_EADDRNOTAVAIL;
 }
-
-// `timeout=N` of a Keep-Alive field in ms, less a second of margin (as node's agent keeps it).
-bool KeepAliveHint(const std::string& value, uint64_t* ms) {
-  const char* at = strcasestr(value.c_str(), "timeout=");
-  if (at == nullptr) return false;
-  long seconds = strtol(at + 8, nullptr, 10);
-  *ms = seconds <= 1 ? 0 : static_cast<uint64_t>(seconds - 1) * 1000;
-  return true;
-}
-
-}  // namespace
 
 // --- WorkloadConn --------------------------------------------------------------------------------
 

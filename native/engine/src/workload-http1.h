@@ -32,7 +32,8 @@ namespace engine {
 struct NativeTarget {
   std::string address;      // host:port as configured (the pool's key and the messages' name)
   sockaddr_storage addr{};  // its IP address
-  bool autoProtocol = false;  // `auto` target: HTTP/1 only for requests the app sent as HTTP/1.1
+  bool autoProtocol = false;  // `auto` target: HTTP/1 only for requests the app sent as HTTP/1.1, h2c for the rest
+  bool http2 = false;         // `http2` target: every request over h2c (workload-h2c.h)
   uint64_t connectMs = 0;
   uint64_t idleMs = 0;
   uint64_t requestMs = 0;   // request sent → response head
@@ -46,6 +47,11 @@ enum DeliveredFlags : int32_t {
 
 class WorkloadPool;
 class WorkloadExchange;
+
+// The status of an error answer for a delivery failure's code (core/errors.ts's statuses).
+int StatusFor(const char* code);
+// A connect error that means nothing listens there (E_UPSTREAM_UNREACHABLE).
+bool Unreachable(int uvError);
 
 // One connection to a workload: idle in its pool, or carrying one exchange at a time.
 class WorkloadConn {
