@@ -199,6 +199,8 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
   let gateway: GatewayRole | undefined
   let remote: RemoteClusters | undefined
   let ready = false
+  /** Outbound warm-up (one session per known peer) done or out of time; true without an outbound. */
+  let warmed = true
   const identity: Record<string, IdentityRotation> = {}
   const watchIdentity = async (role: string, files: TlsFiles, initial: TlsMaterial, apply: (tls: TlsMaterial) => void): Promise<void> => {
     const { IdentityRotation } = await import('./identity/rotation.js')
@@ -352,7 +354,7 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
           dataPlane: h2.selection,
           ...(outbound === undefined ? {} : { http1DataPath: Object.fromEntries(outbound.listeners.map((l) => [l.config.name, l.http1DataPath])) }),
         }),
-        ready: () => ready && (discovery?.primed() ?? true),
+        ready: () => ready && warmed && (discovery?.primed() ?? true),
         onShutdown: () => (options.onShutdown ?? (() => { drain(config.drainMs).catch(() => {}) }))(),
         tap,
       })
@@ -363,6 +365,21 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
     throw err
   }
   ready = true
+  if (outbound !== undefined && discovery !== undefined) {
+    // Once discovery is primed, one session per known peer before /ready says 200, so the first
+    // requests do not each wait for a handshake (issue 11's cold start); bounded by the role.
+    warmed = false
+    const role = outbound
+    const found = discovery
+    found.whenPrimed().then(async () => {
+      if (!ready) return // draining already
+      const endpoints = Object.keys(current.services).flatMap((s) => found.directory.endpoints(s))
+      const result = await role.warmUp(endpoints)
+      logger.info(result, result.pending === 0 ? 'outbound warm-up done' : 'outbound warm-up out of time; ready anyway')
+    }).catch((err: unknown) => {
+      logger.warn({ err }, 'outbound warm-up failed; ready anyway')
+    }).finally(() => { warmed = true })
+  }
 
   let drained: Promise<void> | undefined
   const drain = async (deadlineMs: number): Promise<void> => {

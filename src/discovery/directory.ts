@@ -20,6 +20,8 @@ export interface ServiceDirectoryOptions {
 /** Injected rather than configured. */
 export interface ServiceDirectoryComponents extends BalancingComponents {
   logger?: Logger
+  /** Called after each update a service's source sent was applied (readiness listens here). */
+  onApplied?: (service: string) => void
 }
 
 export type ServiceStatus = 'pending' | 'ready' | 'missing'
@@ -144,5 +146,6 @@ export class ServiceDirectory {
     entry.balancer.update([...entry.endpoints.values()])
     if (entry.status === 'missing') entry.balancer.rejectWaiting(`discovery source ${entry.source} says ${service} does not exist`)
     this.components.logger?.debug({ service, source: entry.source, update: update.kind, endpoints: entry.endpoints.size }, 'discovery update applied')
+    this.components.onApplied?.(service)
   }
 }

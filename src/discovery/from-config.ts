@@ -36,6 +36,11 @@ export interface ConfiguredDiscovery {
    * or a problem the source reported (it then keeps retrying). Stays true afterwards.
    */
   primed: () => boolean
+  /**
+   * Resolves when primed() turns true (at once if it is). Never rejects; stays pending if
+   * discovery never primes or is closed first (it holds no timer, so it keeps nothing alive).
+   */
+  whenPrimed: () => Promise<void>
   /** Closes the directory and every source. Safe twice. */
   close: () => Promise<void>
 }
@@ -98,6 +103,8 @@ async function sourceFor (name: string, config: DiscoverySourceConfig, observer:
 export async function discoveryFromConfig (config: Pick<MeshConfig, 'file' | 'services' | 'discovery' | 'balancing'>, components: DiscoveryComponents = {}): Promise<ConfiguredDiscovery> {
   const observer = components.discoveryObserver ?? noopDiscoveryObserver
   const answered = new Set<string>()
+  // Set once the directory exists; sources only report on later turns, so none is lost before.
+  let checkPrimed = (): void => {}
   const sourceOf = (service: ServiceConfig): string => service.source ?? STATIC_SOURCE
   const statics: Record<string, ServiceConfig> = {}
   const services: Record<string, string> = {}
@@ -123,12 +130,12 @@ export async function discoveryFromConfig (config: Pick<MeshConfig, 'file' | 'se
     }
     for (const [name, source] of Object.entries(config.discovery?.sources ?? {})) {
       if (!used.has(name)) continue
-      sources[name] = await sourceFor(name, source, labelled(observer, name, () => answered.add(name)), components.logger)
+      sources[name] = await sourceFor(name, source, labelled(observer, name, () => { answered.add(name); checkPrimed() }), components.logger)
     }
     for (const cluster of remotes) {
       const name = remoteSourceName(cluster)
       if (components.remoteSource === undefined) throw new TypeError(`services name the remote cluster ${cluster}, but no remote source was given`)
-      sources[name] = components.remoteSource(cluster, labelled(observer, name, () => answered.add(name)))
+      sources[name] = components.remoteSource(cluster, labelled(observer, name, () => { answered.add(name); checkPrimed() }))
     }
   } catch (err) {
     for (const source of Object.values(sources)) source.close().catch(() => {})
@@ -147,17 +154,27 @@ export async function discoveryFromConfig (config: Pick<MeshConfig, 'file' | 'se
       for (const b of route.backends) if (b.subset !== undefined) services[subsetName(b.service ?? name, b.subset)] = SUBSET_SOURCE
     }
   }
-  const directory = new ServiceDirectory({ sources, services, balancing: balancingOptions(config.balancing) }, {
+  let primed = false
+  let onPrimed: (() => void) | undefined
+  const becamePrimed = new Promise<void>((resolve) => { onPrimed = resolve })
+  const isPrimed = (): boolean => {
+    primed ||= Object.entries(services).every(([service, source]) => source === SUBSET_SOURCE || directory.status(service) !== 'pending' || answered.has(source))
+    if (primed) onPrimed?.()
+    return primed
+  }
+  const directory: ServiceDirectory = new ServiceDirectory({ sources, services, balancing: balancingOptions(config.balancing) }, {
     logger: components.logger?.child({ component: 'balancer' }),
     observer: components.balancerObserver,
+    // checkPrimed is a no-op until the directory exists (a source answering inside watch()).
+    onApplied: () => { checkPrimed() },
   })
-  let primed = false
+  checkPrimed = () => { if (!primed) isPrimed() }
+  // No service at all, or every source answered already: primed now.
+  checkPrimed()
   return {
     directory,
-    primed: () => {
-      primed ||= Object.entries(services).every(([service, source]) => source === SUBSET_SOURCE || directory.status(service) !== 'pending' || answered.has(source))
-      return primed
-    },
+    primed: isPrimed,
+    whenPrimed: async () => { await becamePrimed },
     close: async () => { await directory.close() },
   }
 }

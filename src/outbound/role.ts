@@ -22,6 +22,8 @@ import type { OriginalDestinationReader } from '../../transports/original-dst.js
 import { SessionPool } from './session-pool.js'
 import type { PluginObserver } from '../plugins/observer.js'
 import type { AppClientObserver } from './app-observer.js'
+import { selectorFor } from './transport-selector.js'
+import { distinctPeers, warmUp, WARM_UP_MAX_MS, type WarmUpResult } from './warm-up.js'
 
 export interface OutboundRoleOptions {
   config: OutboundConfig
@@ -63,6 +65,12 @@ export interface OutboundRole {
   setTls: (tls: TlsMaterial) => void
   /** The routes' plugin chains loaded at start; reloaded policies take theirs from here. */
   readonly routePlugins: RoutePlugins | undefined
+  /**
+   * Dials one pooled session per distinct peer of `endpoints` (src/outbound/warm-up.ts); resolves
+   * when all settled or after min(timeouts.connectMs, 2 s), never rejects. After close() every
+   * dial fails at once (the pool is closed).
+   */
+  warmUp: (endpoints: Iterable<Endpoint>) => Promise<WarmUpResult>
   /** Stops accepting, waits for in-flight work (bounded by the caller), then GOAWAY to peers. */
   close: () => Promise<void>
   destroy: () => void
@@ -114,6 +122,10 @@ export async function startOutboundRole (options: OutboundRoleOptions): Promise<
     set policy (policy: TrafficPolicy | undefined) { ctx.policy = policy },
     setTls: (tls) => { pool.setTls(tls) },
     routePlugins: options.routePlugins,
+    warmUp: async (endpoints) => {
+      const selector = selectorFor(options.transports, pool)
+      return await warmUp(async (e) => await selector.pick(e), distinctPeers(endpoints), Math.min(options.timeouts.connectMs, WARM_UP_MAX_MS))
+    },
     close: async () => {
       for (const l of listeners) l.close()
       await ctx.inflight.idle()

@@ -4,6 +4,7 @@
  * closed). Connect failures back off per peer (doubling, capped), so a dead peer is not dialled
  * for every request; during the backoff the last failure is returned at once.
  */
+import { setMaxListeners } from 'node:events'
 import type { PeerAddress, PeerSession, TlsMaterial, Transport } from '../../transports/contract.js'
 import { MeshError, toMeshError } from '../../core/errors.js'
 
@@ -35,9 +36,13 @@ export class SessionPool {
   #releaseScheduled = false
   readonly #options: Required<SessionPoolOptions>
   #closed = false
+  /** Aborted by destroy(): a dial still in flight (a warm-up's, one to a silent peer) stops holding sockets and timers. */
+  readonly #dials = new AbortController()
 
   constructor (options: SessionPoolOptions) {
     this.#options = { backoffMinMs: 100, backoffMaxMs: 2000, ...options }
+    // Every dial in flight listens on it (one per peer being dialled): no leak warning past 10.
+    setMaxListeners(0, this.#dials.signal)
   }
 
   /**
@@ -133,7 +138,7 @@ export class SessionPool {
   async #connect (entry: PeerEntry, transport: Transport, address: PeerAddress, identity: string): Promise<PeerSession> {
     try {
       const session = await transport.connect({
-        address, expectedIdentity: identity, tls: this.#options.tls, connectTimeoutMs: this.#options.connectTimeoutMs,
+        address, expectedIdentity: identity, tls: this.#options.tls, connectTimeoutMs: this.#options.connectTimeoutMs, signal: this.#dials.signal,
       })
       entry.failures = 0
       entry.lastError = undefined
@@ -165,8 +170,10 @@ export class SessionPool {
     await Promise.allSettled(this.sessions().map(async (s) => await s.close()))
   }
 
+  /** Abrupt: destroys every session and aborts dials in flight. Safe twice. */
   destroy (): void {
     this.#closed = true
+    if (!this.#dials.signal.aborted) this.#dials.abort(new MeshError('E_DRAINING', 'session pool destroyed'))
     for (const s of this.sessions()) s.destroy()
   }
 }
