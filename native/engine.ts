@@ -87,7 +87,7 @@ export const APP_H2C_CLOSE = { rapidReset: 1, maxRequests: 2, protocol: 3, heade
 export interface RawAppHost {
   adopt: (fd: number, initial: Buffer | null) => number
   /** 0 sent, 1 the connection is gone, 2 the session cannot take a stream now. */
-  forward: (conn: number, engine: RawEndpoint, session: number, fields: string[], requestMs: number, idleMs: number, token: number) => number
+  forward: (conn: number, engine: RawEndpoint, session: number, fields: readonly string[], requestMs: number, idleMs: number, token: number) => number
   answer: (conn: number, bytes: Buffer, close: boolean) => void
   /** A new descriptor of the connection (for `new net.Socket({ fd })`) and the bytes to read first. */
   handBack: (conn: number) => { fd: number, bytes: Buffer } | null
@@ -97,7 +97,7 @@ export interface RawAppHost {
   /** An h2c app connection (app-h2c.h); its streams' heads come with their stream ids. */
   adoptH2c: (fd: number, initial: Buffer | null) => number
   /** As forward(), for one stream of an h2c connection. */
-  forwardStream: (conn: number, stream: number, engine: RawEndpoint, session: number, fields: string[], requestMs: number, idleMs: number, token: number) => number
+  forwardStream: (conn: number, stream: number, engine: RawEndpoint, session: number, fields: readonly string[], requestMs: number, idleMs: number, token: number) => number
   /** An error answer to a stream's head (meshgate-error: code, a text body). 0 done, 1 the stream is gone. */
   answerStream: (conn: number, stream: number, status: number, code: string, message: string) => number
   /** RST_STREAM REFUSED_STREAM and GOAWAY: the client retries the request on a new connection. */

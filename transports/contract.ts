@@ -470,10 +470,11 @@ export interface HttpFront {
    */
   adopt: (socket: import('node:net').Socket) => number
   /**
-   * Sends the request whose head is pending on `session`, with the wire head built by the core;
-   * `not-native` when the session is not one of this engine's or has no stream free now.
+   * Sends the request whose head is pending on `session`, with the wire field section the core
+   * built (flat name/value pairs, pseudo-headers first); `not-native` when the session is not one
+   * of this engine's or has no stream free now.
    */
-  forward: (conn: number, session: PeerSession, head: RequestHead, options: { requestMs: number, idleMs: number, token: number, stream: number }) => HttpForwardResult
+  forward: (conn: number, session: PeerSession, fields: readonly string[], options: { requestMs: number, idleMs: number, token: number, stream: number }) => HttpForwardResult
   /** Writes the core's own answer (an error) to the pending request; `close` ends the connection after it. */
   answer: (conn: number, bytes: Buffer, close: boolean) => void
   /**

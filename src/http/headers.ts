@@ -34,6 +34,25 @@ export function endToEndHeaders (headers: IncomingHttpHeaders | HeaderMap, drop?
   return out
 }
 
+/**
+ * endToEndHeaders()'s fields as flat name/value pairs appended to `out` (an array value gives a
+ * pair per element): what the native front sends as the wire field section, with no object per
+ * request in between.
+ */
+export function appendEndToEnd (out: string[], headers: IncomingHttpHeaders, drop?: ReadonlySet<string>): void {
+  const named = connectionTokens(headers.connection)
+  for (const name in headers) {
+    const value = headers[name]
+    if (value === undefined || name.charCodeAt(0) === 58 /* ':' */) continue
+    if (HOP_BY_HOP.has(name) || named?.has(name) === true || drop?.has(name) === true) {
+      if (name === 'te' && isTrailersOnly(value)) out.push('te', 'trailers')
+      continue
+    }
+    if (Array.isArray(value)) for (const v of value) out.push(name, v)
+    else out.push(name, value)
+  }
+}
+
 function connectionTokens (value: string | string[] | undefined): Set<string> | undefined {
   if (value === undefined) return undefined
   const joined = Array.isArray(value) ? value.join(',') : value

@@ -19,13 +19,13 @@ import { STATUS_CODES, type IncomingHttpHeaders } from 'node:http'
 import type { Socket } from 'node:net'
 import { MeshError, toMeshError, type ErrorCode } from '../../core/errors.js'
 import type { Pick } from '../balance/types.js'
-import { endToEndHeaders, headerValue, REQUEST_ID_HEADER } from '../http/headers.js'
+import { appendEndToEnd, headerValue, REQUEST_ID_HEADER } from '../http/headers.js'
 import { headersFromRaw } from '../http/raw-headers.js'
 import { rawErrorResponse } from '../http/rescue.js'
 import type { RoutePlan } from '../route/policy.js'
 import type { H2cCloseReason } from '../../transports/contract.js'
 import { LightAbortSignal } from '../../transports/abort-signal.js'
-import { WIRE_HEADERS, type HttpFront, type HttpFrontHead, type HttpFrontRecord, type PeerSession, type RequestHead } from '../../transports/contract.js'
+import { WIRE_HEADERS, type HttpFront, type HttpFrontHead, type HttpFrontRecord, type PeerSession } from '../../transports/contract.js'
 import { readySessionFor, unwrappedSessionFor, type OutboundContext } from './context.js'
 import { reportEarlyAnswer } from './early-answer.js'
 import { MESH_HEADERS, requestIdOf, requestTimeoutMs } from './http-exchange.js'
@@ -49,6 +49,9 @@ export interface NativeHttp1Options {
   observer?: DataPathObserver
 }
 
+/** What the app's fields lose on the wire: the mesh's own (set again) and the request id (set once). */
+const WIRE_DROPPED: ReadonlySet<string> = new Set([...MESH_HEADERS, REQUEST_ID_HEADER])
+
 /** After an h2c stream was refused, new h2c connections go to node:http2 for this long, ms. */
 const H2C_JS_AFTER_REFUSAL_MS = 60_000
 
@@ -66,7 +69,8 @@ class NativeRequest {
   route: RoutePlan | undefined = undefined
   pick: Pick | undefined = undefined
   session: PeerSession | undefined = undefined
-  wire: RequestHead | undefined = undefined
+  /** The wire field section (pseudo-headers first), once an endpoint is picked. */
+  fields: string[] | undefined = undefined
   token = 0
 
   constructor (conn: number, head: HttpFrontHead) {
@@ -266,11 +270,13 @@ export class NativeHttp1 {
       return
     }
     const endpoint = pick.endpoint
-    const headers = endToEndHeaders(req.headers, MESH_HEADERS)
-    headers[WIRE_HEADERS.target] = endpoint.target
-    headers[REQUEST_ID_HEADER] = req.requestId
-    if (!req.h2c) headers[WIRE_HEADERS.origProto] = 'HTTP/1.1'
-    req.wire = { method: req.head.method, authority: req.authority, path: req.head.target, scheme: 'http', headers }
+    // The field section the JS path's request head makes (transports/h3/headers.ts requestFields()),
+    // built flat: the engine takes it as it is.
+    const fields = [':method', req.head.method.toUpperCase(), ':authority', req.authority, ':scheme', 'http', ':path', req.head.target === '' ? '/' : req.head.target]
+    appendEndToEnd(fields, req.headers, WIRE_DROPPED)
+    fields.push(WIRE_HEADERS.target, endpoint.target, REQUEST_ID_HEADER, req.requestId)
+    if (!req.h2c) fields.push(WIRE_HEADERS.origProto, 'HTTP/1.1')
+    req.fields = fields
     try {
       const session = readySessionFor(this.#ctx, endpoint)
       if (session !== undefined) {
@@ -294,7 +300,7 @@ export class NativeHttp1 {
     req.token = this.#nextToken++
     if (this.#nextToken > 0x7fffffff) this.#nextToken = 1
     const requestMs = requestTimeoutMs(req.route?.requestMs ?? ctx.timeouts.requestMs, req.headers['grpc-timeout'])
-    const result = this.#front.forward(req.conn, session, req.wire as RequestHead, { requestMs, idleMs: ctx.timeouts.idleMs, token: req.token, stream: req.head.stream })
+    const result = this.#front.forward(req.conn, session, req.fields as string[], { requestMs, idleMs: ctx.timeouts.idleMs, token: req.token, stream: req.head.stream })
     if (result === 'sent') {
       this.#deciding.delete(req.key)
       this.#forwarded.set(req.token, req)

@@ -5,8 +5,7 @@
 import net, { type Socket } from 'node:net'
 import { APP_DONE_FLAG, APP_EVENT, APP_H2C_CLOSE, APP_HEAD_FLAG, loadEngine, type RawAppHost } from '../../native/engine.js'
 import { MeshError } from '../../core/errors.js'
-import type { H2cCloseReason, HttpForwardResult, HttpFront, HttpFrontHandlers, HttpFrontOptions, PeerSession, RequestHead, TransportObserver } from '../contract.js'
-import { requestFields } from '../h3/headers.js'
+import type { H2cCloseReason, HttpForwardResult, HttpFront, HttpFrontHandlers, HttpFrontOptions, PeerSession, TransportObserver } from '../contract.js'
 import { nativeSessionOf } from './native-sessions.js'
 
 /** The file descriptor under a net.Socket (POSIX). */
@@ -15,19 +14,6 @@ function socketFd (socket: Socket): number {
   const fd = handle?.fd
   if (typeof fd !== 'number' || fd < 0) throw new MeshError('E_INTERNAL', 'the app socket has no file descriptor to hand to the native engine')
   return fd
-}
-
-/** A request's field section as the engine takes it: pseudo-headers first, then name/value pairs. */
-function flatFields (head: RequestHead): string[] {
-  const out: string[] = []
-  const regular: string[] = []
-  for (const [name, value] of Object.entries(requestFields(head))) {
-    const target = name.charCodeAt(0) === 58 /* ':' */ ? out : regular
-    if (Array.isArray(value)) for (const v of value) target.push(name, String(v))
-    else target.push(name, String(value))
-  }
-  for (const field of regular) out.push(field)
-  return out
 }
 
 const CLOSE_REASONS = new Map<number, H2cCloseReason>([
@@ -121,10 +107,9 @@ export function createHttpFront (options: HttpFrontOptions, handlers: HttpFrontH
         socket.destroy()
       }
     },
-    forward: (conn, session: PeerSession, head, { requestMs, idleMs, token, stream }): HttpForwardResult => {
+    forward: (conn, session: PeerSession, fields, { requestMs, idleMs, token, stream }): HttpForwardResult => {
       const ref = nativeSessionOf(session)
       if (ref === undefined) return 'not-native'
-      const fields = flatFields(head)
       const rv = stream === 0
         ? host.forward(conn, ref.endpoint, ref.conn, fields, requestMs, idleMs, token)
         : host.forwardStream(conn, stream, ref.endpoint, ref.conn, fields, requestMs, idleMs, token)
