@@ -124,7 +124,7 @@ export async function startOutboundRole (options: OutboundRoleOptions): Promise<
     routePlugins: options.routePlugins,
     warmUp: async (endpoints) => {
       const selector = selectorFor(options.transports, pool)
-      return await warmUp(async (e) => await selector.pick(e), distinctPeers(endpoints), Math.min(options.timeouts.connectMs, WARM_UP_MAX_MS))
+      return await warmUp(async (e, signal) => await selector.warm(e, signal), distinctPeers(endpoints), Math.min(options.timeouts.connectMs, WARM_UP_MAX_MS))
     },
     close: async () => {
       for (const l of listeners) l.close()

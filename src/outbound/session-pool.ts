@@ -114,6 +114,31 @@ export class SessionPool {
   }
 
   /**
+   * Warm-up (src/outbound/warm-up.ts): a session to that peer, dialled unless one is open or being
+   * dialled, without claiming a stream. Unlike get()'s dials, a failed or aborted warm-up dial
+   * leaves no backoff behind: a peer that was not up yet when the process started (a pod starting
+   * beside it) is dialled afresh by the first request, not refused with the warm-up's error.
+   */
+  async warm (transport: Transport, address: PeerAddress, identity: string, signal: AbortSignal): Promise<PeerSession> {
+    if (this.#closed) throw toMeshError(new Error('session pool is closed'), 'E_DRAINING')
+    const key = entryKey(transport, address, identity)
+    let entry = this.#entries.get(key)
+    if (entry === undefined) {
+      entry = { sessions: [], connecting: undefined, failures: 0, retryAt: 0, lastError: undefined }
+      this.#entries.set(key, entry)
+    }
+    const open = entry.sessions[0]
+    if (open !== undefined) return open
+    if (entry.connecting !== undefined) return await entry.connecting
+    entry.connecting = this.#connect(entry, transport, address, identity, signal)
+    try {
+      return await entry.connecting
+    } finally {
+      entry.connecting = undefined
+    }
+  }
+
+  /**
    * Takes a stream slot on `session` if it has one. A caller opens its stream a few microtasks
    * after get() resolves; until then (one turn of the event loop) the slot stays claimed, so
    * concurrent callers do not all crowd onto a session at its limit.
@@ -135,10 +160,12 @@ export class SessionPool {
     this.#claimed.clear()
   }
 
-  async #connect (entry: PeerEntry, transport: Transport, address: PeerAddress, identity: string): Promise<PeerSession> {
+  /** A dial; `warmUp`: warm()'s (its own abort signal too, and no backoff when it fails). */
+  async #connect (entry: PeerEntry, transport: Transport, address: PeerAddress, identity: string, warmUp?: AbortSignal): Promise<PeerSession> {
     try {
+      const signal = warmUp === undefined ? this.#dials.signal : AbortSignal.any([this.#dials.signal, warmUp])
       const session = await transport.connect({
-        address, expectedIdentity: identity, tls: this.#options.tls, connectTimeoutMs: this.#options.connectTimeoutMs, signal: this.#dials.signal,
+        address, expectedIdentity: identity, tls: this.#options.tls, connectTimeoutMs: this.#options.connectTimeoutMs, signal,
       })
       entry.failures = 0
       entry.lastError = undefined
@@ -151,6 +178,7 @@ export class SessionPool {
       return session
     } catch (err) {
       const meshErr = toMeshError(err, 'E_PEER_UNREACHABLE')
+      if (warmUp !== undefined) throw meshErr
       entry.failures++
       const backoff = Math.min(this.#options.backoffMaxMs, this.#options.backoffMinMs * 2 ** (entry.failures - 1))
       entry.retryAt = Date.now() + backoff

@@ -93,6 +93,14 @@ export class TransportSelector {
     return this.#pool.tryGet(this.preferred(endpoint), endpoint.peer, endpoint.identity)
   }
 
+  /**
+   * Warm-up: a session on the endpoint's preferred transport (SessionPool.warm: no backoff left by
+   * a failure, no h2/h3 race and nothing remembered about the peer's transports).
+   */
+  async warm (endpoint: Endpoint, signal: AbortSignal): Promise<PeerSession> {
+    return await this.#pool.warm(this.preferred(endpoint), endpoint.peer, endpoint.identity, signal)
+  }
+
   /** A pooled session for the endpoint, without the rerouting wrapper. */
   async pick (endpoint: Endpoint): Promise<PeerSession> {
     if (endpoint.transport !== 'auto' || !this.#registry.has('h3')) {

@@ -5,7 +5,7 @@
  * min(connect timeout, 2 s); a peer that is down or slow costs readiness that bound, never more.
  */
 import type { Endpoint } from '../discovery/types.js'
-import { toMeshError } from '../../core/errors.js'
+import { MeshError, toMeshError } from '../../core/errors.js'
 import type { PeerSession } from '../../transports/contract.js'
 
 /** The longest readiness waits for warm-up, ms (2 s; less when `timeouts.connectMs` is shorter). */
@@ -20,7 +20,7 @@ export interface WarmUpResult {
   warmed: number
   /** Peers whose dial failed (refused, unreachable, TLS or identity error). */
   failed: number
-  /** Peers still dialling (or queued) when the bound ran out; they go on in the background. */
+  /** Peers still dialling (or queued) when the bound ran out; those dials are abandoned. */
   pending: number
   /** The first failure's error code, when any failed. */
   firstError?: string
@@ -43,19 +43,23 @@ export function distinctPeers (endpoints: Iterable<Endpoint>): Endpoint[] {
 }
 
 /**
- * Dials `dial(endpoint)` for each endpoint (at most WARM_UP_CONCURRENCY at once) and resolves when
- * every dial settled or `boundMs` passed, whichever is first; never rejects. Dials still running
- * at the bound go on (the pool keeps what they open). The bound's timer is unref'd and cleared.
+ * Dials `dial(endpoint, signal)` for each endpoint (at most WARM_UP_CONCURRENCY at once) and
+ * resolves when every dial settled or `boundMs` passed, whichever is first; never rejects. At the
+ * bound, dials still running are aborted (`signal`) and those not started are not: a peer that
+ * is slow to answer now (one still starting) is dialled afresh by the first request that needs
+ * it, instead of that request joining a dial begun before the peer was up. The bound's timer is
+ * unref'd and cleared.
  */
-export async function warmUp (dial: (endpoint: Endpoint) => Promise<PeerSession>, endpoints: readonly Endpoint[], boundMs: number): Promise<WarmUpResult> {
+export async function warmUp (dial: (endpoint: Endpoint, signal: AbortSignal) => Promise<PeerSession>, endpoints: readonly Endpoint[], boundMs: number): Promise<WarmUpResult> {
   const started = Date.now()
   const result: WarmUpResult = { peers: endpoints.length, warmed: 0, failed: 0, pending: endpoints.length, elapsedMs: 0 }
   let next = 0
+  const abandon = new AbortController()
   const worker = async (): Promise<void> => {
-    while (next < endpoints.length) {
+    while (next < endpoints.length && !abandon.signal.aborted) {
       const endpoint = endpoints[next++] as Endpoint
       try {
-        await dial(endpoint)
+        await dial(endpoint, abandon.signal)
         result.warmed++
       } catch (err) {
         result.failed++
@@ -75,6 +79,8 @@ export async function warmUp (dial: (endpoint: Endpoint) => Promise<PeerSession>
   } finally {
     clearTimeout(timer)
   }
-  // A snapshot: dials past the bound keep counting into `result`, which nobody reads by then.
-  return { ...result, elapsedMs: Date.now() - started }
+  // A snapshot: the dials aborted below settle into `result` later, when nobody reads it.
+  const snapshot = { ...result, elapsedMs: Date.now() - started }
+  if (result.pending > 0) abandon.abort(new MeshError('E_CONNECT_TIMEOUT', `warm-up bound of ${boundMs} ms reached`))
+  return snapshot
 }

@@ -1,5 +1,6 @@
 // Outbound warm-up (src/outbound/warm-up.ts) with fake dials: one dial per distinct peer, the bound
-// ends the wait, and a pool destroyed mid-dial aborts the dial instead of leaving it to time out.
+// ends the wait and aborts the dials still running, a failed warm-up dial leaves no backoff for
+// the first request, and a pool destroyed mid-dial aborts the dial instead of leaving it to time out.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { Endpoint } from '../../src/discovery/types.js'
@@ -32,13 +33,37 @@ describe('outbound warm-up', () => {
     // The bound's timer is unref'd (it keeps no process alive); here nothing else would keep this one.
     const keepAlive = setInterval(() => {}, 1_000)
     const started = Date.now()
-    const result = await warmUp(async (e) => {
+    let hanging: AbortSignal | undefined
+    const result = await warmUp(async (e, signal) => {
       if (e.peer.port === 2) throw new MeshError('E_PEER_UNREACHABLE', 'refused')
-      if (e.peer.port === 3) return await new Promise<PeerSession>(() => {})
+      if (e.peer.port === 3) {
+        hanging = signal
+        return await new Promise<PeerSession>(() => {})
+      }
       return session
     }, [endpoint(1, 'a:1'), endpoint(2, 'a:1'), endpoint(3, 'a:1')], 100).finally(() => { clearInterval(keepAlive) })
     assert.ok(Date.now() - started < 1_000, 'returned at the 100 ms bound')
     assert.deepEqual({ warmed: result.warmed, failed: result.failed, pending: result.pending, firstError: result.firstError }, { warmed: 1, failed: 1, pending: 1, firstError: 'E_PEER_UNREACHABLE' })
+    assert.equal(hanging?.aborted, true, 'the dial still running at the bound was aborted')
+  })
+
+  it('a failed warm-up dial leaves no backoff: the first request dials afresh', async () => {
+    let dials = 0
+    const flaky: Transport = {
+      name: 'h2',
+      connect: async () => {
+        dials++
+        if (dials === 1) throw new MeshError('E_PEER_UNREACHABLE', 'not up yet')
+        return { streamCapacity: 10, onClose: () => {} } as unknown as PeerSession
+      },
+      listen: async () => { throw new Error('not used') },
+    }
+    const pool = new SessionPool({ tls: { ca: '', cert: '', key: '' }, connectTimeoutMs: 1_000, backoffMinMs: 60_000 })
+    const address = { host: '127.0.0.1', port: 1 }
+    await assert.rejects(pool.warm(flaky, address, 'spiffe://test/sa/server', new AbortController().signal), (err: unknown) => err instanceof MeshError && err.code === 'E_PEER_UNREACHABLE')
+    const got = await pool.get(flaky, address, 'spiffe://test/sa/server')
+    assert.equal(got.streamCapacity, 10)
+    assert.equal(dials, 2, 'a request after the failed warm-up dialled again (no 60 s backoff)')
   })
 
   it('a pool destroyed while dialling aborts the dial (nothing waits for the connect timeout)', async () => {
