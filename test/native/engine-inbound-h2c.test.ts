@@ -30,6 +30,12 @@ class Workload {
     this.server.on('stream', (stream, headers) => {
       stream.on('error', () => {})
       const path = String(headers[':path'])
+      if (path === '/early') {
+        // Answers an upload at once, unread (a 413), and drops the rest of the stream.
+        stream.respond({ ':status': 413 }, { endStream: true })
+        stream.close(http2.constants.NGHTTP2_NO_ERROR)
+        return
+      }
       let body = 0
       const chunks: Buffer[] = []
       stream.on('data', (c: Buffer) => { body += c.length; chunks.push(c) })
@@ -169,6 +175,17 @@ describe('native inbound delivery over h2c', { skip: nativeSkip(), timeout: 120_
     assert.equal(cut.status, 200)
     assert.ok(cut.error !== undefined, 'a body cut after the head ends in a stream error, never as a whole one')
     assert.equal((await request(session, { ':path': '/after' })).status, 200)
+  })
+
+  it('an early whole answer to an unread upload ends the exchange, which is recorded; the session goes on', async () => {
+    const nativeBefore = await inboundPath(pair, 'native')
+    const upload = Buffer.alloc(6 * 1024 * 1024, 7) // more than the peer stream's 4 MiB window
+    const early = await request(session, { ':method': 'POST', ':path': '/early' }, upload)
+    assert.equal(early.status, 413)
+    // Its record comes once both streams are over (bounded wait).
+    for (let i = 0; i < 100 && await inboundPath(pair, 'native') === nativeBefore; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+    assert.equal(await inboundPath(pair, 'native'), nativeBefore + 1, 'the delivery finished and was recorded')
+    assert.equal((await request(session, { ':path': '/after-early' })).status, 200)
   })
 
   it('answers E_UPSTREAM_UNREACHABLE natively once the workload is gone', async () => {

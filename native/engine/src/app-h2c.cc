@@ -75,6 +75,16 @@ void AppH2cExchange::Detach(int64_t h2code) {
   Session* s = session_;
   session_ = nullptr;
   s->DetachRelay(peerSid_, this, h2code);
+  CreditQueued();
+}
+
+// Body bytes left on a peer stream that is gone are never taken: credited to the client now, so
+// that the rest of its upload (read and dropped) is not held by a window.
+void AppH2cExchange::CreditQueued() {
+  if (queued_ == 0) return;
+  nghttp2_session_consume_stream(conn_->h2(), sid_, queued_);
+  queued_ = 0;
+  conn_->MarkDirty();
 }
 
 uint64_t AppH2cExchange::DueMs() const {
@@ -175,6 +185,7 @@ void AppH2cExchange::OnRelayEnd() {
 
 void AppH2cExchange::OnRelayClosed(uint32_t h2code, bool sessionGone) {
   session_ = nullptr;
+  CreditQueued();
   if (outEnd_ || responseDone_ || state_ != State::kForwarding) return;
   std::string why = sessionGone ? "the peer session closed" : "the peer reset the stream (HTTP/2 code " + std::to_string(h2code) + ")";
   Fail("E_PEER_RESET", "stream to the peer failed: " + why, 502);

@@ -73,6 +73,7 @@ class AppH2cExchange final : public StreamRelay {
   void Fail(const std::string& code, const std::string& message, int status);
   void AnswerError(int status, const std::string& code, const std::string& message);
   void Detach(int64_t h2code);
+  void CreditQueued();
   void RequestEnded();
   void PushBody(const uint8_t* data, size_t len);
   void ResumeResponse();

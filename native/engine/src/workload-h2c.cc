@@ -222,6 +222,7 @@ void H2cDelivery::OnRelayClosed(uint32_t h2code, bool sessionGone) {
 }
 
 void H2cDelivery::OnResponseHeaders(std::vector<std::string>&& fields, bool endStream) {
+  if (responseDone_) return;  // answered already (a timeout): the workload's late head is dropped
   lastActivityMs_ = Engine::NowMs();
   int status = 0;
   for (size_t i = 0; i + 1 < fields.size(); i += 2) {
@@ -246,7 +247,7 @@ void H2cDelivery::OnResponseHeaders(std::vector<std::string>&& fields, bool endS
 void H2cDelivery::OnResponseData(const uint8_t* data, size_t len) {
   lastActivityMs_ = Engine::NowMs();
   responseBytes_ += len;
-  Stream* s = streamGone_ || session_ == nullptr ? nullptr : session_->FindStream(sid_);
+  Stream* s = streamGone_ || session_ == nullptr || responseDone_ ? nullptr : session_->FindStream(sid_);
   if (s == nullptr || s->relay != this || !s->hasProvider) {
     if (ws_ != nullptr) nghttp2_session_consume_stream(ws_->h2(), wsid_, len);
     return;
@@ -275,7 +276,21 @@ void H2cDelivery::OnWorkloadClosed(uint32_t h2code, const char* code, const std:
   if (!responseDone_) {
     FailPeer(code, message.empty() ? pool_->target().address + ": the workload reset the h2c stream (HTTP/2 code " + std::to_string(h2code) + ")" : message);
   }
+  DiscardRequest();  // a whole early answer (a 413 to an upload) leaves the rest of the body unwanted
   Finish();
+}
+
+// The rest of the request body has nowhere to go: what is held and what comes is credited to the
+// peer, so that its upload is never left waiting on a window.
+void H2cDelivery::DiscardRequest() {
+  if (outEnd_ || streamGone_ || discarding_) return;
+  discarding_ = true;
+  size_t held = 0;
+  for (auto& chunk : out_) held += chunk.size();
+  held -= outHead_;
+  out_.clear();
+  outHead_ = 0;
+  if (held > 0 && session_ != nullptr) session_->ConsumeStream(sid_, held);
 }
 
 // No whole response will come: the peer gets the error answer while no head went to it, else a
@@ -297,16 +312,7 @@ void H2cDelivery::FailPeer(const char* code, const std::string& message) {
       s->DetachRelay(sid_, this, NGHTTP2_INTERNAL_ERROR);
     }
   }
-  if (!outEnd_ && !streamGone_) {
-    // The rest of the request body has nowhere to go: credited as it comes.
-    discarding_ = true;
-    size_t held = 0;
-    for (auto& chunk : out_) held += chunk.size();
-    held -= outHead_;
-    out_.clear();
-    outHead_ = 0;
-    if (held > 0 && session_ != nullptr) session_->ConsumeStream(sid_, held);
-  }
+  DiscardRequest();
 }
 
 // No response head came: the error answer src/inbound answers (as WorkloadExchange::Answer).
@@ -469,6 +475,11 @@ int WorkloadH2cSession::OnHeader(nghttp2_session*, const nghttp2_frame* frame, c
   H2cDelivery* x = self->Find(frame->hd.stream_id);
   if (x == nullptr) return 0;
   std::vector<std::string>& into = x->responseFields();
+  x->responseHeaderBytes_ += namelen + valuelen + 32;  // RFC 9113 §6.5.2's accounting
+  if (x->responseHeaderBytes_ > kMaxResponseHeaderBytes) {
+    x->NoteTooLarge();
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // nghttp2 resets the stream; its close answers 502
+  }
   into.emplace_back(reinterpret_cast<const char*>(name), namelen);
   into.emplace_back(reinterpret_cast<const char*>(value), valuelen);
   return 0;
@@ -518,8 +529,11 @@ int WorkloadH2cSession::OnStreamClose(nghttp2_session*, int32_t sid, uint32_t co
   if (it == self->streams_.end()) return 0;
   H2cDelivery* x = it->second;
   self->streams_.erase(it);
-  if (self->streams_.empty()) self->idleSinceMs_ = Engine::NowMs();
   x->OnWorkloadClosed(code, "E_UPSTREAM_RESET", "");
+  if (self->streams_.empty()) {
+    self->idleSinceMs_ = Engine::NowMs();
+    self->ArmTimer();  // the idle close (the stream timers may have been off)
+  }
   return 0;
 }
 
@@ -686,8 +700,10 @@ void WorkloadH2cSession::Kill(const char* code, const std::string& message) {
 void WorkloadH2cSession::CloseHandles() {
   auto done = [](uv_handle_t* h) {
     auto* self = static_cast<WorkloadH2cSession*>(h->data);
-    self->pool_->engine()->WorkloadHandleClosed();
+    // The engine may delete itself (and its pools) once its last handle closed: that comes last.
+    Engine* engine = self->pool_->engine();
     if (--self->handles_ == 0) self->pool_->SessionClosed(self);
+    engine->WorkloadHandleClosed();
   };
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), done);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), done);
@@ -695,6 +711,15 @@ void WorkloadH2cSession::CloseHandles() {
 }
 
 // --- WorkloadH2cPool -----------------------------------------------------------------------------
+
+// Sessions are deleted as their handles close (SessionClosed), before the engine can be: none is
+// left by then; this is for an engine torn down with its loop.
+WorkloadH2cPool::~WorkloadH2cPool() {
+  for (WorkloadH2cSession* ws : sessions_) {
+    if (ws->h2_ != nullptr) nghttp2_session_del(ws->h2_);
+    delete ws;
+  }
+}
 
 void WorkloadH2cPool::Acquire(H2cDelivery* x) {
   for (WorkloadH2cSession* ws : sessions_) {

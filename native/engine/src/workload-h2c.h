@@ -53,6 +53,12 @@ class H2cDelivery final : public StreamRelay {
   uint64_t DueMs() const;  // when this delivery times out (0: no timer)
   void TimedOut();
   std::vector<std::string>& responseFields() { return responseFields_; }
+  void NoteTooLarge() {
+    if (errorCode_.empty()) {
+      errorCode_ = "E_UPSTREAM_RESET";
+      errorMessage_ = "the workload's response head is larger than 64 KiB";
+    }
+  }
   void SetWaiting(bool waiting) { waiting_ = waiting; }
 
   // StreamRelay (the request, from the peer)
@@ -66,6 +72,7 @@ class H2cDelivery final : public StreamRelay {
   void ResumeRequest();
   void Fail(const char* code, const std::string& message);
   void FailPeer(const char* code, const std::string& message);
+  void DiscardRequest();
   void Answer(int status, const char* code, const std::string& message);
   void Finish();
   void Record();
@@ -88,6 +95,7 @@ class H2cDelivery final : public StreamRelay {
   bool discarding_ = false;     // the rest of the request body is not wanted
   // Response.
   std::vector<std::string> responseFields_;  // the header section being received
+  size_t responseHeaderBytes_ = 0;
   std::vector<std::string> trailers_;
   size_t queued_ = 0;           // response bytes on the peer stream's queue, not yet credited to the workload
   bool headSent_ = false;
@@ -171,6 +179,7 @@ class WorkloadH2cSession {
 class WorkloadH2cPool {
  public:
   WorkloadH2cPool(Engine* engine, const NativeTarget& target) : engine_(engine), target_(target) {}
+  ~WorkloadH2cPool();
   Engine* engine() const { return engine_; }
   const NativeTarget& target() const { return target_; }
   void Update(const NativeTarget& target) { target_ = target; }
