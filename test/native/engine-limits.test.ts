@@ -78,6 +78,23 @@ describe('premature-reset rule (rapid reset, CVE-2023-44487)', { skip: SKIP, tim
     }
   })
 
+  it('600 uploads reset after their whole answer came (a caller dropping the rest of its body) are not premature', async () => {
+    const raw = await connectRaw(rig.port, clientTls)
+    const open: Buffer[] = []
+    for (let i = 0; i < 600; i++) open.push(requestHeaders(2 * i + 1, false, 'POST'))
+    raw.send(Buffer.concat(open))
+    // Every answer ends its stream (END_STREAM on its last DATA) while the uploads are still open.
+    await eventually(() => raw.frames.filter((f) => f.type === FRAME.data && (f.flags & FLAG.endStream) !== 0).length >= 600, 10_000, '600 whole answers')
+    const resets: Buffer[] = []
+    for (let i = 0; i < 600; i++) resets.push(rstStream(2 * i + 1, H2_ERROR.noError))
+    raw.send(Buffer.concat(resets))
+    raw.send(ping(0, Buffer.from('stillup!')))
+    const ack = await raw.waitFor((f) => f.type === FRAME.ping && (f.flags & FLAG.ack) !== 0 && f.payload.toString() === 'stillup!', 3000)
+    assert.ok(ack !== undefined, 'the session still answers PING')
+    assert.equal(raw.goawayCode(), undefined)
+    raw.destroy()
+  })
+
   it('600 streams of which a third are reset at once: under half, so the session stays', async () => {
     const raw = await connectRaw(rig.port, clientTls)
     const burst: Buffer[] = []

@@ -948,6 +948,9 @@ bool Session::StartDelivery(Stream* s, bool endStream) {
 // Envoy's premature-reset rule against rapid reset (CVE-2023-44487).
 void Session::NoteStreamReset(Stream* s) {
   if (!server_ || s->openedAtMs == 0) return;
+  // A reset after the whole response went out is a caller dropping the rest of its own request
+  // (RFC 9113 §8.1: the meshgate outbound does so after an early answer), not an abuse.
+  if (nghttp2_session_get_stream_local_close(h2_, s->id) == 1) return;
   const Settings& cfg = settings();
   if (Engine::NowMs() - s->openedAtMs < cfg.prematureResetMs) ++prematureResets_;
   if (peerStreamsOpened_ >= cfg.prematureResetMinStreams && prematureResets_ * 2 > peerStreamsOpened_ &&
