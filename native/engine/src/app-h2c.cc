@@ -521,6 +521,8 @@ int AppH2cConn::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* 
 
 // The client reset one of its streams: the premature-reset rule, checked on every reset.
 void AppH2cConn::ClientReset(AppH2cExchange* x) {
+  // As the peer session counts (Session::NoteStreamReset): not after the whole response went out.
+  if (nghttp2_session_get_stream_local_close(h2_, x->sid_) == 1) return;
   if (NowMs() - x->openedAtMs_ < kPrematureResetMs) ++premature_;
   if (tripped_ || opened_ < kPrematureResetMinStreams || premature_ * 2 <= opened_) return;
   Trip(kH2cRapidReset, "premature resets: " + std::to_string(premature_) + " of " + std::to_string(opened_) +
