@@ -422,13 +422,47 @@ void AppConn::Drain() {
   if (state_ == State::kHead && headerStartMs_ == 0) CloseAfterWrites();
 }
 
+// Bytes for the app are corked until the host's check phase, right after this loop turn's I/O
+// callbacks: a response's head, body and end that arrived in one read of the peer session go in
+// one write (AppHost::OnCheck → FlushWrites) instead of two or three.
 void AppConn::Write(std::vector<uint8_t>&& bytes, size_t credit) {
   if (handlesClosed_ || bytes.empty()) return;
-  auto* w = new WriteReq{uv_write_t{}, std::move(bytes), credit, this};
+  writesPending_ += bytes.size();
+  if (corked_.empty()) corked_ = std::move(bytes);
+  else corked_.insert(corked_.end(), bytes.begin(), bytes.end());
+  corkedCredit_ += credit;
+  if (!flushScheduled_) {
+    flushScheduled_ = true;
+    host_->ScheduleFlush(this);
+  }
+}
+
+void AppConn::FlushWrites() {
+  flushScheduled_ = false;
+  if (handlesClosed_ || corked_.empty()) return;
+  std::vector<uint8_t> bytes;
+  bytes.swap(corked_);
+  size_t credit = corkedCredit_;
+  corkedCredit_ = 0;
+  uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(bytes.data()), static_cast<unsigned>(bytes.size()));
+  int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1);  // UV_EAGAIN behind a pending write: order kept
+  if (n < 0 && n != UV_EAGAIN) {
+    writesPending_ -= bytes.size();
+    Fail("E_UPSTREAM_RESET", std::string("cannot write to the client: ") + uv_err_name(n), 0, true, NGHTTP2_CANCEL);
+    CloseNow();
+    return;
+  }
+  size_t done = n > 0 ? static_cast<size_t>(n) : 0;
+  writesPending_ -= done;
+  if (done == bytes.size()) {
+    if (credit > 0 && session_ != nullptr) session_->ConsumeStream(sid_, credit);
+    if (closing_ && writesPending_ == 0) CloseHandles();
+    return;
+  }
+  auto* w = new WriteReq{uv_write_t{}, std::vector<uint8_t>(bytes.begin() + static_cast<std::ptrdiff_t>(done), bytes.end()), credit, this};
   w->req.data = w;
-  uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(w->bytes.data()), static_cast<unsigned>(w->bytes.size()));
-  writesPending_ += w->bytes.size();
-  int rv = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, OnWrite);
+  uv_buf_t rest = uv_buf_init(reinterpret_cast<char*>(w->bytes.data()), static_cast<unsigned>(w->bytes.size()));
+  int rv = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &rest, 1, OnWrite);
   if (rv != 0) {
     writesPending_ -= w->bytes.size();
     delete w;
@@ -690,7 +724,10 @@ AppHost::AppHost(const Napi::CallbackInfo& info, void* wrap) : env_(info.Env()),
   uv_idle_init(loop_, &idle_);
   idle_.data = this;
   uv_unref(reinterpret_cast<uv_handle_t*>(&idle_));
-  openHandles_ = 1;
+  uv_check_init(loop_, &check_);
+  check_.data = this;
+  uv_unref(reinterpret_cast<uv_handle_t*>(&check_));
+  openHandles_ = 2;
   readBuffer_.resize(kReadBufferBytes);
   self_ = Napi::Persistent(info.This().As<Napi::Object>());
 }
@@ -733,7 +770,9 @@ void AppHost::Shutdown() {
   if (!teardown_ && !pumping_) Pump();
   closed_ = true;
   events_.clear();
+  toFlush_.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(&idle_), [](uv_handle_t* h) { static_cast<AppHost*>(h->data)->HandleClosed(); });
+  uv_close(reinterpret_cast<uv_handle_t*>(&check_), [](uv_handle_t* h) { static_cast<AppHost*>(h->data)->HandleClosed(); });
 }
 
 void AppHost::Push(Event&& ev) {
@@ -778,12 +817,13 @@ void AppHost::Pump() {
   }
   pumping_ = false;
   if (!closed_) {
-    if (events_.empty() && dirtyH2c_.empty()) uv_idle_stop(&idle_);
+    if (events_.empty()) uv_idle_stop(&idle_);
     else uv_idle_start(&idle_, OnIdle);
   }
 }
 
 void AppHost::ConnClosed(AppConn* conn) {
+  toFlush_.erase(std::remove(toFlush_.begin(), toFlush_.end(), conn), toFlush_.end());
   auto it = conns_.find(conn->id());
   bool known = it != conns_.end() && it->second == conn;
   if (known) {
@@ -794,10 +834,26 @@ void AppHost::ConnClosed(AppConn* conn) {
   HandleClosed();
 }
 
+void AppHost::ScheduleFlush(AppConn* conn) {
+  if (closed_) return;
+  uv_check_start(&check_, OnCheck);  // a no-op when it runs already
+  toFlush_.push_back(conn);
+}
+
+void AppHost::OnCheck(uv_check_t* h) {
+  auto* self = static_cast<AppHost*>(h->data);
+  std::vector<AppConn*> conns;
+  conns.swap(self->toFlush_);
+  for (AppConn* c : conns) c->FlushWrites();  // a flush may cork nothing new: writes come from callbacks
+  self->FlushH2c();
+  if (self->toFlush_.empty() && self->dirtyH2c_.empty() && !self->closed_) uv_check_stop(&self->check_);
+}
+
+// Flushed at this loop turn's check phase (after its I/O callbacks), or by a pump running first.
 void AppHost::MarkH2cDirty(AppH2cConn* conn) {
   if (closed_) return;
   dirtyH2c_.push_back(conn);
-  if (!pumping_) uv_idle_start(&idle_, OnIdle);
+  uv_check_start(&check_, OnCheck);
 }
 
 void AppHost::FlushH2c() {

@@ -101,6 +101,11 @@ class AppConn final : public Http1BodySink, public StreamRelay {
   void ReadOff();
   void ArmTimer();
   void Write(std::vector<uint8_t>&& bytes, size_t credit);
+
+ public:
+  void FlushWrites();  // the host's check phase: what Write() corked this turn, in one write
+
+ private:
   void WriteHead(int status, const std::vector<std::string>& fields);
   void WriteErrorAnswer(int status, const std::string& code, const std::string& message);
   void Fail(const std::string& code, const std::string& message, int status, bool clientGone, int64_t resetCode);
@@ -127,7 +132,10 @@ class AppConn final : public Http1BodySink, public StreamRelay {
   Http1RequestParser parser_;
   std::vector<uint8_t> in_;  // bytes read and not yet consumed by the parser (from in_[parsed_])
   size_t parsed_ = 0;
-  size_t writesPending_ = 0;
+  size_t writesPending_ = 0;   // corked and in-flight bytes
+  std::vector<uint8_t> corked_;
+  size_t corkedCredit_ = 0;
+  bool flushScheduled_ = false;
   uint64_t headerStartMs_ = 0;  // 0: no byte of the next head yet
   uint64_t idleSinceMs_ = 0;
   // The exchange being forwarded.
@@ -173,6 +181,7 @@ class AppHost {
   void Forget(AppConn* conn);      // no more events about it (handed back)
   // h2c connections (app-h2c.h): output to flush at the next pump; handles closed (delete it).
   void MarkH2cDirty(AppH2cConn* conn);
+  void ScheduleFlush(AppConn* conn);  // FlushWrites() at this loop turn's check phase
   void H2cClosed(AppH2cConn* conn);
   static uint64_t NowMs() { return uv_hrtime() / 1000000; }
 
@@ -195,6 +204,7 @@ class AppHost {
   void FlushH2c();
   void Pump();
   static void OnIdle(uv_idle_t* h);
+  static void OnCheck(uv_check_t* h);
   void HandleClosed();
 
   Napi::Env env_;
@@ -208,6 +218,8 @@ class AppHost {
   std::unique_ptr<Napi::AsyncContext> async_;
   uv_loop_t* loop_ = nullptr;
   uv_idle_t idle_;
+  uv_check_t check_;
+  std::vector<AppConn*> toFlush_;
   int openHandles_ = 0;
   AppOptions options_;
   uint32_t nextId_ = 1;
