@@ -136,7 +136,13 @@ Engine::Engine(const Napi::CallbackInfo& info, void* wrap) : env_(info.Env()), w
   uv_idle_init(loop_, &idle_);
   idle_.data = this;
   uv_unref(reinterpret_cast<uv_handle_t*>(&idle_));
-  openHandles_ = 1;
+  // The pump runs at this loop turn's check phase, right after the I/O callbacks that made the
+  // work (a response read from a workload goes out in the same turn), or at the idle phase of the
+  // next one for work made elsewhere (timers, JS calls between turns), whichever comes first.
+  uv_check_init(loop_, &check_);
+  check_.data = this;
+  uv_unref(reinterpret_cast<uv_handle_t*>(&check_));
+  openHandles_ = 2;
   self_ = Napi::Persistent(info.This().As<Napi::Object>());
   if (!server_) return;
   std::string host = GetString(o, "host");
@@ -198,15 +204,25 @@ void Engine::OnConnection(uv_stream_t* server, int status) {
 
 void Engine::Push(Event&& ev) {
   events_.push_back(std::move(ev));
-  if (!pumping_ && !closed_) uv_idle_start(&idle_, OnIdle);
+  if (!pumping_ && !closed_) SchedulePump();
 }
 
 void Engine::MarkDirty(Session* s) {
   dirty_.push_back(s);
-  if (!pumping_ && !closed_) uv_idle_start(&idle_, OnIdle);
+  if (!pumping_ && !closed_) SchedulePump();
+}
+
+void Engine::SchedulePump() {
+  uv_idle_start(&idle_, OnIdle);
+  uv_check_start(&check_, OnCheck);
 }
 
 void Engine::OnIdle(uv_idle_t* h) {
+  auto* self = static_cast<Engine*>(h->data);
+  self->Pump();
+}
+
+void Engine::OnCheck(uv_check_t* h) {
   auto* self = static_cast<Engine*>(h->data);
   self->Pump();
 }
@@ -231,8 +247,12 @@ void Engine::Pump() {
   }
   pumping_ = false;
   if (!closed_) {
-    if (dirty_.empty() && events_.empty()) uv_idle_stop(&idle_);
-    else uv_idle_start(&idle_, OnIdle);
+    if (dirty_.empty() && events_.empty()) {
+      uv_idle_stop(&idle_);
+      uv_check_stop(&check_);
+    } else {
+      SchedulePump();
+    }
   }
 }
 
@@ -307,6 +327,13 @@ void Engine::OnHandleClosed(uv_handle_t* h) {
 
 void Engine::Shutdown() {
   if (closed_) return;
+  if (loop_ == nullptr) {
+    // The constructor failed before it opened a handle (bad arguments, credentials that do not
+    // load): nothing to close or wait for.
+    closed_ = true;
+    delete this;
+    return;
+  }
   stopping_ = true;
   for (auto& entry : sessions_) entry.second->Close(0x100, false);
   for (auto& entry : pools_) entry.second->CloseIdle();
@@ -324,6 +351,7 @@ void Engine::Shutdown() {
     uv_close(reinterpret_cast<uv_handle_t*>(&listener_), OnHandleClosed);
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&idle_), OnHandleClosed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&check_), OnHandleClosed);
 }
 
 Session* Engine::Find(const Napi::CallbackInfo& info, size_t index) {

@@ -352,6 +352,8 @@ class Engine {
   void Reap();
   static void OnConnection(uv_stream_t* server, int status);
   static void OnIdle(uv_idle_t* h);
+  static void OnCheck(uv_check_t* h);
+  void SchedulePump();
   static void OnHandleClosed(uv_handle_t* h);
   void HandleClosed();
 
@@ -372,6 +374,7 @@ class Engine {
   uv_loop_t* loop_ = nullptr;
   uv_tcp_t listener_;
   uv_idle_t idle_;
+  uv_check_t check_;
   int openHandles_ = 0;
   Settings settings_;
   bool requireClientCert_ = true;
