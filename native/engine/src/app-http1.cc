@@ -778,7 +778,12 @@ void AppHost::Shutdown() {
 void AppHost::Push(Event&& ev) {
   if (closed_) return;
   events_.push_back(std::move(ev));
-  if (!pumping_) uv_idle_start(&idle_, OnIdle);
+  if (!pumping_) {
+    // Delivered at this turn's check phase (a head read now is decided in this turn) or at the
+    // next idle phase, whichever comes first.
+    uv_idle_start(&idle_, OnIdle);
+    uv_check_start(&check_, OnCheck);
+  }
 }
 
 void AppHost::OnIdle(uv_idle_t* h) { static_cast<AppHost*>(h->data)->Pump(); }
@@ -846,7 +851,12 @@ void AppHost::OnCheck(uv_check_t* h) {
   conns.swap(self->toFlush_);
   for (AppConn* c : conns) c->FlushWrites();  // a flush may cork nothing new: writes come from callbacks
   self->FlushH2c();
-  if (self->toFlush_.empty() && self->dirtyH2c_.empty() && !self->closed_) uv_check_stop(&self->check_);
+  if (!self->events_.empty() && !self->pumping_) self->Pump();
+  if (self->closed_) return;
+  conns.clear();
+  conns.swap(self->toFlush_);
+  for (AppConn* c : conns) c->FlushWrites();  // what JavaScript's answers wrote
+  if (self->toFlush_.empty() && self->dirtyH2c_.empty() && self->events_.empty()) uv_check_stop(&self->check_);
 }
 
 // Flushed at this loop turn's check phase (after its I/O callbacks), or by a pump running first.
