@@ -20,7 +20,7 @@ import { deliverTcp } from './tcp-upstream.js'
 import { TargetTable } from './targets.js'
 import { deliverUpgrade } from './upgrade-upstream.js'
 import { PluginChain } from '../plugins/plugin-chain.js'
-import type { DataPathObserver } from '../outbound/native-http1.js'
+import type { DataPathObserver } from '../outbound/native-http.js'
 import { noopPluginObserver, type PluginObserver } from '../plugins/observer.js'
 
 export interface InboundRoleOptions {

@@ -6,7 +6,7 @@
  * them to the workload: the engine (`native`, a session's later requests to a granted target) or JS.
  */
 import type { Registry } from 'prom-client'
-import type { DataPathObserver } from '../outbound/native-http1.js'
+import type { DataPathObserver } from '../outbound/native-http.js'
 import { CounterFamily, type ValueCell } from './series.js'
 
 export function dataPathObserver (registry: Registry): DataPathObserver {

@@ -21,7 +21,7 @@ import { passThrough } from './passthrough.js'
 import { handleOutboundTcp } from './tcp-proxy.js'
 import { handleOutboundUpgrade } from './upgrade.js'
 import { PluginChain } from '../plugins/plugin-chain.js'
-import { NativeHttp1, type DataPathObserver } from './native-http1.js'
+import { NativeHttp, type DataPathObserver } from './native-http.js'
 import type { HttpFrontOptions } from '../../transports/contract.js'
 import { noopPluginObserver, type PluginObserver } from '../plugins/observer.js'
 import { guardAppH2cSession } from './app-h2c-session.js'
@@ -123,7 +123,7 @@ export async function startOutboundListener (
   // the listener has no plugins (their host is JS); handed-back connections go to node:http, and
   // h2c goes to node:http2 when the config may need the JS path for a stream (h2cNative()).
   const toNodeHttp = (socket: Socket): void => { http1.emit('connection', socket); socket.resume() }
-  const native = nativeHttp1For(ctx, plugins === undefined, { maxHeaderBytes, headerReadMs, keepAliveMs: KEEP_ALIVE_MS, maxRequestsPerConnection }, dataPathObserver, (socket, bytes) => {
+  const native = nativeHttpFor(ctx, plugins === undefined, { maxHeaderBytes, headerReadMs, keepAliveMs: KEEP_ALIVE_MS, maxRequestsPerConnection }, dataPathObserver, (socket, bytes) => {
     track(socket)
     socket.unshift(bytes)
     toNodeHttp(socket)
@@ -206,13 +206,13 @@ export async function startOutboundListener (
   }
 }
 
-/** The native HTTP/1 path of a listener, or undefined when the h2 transport has no engine front or plugins need JS. */
-function nativeHttp1For (ctx: OutboundContext, eligible: boolean, front: HttpFrontOptions, observer: DataPathObserver | undefined, handBack: (socket: Socket, bytes: Buffer) => void): NativeHttp1 | undefined {
+/** The native HTTP path (HTTP/1 and h2c) of a listener, or undefined when the h2 transport has no engine front or plugins need JS. */
+function nativeHttpFor (ctx: OutboundContext, eligible: boolean, front: HttpFrontOptions, observer: DataPathObserver | undefined, handBack: (socket: Socket, bytes: Buffer) => void): NativeHttp | undefined {
   if (!eligible || !ctx.transports.has('h2')) return undefined
   const transport = ctx.transports.get('h2')
   const httpFront = transport.httpFront
   if (httpFront === undefined) return undefined
-  return new NativeHttp1(ctx, {
+  return new NativeHttp(ctx, {
     front: (handlers) => httpFront(front, handlers),
     handBack,
     observer,

@@ -115,7 +115,7 @@ export class TrafficPolicy {
   readonly budgets = new Map<string, RetryBudget>()
   /**
    * Some route has what only the JS data path serves (retries, a per-try timeout, plugins): the
-   * native h2c front, which cannot hand a stream back, is then not used (native-http1.ts).
+   * native h2c front, which cannot hand a stream back, is then not used (native-http.ts).
    */
   readonly needsJsPath: boolean = false
 

@@ -41,7 +41,7 @@ export interface DataPathObserver {
 }
 
 /** What the listener gives the native path. */
-export interface NativeHttp1Options {
+export interface NativeHttpOptions {
   /** The transport's front, built with this object's handlers (see create()). */
   front: (handlers: import('../../transports/contract.js').HttpFrontHandlers) => HttpFront
   /** Serves a handed-back connection with node:http (the bytes go back into the socket first). */
@@ -89,10 +89,10 @@ function requestKey (conn: number, stream: number): string {
   return `${conn}:${stream}`
 }
 
-export class NativeHttp1 {
+export class NativeHttp {
   readonly #ctx: OutboundContext
   readonly #front: HttpFront
-  readonly #options: NativeHttp1Options
+  readonly #options: NativeHttpOptions
   /** Requests being decided (by connection and stream) and forwarded (by token). */
   readonly #deciding = new Map<string, NativeRequest>()
   readonly #forwarded = new Map<number, NativeRequest>()
@@ -100,7 +100,7 @@ export class NativeHttp1 {
   /** Until when new h2c connections go to node:http2 (a stream was refused), performance.now() ms. */
   #h2cJsUntil = 0
 
-  constructor (ctx: OutboundContext, options: NativeHttp1Options) {
+  constructor (ctx: OutboundContext, options: NativeHttpOptions) {
     this.#ctx = ctx
     this.#options = options
     this.#front = options.front({
