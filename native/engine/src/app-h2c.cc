@@ -244,18 +244,7 @@ void AppH2cExchange::AnswerError(int status, const std::string& code, const std:
 }
 
 ssize_t AppH2cExchange::ReadResponse(uint8_t* buf, size_t length, uint32_t* flags) {
-  size_t copied = 0;
-  while (copied < length && !out_.empty()) {
-    std::vector<uint8_t>& front = out_.front();
-    size_t n = std::min(length - copied, front.size() - outHead_);
-    memcpy(buf + copied, front.data() + outHead_, n);
-    copied += n;
-    outHead_ += n;
-    if (outHead_ == front.size()) {
-      out_.pop_front();
-      outHead_ = 0;
-    }
-  }
+  size_t copied = TakeQueued(out_, outHead_, buf, length);
   // The peer's window is credited as nghttp2 takes its bytes; nghttp2 takes them only while the
   // app socket keeps up (AppH2cConn::Flush stops at kMaxUnwritten).
   if (copied > 0 && fromPeer_ && session_ != nullptr) session_->ConsumeStream(peerSid_, copied);

@@ -104,6 +104,11 @@ class StreamRelay {
   virtual void OnRelayClosed(uint32_t h2code, bool sessionGone) = 0;
 };
 
+// Copies up to `length` bytes from the front of `queue` (its first chunk read from `head` on)
+// into `buf`, dropping the chunks it used up; returns how many. The engine's nghttp2 data
+// providers read their queued bodies with it.
+size_t TakeQueued(std::deque<std::vector<uint8_t>>& queue, size_t& head, uint8_t* buf, size_t length);
+
 // One HTTP/2 stream as the engine keeps it.
 struct Stream {
   int32_t id = -1;

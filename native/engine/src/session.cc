@@ -1020,22 +1020,27 @@ int Session::OnInvalidFrame(nghttp2_session*, const nghttp2_frame*, int, void*) 
   return 0;  // nghttp2 answers protocol errors itself (RST_STREAM or GOAWAY)
 }
 
+size_t TakeQueued(std::deque<std::vector<uint8_t>>& queue, size_t& head, uint8_t* buf, size_t length) {
+  size_t copied = 0;
+  while (copied < length && !queue.empty()) {
+    std::vector<uint8_t>& front = queue.front();
+    size_t n = std::min(length - copied, front.size() - head);
+    memcpy(buf + copied, front.data() + head, n);
+    copied += n;
+    head += n;
+    if (head == front.size()) {
+      queue.pop_front();
+      head = 0;
+    }
+  }
+  return copied;
+}
+
 ssize_t Session::ReadBody(nghttp2_session*, int32_t sid, uint8_t* buf, size_t length, uint32_t* flags,
                           nghttp2_data_source* source, void* user) {
   auto* self = static_cast<Session*>(user);
   auto* s = static_cast<Stream*>(source->ptr);
-  size_t copied = 0;
-  while (copied < length && !s->out.empty()) {
-    std::vector<uint8_t>& front = s->out.front();
-    size_t n = std::min(length - copied, front.size() - s->outHead);
-    memcpy(buf + copied, front.data() + s->outHead, n);
-    copied += n;
-    s->outHead += n;
-    if (s->outHead == front.size()) {
-      s->out.pop_front();
-      s->outHead = 0;
-    }
-  }
+  size_t copied = TakeQueued(s->out, s->outHead, buf, length);
   s->outBytes -= copied;
   if (s->drainWanted && s->outBytes <= self->settings().sendHighWater / 2) {
     s->drainWanted = false;

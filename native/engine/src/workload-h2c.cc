@@ -120,18 +120,7 @@ void H2cDelivery::OnSessionFailed(const char* code, const std::string& message) 
 }
 
 ssize_t H2cDelivery::ReadRequest(uint8_t* buf, size_t length, uint32_t* flags) {
-  size_t copied = 0;
-  while (copied < length && !out_.empty()) {
-    std::vector<uint8_t>& front = out_.front();
-    size_t n = std::min(length - copied, front.size() - outHead_);
-    memcpy(buf + copied, front.data() + outHead_, n);
-    copied += n;
-    outHead_ += n;
-    if (outHead_ == front.size()) {
-      out_.pop_front();
-      outHead_ = 0;
-    }
-  }
+  size_t copied = TakeQueued(out_, outHead_, buf, length);
   // The peer's window is credited as the workload session takes its bytes.
   if (copied > 0 && session_ != nullptr && !streamGone_) session_->ConsumeStream(sid_, copied);
   if (out_.empty() && (outEnd_ || discarding_)) {
@@ -318,15 +307,7 @@ void H2cDelivery::FailPeer(const char* code, const std::string& message) {
 // No response head came: the error answer src/inbound answers (as WorkloadExchange::Answer).
 void H2cDelivery::Answer(int status, const char* code, const std::string& message) {
   status_ = status;
-  bool headRequest = method_ == "HEAD";
-  std::vector<std::string> fields = {":status", std::to_string(status), "meshgate-error", code, "content-type",
-                                     "text/plain; charset=utf-8"};
-  session_->Respond(sid_, fields, headRequest);
-  if (!headRequest) {
-    std::vector<std::vector<uint8_t>> body(1);
-    Append(body[0], message + "\n");
-    session_->Write(sid_, std::move(body), true, {});
-  }
+  AnswerDeliveryError(session_, sid_, status, code, message, method_ == "HEAD");
 }
 
 // Over once the peer stream is gone, the workload's stream closed (or never opened) and the pool
@@ -339,16 +320,8 @@ void H2cDelivery::Finish() {
 }
 
 void H2cDelivery::Record() {
-  uint64_t now = uv_hrtime();
-  uint64_t end = endNs_ != 0 ? endNs_ : now;
-  double totalMs = static_cast<double>(end - startNs_) / 1e6;
-  double headMs = headNs_ != 0 ? static_cast<double>(headNs_ - startNs_) / 1e6 : totalMs;
-  int32_t flags = (headSent_ ? kDeliveredHeadSent : 0) | (peerGone_ ? kDeliveredPeerGone : 0);
-  pool_->engine()->Push(Event{kEventDelivered, connId_, sid_, static_cast<uint64_t>(status_), flags,
-                              {target_, method_, path_, authority_, requestId_, errorCode_, errorMessage_, "",
-                               std::to_string(requestBytes_), std::to_string(responseBytes_), std::to_string(headMs),
-                               std::to_string(totalMs)},
-                              {}});
+  PushDelivered(pool_->engine(), {connId_, sid_, status_, headSent_, peerGone_, startNs_, headNs_, endNs_, requestBytes_, responseBytes_,
+                                  {target_, method_, path_, authority_, requestId_, errorCode_, errorMessage_, ""}});
 }
 
 // --- WorkloadH2cSession --------------------------------------------------------------------------

@@ -62,6 +62,29 @@ bool Unreachable(int uvError) {
          uvError == UV_EADDRNOTAVAIL;
 }
 
+void PushDelivered(Engine* engine, DeliveryReport&& r) {
+  uint64_t end = r.endNs != 0 ? r.endNs : uv_hrtime();
+  double totalMs = static_cast<double>(end - r.startNs) / 1e6;
+  double headMs = r.headNs != 0 ? static_cast<double>(r.headNs - r.startNs) / 1e6 : totalMs;
+  int32_t flags = (r.headSent ? kDeliveredHeadSent : 0) | (r.peerGone ? kDeliveredPeerGone : 0);
+  std::vector<std::string> strings = std::move(r.strings);
+  strings.push_back(std::to_string(r.requestBytes));
+  strings.push_back(std::to_string(r.responseBytes));
+  strings.push_back(std::to_string(headMs));
+  strings.push_back(std::to_string(totalMs));
+  engine->Push(Event{kEventDelivered, r.conn, r.sid, static_cast<uint64_t>(r.status), flags, std::move(strings), {}});
+}
+
+void AnswerDeliveryError(Session* session, int32_t sid, int status, const char* code, const std::string& message, bool headRequest) {
+  std::vector<std::string> fields = {":status", std::to_string(status), "meshgate-error", code, "content-type",
+                                     "text/plain; charset=utf-8"};
+  session->Respond(sid, fields, headRequest);
+  if (headRequest) return;
+  std::vector<std::vector<uint8_t>> body(1);
+  Append(body[0], message + "\n");
+  session->Write(sid, std::move(body), true, {});
+}
+
 // --- WorkloadConn --------------------------------------------------------------------------------
 
 struct WorkloadConn::WriteReq {
@@ -683,14 +706,7 @@ void WorkloadExchange::OnConnFailed(const char* code, const std::string& message
 void WorkloadExchange::Answer(int status, const char* code, const std::string& message) {
   status_ = status;
   responseDone_ = true;
-  std::vector<std::string> fields = {":status", std::to_string(status), "meshgate-error", code, "content-type",
-                                     "text/plain; charset=utf-8"};
-  session_->Respond(sid_, fields, headRequest_);
-  if (!headRequest_) {
-    std::vector<std::vector<uint8_t>> body(1);
-    Append(body[0], message + "\n");
-    session_->Write(sid_, std::move(body), true, {});
-  }
+  AnswerDeliveryError(session_, sid_, status, code, message, headRequest_);
 }
 
 void WorkloadExchange::Finish() {
@@ -701,16 +717,8 @@ void WorkloadExchange::Finish() {
 }
 
 void WorkloadExchange::Record() {
-  uint64_t now = uv_hrtime();
-  uint64_t end = endNs_ != 0 ? endNs_ : now;
-  double totalMs = static_cast<double>(end - startNs_) / 1e6;
-  double headMs = headNs_ != 0 ? static_cast<double>(headNs_ - startNs_) / 1e6 : totalMs;
-  int32_t flags = (headSent_ ? kDeliveredHeadSent : 0) | (peerGone_ ? kDeliveredPeerGone : 0);
-  pool_->engine()->Push(Event{kEventDelivered, connId_, sid_, static_cast<uint64_t>(status_), flags,
-                              {target_, method_, path_, authority_, requestId_, errorCode_, errorMessage_, origProto_,
-                               std::to_string(requestBytes_), std::to_string(responseBytes_), std::to_string(headMs),
-                               std::to_string(totalMs)},
-                              {}});
+  PushDelivered(pool_->engine(), {connId_, sid_, status_, headSent_, peerGone_, startNs_, headNs_, endNs_, requestBytes_, responseBytes_,
+                                  {target_, method_, path_, authority_, requestId_, errorCode_, errorMessage_, origProto_}});
 }
 
 }  // namespace engine

@@ -53,6 +53,23 @@ int StatusFor(const char* code);
 // A connect error that means nothing listens there (E_UPSTREAM_UNREACHABLE).
 bool Unreachable(int uvError);
 
+// What a delivery (HTTP/1 or h2c) reports at its end, as a kEventDelivered record.
+struct DeliveryReport {
+  uint32_t conn;
+  int32_t sid;
+  int status;
+  bool headSent;
+  bool peerGone;
+  uint64_t startNs, headNs, endNs;  // head/end 0: none (now for the end)
+  uint64_t requestBytes, responseBytes;
+  // target, method, path, authority, requestId, errorCode, errorMessage, origProto
+  std::vector<std::string> strings;
+};
+void PushDelivered(Engine* engine, DeliveryReport&& report);
+// The answer to a delivered request that got no response head (src/inbound's reject()): the
+// status, `meshgate-error: code` and a text body (none for HEAD).
+void AnswerDeliveryError(Session* session, int32_t sid, int status, const char* code, const std::string& message, bool headRequest);
+
 // One connection to a workload: idle in its pool, or carrying one exchange at a time.
 class WorkloadConn {
  public:
