@@ -26,36 +26,6 @@ constexpr uint64_t kPrematureResetMs = 1000;
 // max_consecutive_inbound_frames_with_empty_payload).
 constexpr uint32_t kMaxEmptyFrames = 1;
 
-uint64_t NowMs() { return uv_hrtime() / 1000000; }
-
-nghttp2_nv Nv(const std::string& name, const std::string& value) {
-  nghttp2_nv nv;
-  nv.name = reinterpret_cast<uint8_t*>(const_cast<char*>(name.data()));
-  nv.namelen = name.size();
-  nv.value = reinterpret_cast<uint8_t*>(const_cast<char*>(value.data()));
-  nv.valuelen = value.size();
-  nv.flags = NGHTTP2_NV_FLAG_NONE;
-  return nv;
-}
-
-// The fields of a response head or trailers that may go on an HTTP/2 stream: no pseudo-header
-// but :status, no connection-specific field (RFC 9113 §8.2.2), none the Connection field names.
-std::vector<std::string> H2Fields(const std::vector<std::string>& flat, bool trailers) {
-  std::vector<std::string> named = ConnectionTokens(flat);
-  std::vector<std::string> out;
-  out.reserve(flat.size());
-  for (size_t i = 0; i + 1 < flat.size(); i += 2) {
-    const std::string& name = flat[i];
-    if (name.empty()) continue;
-    if (name[0] == ':' && (trailers || name != ":status")) continue;
-    if (name[0] != ':' && (HopByHop(name) || Listed(named, name))) continue;
-    if (trailers && name == "content-length") continue;
-    out.push_back(name);
-    out.push_back(flat[i + 1]);
-  }
-  return out;
-}
-
 }  // namespace
 
 struct AppH2cConn::WriteReq {
@@ -66,7 +36,7 @@ struct AppH2cConn::WriteReq {
 
 // --- AppH2cExchange ------------------------------------------------------------------------------
 
-AppH2cExchange::AppH2cExchange(AppH2cConn* conn, int32_t sid) : conn_(conn), sid_(sid), openedAtMs_(NowMs()) {}
+AppH2cExchange::AppH2cExchange(AppH2cConn* conn, int32_t sid) : conn_(conn), sid_(sid), openedAtMs_(AppHost::NowMs()) {}
 
 AppH2cExchange::~AppH2cExchange() { Detach(NGHTTP2_CANCEL); }
 
@@ -116,7 +86,7 @@ void AppH2cExchange::RequestEnded() {
   if (state_ != State::kForwarding || session_ == nullptr) return;
   Stream* s = session_->FindStream(peerSid_);
   if (s == nullptr || s->relay != this || !s->hasProvider) return;
-  s->trailers = H2Fields(requestTrailers_, true);
+  s->trailers = StreamFields(requestTrailers_, true);
   s->outEnd = true;
   session_->StreamIoChanged(s);
 }
@@ -134,9 +104,9 @@ void AppH2cExchange::OnRelayBodyTaken() {
 
 void AppH2cExchange::OnRelayHeaders(std::vector<std::string>&& headers, bool informational, bool trailers) {
   if (informational) return;  // 1xx are not relayed (as on the HTTP/1 path)
-  lastActivityMs_ = NowMs();
+  lastActivityMs_ = AppHost::NowMs();
   if (trailers) {
-    trailers_ = H2Fields(headers, true);
+    trailers_ = StreamFields(std::move(headers), true);
     return;
   }
   if (submitted_) return;
@@ -145,11 +115,9 @@ void AppH2cExchange::OnRelayHeaders(std::vector<std::string>&& headers, bool inf
     if (headers[i] == ":status") status = atoi(headers[i + 1].c_str());
     else if (headers[i] == "meshgate-error") peerError_ = headers[i + 1];
   }
-  std::vector<std::string> fields = H2Fields(headers, false);
-  std::vector<nghttp2_nv> nva;
-  nva.reserve(fields.size() / 2);
-  // :status first (RFC 9113 §8.3): the peer's head has it first too, H2Fields keeps the order.
-  for (size_t i = 0; i + 1 < fields.size(); i += 2) nva.push_back(Nv(fields[i], fields[i + 1]));
+  // :status first (RFC 9113 §8.3): the peer's head has it first too, StreamFields keeps the order.
+  std::vector<std::string> fields = StreamFields(std::move(headers), false);
+  std::vector<nghttp2_nv> nva = MakeNv(fields);
   nghttp2_data_provider prd;
   prd.source.ptr = this;
   prd.read_callback = AppH2cConn::ReadResponse;
@@ -167,7 +135,7 @@ void AppH2cExchange::OnRelayHeaders(std::vector<std::string>&& headers, bool inf
 }
 
 void AppH2cExchange::OnRelayData(const uint8_t* data, size_t len) {
-  lastActivityMs_ = NowMs();
+  lastActivityMs_ = AppHost::NowMs();
   responseBytes_ += len;
   if (!headSent_ || responseDone_ || session_ == nullptr) {
     if (session_ != nullptr) session_->ConsumeStream(peerSid_, len);
@@ -217,11 +185,9 @@ void AppH2cExchange::Fail(const std::string& code, const std::string& message, i
 // The body src/http/rescue.ts's errorBody() writes, with the error's code in meshgate-error.
 void AppH2cExchange::AnswerError(int status, const std::string& code, const std::string& message) {
   std::string body = code + ": " + message + "\n";
-  std::string statusText = std::to_string(status);
-  std::string length = std::to_string(body.size());
-  static const std::string kStatus = ":status", kError = "meshgate-error", kType = "content-type",
-                           kTypeValue = "text/plain; charset=utf-8", kLength = "content-length";
-  nghttp2_nv nva[] = {Nv(kStatus, statusText), Nv(kError, code), Nv(kType, kTypeValue), Nv(kLength, length)};
+  std::vector<std::string> fields = {":status", std::to_string(status), "meshgate-error", code,
+                                     "content-type", "text/plain; charset=utf-8", "content-length", std::to_string(body.size())};
+  std::vector<nghttp2_nv> nva = MakeNv(fields);
   out_.clear();
   outHead_ = 0;
   fromPeer_ = false;
@@ -229,7 +195,7 @@ void AppH2cExchange::AnswerError(int status, const std::string& code, const std:
   submitted_ = true;
   int rv;
   if (headRequest_) {
-    rv = nghttp2_submit_response(conn_->h2(), sid_, nva, 4, nullptr);
+    rv = nghttp2_submit_response(conn_->h2(), sid_, nva.data(), nva.size(), nullptr);
     responseDone_ = true;
   } else {
     out_.emplace_back(body.begin(), body.end());
@@ -237,7 +203,7 @@ void AppH2cExchange::AnswerError(int status, const std::string& code, const std:
     nghttp2_data_provider prd;
     prd.source.ptr = this;
     prd.read_callback = AppH2cConn::ReadResponse;
-    rv = nghttp2_submit_response(conn_->h2(), sid_, nva, 4, &prd);
+    rv = nghttp2_submit_response(conn_->h2(), sid_, nva.data(), nva.size(), &prd);
   }
   if (rv != 0) nghttp2_submit_rst_stream(conn_->h2(), NGHTTP2_FLAG_NONE, sid_, NGHTTP2_INTERNAL_ERROR);
   conn_->MarkDirty();
@@ -251,8 +217,7 @@ ssize_t AppH2cExchange::ReadResponse(uint8_t* buf, size_t length, uint32_t* flag
   if (out_.empty() && outEnd_) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
     if (!trailers_.empty()) {
-      std::vector<nghttp2_nv> nva;
-      for (size_t i = 0; i + 1 < trailers_.size(); i += 2) nva.push_back(Nv(trailers_[i], trailers_[i + 1]));
+      std::vector<nghttp2_nv> nva = MakeNv(trailers_);
       // nghttp2 copies the fields; the trailers go after this DATA frame.
       if (nghttp2_submit_trailer(conn_->h2(), sid_, nva.data(), nva.size()) == 0) *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
     }
@@ -298,7 +263,7 @@ int AppH2cConn::Adopt(int fd, std::vector<uint8_t>&& initial) {
     return rv;
   }
   uv_tcp_nodelay(&tcp_, 1);
-  adoptedMs_ = NowMs();
+  adoptedMs_ = AppHost::NowMs();
   if (!initial.empty()) Receive(initial.data(), initial.size());
   if (!closing_) {
     if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), OnAlloc, OnRead) == 0) reading_ = true;
@@ -512,7 +477,7 @@ int AppH2cConn::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* 
 void AppH2cConn::ClientReset(AppH2cExchange* x) {
   // As the peer session counts (Session::NoteStreamReset): not after the whole response went out.
   if (nghttp2_session_get_stream_local_close(h2_, x->sid_) == 1) return;
-  if (NowMs() - x->openedAtMs_ < kPrematureResetMs) ++premature_;
+  if (AppHost::NowMs() - x->openedAtMs_ < kPrematureResetMs) ++premature_;
   if (tripped_ || opened_ < kPrematureResetMinStreams || premature_ * 2 <= opened_) return;
   Trip(kH2cRapidReset, "premature resets: " + std::to_string(premature_) + " of " + std::to_string(opened_) +
                            " streams reset by the client within " + std::to_string(kPrematureResetMs) + " ms of opening");
@@ -622,7 +587,7 @@ int AppH2cConn::Forward(int32_t sid, Session* session, const std::vector<std::st
   x->token_ = token;
   x->requestMs_ = requestMs;
   x->idleMs_ = idleMs;
-  x->lastActivityMs_ = NowMs();
+  x->lastActivityMs_ = AppHost::NowMs();
   if (!x->early_.empty()) {
     std::vector<uint8_t> early;
     early.swap(x->early_);
@@ -632,9 +597,9 @@ int AppH2cConn::Forward(int32_t sid, Session* session, const std::vector<std::st
   if (x->expectContinue_ && !x->requestDone_) {
     // The request goes on: the client may send its body (RFC 9110 §10.1.1). The `expect` field
     // itself is not forwarded (JS leaves it out of the wire head, as the JS path does).
-    static const std::string kStatus = ":status", kContinue = "100";
-    nghttp2_nv nv = Nv(kStatus, kContinue);
-    nghttp2_submit_headers(h2_, NGHTTP2_FLAG_NONE, sid, nullptr, &nv, 1, nullptr);
+    static const std::vector<std::string> kContinue = {":status", "100"};
+    std::vector<nghttp2_nv> nv = MakeNv(kContinue);
+    nghttp2_submit_headers(h2_, NGHTTP2_FLAG_NONE, sid, nullptr, nv.data(), nv.size(), nullptr);
   }
   ArmTimer();
   return 0;
@@ -759,14 +724,14 @@ void AppH2cConn::ArmTimer() {
     uv_timer_stop(&timer_);
     return;
   }
-  uint64_t now = NowMs();
+  uint64_t now = AppHost::NowMs();
   uv_timer_start(&timer_, OnTimer, due > now ? due - now : 0, 0);
 }
 
 void AppH2cConn::OnTimer(uv_timer_t* t) {
   auto* self = static_cast<AppH2cConn*>(t->data);
   if (self->closing_) return;
-  uint64_t now = NowMs();
+  uint64_t now = AppHost::NowMs();
   if (!self->gotRequest_ && now >= self->adoptedMs_ + self->host_->options().headerReadMs) {
     self->Trip(kH2cPrefaceTimeout, "no request head within " + std::to_string(self->host_->options().headerReadMs) + " ms");
     self->FinishTrip();

@@ -104,6 +104,10 @@ class StreamRelay {
   virtual void OnRelayClosed(uint32_t h2code, bool sessionGone) = 0;
 };
 
+// nghttp2's view of flat name/value pairs (pointing into `flat`, which must outlive the call that
+// takes it; nghttp2 copies them).
+std::vector<nghttp2_nv> MakeNv(const std::vector<std::string>& flat);
+
 // Copies up to `length` bytes from the front of `queue` (its first chunk read from `head` on)
 // into `buf`, dropping the chunks it used up; returns how many. The engine's nghttp2 data
 // providers read their queued bodies with it.

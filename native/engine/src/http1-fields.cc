@@ -74,5 +74,21 @@ void AppendField(std::vector<uint8_t>& out, const std::string& name, const std::
 void Append(std::vector<uint8_t>& out, const char* s) { out.insert(out.end(), s, s + strlen(s)); }
 void Append(std::vector<uint8_t>& out, const std::string& s) { out.insert(out.end(), s.begin(), s.end()); }
 
+std::vector<std::string> StreamFields(std::vector<std::string> flat, bool trailers) {
+  std::vector<std::string> named = ConnectionTokens(flat);
+  std::vector<std::string> out;
+  out.reserve(flat.size());
+  for (size_t i = 0; i + 1 < flat.size(); i += 2) {
+    std::string& name = flat[i];
+    if (name.empty()) continue;
+    if (name[0] == ':' && (trailers || name != ":status")) continue;
+    if (name[0] != ':' && (HopByHop(name) || Listed(named, name))) continue;
+    if (trailers && name == "content-length") continue;
+    out.push_back(std::move(name));
+    out.push_back(std::move(flat[i + 1]));
+  }
+  return out;
+}
+
 }  // namespace engine
 }  // namespace meshgate

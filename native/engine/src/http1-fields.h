@@ -1,5 +1,6 @@
-// Field rules shared by the engine's two HTTP/1 sides (the app's, app-http1.h, and the
-// workload's, workload-http1.h): which fields are hop-by-hop, and writing field lines.
+// Field rules shared by the engine's app and workload sides (app-http1.h, app-h2c.h,
+// workload-http1.h, workload-h2c.h): which fields are hop-by-hop, writing HTTP/1 field lines, and
+// which fields of a response may go on an HTTP/2 stream.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +18,10 @@ std::string Lower(std::string s);
 // The names the Connection fields of `flat` (lower-case names) list: hop-by-hop too.
 std::vector<std::string> ConnectionTokens(const std::vector<std::string>& flat);
 bool Listed(const std::vector<std::string>& list, const std::string& name);
+// The fields of a response head (or, with `trailers`, its trailers) that may go on an HTTP/2
+// stream, in their order: no pseudo-header but :status, no connection-specific field (RFC 9113
+// §8.2.2), none that the Connection fields name, and no content-length among trailers.
+std::vector<std::string> StreamFields(std::vector<std::string> flat, bool trailers);
 // "name: value\r\n"
 void AppendField(std::vector<uint8_t>& out, const std::string& name, const std::string& value);
 void Append(std::vector<uint8_t>& out, const char* s);

@@ -27,6 +27,8 @@ constexpr size_t kMaxUnwritten = 1024 * 1024;      // ciphertext queued on the s
 constexpr uint64_t kTickMs = 100;
 constexpr uint64_t kFinalGoawayDelayMs = 200;      // shutdown notice → final GOAWAY (RFC 9113 §6.8)
 
+}  // namespace
+
 std::vector<nghttp2_nv> MakeNv(const std::vector<std::string>& flat) {
   std::vector<nghttp2_nv> nva;
   nva.reserve(flat.size() / 2);
@@ -41,8 +43,6 @@ std::vector<nghttp2_nv> MakeNv(const std::vector<std::string>& flat) {
   }
   return nva;
 }
-
-}  // namespace
 
 Session::Session(Engine* engine, uint32_t id, bool server) : engine_(engine), id_(id), server_(server) {
   startedMs_ = Engine::NowMs();

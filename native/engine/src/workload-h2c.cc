@@ -17,35 +17,6 @@ constexpr int32_t kConnectionWindow = 16 * 1024 * 1024;
 constexpr size_t kMaxUnwritten = 1024 * 1024;      // bytes queued on the socket before nghttp2 waits
 constexpr uint64_t kIdleSessionMs = 60 * 1000;     // a session with no stream for this long closes
 constexpr size_t kMaxResponseHeaderBytes = 64 * 1024;
-
-nghttp2_nv Nv(const std::string& name, const std::string& value) {
-  nghttp2_nv nv;
-  nv.name = reinterpret_cast<uint8_t*>(const_cast<char*>(name.data()));
-  nv.namelen = name.size();
-  nv.value = reinterpret_cast<uint8_t*>(const_cast<char*>(value.data()));
-  nv.valuelen = value.size();
-  nv.flags = NGHTTP2_NV_FLAG_NONE;
-  return nv;
-}
-
-// A response section as the peer stream may carry it: :status only among pseudo-headers, no
-// connection-specific field (RFC 9113 §8.2.2), none the Connection field names.
-std::vector<std::string> PeerFields(std::vector<std::string>&& flat, bool trailers) {
-  std::vector<std::string> named = ConnectionTokens(flat);
-  std::vector<std::string> out;
-  out.reserve(flat.size());
-  for (size_t i = 0; i + 1 < flat.size(); i += 2) {
-    std::string& name = flat[i];
-    if (name.empty()) continue;
-    if (name[0] == ':' && (trailers || name != ":status")) continue;
-    if (name[0] != ':' && (HopByHop(name) || Listed(named, name))) continue;
-    if (trailers && name == "content-length") continue;
-    out.push_back(std::move(name));
-    out.push_back(std::move(flat[i + 1]));
-  }
-  return out;
-}
-
 }  // namespace
 
 // --- H2cDelivery ---------------------------------------------------------------------------------
@@ -219,7 +190,7 @@ void H2cDelivery::OnResponseHeaders(std::vector<std::string>&& fields, bool endS
   }
   if (headSent_) {
     // A second section: the trailers (nghttp2 has checked that it ends the stream).
-    trailers_ = PeerFields(std::move(fields), true);
+    trailers_ = StreamFields(std::move(fields), true);
     if (endStream) OnResponseEnd();
     return;
   }
@@ -228,7 +199,7 @@ void H2cDelivery::OnResponseHeaders(std::vector<std::string>&& fields, bool endS
   headNs_ = uv_hrtime();
   status_ = status;
   if (streamGone_ || session_ == nullptr) return;
-  session_->Respond(sid_, PeerFields(std::move(fields), false), endStream);
+  session_->Respond(sid_, StreamFields(std::move(fields), false), endStream);
   if (endStream) OnResponseEnd();
   if (ws_ != nullptr) ws_->ArmTimer();
 }
@@ -409,9 +380,7 @@ int WorkloadH2cSession::StartH2() {
 
 int32_t WorkloadH2cSession::Submit(H2cDelivery* x, const std::vector<std::string>& fields, bool hasBody) {
   if (h2_ == nullptr || !usable()) return -1;
-  std::vector<nghttp2_nv> nva;
-  nva.reserve(fields.size() / 2);
-  for (size_t i = 0; i + 1 < fields.size(); i += 2) nva.push_back(Nv(fields[i], fields[i + 1]));
+  std::vector<nghttp2_nv> nva = MakeNv(fields);
   nghttp2_data_provider prd;
   prd.source.ptr = x;
   prd.read_callback = ReadRequest;

@@ -612,18 +612,8 @@ void WorkloadExchange::OnResponseHead(int status, std::vector<std::string>&& fie
     if (fields[i] == "keep-alive" && KeepAliveHint(fields[i + 1], &hint)) keepAliveMs_ = std::min(keepAliveMs_, hint);
   }
   if (streamGone_ || session_ == nullptr) return;
-  std::vector<std::string> named = ConnectionTokens(fields);
-  std::vector<std::string> out;
-  out.reserve(fields.size() + 2);
-  out.push_back(":status");
-  out.push_back(std::to_string(status));
-  for (size_t i = 0; i + 1 < fields.size(); i += 2) {
-    const std::string& name = fields[i];
-    if (name.empty() || HopByHop(name) || Listed(named, name)) continue;
-    out.push_back(name);
-    out.push_back(std::move(fields[i + 1]));
-  }
-  session_->Respond(sid_, out, noBody_);
+  fields.insert(fields.begin(), {":status", std::to_string(status)});
+  session_->Respond(sid_, StreamFields(std::move(fields), false), noBody_);
   if (conn_ != nullptr) conn_->ArmTimer();
 }
 
@@ -649,16 +639,8 @@ void WorkloadExchange::OnResponseEnd(std::vector<std::string>&& trailers, bool k
   Stream* s = session_->FindStream(sid_);
   if (s == nullptr || s->relay != this || !s->hasProvider) return;
   for (auto& f : trailers) f = Lower(std::move(f));
-  std::vector<std::string> named = ConnectionTokens(trailers);
-  std::vector<std::string> out;
-  for (size_t i = 0; i + 1 < trailers.size(); i += 2) {
-    const std::string& name = trailers[i];
-    if (name.empty() || HopByHop(name) || Listed(named, name) || name == "content-length") continue;
-    out.push_back(name);
-    out.push_back(std::move(trailers[i + 1]));
-  }
   s->outEnd = true;
-  s->trailers = std::move(out);
+  s->trailers = StreamFields(std::move(trailers), true);
   session_->StreamIoChanged(s);
 }
 
