@@ -183,13 +183,14 @@ describe('native inbound delivery over HTTP/1', { skip, timeout: 120_000 }, () =
     assert.equal((await request(pair.appPort, '/after')).status, 200)
   })
 
-  it('keeps the workload\'s fields as sent: an empty value, repeated fields, hop-by-hop ones dropped', async () => {
-    workload.rawReplies.set('/fields', Buffer.from('HTTP/1.1 200 OK\r\nX-Empty:\r\nX-B: 1\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nConnection: x-hop\r\nX-Hop: gone\r\nContent-Length: 2\r\n\r\nok'))
+  it('keeps the workload\'s fields as sent: an empty value, repeated fields, values\' case, hop-by-hop ones dropped', async () => {
+    workload.rawReplies.set('/fields', Buffer.from('HTTP/1.1 200 OK\r\nX-Empty:\r\nX-B: 1\r\nX-Case: MiXeD /Path?Q=A\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nConnection: x-hop\r\nX-Hop: gone\r\nContent-Length: 2\r\n\r\nok'))
     const r = await request(pair.appPort, '/fields')
     assert.equal(r.status, 200)
     assert.equal(r.body.toString(), 'ok')
     assert.equal(r.headers['x-empty'], '')
     assert.equal(r.headers['x-b'], '1')
+    assert.equal(r.headers['x-case'], 'MiXeD /Path?Q=A', 'a value keeps its case (only names are folded)')
     assert.deepEqual(r.headers['set-cookie'], ['a=1', 'b=2'])
     assert.equal(r.headers['x-hop'], undefined)
   })

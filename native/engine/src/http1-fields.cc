@@ -90,5 +90,9 @@ std::vector<std::string> StreamFields(std::vector<std::string> flat, bool traile
   return out;
 }
 
+void LowerNames(std::vector<std::string>& flat) {
+  for (size_t i = 0; i < flat.size(); i += 2) flat[i] = Lower(std::move(flat[i]));
+}
+
 }  // namespace engine
 }  // namespace meshgate

@@ -15,6 +15,8 @@ bool HopByHop(const std::string& name);
 // A non-empty RFC 9110 §5.6.2 token (field names, methods).
 bool IsToken(const std::string& s);
 std::string Lower(std::string s);
+// Lower-cases the names of flat name/value pairs (HTTP/1 names are case-insensitive; values are not).
+void LowerNames(std::vector<std::string>& flat);
 // The names the Connection fields of `flat` (lower-case names) list: hop-by-hop too.
 std::vector<std::string> ConnectionTokens(const std::vector<std::string>& flat);
 bool Listed(const std::vector<std::string>& list, const std::string& name);

@@ -606,7 +606,7 @@ void WorkloadExchange::OnResponseHead(int status, std::vector<std::string>&& fie
   headNs_ = uv_hrtime();
   status_ = status;
   noBody_ = headRequest_ || status == 204 || status == 205 || status == 304;
-  for (auto& f : fields) f = Lower(std::move(f));
+  LowerNames(fields);
   for (size_t i = 0; i + 1 < fields.size(); i += 2) {
     uint64_t hint = 0;
     if (fields[i] == "keep-alive" && KeepAliveHint(fields[i + 1], &hint)) keepAliveMs_ = std::min(keepAliveMs_, hint);
@@ -638,7 +638,7 @@ void WorkloadExchange::OnResponseEnd(std::vector<std::string>&& trailers, bool k
   if (streamGone_ || session_ == nullptr || noBody_) return;
   Stream* s = session_->FindStream(sid_);
   if (s == nullptr || s->relay != this || !s->hasProvider) return;
-  for (auto& f : trailers) f = Lower(std::move(f));
+  LowerNames(trailers);
   s->outEnd = true;
   s->trailers = StreamFields(std::move(trailers), true);
   session_->StreamIoChanged(s);
