@@ -465,10 +465,11 @@ export type HttpForwardResult = 'sent' | 'gone' | 'not-native'
 
 export interface HttpFront {
   /**
-   * Takes over an accepted app socket detected as HTTP/1: the bytes it has buffered are read
-   * and the socket is destroyed (the engine keeps a descriptor of its own).
+   * Takes over an accepted app socket detected as HTTP/1 or as h2c (prior knowledge, `http2`):
+   * the bytes it has buffered are read and the socket is destroyed (the engine keeps a descriptor
+   * of its own).
    */
-  adopt: (socket: import('node:net').Socket) => number
+  adopt: (socket: import('node:net').Socket, protocol: 'http1' | 'http2') => number
   /**
    * Sends the request whose head is pending on `session`, with the wire field section the core
    * built (flat name/value pairs, pseudo-headers first); `not-native` when the session is not one
@@ -486,8 +487,6 @@ export interface HttpFront {
   drain: () => void
   /** Drops every connection. */
   close: () => void
-  /** Takes over an accepted app socket detected as h2c (prior knowledge), as adopt() does. */
-  adoptH2c: (socket: import('node:net').Socket) => number
   /** The core's own answer (an error) to an h2c stream's pending head. */
   answerStream: (conn: number, stream: number, status: number, code: string, message: string) => void
   /** The stream is refused (REFUSED_STREAM) and the connection told to go away: the client retries on a new one. */

@@ -132,11 +132,11 @@ export async function startOutboundListener (
     switch (protocol) {
       // Node's servers take an accepted socket; resume it so they read what detection put back.
       case 'http1':
-        if (native !== undefined) native.adopt(socket)
+        if (native !== undefined) native.adopt(socket, 'http1')
         else toNodeHttp(socket)
         break
       case 'http2':
-        if (native?.h2cNative() === true) native.adoptH2c(socket)
+        if (native?.h2cNative() === true) native.adopt(socket, 'http2')
         else { h2c.emit('connection', socket); socket.resume() }
         break
       case 'tls':

@@ -126,20 +126,10 @@ export class NativeHttp {
     return ctx.transports.has('h3') === false && ctx.remote === undefined && ctx.policy?.needsJsPath !== true
   }
 
-  /** Hands an accepted socket detected as h2c to the engine (which closes the JS socket). */
-  adoptH2c (socket: Socket): void {
+  /** Hands an accepted socket detected as HTTP/1 or h2c (`http2`) to the engine (which closes the JS socket). */
+  adopt (socket: Socket, protocol: 'http1' | 'http2'): void {
     try {
-      this.#front.adoptH2c(socket)
-    } catch (err) {
-      this.#ctx.logger.warn({ code: 'E_INTERNAL', err: (err as Error).message }, 'cannot hand the app connection to the native engine')
-      socket.destroy()
-    }
-  }
-
-  /** Hands an accepted socket detected as HTTP/1 to the engine (which closes the JS socket). */
-  adopt (socket: Socket): void {
-    try {
-      this.#front.adopt(socket)
+      this.#front.adopt(socket, protocol)
     } catch (err) {
       this.#ctx.logger.warn({ code: 'E_INTERNAL', err: (err as Error).message }, 'cannot hand the app connection to the native engine')
       socket.destroy()

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import http2 from 'node:http2'
 import type { AddressInfo } from 'node:net'
+import { h2cRequest as request, type H2cReply as Reply } from '../helpers/h2c-request.js'
 import { startPair, type Pair } from '../helpers/pair.js'
 import { nativeSkip } from '../helpers/transports.js'
 
@@ -77,25 +78,6 @@ class Workload {
     for (const s of this.open) s.destroy()
     if (this.server.listening) await closed
   }
-}
-
-interface Reply { status: number, headers: http2.IncomingHttpHeaders, trailers: http2.IncomingHttpHeaders | undefined, body: Buffer, error?: string }
-
-function request (session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, body?: Buffer | string): Promise<Reply> {
-  return new Promise((resolve) => {
-    const stream = session.request({ ':authority': 'web.test', ...headers }, { endStream: body === undefined })
-    let status = 0
-    let responseHeaders: http2.IncomingHttpHeaders = {}
-    let trailers: http2.IncomingHttpHeaders | undefined
-    const chunks: Buffer[] = []
-    stream.on('response', (h) => { responseHeaders = h; status = Number(h[':status']) })
-    stream.on('trailers', (t) => { trailers = t })
-    stream.on('data', (c: Buffer) => chunks.push(c))
-    stream.on('end', () => resolve({ status, headers: responseHeaders, trailers, body: Buffer.concat(chunks) }))
-    stream.on('error', (err) => resolve({ status, headers: responseHeaders, trailers, body: Buffer.concat(chunks), error: err.message }))
-    stream.setTimeout(20_000, () => stream.close(http2.constants.NGHTTP2_CANCEL))
-    if (body !== undefined) stream.end(body)
-  })
 }
 
 async function inboundPath (pair: Pair, path: 'native' | 'js'): Promise<number> {

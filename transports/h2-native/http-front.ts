@@ -89,20 +89,13 @@ export function createHttpFront (options: HttpFrontOptions, handlers: HttpFrontH
     return true
   })
   return {
-    adopt: (socket) => {
+    adopt: (socket, protocol) => {
       // What the socket buffered (detection's bytes) goes first; then the socket is closed at
       // once, before it reads anything more: the engine reads a descriptor of its own.
       const early = bufferedBytes(socket)
       try {
-        return host.adopt(socketFd(socket), early)
-      } finally {
-        socket.destroy()
-      }
-    },
-    adoptH2c: (socket) => {
-      const early = bufferedBytes(socket)
-      try {
-        return host.adoptH2c(socketFd(socket), early)
+        const fd = socketFd(socket)
+        return protocol === 'http2' ? host.adoptH2c(fd, early) : host.adopt(fd, early)
       } finally {
         socket.destroy()
       }
