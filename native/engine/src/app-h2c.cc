@@ -28,12 +28,6 @@ constexpr uint32_t kMaxEmptyFrames = 1;
 
 }  // namespace
 
-struct AppH2cConn::WriteReq {
-  uv_write_t req;
-  std::vector<uint8_t> bytes;
-  AppH2cConn* conn;
-};
-
 // --- AppH2cExchange ------------------------------------------------------------------------------
 
 AppH2cExchange::AppH2cExchange(AppH2cConn* conn, int32_t sid) : conn_(conn), sid_(sid), openedAtMs_(AppHost::NowMs()) {}
@@ -658,34 +652,20 @@ void AppH2cConn::Flush() {
     tx_.insert(tx_.end(), data, data + n);
   }
   if (!tx_.empty()) {
-    uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(tx_.data()), static_cast<unsigned>(tx_.size()));
-    int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1);
-    size_t done = n > 0 ? static_cast<size_t>(n) : 0;
-    if (n < 0 && n != UV_EAGAIN) {
+    size_t queued = 0;
+    if (WriteOrQueue(reinterpret_cast<uv_stream_t*>(&tcp_), tx_.data(), tx_.size(), this, 0, OnWrite, &queued) != 0) {
       CloseNow();
       return;
     }
-    if (done < tx_.size()) {
-      auto* w = new WriteReq{uv_write_t{}, std::vector<uint8_t>(tx_.begin() + static_cast<std::ptrdiff_t>(done), tx_.end()), this};
-      w->req.data = w;
-      uv_buf_t rest = uv_buf_init(reinterpret_cast<char*>(w->bytes.data()), static_cast<unsigned>(w->bytes.size()));
-      writesPending_ += w->bytes.size();
-      int rv = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &rest, 1, OnWrite);
-      if (rv != 0) {
-        writesPending_ -= w->bytes.size();
-        delete w;
-        CloseNow();
-        return;
-      }
-    }
+    writesPending_ += queued;
     tx_.clear();
   }
   CheckDone();
 }
 
 void AppH2cConn::OnWrite(uv_write_t* req, int status) {
-  auto* w = static_cast<WriteReq*>(req->data);
-  AppH2cConn* self = w->conn;
+  auto* w = static_cast<QueuedWrite*>(req->data);
+  auto* self = static_cast<AppH2cConn*>(w->owner);
   self->writesPending_ -= w->bytes.size();
   delete w;
   if (status != 0) {

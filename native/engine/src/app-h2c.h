@@ -151,7 +151,6 @@ class AppH2cConn {
 
  private:
   friend class AppH2cExchange;
-  struct WriteReq;
 
   static void OnAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
   static void OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);

@@ -103,13 +103,6 @@ double Number(const Napi::Object& o, const char* key, double fallback) {
 
 }  // namespace
 
-struct AppConn::WriteReq {
-  uv_write_t req;
-  std::vector<uint8_t> bytes;
-  size_t credit;  // response body bytes to credit to the peer stream once written
-  AppConn* conn;
-};
-
 // --- AppConn ------------------------------------------------------------------------------------
 
 AppConn::AppConn(AppHost* host, uint32_t id) : host_(host), id_(id), parser_(host->options().limits, this) {}
@@ -444,36 +437,22 @@ void AppConn::FlushWrites() {
   bytes.swap(corked_);
   size_t credit = corkedCredit_;
   corkedCredit_ = 0;
-  uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(bytes.data()), static_cast<unsigned>(bytes.size()));
-  int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1);  // UV_EAGAIN behind a pending write: order kept
-  if (n < 0 && n != UV_EAGAIN) {
-    writesPending_ -= bytes.size();
-    Fail("E_UPSTREAM_RESET", std::string("cannot write to the client: ") + uv_err_name(n), 0, true, NGHTTP2_CANCEL);
-    CloseNow();
-    return;
-  }
-  size_t done = n > 0 ? static_cast<size_t>(n) : 0;
-  writesPending_ -= done;
-  if (done == bytes.size()) {
-    if (credit > 0 && session_ != nullptr) session_->ConsumeStream(sid_, credit);
-    if (closing_ && writesPending_ == 0) CloseHandles();
-    return;
-  }
-  auto* w = new WriteReq{uv_write_t{}, std::vector<uint8_t>(bytes.begin() + static_cast<std::ptrdiff_t>(done), bytes.end()), credit, this};
-  w->req.data = w;
-  uv_buf_t rest = uv_buf_init(reinterpret_cast<char*>(w->bytes.data()), static_cast<unsigned>(w->bytes.size()));
-  int rv = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &rest, 1, OnWrite);
+  size_t queued = 0;
+  int rv = WriteOrQueue(reinterpret_cast<uv_stream_t*>(&tcp_), bytes.data(), bytes.size(), this, credit, OnWrite, &queued);
+  writesPending_ -= bytes.size() - (rv == 0 ? queued : 0);  // what the socket took, or all on a failure
   if (rv != 0) {
-    writesPending_ -= w->bytes.size();
-    delete w;
     Fail("E_UPSTREAM_RESET", std::string("cannot write to the client: ") + uv_err_name(rv), 0, true, NGHTTP2_CANCEL);
     CloseNow();
+    return;
   }
+  if (queued > 0) return;  // OnWrite credits the stream once the rest is written
+  if (credit > 0 && session_ != nullptr) session_->ConsumeStream(sid_, credit);
+  if (closing_ && writesPending_ == 0) CloseHandles();
 }
 
 void AppConn::OnWrite(uv_write_t* req, int status) {
-  auto* w = static_cast<WriteReq*>(req->data);
-  AppConn* self = w->conn;
+  auto* w = static_cast<QueuedWrite*>(req->data);
+  auto* self = static_cast<AppConn*>(w->owner);
   self->writesPending_ -= w->bytes.size();
   size_t credit = w->credit;
   delete w;

@@ -90,7 +90,6 @@ class AppConn final : public Http1BodySink, public StreamRelay {
 
  private:
   enum class State { kHead, kDeciding, kForwarding, kClosed };
-  struct WriteReq;
 
   static void OnAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
   static void OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);

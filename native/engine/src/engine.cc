@@ -567,6 +567,25 @@ WorkloadPool* Engine::PoolFor(const NativeTarget& target) {
   return out;
 }
 
+int WriteOrQueue(uv_stream_t* stream, const uint8_t* data, size_t len, void* owner, size_t credit, uv_write_cb cb, size_t* queued) {
+  *queued = 0;
+  uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(const_cast<uint8_t*>(data)), static_cast<unsigned>(len));
+  int n = uv_try_write(stream, &buf, 1);
+  if (n < 0 && n != UV_EAGAIN) return n;
+  size_t done = n > 0 ? static_cast<size_t>(n) : 0;
+  if (done == len) return 0;
+  auto* w = new QueuedWrite{uv_write_t{}, std::vector<uint8_t>(data + done, data + len), owner, credit};
+  w->req.data = w;
+  uv_buf_t rest = uv_buf_init(reinterpret_cast<char*>(w->bytes.data()), static_cast<unsigned>(w->bytes.size()));
+  int rv = uv_write(&w->req, stream, &rest, 1, cb);
+  if (rv != 0) {
+    delete w;
+    return rv;
+  }
+  *queued = len - done;
+  return 0;
+}
+
 WorkloadH2cPool* Engine::H2cPoolFor(const NativeTarget& target) {
   if (workloadReadBuffer_.empty()) workloadReadBuffer_.resize(64 * 1024);
   auto it = h2cPools_.find(target.address);

@@ -104,6 +104,20 @@ class StreamRelay {
   virtual void OnRelayClosed(uint32_t h2code, bool sessionGone) = 0;
 };
 
+// A write the socket did not take at once, queued with uv_write: the bytes left, the caller's
+// object, and what the caller wants back when it completes (body bytes to credit to a stream).
+struct QueuedWrite {
+  uv_write_t req;
+  std::vector<uint8_t> bytes;
+  void* owner;
+  size_t credit;
+};
+// Writes `len` bytes to `stream` as far as the socket takes them now (uv_try_write, which stays
+// behind writes already queued) and queues the rest with uv_write; `cb` gets the QueuedWrite
+// (req.data) and deletes it. Returns 0 with `*queued` the bytes handed to uv_write (0: all went
+// now, and `credit` is the caller's to apply at once), or a uv error with nothing queued.
+int WriteOrQueue(uv_stream_t* stream, const uint8_t* data, size_t len, void* owner, size_t credit, uv_write_cb cb, size_t* queued);
+
 // nghttp2's view of flat name/value pairs (pointing into `flat`, which must outlive the call that
 // takes it; nghttp2 copies them).
 std::vector<nghttp2_nv> MakeNv(const std::vector<std::string>& flat);

@@ -297,12 +297,6 @@ void H2cDelivery::Record() {
 
 // --- WorkloadH2cSession --------------------------------------------------------------------------
 
-struct WorkloadH2cSession::WriteReq {
-  uv_write_t req;
-  std::vector<uint8_t> bytes;
-  WorkloadH2cSession* ws;
-};
-
 WorkloadH2cSession::WorkloadH2cSession(WorkloadH2cPool* pool) : pool_(pool) {}
 
 void WorkloadH2cSession::Connect() {
@@ -529,26 +523,13 @@ void WorkloadH2cSession::Flush() {
     tx_.insert(tx_.end(), data, data + n);
   }
   if (!tx_.empty()) {
-    uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(tx_.data()), static_cast<unsigned>(tx_.size()));
-    int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1);
-    if (n < 0 && n != UV_EAGAIN) {
-      Kill("E_UPSTREAM_RESET", pool_->target().address + ": write " + uv_err_name(n));
+    size_t queued = 0;
+    int rv = WriteOrQueue(reinterpret_cast<uv_stream_t*>(&tcp_), tx_.data(), tx_.size(), this, 0, OnWrite, &queued);
+    if (rv != 0) {
+      Kill("E_UPSTREAM_RESET", pool_->target().address + ": write " + uv_err_name(rv));
       return;
     }
-    size_t done = n > 0 ? static_cast<size_t>(n) : 0;
-    if (done < tx_.size()) {
-      auto* w = new WriteReq{uv_write_t{}, std::vector<uint8_t>(tx_.begin() + static_cast<std::ptrdiff_t>(done), tx_.end()), this};
-      w->req.data = w;
-      uv_buf_t rest = uv_buf_init(reinterpret_cast<char*>(w->bytes.data()), static_cast<unsigned>(w->bytes.size()));
-      writesPending_ += w->bytes.size();
-      int rv = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &rest, 1, OnWrite);
-      if (rv != 0) {
-        writesPending_ -= w->bytes.size();
-        delete w;
-        Kill("E_UPSTREAM_RESET", pool_->target().address + ": write " + uv_err_name(rv));
-        return;
-      }
-    }
+    writesPending_ += queued;
     tx_.clear();
   }
   if (!nghttp2_session_want_read(h2_) && !nghttp2_session_want_write(h2_) && writesPending_ == 0) {
@@ -557,8 +538,8 @@ void WorkloadH2cSession::Flush() {
 }
 
 void WorkloadH2cSession::OnWrite(uv_write_t* req, int status) {
-  auto* w = static_cast<WriteReq*>(req->data);
-  WorkloadH2cSession* self = w->ws;
+  auto* w = static_cast<QueuedWrite*>(req->data);
+  auto* self = static_cast<WorkloadH2cSession*>(w->owner);
   self->writesPending_ -= w->bytes.size();
   delete w;
   if (self->closing_) return;

@@ -136,7 +136,6 @@ class WorkloadH2cSession {
   void Kill(const char* code, const std::string& message);  // every stream fails; the session closes
 
  private:
-  struct WriteReq;
   static void OnConnect(uv_connect_t* req, int status);
   static void OnAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
   static void OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
