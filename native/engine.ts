@@ -83,11 +83,21 @@ export const APP_DONE_FLAG = { headSent: 1, clientGone: 2, beforeHead: 4, client
 /** Why the engine ended an app h2c session (h2cClosed's code; AppH2cCloseReason). */
 export const APP_H2C_CLOSE = { rapidReset: 1, maxRequests: 2, protocol: 3, headerTimeout: 4, flood: 5 } as const
 
-/** The engine's HTTP/1 app connections: emit(kind, conn, token, status, flag, strings). */
+/**
+ * What an AppHost emits, once per batch of events (one loop turn's, usually): per event, `nums`
+ * holds kind, conn, stream, code, flag, the number of strings, each one's length, the number of
+ * numbers and the numbers; `text` holds every event's strings back to back.
+ */
+export type AppEmitFn = (nums: Float64Array, text: string) => void
+
+/** The engine's HTTP/1 and h2c app connections. */
 export interface RawAppHost {
   adopt: (fd: number, initial: Buffer | null) => number
-  /** 0 sent, 1 the connection is gone, 2 the session cannot take a stream now. */
-  forward: (conn: number, engine: RawEndpoint, session: number, fields: readonly string[], requestMs: number, idleMs: number, token: number) => number
+  /**
+   * 0 sent, 1 the connection is gone, 2 the session cannot take a stream now, 3 `fields` (names
+   * and values joined by NUL) did not split into `count` strings: a field holds a NUL.
+   */
+  forward: (conn: number, engine: RawEndpoint, session: number, fields: string, count: number, requestMs: number, idleMs: number, token: number) => number
   answer: (conn: number, bytes: Buffer, close: boolean) => void
   /** A new descriptor of the connection (for `new net.Socket({ fd })`) and the bytes to read first. */
   handBack: (conn: number) => { fd: number, bytes: Buffer } | null
@@ -97,7 +107,7 @@ export interface RawAppHost {
   /** An h2c app connection (app-h2c.h); its streams' heads come with their stream ids. */
   adoptH2c: (fd: number, initial: Buffer | null) => number
   /** As forward(), for one stream of an h2c connection. */
-  forwardStream: (conn: number, stream: number, engine: RawEndpoint, session: number, fields: readonly string[], requestMs: number, idleMs: number, token: number) => number
+  forwardStream: (conn: number, stream: number, engine: RawEndpoint, session: number, fields: string, count: number, requestMs: number, idleMs: number, token: number) => number
   /** An error answer to a stream's head (meshgate-error: code, a text body). 0 done, 1 the stream is gone. */
   answerStream: (conn: number, stream: number, status: number, code: string, message: string) => number
   /** RST_STREAM REFUSED_STREAM and GOAWAY: the client retries the request on a new connection. */
@@ -106,7 +116,7 @@ export interface RawAppHost {
 
 export interface EngineBinding {
   Engine: new (options: RawEngineOptions, emit: EmitFn) => RawEndpoint
-  AppHost: new (options: RawAppHostOptions, emit: EmitFn) => RawAppHost
+  AppHost: new (options: RawAppHostOptions, emit: AppEmitFn) => RawAppHost
   Http1RequestParser: new (limits?: Http1ParserLimits) => Http1RequestParser
   versions: { nghttp2: string, gnutls: string, llhttp: string }
 }

@@ -35,13 +35,21 @@ export const EVENT_KIND = {
   /** The native h2 engine only: a spliced stream is over (flag: SPLICE_END; payload [toPeer, fromPeer, reason]). */
   spliceClose: 11,
   /**
-   * The native h2 engine only: a request it delivered to a workload itself is over (code: status;
-   * flag: DELIVERED_FLAG; payload: DeliveredRecord's strings, see native/engine/src/engine.h).
+   * The native h2 engine only: requests it delivered to a workload itself are over, a batch per
+   * call (conn 0; payload: DELIVERED_LAYOUT numbers per request; text: their strings back to
+   * back; native/engine/src/engine.h kEventDelivered).
    */
   delivered: 12,
 } as const
 
-/** Bits of a `delivered` event's flag; values match DeliveredFlags in native/engine/src/workload-http1.h. */
+/**
+ * One request's numbers in a `delivered` batch: conn, stream, status, flag, the lengths of its
+ * `strings` strings (target, method, path, authority, requestId, errorCode, errorMessage,
+ * origProto), then `numbers` numbers (requestBytes, responseBytes, headMs, totalMs).
+ */
+export const DELIVERED_LAYOUT = { strings: 8, numbers: 4, size: 16 } as const
+
+/** Bits of a `delivered` record's flag; values match DeliveredFlags in native/engine/src/workload-http1.h. */
 export const DELIVERED_FLAG = { headSent: 1, peerGone: 2 } as const
 
 /** When a socket handed to spliceFd starts moving bytes; values match SpliceStartMode in native/engine/src/engine.h. */
@@ -76,7 +84,9 @@ export type EmitFn = (
   stream: number,
   code: number,
   flag: number,
-  payload: Buffer | string[] | undefined,
+  payload: Buffer | string[] | Float64Array | undefined,
+  /** `delivered` batches only: the records' strings. */
+  text?: string,
 ) => boolean | undefined
 
 /** Options of one UDP endpoint (server, or client carrying outgoing connections). */

@@ -9,6 +9,7 @@ import { Duplex } from 'node:stream'
 import { isIP } from 'node:net'
 import { lookup } from 'node:dns/promises'
 import {
+  DELIVERED_LAYOUT,
   EVENT_KIND,
   loadQuic,
   type EmitFn,
@@ -492,7 +493,8 @@ export class QuicSession extends EventEmitter {
   /**
    * Native h2 engine, server side: lets the engine deliver this session's later requests for
    * `target` to `host:port` itself (see RawEndpoint.allowTarget); each is reported by a
-   * `delivered` event (status, flag, strings). False where the binding cannot.
+   * `delivered` event (status, flag, strings, numbers: see DELIVERED_LAYOUT). False where the
+   * binding cannot.
    */
   allowTarget (target: string, grant: { address: string, host: string, port: number, auto: boolean, http2: boolean, connectMs: number, idleMs: number, requestMs: number }): boolean {
     if (this.closed || this.endpoint.allowTarget === undefined) return false
@@ -533,7 +535,7 @@ export class QuicSession extends EventEmitter {
     if (i >= 0) this.pending.splice(i, 1)
   }
 
-  /** @internal */ dispatch (kind: number, sid: number, code: number, flag: number, payload: Buffer | string[] | undefined): boolean {
+  /** @internal */ dispatch (kind: number, sid: number, code: number, flag: number, payload: Buffer | string[] | Float64Array | undefined): boolean {
     switch (kind) {
       case EVENT_KIND.data:
         return this.streams.get(sid)?.onData(payload as Buffer) ?? true
@@ -578,9 +580,6 @@ export class QuicSession extends EventEmitter {
         this.goingAway = true
         this.emit('goaway', code)
         return true
-      case EVENT_KIND.delivered:
-        this.emit('delivered', code, flag, payload as string[])
-        return true
       default:
         return true
     }
@@ -611,10 +610,14 @@ export class QuicServer extends EventEmitter {
   constructor (options: ServerOptions, binding?: EndpointConstructor) {
     super()
     const Endpoint = binding ?? loadQuic().Endpoint
-    const emit: EmitFn = (kind, conn, sid, code, flag, payload) => {
+    const emit: EmitFn = (kind, conn, sid, code, flag, payload, text) => {
       if (kind === EVENT_KIND.data || kind === EVENT_KIND.headers) {
         const session = this.sessions.get(conn)
         return session === undefined ? true : session.dispatch(kind, sid, code, flag, payload)
+      }
+      if (kind === EVENT_KIND.delivered) {
+        this.delivered(payload as Float64Array, text ?? '')
+        return true
       }
       if (kind === EVENT_KIND.handshake) {
         const [identity = '', alpn = '', chainHex = ''] = payload as string[]
@@ -638,6 +641,22 @@ export class QuicServer extends EventEmitter {
       return this.sessions.get(conn)?.dispatch(kind, sid, code, flag, payload) ?? true
     }
     this.endpoint = new Endpoint({ ...options, server: true }, emit)
+  }
+
+  /** A batch of the engine's delivery records, each to its session's `delivered` listeners. */
+  private delivered (nums: Float64Array, text: string): void {
+    let at = 0
+    for (let i = 0; i + DELIVERED_LAYOUT.size <= nums.length; i += DELIVERED_LAYOUT.size) {
+      const strings: string[] = new Array<string>(DELIVERED_LAYOUT.strings)
+      for (let k = 0; k < DELIVERED_LAYOUT.strings; k++) {
+        const end = at + (nums[i + 4 + k] as number)
+        strings[k] = text.slice(at, end)
+        at = end
+      }
+      const first = i + 4 + DELIVERED_LAYOUT.strings
+      const numbers = Array.from(nums.subarray(first, first + DELIVERED_LAYOUT.numbers))
+      this.sessions.get(nums[i] as number)?.emit('delivered', nums[i + 2], nums[i + 3], strings, numbers)
+    }
   }
 
   /** Bound address, and the socket buffer sizes the kernel granted. */

@@ -461,7 +461,7 @@ export interface HttpFrontHandlers {
 }
 
 /** The result of HttpFront.forward(). */
-export type HttpForwardResult = 'sent' | 'gone' | 'not-native'
+export type HttpForwardResult = 'sent' | 'gone' | 'not-native' | 'bad-fields'
 
 export interface HttpFront {
   /**
@@ -473,7 +473,8 @@ export interface HttpFront {
   /**
    * Sends the request whose head is pending on `session`, with the wire field section the core
    * built (flat name/value pairs, pseudo-headers first); `not-native` when the session is not one
-   * of this engine's or has no stream free now.
+   * of this engine's or has no stream free now; `bad-fields` when a name or value holds a NUL
+   * byte (nothing sent).
    */
   forward: (conn: number, session: PeerSession, fields: readonly string[], options: { requestMs: number, idleMs: number, token: number, stream: number }) => HttpForwardResult
   /** Writes the core's own answer (an error) to the pending request; `close` ends the connection after it. */

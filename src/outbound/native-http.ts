@@ -301,6 +301,11 @@ export class NativeHttp {
     // Nothing was sent: the pick says nothing about the endpoint.
     pick.done({ ok: true, latencyMs: performance.now() - req.started })
     if (result === 'not-native') this.#handBack(req, 'session_kind')
+    else if (result === 'bad-fields') {
+      const err = new MeshError('E_BAD_REQUEST', 'a request header field holds a NUL byte')
+      this.#report(req, err.status, err.code, pick.endpoint.identity, pick.endpoint.transport, performance.now() - req.started)
+      this.#answer(req, err)
+    }
   }
 
   /** No stream was opened: answer the app with the error (reported against the endpoint if one was picked). */

@@ -38,8 +38,31 @@ export function createHttpFront (options: HttpFrontOptions, handlers: HttpFrontH
     headerReadMs: options.headerReadMs,
     keepAliveMs: options.keepAliveMs,
     maxRequestsPerConnection: options.maxRequestsPerConnection ?? 0,
-  }, (kind, conn, stream, code, flag, payload) => {
-    const strings = Array.isArray(payload) ? payload : []
+  }, (nums, text) => {
+    let at = 0
+    for (let i = 0; i < nums.length;) {
+      const kind = nums[i] as number
+      const conn = nums[i + 1] as number
+      const stream = nums[i + 2] as number
+      const code = nums[i + 3] as number
+      const flag = nums[i + 4] as number
+      const count = nums[i + 5] as number
+      i += 6
+      const strings: string[] = new Array<string>(count)
+      for (let k = 0; k < count; k++) {
+        const end = at + (nums[i + k] as number)
+        strings[k] = text.slice(at, end)
+        at = end
+      }
+      i += count
+      const numbers = nums[i] as number
+      const first = i + 1
+      i = first + numbers
+      dispatch(kind, conn, stream, code, flag, strings, nums, first)
+    }
+  })
+
+  function dispatch (kind: number, conn: number, stream: number, code: number, flag: number, strings: string[], nums: Float64Array, at: number): void {
     switch (kind) {
       case APP_EVENT.head:
         handlers.head(conn, {
@@ -56,17 +79,17 @@ export function createHttpFront (options: HttpFrontOptions, handlers: HttpFrontH
         break
       case APP_EVENT.done: {
         if (stream !== 0) observer?.streamClosed?.('h2', 'client')
-        const [failure = '', peerError = '', requestBytes = '0', responseBytes = '0', headMs = '0', totalMs = '0', message = ''] = strings
+        const [failure = '', peerError = '', message = ''] = strings
         handlers.record(conn, {
           token: stream,
           status: code,
           failure: failure === '' ? undefined : failure,
           failureMessage: message,
           peerError: peerError === '' ? undefined : peerError,
-          requestBytes: Number(requestBytes),
-          responseBytes: Number(responseBytes),
-          headMs: Number(headMs),
-          totalMs: Number(totalMs),
+          requestBytes: nums[at] ?? 0,
+          responseBytes: nums[at + 1] ?? 0,
+          headMs: nums[at + 2] ?? 0,
+          totalMs: nums[at + 3] ?? 0,
           headSent: (flag & APP_DONE_FLAG.headSent) !== 0,
           clientGone: (flag & APP_DONE_FLAG.clientGone) !== 0,
           clientReset: (flag & APP_DONE_FLAG.clientReset) !== 0,
@@ -86,8 +109,8 @@ export function createHttpFront (options: HttpFrontOptions, handlers: HttpFrontH
         handlers.h2c?.resets(conn, code)
         break
     }
-    return true
-  })
+  }
+
   return {
     adopt: (socket, protocol) => {
       // What the socket buffered (detection's bytes) goes first; then the socket is closed at
@@ -103,11 +126,13 @@ export function createHttpFront (options: HttpFrontOptions, handlers: HttpFrontH
     forward: (conn, session: PeerSession, fields, { requestMs, idleMs, token, stream }): HttpForwardResult => {
       const ref = nativeSessionOf(session)
       if (ref === undefined) return 'not-native'
+      // One string crosses instead of one per name and value; the engine checks the count.
+      const joined = fields.join('\0')
       const rv = stream === 0
-        ? host.forward(conn, ref.endpoint, ref.conn, fields, requestMs, idleMs, token)
-        : host.forwardStream(conn, stream, ref.endpoint, ref.conn, fields, requestMs, idleMs, token)
+        ? host.forward(conn, ref.endpoint, ref.conn, joined, fields.length, requestMs, idleMs, token)
+        : host.forwardStream(conn, stream, ref.endpoint, ref.conn, joined, fields.length, requestMs, idleMs, token)
       if (rv === 0) observer?.streamOpened?.('h2', 'client')
-      return rv === 0 ? 'sent' : rv === 1 ? 'gone' : 'not-native'
+      return rv === 0 ? 'sent' : rv === 1 ? 'gone' : rv === 3 ? 'bad-fields' : 'not-native'
     },
     answer: (conn, bytes, close) => host.answer(conn, bytes, close),
     answerStream: (conn, stream, status, code, message) => { host.answerStream(conn, stream, status, code, message) },

@@ -14,11 +14,11 @@ export function serveDelivery (session: QuicSession, delivery: InboundDelivery |
   if (delivery === undefined || !session.canDeliver) return undefined
   const caller = session.peerIdentity
   const asked = new Set<string>()
-  session.on('delivered', (status: number, flag: number, strings: string[]) => {
+  session.on('delivered', (status: number, flag: number, strings: string[], numbers: number[]) => {
     // The engine's streams count like the JS-served ones.
     observer?.streamOpened?.(transport, 'server')
     observer?.streamClosed?.(transport, 'server')
-    delivery.record(deliveryRecord(caller, status, flag, strings))
+    delivery.record(deliveryRecord(caller, status, flag, strings, numbers))
   })
   // Grants withdrawn: every target is asked about again at its next request.
   session.on('targetsCleared', () => asked.clear())
@@ -32,8 +32,9 @@ export function serveDelivery (session: QuicSession, delivery: InboundDelivery |
 }
 
 /** A `delivered` event's fields (native/engine/src/engine.h kEventDelivered) as a DeliveryRecord. */
-export function deliveryRecord (caller: string, status: number, flag: number, strings: string[]): DeliveryRecord {
-  const [target = '', method = '', path = '', authority = '', requestId = '', errorCode = '', errorMessage = '', origProto = '', requestBytes = '0', responseBytes = '0', headMs = '0', totalMs = '0'] = strings
+export function deliveryRecord (caller: string, status: number, flag: number, strings: string[], numbers: number[]): DeliveryRecord {
+  const [target = '', method = '', path = '', authority = '', requestId = '', errorCode = '', errorMessage = '', origProto = ''] = strings
+  const [requestBytes = 0, responseBytes = 0, headMs = 0, totalMs = 0] = numbers
   return {
     caller,
     target,
@@ -45,10 +46,10 @@ export function deliveryRecord (caller: string, status: number, flag: number, st
     errorCode: errorCode === '' ? undefined : errorCode,
     errorMessage,
     origProto: origProto === '' ? undefined : origProto,
-    requestBytes: Number(requestBytes),
-    responseBytes: Number(responseBytes),
-    headMs: Number(headMs),
-    totalMs: Number(totalMs),
+    requestBytes,
+    responseBytes,
+    headMs,
+    totalMs,
     headSent: (flag & DELIVERED_FLAG.headSent) !== 0,
     peerGone: (flag & DELIVERED_FLAG.peerGone) !== 0,
   }

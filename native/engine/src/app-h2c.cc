@@ -448,8 +448,7 @@ int AppH2cConn::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* 
         std::string message = "request head larger than the limit (" + std::to_string(self->host_->options().limits.maxHeaderBytes) +
                               " bytes, " + std::to_string(kMaxHeaderPairs) + " fields)";
         x->AnswerError(431, "E_HEADERS_TOO_LARGE", message);
-        self->host_->Push(Event{static_cast<EventKind>(kAppDone), self->id_, 0, 431, 0,
-                                {"E_HEADERS_TOO_LARGE", "", "0", "0", "0", "0", message}, {}});
+        self->host_->Push(DoneEvent(self->id_, 0, 431, 0, "E_HEADERS_TOO_LARGE", "", message, 0, 0, 0, 0));
         return 0;
       }
       self->gotRequest_ = true;
@@ -557,10 +556,8 @@ void AppH2cConn::Record(AppH2cExchange* x, uint32_t closeCode) {
   uint64_t now = uv_hrtime();
   double totalMs = static_cast<double>(now - x->startNs_) / 1e6;
   double headMs = x->headNs_ > x->startNs_ ? static_cast<double>(x->headNs_ - x->startNs_) / 1e6 : totalMs;
-  host_->Push(Event{static_cast<EventKind>(kAppDone), id_, static_cast<int32_t>(x->token_), static_cast<uint64_t>(x->status_), flags,
-                    {failure, x->peerError_, std::to_string(x->requestBytes_), std::to_string(x->responseBytes_),
-                     std::to_string(headMs), std::to_string(totalMs), message},
-                    {}});
+  host_->Push(DoneEvent(id_, x->token_, x->status_, flags, failure, x->peerError_, message, x->requestBytes_, x->responseBytes_,
+                        headMs, totalMs));
 }
 
 ssize_t AppH2cConn::ReadResponse(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags,

@@ -17,6 +17,9 @@ namespace {
 // Queued request body bytes on the peer stream before the app's socket is no longer read, and
 // the level at which reading resumes.
 constexpr size_t kBodyHighWater = 256 * 1024;
+// Bytes read but not parsed yet (read while a request is decided or answered) after which the
+// connection stops reading until the parser takes them.
+constexpr size_t kUnparsedBound = 64 * 1024;
 constexpr size_t kBodyLowWater = 64 * 1024;
 constexpr size_t kReadBufferBytes = 64 * 1024;
 
@@ -80,15 +83,26 @@ std::string Latin1Arg(const Napi::Value& v) {
   return out;
 }
 
-std::vector<std::string> Latin1Strings(const Napi::Value& v) {
-  std::vector<std::string> out;
-  if (!v.IsArray()) return out;
-  Napi::Array a = v.As<Napi::Array>();
-  out.reserve(a.Length());
-  for (uint32_t i = 0; i < a.Length(); ++i) out.push_back(Latin1Arg(a.Get(i)));
-  return out;
+// A request's field section as JavaScript passes it: one latin1 string, the fields joined by NUL,
+// and their count. A field holding a NUL itself would split differently and fails the count:
+// false, nothing forwarded (one string crosses instead of one per name and value).
+bool JoinedFields(const Napi::Value& joined, const Napi::Value& count, std::vector<std::string>* out) {
+  if (!joined.IsString() || !count.IsNumber()) return false;
+  std::string all = Latin1Arg(joined);
+  uint32_t expected = count.As<Napi::Number>().Uint32Value();
+  out->reserve(expected);
+  size_t start = 0;
+  for (;;) {
+    size_t end = all.find('\0', start);
+    if (end == std::string::npos) {
+      out->emplace_back(all, start);
+      break;
+    }
+    out->emplace_back(all, start, end - start);
+    start = end + 1;
+  }
+  return out->size() == expected;
 }
-
 Napi::Value Latin1(Napi::Env env, const std::string& s) {
   napi_value out;
   if (napi_create_string_latin1(env, s.data(), s.size(), &out) != napi_ok) return env.Undefined();
@@ -102,6 +116,18 @@ double Number(const Napi::Object& o, const char* key, double fallback) {
 
 
 }  // namespace
+
+Event DoneEvent(uint32_t conn, uint32_t token, int status, int32_t flags, const std::string& failure, const std::string& peerError,
+                const std::string& message, uint64_t requestBytes, uint64_t responseBytes, double headMs, double totalMs) {
+  Event ev{static_cast<EventKind>(kAppDone), conn, static_cast<int32_t>(token), static_cast<uint64_t>(status), flags,
+           {failure, peerError, message}, {}};
+  ev.nums[0] = static_cast<double>(requestBytes);
+  ev.nums[1] = static_cast<double>(responseBytes);
+  ev.nums[2] = headMs;
+  ev.nums[3] = totalMs;
+  ev.numCount = 4;
+  return ev;
+}
 
 // --- AppConn ------------------------------------------------------------------------------------
 
@@ -176,7 +202,11 @@ void AppConn::Process() {
   for (;;) {
     bool parsing = state_ == State::kHead || (state_ == State::kForwarding && !requestDone_ && !bodyPaused_);
     if (!parsing) {
-      if (state_ == State::kHead || state_ == State::kForwarding) ReadOff();
+      // Reading stays on while a request is decided, its body waits for the peer stream's
+      // window or its answer is awaited: a stopped and restarted libuv read costs two epoll_ctl
+      // calls, once per request. What arrives meanwhile (a pipelined request, the client's FIN
+      // or reset) waits in in_, at most kUnparsedBound bytes beyond one read.
+      if (in_.size() - parsed_ >= kUnparsedBound) ReadOff();
       break;
     }
     Http1RequestParser::Step step{Http1RequestParser::Status::kNeedMore, 0};
@@ -209,7 +239,6 @@ void AppConn::Process() {
         ArmTimer();
         return;
       case Http1RequestParser::Status::kHead: {
-        ReadOff();
         state_ = State::kDeciding;
         uv_timer_stop(&timer_);
         const Http1Head& h = parser_.head();
@@ -228,7 +257,6 @@ void AppConn::Process() {
       case Http1RequestParser::Status::kMessageEnd: {
         // The request is complete: its end goes to the peer; a pipelined next one waits.
         requestDone_ = true;
-        ReadOff();
         if (!exchange_) {
           EndExchange();  // an answered request's end: on to the next one
           return;
@@ -607,19 +635,14 @@ void AppConn::Record(const std::string& failure, const std::string& reason, int3
   uint64_t now = uv_hrtime();
   double totalMs = static_cast<double>(now - startNs_) / 1e6;
   double headMs = headNs_ > startNs_ ? static_cast<double>(headNs_ - startNs_) / 1e6 : totalMs;
-  Event ev{static_cast<EventKind>(kAppDone), id_, static_cast<int32_t>(token_), static_cast<uint64_t>(status_),
-           (headSent_ ? kDoneHeadSent : 0) | extraFlags,
-           {failure, peerError_, std::to_string(requestBytes_), std::to_string(responseBytes_), std::to_string(headMs),
-            std::to_string(totalMs), reason},
-           {}};
-  host_->Push(std::move(ev));
+  host_->Push(DoneEvent(id_, token_, status_, (headSent_ ? kDoneHeadSent : 0) | extraFlags, failure, peerError_, reason,
+                        requestBytes_, responseBytes_, headMs, totalMs));
 }
 
 // A request the engine answered itself before any head reached JavaScript (a bad or oversized
 // head, the header timeout): a record with token 0, so that it is counted like the JS path's.
 void AppConn::RecordEarly(const std::string& code, const std::string& message) {
-  host_->Push(Event{static_cast<EventKind>(kAppDone), id_, 0, static_cast<uint64_t>(status_), 0,
-                    {code, "", "0", "0", "0", "0", message}, {}});
+  host_->Push(DoneEvent(id_, 0, status_, 0, code, "", message, 0, 0, 0, 0));
 }
 
 void AppConn::MaybeFinish() {
@@ -778,6 +801,12 @@ void AppHost::Pump() {
     Napi::Env env = env_;
     Napi::HandleScope scope(env);
     Napi::Object self = self_.Value();
+    // One call into JavaScript per round, not per event: emit(nums, text). Per event, nums holds
+    // kind, conn, stream, code, flag, the number of strings, their lengths, the number of numbers
+    // and the numbers; text holds the strings back to back (latin1).
+    std::vector<double> nums;
+    std::string text;
+    nums.reserve(events.size() * 16);
     for (Event& ev : events) {
       if (ev.kind == 0) {
         // A request body's send queue drained: read on (outside nghttp2's callbacks).
@@ -785,17 +814,22 @@ void AppHost::Pump() {
         if (it != conns_.end()) it->second->Process();
         continue;
       }
-      Napi::Array a = Napi::Array::New(env, ev.strings.size());
-      for (uint32_t i = 0; i < ev.strings.size(); ++i) a.Set(i, Latin1(env, ev.strings[i]));
-      emit_.MakeCallback(self,
-                         {Napi::Number::New(env, ev.kind), Napi::Number::New(env, ev.conn), Napi::Number::New(env, ev.stream),
-                          Napi::Number::New(env, static_cast<double>(ev.code)), Napi::Number::New(env, ev.flag), a},
-                         *async_);
-      if (env.IsExceptionPending()) {
-        Napi::Error err = env.GetAndClearPendingException();
-        napi_fatal_exception(env, err.Value());
+      nums.insert(nums.end(), {static_cast<double>(ev.kind), static_cast<double>(ev.conn), static_cast<double>(ev.stream),
+                               static_cast<double>(ev.code), static_cast<double>(ev.flag), static_cast<double>(ev.strings.size())});
+      for (const std::string& str : ev.strings) {
+        nums.push_back(static_cast<double>(str.size()));
+        text += str;
       }
-      if (teardown_) break;
+      nums.push_back(ev.numCount);
+      nums.insert(nums.end(), ev.nums, ev.nums + ev.numCount);
+    }
+    if (nums.empty()) continue;
+    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, nums.size() * sizeof(double));
+    std::memcpy(buffer.Data(), nums.data(), nums.size() * sizeof(double));
+    emit_.MakeCallback(self, {Napi::Float64Array::New(env, nums.size(), buffer, 0), Latin1(env, text)}, *async_);
+    if (env.IsExceptionPending()) {
+      Napi::Error err = env.GetAndClearPendingException();
+      napi_fatal_exception(env, err.Value());
     }
     FlushH2c();  // what JavaScript's answers submitted
   }
@@ -909,8 +943,9 @@ Napi::Value AppHost::Forward(const Napi::CallbackInfo& info) {
   Session* session = engine == nullptr || !info[2].IsNumber() ? nullptr : engine->FindSession(info[2].As<Napi::Number>().Uint32Value());
   if (session == nullptr) return Napi::Number::New(env, 2);
   auto num = [&](size_t i) { return info.Length() > i && info[i].IsNumber() ? info[i].As<Napi::Number>().DoubleValue() : 0; };
-  int rv = conn->Forward(session, Latin1Strings(info[3]), static_cast<uint64_t>(num(4)), static_cast<uint64_t>(num(5)),
-                         static_cast<uint32_t>(num(6)));
+  std::vector<std::string> fields;
+  if (!JoinedFields(info[3], info[4], &fields)) return Napi::Number::New(env, 3);
+  int rv = conn->Forward(session, fields, static_cast<uint64_t>(num(5)), static_cast<uint64_t>(num(6)), static_cast<uint32_t>(num(7)));
   return Napi::Number::New(env, rv);
 }
 
@@ -1001,8 +1036,10 @@ Napi::Value AppHost::ForwardStream(const Napi::CallbackInfo& info) {
   Session* session = engine == nullptr || !info[3].IsNumber() ? nullptr : engine->FindSession(info[3].As<Napi::Number>().Uint32Value());
   if (session == nullptr) return Napi::Number::New(env, 2);
   auto num = [&](size_t i) { return info.Length() > i && info[i].IsNumber() ? info[i].As<Napi::Number>().DoubleValue() : 0; };
-  int rv = conn->Forward(info[1].As<Napi::Number>().Int32Value(), session, Latin1Strings(info[4]), static_cast<uint64_t>(num(5)),
-                         static_cast<uint64_t>(num(6)), static_cast<uint32_t>(num(7)));
+  std::vector<std::string> fields;
+  if (!JoinedFields(info[4], info[5], &fields)) return Napi::Number::New(env, 3);
+  int rv = conn->Forward(info[1].As<Napi::Number>().Int32Value(), session, fields, static_cast<uint64_t>(num(6)),
+                         static_cast<uint64_t>(num(7)), static_cast<uint32_t>(num(8)));
   if (rv == 0) conn->Flush();
   return Napi::Number::New(env, rv);
 }

@@ -29,7 +29,8 @@ namespace engine {
 // Event kinds of an AppHost (APP_EVENT in transports/h2-native/http-front.ts).
 enum AppEventKind : int32_t {
   kAppHead = 20,    // a request head: strings = [method, target, "major.minor", name, value, ...]; flag = HeadFlags
-  kAppDone = 21,    // an exchange is over: stream = token (0: answered by the engine before JS saw a head), code = status, strings = record
+  kAppDone = 21,    // an exchange is over: stream = token (0: answered by the engine before JS saw a head), code = status,
+                    // strings = [failure, peer error, message], nums = [request bytes, response bytes, head ms, total ms]
   kAppClosed = 22,  // the connection is gone (JavaScript closes its paused socket)
 };
 
@@ -47,6 +48,10 @@ enum AppDoneFlags : int32_t {
   kDoneClientGone = 2,  // the app went away first (says nothing about the endpoint)
   kDoneBeforeHead = 4,  // the failure came before any response head from the peer
 };
+
+// An exchange's record (kAppDone).
+Event DoneEvent(uint32_t conn, uint32_t token, int status, int32_t flags, const std::string& failure, const std::string& peerError,
+                const std::string& message, uint64_t requestBytes, uint64_t responseBytes, double headMs, double totalMs);
 
 struct AppOptions {
   Http1Limits limits;

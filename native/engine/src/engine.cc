@@ -266,7 +266,24 @@ void Engine::DeliverEvents() {
   Napi::Object self = self_.Value();
   std::vector<Event> events;
   events.swap(events_);
+  std::vector<double> delivered;
+  std::string deliveredText;
   for (Event& ev : events) {
+    if (ev.kind == kEventDelivered) {
+      delivered.insert(delivered.end(), {static_cast<double>(ev.conn), static_cast<double>(ev.stream), static_cast<double>(ev.code),
+                                         static_cast<double>(ev.flag)});
+      for (size_t i = 0; i < kDeliveredStrings; ++i) {
+        delivered.push_back(static_cast<double>(ev.strings[i].size()));
+        deliveredText += ev.strings[i];
+      }
+      delivered.insert(delivered.end(), ev.nums, ev.nums + 4);
+      continue;
+    }
+    // The records go before any other event, so JS sees every event in the order it happened.
+    if (!delivered.empty()) {
+      EmitDelivered(&delivered, &deliveredText);
+      if (teardown_) return;
+    }
     napi_value payload;
     if (ev.kind == kEventData) {
       payload = Napi::Buffer<uint8_t>::Copy(env, ev.data.data(), ev.data.size());
@@ -295,6 +312,27 @@ void Engine::DeliverEvents() {
     }
     if (teardown_) return;
   }
+  if (!delivered.empty()) EmitDelivered(&delivered, &deliveredText);
+}
+
+void Engine::EmitDelivered(std::vector<double>* nums, std::string* text) {
+  Napi::Env env = env_;
+  Napi::HandleScope scope(env);
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, nums->size() * sizeof(double));
+  std::memcpy(buffer.Data(), nums->data(), nums->size() * sizeof(double));
+  napi_value latin1;
+  if (napi_create_string_latin1(env, text->data(), text->size(), &latin1) != napi_ok) latin1 = env.Undefined();
+  Napi::Value zero = Napi::Number::New(env, 0);
+  emit_.MakeCallback(self_.Value(),
+                     {Napi::Number::New(env, kEventDelivered), zero, zero, zero, zero, Napi::Float64Array::New(env, nums->size(), buffer, 0),
+                      Napi::Value(env, latin1)},
+                     *async_);
+  if (env.IsExceptionPending()) {
+    Napi::Error err = env.GetAndClearPendingException();
+    napi_fatal_exception(env, err.Value());
+  }
+  nums->clear();
+  text->clear();
 }
 
 void Engine::Reap() {

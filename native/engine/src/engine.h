@@ -41,11 +41,15 @@ enum EventKind : int32_t {
   kEventGoaway = 9,            // peer sent GOAWAY: code = last stream id
   kEventStreamsAvailable = 10, // a stream slot freed up under the peer's limit
   kEventSpliceClose = 11,      // a spliced stream is over: flag = SpliceEnd, [toPeer, fromPeer, reason]
-  kEventDelivered = 12,        // a request the engine delivered to a workload is over (workload-http1.h):
-                               // code = status, flag = DeliveredFlags, [target, method, path, authority,
-                               // requestId, errorCode, errorMessage, origProto, requestBytes,
-                               // responseBytes, headMs, totalMs]
+  kEventDelivered = 12,        // requests the engine delivered to a workload are over (workload-http1.h),
+                               // one call per batch: emit(12, 0, 0, 0, 0, nums, text); per request, nums
+                               // holds conn, stream, status, DeliveredFlags, the lengths of its
+                               // kDeliveredStrings strings in text [target, method, path, authority,
+                               // requestId, errorCode, errorMessage, origProto], then requestBytes,
+                               // responseBytes, headMs, totalMs
 };
+
+constexpr size_t kDeliveredStrings = 8;
 
 
 struct Event {
@@ -56,6 +60,10 @@ struct Event {
   int32_t flag;
   std::vector<std::string> strings;
   std::vector<uint8_t> data;
+  // Numbers beside the strings (an AppHost record's bytes and times): they cross into JS as
+  // doubles instead of decimal strings.
+  double nums[4] = {0, 0, 0, 0};
+  uint8_t numCount = 0;
 };
 
 // HTTP/3 codes as JS passes them (native/quic.ts H3_CODES) ↔ HTTP/2 codes.
@@ -372,6 +380,8 @@ class Engine {
 
  private:
   void DeliverEvents();
+  // kEventDelivered records gathered by DeliverEvents(), emitted in one call.
+  void EmitDelivered(std::vector<double>* nums, std::string* text);
   void Reap();
   static void OnConnection(uv_stream_t* server, int status);
   static void OnIdle(uv_idle_t* h);

@@ -67,12 +67,14 @@ void PushDelivered(Engine* engine, DeliveryReport&& r) {
   double totalMs = static_cast<double>(end - r.startNs) / 1e6;
   double headMs = r.headNs != 0 ? static_cast<double>(r.headNs - r.startNs) / 1e6 : totalMs;
   int32_t flags = (r.headSent ? kDeliveredHeadSent : 0) | (r.peerGone ? kDeliveredPeerGone : 0);
-  std::vector<std::string> strings = std::move(r.strings);
-  strings.push_back(std::to_string(r.requestBytes));
-  strings.push_back(std::to_string(r.responseBytes));
-  strings.push_back(std::to_string(headMs));
-  strings.push_back(std::to_string(totalMs));
-  engine->Push(Event{kEventDelivered, r.conn, r.sid, static_cast<uint64_t>(r.status), flags, std::move(strings), {}});
+  Event ev{kEventDelivered, r.conn, r.sid, static_cast<uint64_t>(r.status), flags, std::move(r.strings), {}};
+  ev.strings.resize(kDeliveredStrings);
+  ev.nums[0] = static_cast<double>(r.requestBytes);
+  ev.nums[1] = static_cast<double>(r.responseBytes);
+  ev.nums[2] = headMs;
+  ev.nums[3] = totalMs;
+  ev.numCount = 4;
+  engine->Push(std::move(ev));
 }
 
 void AnswerDeliveryError(Session* session, int32_t sid, int status, const char* code, const std::string& message, bool headRequest) {
