@@ -75,7 +75,7 @@ export interface RawAppHostOptions {
  * Event kinds an AppHost emits; values match AppEventKind in native/engine/src/app-http1.h and
  * AppH2cEventKind in app-h2c.h (streamGone, h2cClosed, h2cResets: h2c connections only).
  */
-export const APP_EVENT = { head: 20, done: 21, closed: 22, streamGone: 23, h2cClosed: 24, h2cResets: 25 } as const
+export const APP_EVENT = { head: 20, done: 21, closed: 22, streamGone: 23, h2cClosed: 24, h2cResets: 25, refused: 26 } as const
 /** Bits of a head event's flag (AppHeadFlags; h2c: the head is an h2c stream's). */
 export const APP_HEAD_FLAG = { keepAlive: 1, upgrade: 2, expectContinue: 4, hasBody: 8, h2c: 16 } as const
 /** Bits of a done event's flag (AppDoneFlags; clientReset: an h2c client reset the stream). */

@@ -455,6 +455,12 @@ export interface HttpFrontHandlers {
    */
   head: (conn: number, head: HttpFrontHead) => void
   record: (conn: number, record: HttpFrontRecord) => void
+  /**
+   * The peer refused the forwarded request with `token` unprocessed (REFUSED_STREAM, or a GOAWAY
+   * below its stream) and nothing of it reached the app: the head is pending again, for one more
+   * forward() (on another session), answer() or handBack(). Body-less HTTP/1 requests only, once.
+   */
+  refused?: (conn: number, token: number) => void
   /** The connection is gone. */
   closed: (conn: number) => void
   h2c?: HttpFrontH2cHandlers

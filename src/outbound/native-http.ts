@@ -72,6 +72,8 @@ class NativeRequest {
   /** The wire field section (pseudo-headers first), once an endpoint is picked. */
   fields: string[] | undefined = undefined
   token = 0
+  /** Refused unprocessed once and sent again (#onRefused). */
+  resent = false
 
   constructor (conn: number, head: HttpFrontHead) {
     this.conn = conn
@@ -106,6 +108,7 @@ export class NativeHttp {
     this.#front = options.front({
       head: (conn, head) => this.#onHead(conn, head),
       record: (_conn, record) => this.#onRecord(record),
+      refused: (_conn, token) => this.#onRefused(token),
       closed: (conn) => this.#onClosed(conn),
       h2c: {
         streamGone: (conn, stream) => this.#onStreamGone(conn, stream),
@@ -295,7 +298,7 @@ export class NativeHttp {
       this.#deciding.delete(req.key)
       this.#forwarded.set(req.token, req)
       ctx.inflight.enter()
-      this.#options.observer?.request('native', 'plain')
+      if (!req.resent) this.#options.observer?.request('native', 'plain')
       return
     }
     // Nothing was sent: the pick says nothing about the endpoint.
@@ -320,6 +323,23 @@ export class NativeHttp {
       this.#report(req, meshErr.status, meshErr.code, req.pick.endpoint.identity, req.pick.endpoint.transport, performance.now() - req.started)
     }
     this.#answer(req, meshErr)
+  }
+
+  /**
+   * The peer refused a forwarded request unprocessed (a session going away): once more, on a
+   * session to the same endpoint, as the JS path does (http-exchange.ts failed()); the engine
+   * gives a request back only once.
+   */
+  #onRefused (token: number): void {
+    const req = this.#forwarded.get(token)
+    if (req === undefined) return
+    this.#forwarded.delete(token)
+    this.#ctx.inflight.leave()
+    this.#deciding.set(req.key, req)
+    req.resent = true
+    const endpoint = (req.pick as Pick).endpoint
+    this.#ctx.logger.debug({ requestId: req.requestId, authority: req.authority }, 'request refused unprocessed by the peer; sending it once more')
+    unwrappedSessionFor(this.#ctx, endpoint).then((s) => this.#send(req, s), (err: unknown) => this.#failed(req, err))
   }
 
   /** The engine's record of a forwarded exchange: the balancer's feedback, metrics and logs. */

@@ -96,6 +96,10 @@ export function createHttpFront (options: HttpFrontOptions, handlers: HttpFrontH
         })
         break
       }
+      case APP_EVENT.refused:
+        observer?.streamClosed?.('h2', 'client')
+        handlers.refused?.(conn, stream)
+        break
       case APP_EVENT.closed:
         handlers.closed(conn)
         break

@@ -1,5 +1,5 @@
 // Outbound streams on a client session: opening one, and CONNECT tunnels (requests: client-request.ts).
-import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2'
+import { constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2'
 import { MeshError } from '../../core/errors.js'
 import type { PeerTunnel, RequestHead, StreamOptions } from '../contract.js'
 import { abortReason, tunnelRefusal } from '../stream-errors.js'
@@ -9,6 +9,7 @@ import { headerListSize, requestHeaders, toResponseHead } from './headers.js'
 // node copies its request options: shared constants instead of an object per stream.
 const END_STREAM = Object.freeze({ endStream: true })
 const OPEN_STREAM = Object.freeze({ endStream: false })
+const REFUSED_STREAM = constants.NGHTTP2_REFUSED_STREAM
 
 /** The session's count of open streams: `opened` once per stream, `closed` once when it closes. */
 export interface StreamCounter {
@@ -104,9 +105,14 @@ export function openRawStream (session: ClientHttp2Session, head: RequestHead, e
   return stream
 }
 
-/** A stream failure as E_PEER_RESET, naming the authority and the RST_STREAM code. */
+/**
+ * A stream failure as E_PEER_RESET, naming the authority and the RST_STREAM code; E_PEER_REFUSED
+ * when the peer refused the stream unprocessed (REFUSED_STREAM, or a GOAWAY below it: RFC 9113
+ * §8.7), which a caller may send once more (transport-selector.ts mayResend()).
+ */
 export function resetError (stream: ClientHttp2Stream, authority: string, cause?: Error): MeshError {
   if (cause instanceof MeshError) return cause
+  if (stream.rstCode === REFUSED_STREAM) return new MeshError('E_PEER_REFUSED', `the peer refused the stream to ${authority} unprocessed (REFUSED_STREAM)`, { cause })
   const reason = cause?.message ?? `closed early (RST_STREAM code ${stream.rstCode ?? 'none'})`
   return new MeshError('E_PEER_RESET', `stream to ${authority} failed: ${reason}`, { cause })
 }

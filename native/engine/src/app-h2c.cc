@@ -149,6 +149,17 @@ void AppH2cExchange::OnRelayClosed(uint32_t h2code, bool sessionGone) {
   session_ = nullptr;
   CreditQueued();
   if (outEnd_ || responseDone_ || state_ != State::kForwarding) return;
+  if (h2code == NGHTTP2_REFUSED_STREAM && !submitted_) {
+    if (bodyless_ && !resent_ && !conn_->closing()) {
+      // Refused unprocessed (RFC 9113 §8.7): JS sends it once more, as for HTTP/1 (app-http1.cc).
+      resent_ = true;
+      state_ = State::kDeciding;
+      conn_->host()->Push(Event{static_cast<EventKind>(kAppRefused), conn_->id(), static_cast<int32_t>(token_), 0, 0, {}, {}});
+      return;
+    }
+    Fail("E_PEER_REFUSED", "the peer refused the stream unprocessed (REFUSED_STREAM)", 502);
+    return;
+  }
   std::string why = sessionGone ? "the peer session closed" : "the peer reset the stream (HTTP/2 code " + std::to_string(h2code) + ")";
   Fail("E_PEER_RESET", "stream to the peer failed: " + why, 502);
 }
@@ -572,6 +583,7 @@ int AppH2cConn::Forward(int32_t sid, Session* session, const std::vector<std::st
   bool endStream = x->requestDone_ && x->early_.empty() && x->requestTrailers_.empty();
   int32_t peerSid = session->RequestRelay(fields, endStream, x);
   if (peerSid < 0) return 2;
+  x->bodyless_ = endStream;
   x->state_ = AppH2cExchange::State::kForwarding;
   x->session_ = session;
   x->peerSid_ = peerSid;

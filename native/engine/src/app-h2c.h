@@ -109,6 +109,8 @@ class AppH2cExchange final : public StreamRelay {
   bool fromPeer_ = false;          // out_ holds the peer's bytes (credited to it once taken)
   bool deferred_ = false;
   bool submitted_ = false;         // a response head went to nghttp2
+  bool bodyless_ = false;          // the peer stream was opened with END_STREAM (nothing more to send)
+  bool resent_ = false;            // refused once by the peer and given back to JS (kAppRefused)
   bool headSent_ = false;          // that head was the peer's
   bool responseDone_ = false;      // END_STREAM (or the trailers) went to nghttp2
   std::vector<std::string> trailers_;

@@ -240,6 +240,7 @@ void AppConn::Process() {
         return;
       case Http1RequestParser::Status::kHead: {
         state_ = State::kDeciding;
+        resent_ = false;
         uv_timer_stop(&timer_);
         const Http1Head& h = parser_.head();
         Event ev{static_cast<EventKind>(kAppHead), id_, 0, 0, 0, {}, {}};
@@ -353,7 +354,9 @@ int AppConn::Forward(Session* session, const std::vector<std::string>& fields, u
   sid_ = sid;
   token_ = token;
   exchange_ = true;
-  requestDone_ = false;  // set at the parser's message end (at once for a body-less request)
+  // Set at the parser's message end (at once for a body-less request); a request sent once
+  // more after a refusal (resent_) was read to its end already.
+  requestDone_ = resent_;
   responseDone_ = false;
   headSent_ = false;
   chunked_ = false;
@@ -605,6 +608,21 @@ void AppConn::OnRelayEnd() {
 void AppConn::OnRelayClosed(uint32_t h2code, bool sessionGone) {
   session_ = nullptr;
   if (!exchange_ || responseDone_) return;
+  if (h2code == NGHTTP2_REFUSED_STREAM && !headSent_ && !resent_ && parser_.head().body == Http1BodyKind::kNone && !draining_) {
+    // Refused unprocessed (RFC 9113 §8.7): JS sends it once more, on a session it picks, as the
+    // JS path does. Only a body-less request: a body's bytes went to the refused stream.
+    resent_ = true;
+    exchange_ = false;
+    state_ = State::kDeciding;
+    uv_timer_stop(&timer_);
+    host_->Push(Event{static_cast<EventKind>(kAppRefused), id_, static_cast<int32_t>(token_), 0, 0, {}, {}});
+    return;
+  }
+  if (h2code == NGHTTP2_REFUSED_STREAM && !headSent_) {
+    Fail("E_PEER_REFUSED", "the peer refused the stream unprocessed (REFUSED_STREAM)", 502, false, -1);
+    CloseAfterWrites();
+    return;
+  }
   std::string why = sessionGone ? "the peer session closed" : "the peer reset the stream (HTTP/2 code " + std::to_string(h2code) + ")";
   Fail("E_PEER_RESET", "stream to the peer failed: " + why, 502, false, -1);
   if (headSent_) CloseNow();

@@ -32,6 +32,8 @@ enum AppEventKind : int32_t {
   kAppDone = 21,    // an exchange is over: stream = token (0: answered by the engine before JS saw a head), code = status,
                     // strings = [failure, peer error, message], nums = [request bytes, response bytes, head ms, total ms]
   kAppClosed = 22,  // the connection is gone (JavaScript closes its paused socket)
+  kAppRefused = 26, // the peer refused a forwarded body-less request unprocessed (REFUSED_STREAM, or
+                    // a GOAWAY below its stream): stream = token; the head waits for forward() again
 };
 
 // Bits of kAppHead's flag.
@@ -147,6 +149,7 @@ class AppConn final : public Http1BodySink, public StreamRelay {
   int32_t sid_ = -1;
   uint32_t token_ = 0;
   bool exchange_ = false;
+  bool resent_ = false;  // this request was refused once and given back to JS (kAppRefused)
   bool requestDone_ = false;
   bool responseDone_ = false;
   bool headSent_ = false;
