@@ -227,16 +227,24 @@ export interface InboundHandlers {
 }
 
 /**
- * Native inbound delivery (docs/native-http.md, stage 5). Authorization stays with the core: after
- * a session's first request to a target has been served through `request` as always, the
- * transport asks `grant` once for that session (caller) × target; when it answers, the session's
- * later requests to the target are delivered to the workload by the transport itself, and each
- * is reported once, at its end, through `record`.
+ * Native inbound delivery (docs/native-http.md, stage 5). Authorization stays with the core: the
+ * transport asks `grant` once per session (caller) × target — when the session opens for each
+ * of `targets()`, otherwise after the session's first request to a target, which is served
+ * through `request` as always; when it answers, the session's requests to the target are
+ * delivered to the workload by the transport itself, and each is reported once, at its end,
+ * through `record`.
  */
 export interface InboundDelivery {
   /** Where and how the transport may deliver `caller`'s requests for `target` itself; undefined: it may not. */
   grant: (caller: string, target: string) => DeliveryGrant | undefined
   record: (record: DeliveryRecord) => void
+  /**
+   * The HTTP targets a session is asked `grant` about as soon as it opens, so that its first
+   * request to them is delivered natively too (the JS path's first request is a cold one: its
+   * code runs for the first time). Optional: without it, each target is asked about after the
+   * session's first request to it.
+   */
+  targets?: () => readonly string[]
 }
 
 export interface DeliveryGrant {

@@ -204,6 +204,7 @@ function inboundDelivery (ctx: InboundHttpContext, timeouts: Timeouts, transport
       if (isIP(host) === 0 || port === undefined) return undefined  // a name: resolved by node on the JS path
       return { address: allowed.address, host, port, auto: allowed.protocol === 'auto', http2: allowed.protocol === 'http2', connectMs: timeouts.connectMs, idleMs: timeouts.idleMs, requestMs: timeouts.requestMs }
     },
+    targets: () => ctx.targets.httpAddresses(),
     record: (r: DeliveryRecord): void => {
       countPath?.('native')
       const failedBeforeHead = r.errorCode !== undefined && !r.headSent

@@ -17,6 +17,11 @@ export class TargetTable {
     for (const target of targets) this.#byAddress.set(target.address.toLowerCase(), target)
   }
 
+  /** The addresses of the targets that take HTTP (as configured). */
+  httpAddresses (): string[] {
+    return [...this.#byAddress.values()].filter((t) => t.protocol !== 'tcp').map((t) => t.address)
+  }
+
   /**
    * The target at `address` if `caller` may use it for `kind` traffic; otherwise throws
    * E_TARGET_NOT_ALLOWED (not configured, or wrong kind) or E_FORBIDDEN (caller not allowed).

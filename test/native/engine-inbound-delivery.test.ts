@@ -1,7 +1,7 @@
 // Native inbound delivery (native/engine/src/workload-http1.*, docs/native-http.md stage 5)
 // through a real pair on the native data plane, against a workload of the test's own (node:http,
-// counting its connections and keeping what it was sent): a session's first request to a target
-// is served by JS, which grants the target; the session's later ones are delivered by the engine
+// counting its connections and keeping what it was sent): JS grants a session the configured
+// targets as it opens, and the engine delivers the session's requests, its first one included,
 // over a keep-alive pool (meshgate_inbound_http_data_path_total). Bodies both ways, chunked
 // uploads, trailers, HEAD/204/304, the mesh headers, workload failures answered with their codes,
 // a seeded run of mutated responses, and grants withdrawn when a rate limit comes in. Named
@@ -120,16 +120,21 @@ async function inboundPath (pair: Pair, path: 'native' | 'js'): Promise<number> 
 describe('native inbound delivery over HTTP/1', { skip, timeout: 120_000 }, () => {
   let pair: Pair
   let workload: Workload
+  let firstPaths: { native: number, js: number } = { native: -1, js: -1 }
   before(async () => {
     workload = new Workload()
     const port = await workload.listen()
     pair = await startPair({ transport: 'h2', dataPlane: 'native', inboundH3: false, webTarget: `127.0.0.1:${port}`, inboundExtra: 'timeouts: { requestMs: 600 }' })
-    // The session's first request to the target takes the JS path and grants it.
     assert.equal((await request(pair.appPort, '/first')).status, 200)
+    firstPaths = { native: await inboundPath(pair, 'native'), js: await inboundPath(pair, 'js') }
   })
   after(async () => {
     await pair?.close()
     await workload?.close()
+  })
+
+  it('delivers a session\'s first request natively too: the configured targets are granted as it opens', () => {
+    assert.deepEqual(firstPaths, { native: 1, js: 0 })
   })
 
   it('delivers a session\'s later requests natively, with the mesh headers, over a keep-alive pool', async () => {
@@ -249,10 +254,11 @@ describe('native inbound delivery over HTTP/1', { skip, timeout: 120_000 }, () =
     for (let i = 0; i < 3; i++) assert.equal((await request(pair.appPort, `/limited${i}`)).status, 200)
     assert.equal(await inboundPath(pair, 'native'), nativeBefore)
     assert.equal(await inboundPath(pair, 'js'), jsBefore + 3)
-    // Without it, the session's next request is granted again, and the one after is native.
+    // Without it, the session's targets are granted again at once: its next requests are native.
     pair.server.inbound?.setRateLimit(undefined)
     for (let i = 0; i < 2; i++) assert.equal((await request(pair.appPort, `/unlimited${i}`)).status, 200)
-    assert.equal(await inboundPath(pair, 'native'), nativeBefore + 1)
+    assert.equal(await inboundPath(pair, 'native'), nativeBefore + 2)
+    assert.equal(await inboundPath(pair, 'js'), jsBefore + 3)
   })
 
   it('answers E_UPSTREAM_UNREACHABLE natively once the workload is gone', async () => {
