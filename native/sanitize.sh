@@ -2,9 +2,10 @@
 # The native addons (the h2 engine and the QUIC addon) under AddressSanitizer,
 # UndefinedBehaviorSanitizer and LeakSanitizer: builds a second copy of each with
 # MESHGATE_SANITIZE=1 in a scratch tree (the regular builds are left alone), then runs the
-# engine's tests and the tunnel pair tests (h2 and h3, both data planes) on them with the sanitizer
-# runtimes preloaded into the (uninstrumented) node binary. Any ASan/UBSan report aborts the test
-# process; a leak whose allocation LSan does not suppress (native/lsan.supp) fails the run.
+# engine's tests, the tunnel pair tests (h2 and h3, both data planes) and the refused-stream pair
+# test on them with the sanitizer runtimes preloaded into the (uninstrumented) node binary. Any
+# ASan/UBSan report aborts the test process; a leak whose allocation LSan does not suppress
+# (native/lsan.supp) fails the run.
 #
 #   native/sanitize.sh                       # build in a temp dir, run, remove the dir
 #   MESHGATE_SANITIZE_DIR=/tmp/san native/sanitize.sh   # keep the tree: later runs rebuild incrementally
@@ -61,7 +62,7 @@ else
   # The engine's own tests, the QUIC addon's tunnel tests, then the pair tests of TCP and WebSocket
   # tunnels (h2 and h3, both data planes: the splices of both addons), and the credential swap of
   # identity rotation (both addons' refcounted credentials, sessions outliving a swap).
-  tests=(dist/test/native/engine-*.test.js dist/test/native/tunnel.test.js dist/test/transports/h2-native.test.js dist/test/pair/tcp.test.js dist/test/pair/websocket.test.js dist/test/transports/rotation.test.js dist/test/pair/identity-rotation.test.js)
+  tests=(dist/test/native/engine-*.test.js dist/test/native/tunnel.test.js dist/test/transports/h2-native.test.js dist/test/pair/tcp.test.js dist/test/pair/websocket.test.js dist/test/transports/rotation.test.js dist/test/pair/identity-rotation.test.js dist/test/pair/refused-stream.test.js)
 fi
 
 asan=$(gcc -print-file-name=libasan.so)
