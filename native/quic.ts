@@ -654,7 +654,8 @@ export class QuicServer extends EventEmitter {
         at = end
       }
       const first = i + 4 + DELIVERED_LAYOUT.strings
-      const numbers = Array.from(nums.subarray(first, first + DELIVERED_LAYOUT.numbers))
+      // requestBytes, responseBytes, headMs, totalMs (a literal: Array.from() of a subarray costs more per record)
+      const numbers = [nums[first] as number, nums[first + 1] as number, nums[first + 2] as number, nums[first + 3] as number]
       this.sessions.get(nums[i] as number)?.emit('delivered', nums[i + 2], nums[i + 3], strings, numbers)
     }
   }
