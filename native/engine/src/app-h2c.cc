@@ -502,10 +502,7 @@ void AppH2cConn::Trip(AppH2cCloseReason reason, const std::string& message) {
 
 void AppH2cConn::FinishTrip() {
   if (closing_) return;
-  if (reading_) {
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
-    reading_ = false;
-  }
+  StopReading(&tcp_, reading_);
   Flush();
   if (handlesClosed_) return;
   closing_ = true;
@@ -649,25 +646,10 @@ void AppH2cConn::MarkDirty() {
 void AppH2cConn::Flush() {
   dirty_ = false;
   if (handlesClosed_ || h2_ == nullptr) return;
-  tx_.clear();
-  while (tx_.size() + writesPending_ < kMaxUnwritten && nghttp2_session_want_write(h2_)) {
-    const uint8_t* data = nullptr;
-    ssize_t n = nghttp2_session_mem_send(h2_, &data);
-    if (n < 0) {
-      CloseNow();
-      return;
-    }
-    if (n == 0) break;
-    tx_.insert(tx_.end(), data, data + n);
-  }
-  if (!tx_.empty()) {
-    size_t queued = 0;
-    if (WriteOrQueue(reinterpret_cast<uv_stream_t*>(&tcp_), tx_.data(), tx_.size(), this, 0, OnWrite, &queued) != 0) {
-      CloseNow();
-      return;
-    }
-    writesPending_ += queued;
-    tx_.clear();
+  bool fromNghttp2 = false;
+  if (SendPlainH2(h2_, reinterpret_cast<uv_stream_t*>(&tcp_), tx_, writesPending_, kMaxUnwritten, this, OnWrite, &fromNghttp2) != 0) {
+    CloseNow();
+    return;
   }
   CheckDone();
 }
@@ -695,26 +677,15 @@ void AppH2cConn::CheckDone() {
   if (draining_ && exchanges_.empty() && !nghttp2_session_want_write(h2_)) over = true;
   if (!over) return;
   closing_ = true;
-  if (reading_) {
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
-    reading_ = false;
-  }
+  StopReading(&tcp_, reading_);
   if (writesPending_ == 0) CloseHandles();
 }
 
 void AppH2cConn::ArmTimer() {
   if (handlesClosed_) return;
   uint64_t due = gotRequest_ ? 0 : adoptedMs_ + host_->options().headerReadMs;
-  for (auto& entry : exchanges_) {
-    uint64_t d = entry.second->DueMs();
-    if (d != 0 && (due == 0 || d < due)) due = d;
-  }
-  if (due == 0) {
-    uv_timer_stop(&timer_);
-    return;
-  }
-  uint64_t now = AppHost::NowMs();
-  uv_timer_start(&timer_, OnTimer, due > now ? due - now : 0, 0);
+  for (auto& entry : exchanges_) due = Sooner(due, entry.second->DueMs());
+  ArmDeadline(&timer_, OnTimer, due);
 }
 
 void AppH2cConn::OnTimer(uv_timer_t* t) {
@@ -742,10 +713,7 @@ void AppH2cConn::OnTimer(uv_timer_t* t) {
 void AppH2cConn::CloseNow() {
   if (handlesClosed_) return;
   closing_ = true;
-  if (reading_) {
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
-    reading_ = false;
-  }
+  StopReading(&tcp_, reading_);
   CloseHandles();
 }
 

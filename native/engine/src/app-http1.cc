@@ -163,9 +163,7 @@ void AppConn::ReadOn() {
 }
 
 void AppConn::ReadOff() {
-  if (!reading_) return;
-  uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
-  reading_ = false;
+  StopReading(&tcp_, reading_);
 }
 
 void AppConn::OnAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
@@ -297,7 +295,6 @@ void AppConn::Process() {
 
 void AppConn::ArmTimer() {
   if (handlesClosed_) return;
-  uint64_t now = AppHost::NowMs();
   uint64_t due = 0;
   if (state_ == State::kHead) {
     due = headerStartMs_ != 0 ? headerStartMs_ + host_->options().headerReadMs : idleSinceMs_ + host_->options().keepAliveMs;
@@ -305,11 +302,7 @@ void AppConn::ArmTimer() {
     if (!headSent_ && requestMs_ > 0) due = startNs_ / 1000000 + requestMs_;
     else if (headSent_ && idleMs_ > 0) due = lastActivityMs_ + idleMs_;
   }
-  if (due == 0) {
-    uv_timer_stop(&timer_);
-    return;
-  }
-  uv_timer_start(&timer_, OnTimer, due > now ? due - now : 0, 0);
+  ArmDeadline(&timer_, OnTimer, due);
 }
 
 void AppConn::OnTimer(uv_timer_t* t) {

@@ -624,6 +624,44 @@ int WriteOrQueue(uv_stream_t* stream, const uint8_t* data, size_t len, void* own
   return 0;
 }
 
+void ArmDeadline(uv_timer_t* timer, uv_timer_cb cb, uint64_t dueMs) {
+  if (dueMs == 0) {
+    uv_timer_stop(timer);
+    return;
+  }
+  uint64_t now = Engine::NowMs();
+  uv_timer_start(timer, cb, dueMs > now ? dueMs - now : 0, 0);
+}
+
+void StopReading(uv_tcp_t* tcp, bool& reading) {
+  if (!reading) return;
+  uv_read_stop(reinterpret_cast<uv_stream_t*>(tcp));
+  reading = false;
+}
+
+int SendPlainH2(nghttp2_session* h2, uv_stream_t* stream, std::vector<uint8_t>& tx, size_t& writesPending, size_t maxUnwritten,
+                void* owner, uv_write_cb cb, bool* fromNghttp2) {
+  *fromNghttp2 = false;
+  tx.clear();
+  while (tx.size() + writesPending < maxUnwritten && nghttp2_session_want_write(h2)) {
+    const uint8_t* data = nullptr;
+    ssize_t n = nghttp2_session_mem_send(h2, &data);
+    if (n < 0) {
+      *fromNghttp2 = true;
+      return static_cast<int>(n);
+    }
+    if (n == 0) break;
+    tx.insert(tx.end(), data, data + n);
+  }
+  if (tx.empty()) return 0;
+  size_t queued = 0;
+  int rv = WriteOrQueue(stream, tx.data(), tx.size(), owner, 0, cb, &queued);
+  if (rv != 0) return rv;
+  writesPending += queued;
+  tx.clear();
+  return 0;
+}
+
 WorkloadH2cPool* Engine::H2cPoolFor(const NativeTarget& target) {
   if (workloadReadBuffer_.empty()) workloadReadBuffer_.resize(64 * 1024);
   auto it = h2cPools_.find(target.address);

@@ -126,6 +126,20 @@ struct QueuedWrite {
 // now, and `credit` is the caller's to apply at once), or a uv error with nothing queued.
 int WriteOrQueue(uv_stream_t* stream, const uint8_t* data, size_t len, void* owner, size_t credit, uv_write_cb cb, size_t* queued);
 
+// The sooner of two deadlines (ms on Engine::NowMs()'s clock), 0 meaning none.
+inline uint64_t Sooner(uint64_t a, uint64_t b) { return a == 0 || (b != 0 && b < a) ? b : a; }
+// Starts `timer` to fire once at `dueMs` (Engine::NowMs()'s clock; at once when past), or stops it
+// for 0.
+void ArmDeadline(uv_timer_t* timer, uv_timer_cb cb, uint64_t dueMs);
+// Stops reading `tcp` if `reading` says it reads, and says it no longer does.
+void StopReading(uv_tcp_t* tcp, bool& reading);
+// What a cleartext nghttp2 session (an app's h2c connection, a workload's h2c session) has to
+// send, written to `stream` (WriteOrQueue) while less than `maxUnwritten` bytes are unwritten;
+// `tx` is the caller's scratch buffer, `writesPending` its count of queued bytes. Returns 0, or the
+// error that ends the session: nghttp2's (`*fromNghttp2` true) or libuv's.
+int SendPlainH2(nghttp2_session* h2, uv_stream_t* stream, std::vector<uint8_t>& tx, size_t& writesPending, size_t maxUnwritten,
+                void* owner, uv_write_cb cb, bool* fromNghttp2);
+
 // nghttp2's view of flat name/value pairs (pointing into `flat`, which must outlive the call that
 // takes it; nghttp2 copies them).
 std::vector<nghttp2_nv> MakeNv(const std::vector<std::string>& flat);

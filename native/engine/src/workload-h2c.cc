@@ -511,26 +511,12 @@ void WorkloadH2cSession::OnIdle(uv_idle_t* h) {
 void WorkloadH2cSession::Flush() {
   dirty_ = false;
   if (closing_ || h2_ == nullptr || !connected_) return;
-  tx_.clear();
-  while (tx_.size() + writesPending_ < kMaxUnwritten && nghttp2_session_want_write(h2_)) {
-    const uint8_t* data = nullptr;
-    ssize_t n = nghttp2_session_mem_send(h2_, &data);
-    if (n < 0) {
-      Kill("E_UPSTREAM_RESET", pool_->target().address + ": nghttp2: " + nghttp2_strerror(static_cast<int>(n)));
-      return;
-    }
-    if (n == 0) break;
-    tx_.insert(tx_.end(), data, data + n);
-  }
-  if (!tx_.empty()) {
-    size_t queued = 0;
-    int rv = WriteOrQueue(reinterpret_cast<uv_stream_t*>(&tcp_), tx_.data(), tx_.size(), this, 0, OnWrite, &queued);
-    if (rv != 0) {
-      Kill("E_UPSTREAM_RESET", pool_->target().address + ": write " + uv_err_name(rv));
-      return;
-    }
-    writesPending_ += queued;
-    tx_.clear();
+  bool fromNghttp2 = false;
+  int rv = SendPlainH2(h2_, reinterpret_cast<uv_stream_t*>(&tcp_), tx_, writesPending_, kMaxUnwritten, this, OnWrite, &fromNghttp2);
+  if (rv != 0) {
+    Kill("E_UPSTREAM_RESET", pool_->target().address + (fromNghttp2 ? std::string(": nghttp2: ") + nghttp2_strerror(rv)
+                                                                      : std::string(": write ") + uv_err_name(rv)));
+    return;
   }
   if (!nghttp2_session_want_read(h2_) && !nghttp2_session_want_write(h2_) && writesPending_ == 0) {
     Kill("E_UPSTREAM_RESET", pool_->target().address + ": the h2c session ended");
@@ -559,17 +545,9 @@ void WorkloadH2cSession::ArmTimer() {
   } else if (streams_.empty()) {
     due = idleSinceMs_ + kIdleSessionMs;
   } else {
-    for (auto& entry : streams_) {
-      uint64_t d = entry.second->DueMs();
-      if (d != 0 && (due == 0 || d < due)) due = d;
-    }
+    for (auto& entry : streams_) due = Sooner(due, entry.second->DueMs());
   }
-  if (due == 0) {
-    uv_timer_stop(&timer_);
-    return;
-  }
-  uint64_t now = Engine::NowMs();
-  uv_timer_start(&timer_, OnTimer, due > now ? due - now : 0, 0);
+  ArmDeadline(&timer_, OnTimer, due);
 }
 
 void WorkloadH2cSession::OnTimer(uv_timer_t* t) {
@@ -606,10 +584,7 @@ void WorkloadH2cSession::Kill(const char* code, const std::string& message) {
   if (closing_) return;
   closing_ = true;
   goingAway_ = true;
-  if (reading_) {
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
-    reading_ = false;
-  }
+  StopReading(&tcp_, reading_);
   std::vector<H2cDelivery*> waiting;
   waiting.swap(waiting_);
   std::vector<H2cDelivery*> open;

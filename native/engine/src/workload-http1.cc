@@ -137,9 +137,7 @@ void WorkloadConn::ReadOn() {
 }
 
 void WorkloadConn::ReadOff() {
-  if (!reading_) return;
-  uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
-  reading_ = false;
+  StopReading(&tcp_, reading_);
 }
 
 void WorkloadConn::OnAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
@@ -257,9 +255,7 @@ void WorkloadConn::ArmTimer() {
   if (closing_ || handles_ == 0) return;
   uint64_t due = 0;
   const NativeTarget& t = pool_->target();
-  auto sooner = [&due](uint64_t at) {
-    if (at != 0 && (due == 0 || at < due)) due = at;
-  };
+  auto sooner = [&due](uint64_t at) { due = Sooner(due, at); };
   if (!connected_) {
     if (t.connectMs > 0) sooner(connectStartMs_ + t.connectMs);
   } else if (exchange_ != nullptr) {
@@ -269,12 +265,7 @@ void WorkloadConn::ArmTimer() {
   } else {
     sooner(idleSinceMs_ + keepAliveMs_);
   }
-  if (due == 0) {
-    uv_timer_stop(&timer_);
-    return;
-  }
-  uint64_t now = Engine::NowMs();
-  uv_timer_start(&timer_, OnTimer, due > now ? due - now : 0, 0);
+  ArmDeadline(&timer_, OnTimer, due);
 }
 
 void WorkloadConn::OnTimer(uv_timer_t* t) {
