@@ -30,7 +30,7 @@ constexpr uint32_t kMaxEmptyFrames = 1;
 
 // --- AppH2cExchange ------------------------------------------------------------------------------
 
-AppH2cExchange::AppH2cExchange(AppH2cConn* conn, int32_t sid) : conn_(conn), sid_(sid), openedAtMs_(AppHost::NowMs()) {}
+AppH2cExchange::AppH2cExchange(AppH2cConn* conn, int32_t sid) : conn_(conn), sid_(sid), openedAtMs_(Engine::NowMs()) {}
 
 AppH2cExchange::~AppH2cExchange() { Detach(NGHTTP2_CANCEL); }
 
@@ -98,7 +98,7 @@ void AppH2cExchange::OnRelayBodyTaken() {
 
 void AppH2cExchange::OnRelayHeaders(std::vector<std::string>&& headers, bool informational, bool trailers) {
   if (informational) return;  // 1xx are not relayed (as on the HTTP/1 path)
-  lastActivityMs_ = AppHost::NowMs();
+  lastActivityMs_ = Engine::NowMs();
   if (trailers) {
     trailers_ = StreamFields(std::move(headers), true);
     return;
@@ -129,7 +129,7 @@ void AppH2cExchange::OnRelayHeaders(std::vector<std::string>&& headers, bool inf
 }
 
 void AppH2cExchange::OnRelayData(const uint8_t* data, size_t len) {
-  lastActivityMs_ = AppHost::NowMs();
+  lastActivityMs_ = Engine::NowMs();
   responseBytes_ += len;
   if (!headSent_ || responseDone_ || session_ == nullptr) {
     if (session_ != nullptr) session_->ConsumeStream(peerSid_, len);
@@ -268,7 +268,7 @@ int AppH2cConn::Adopt(int fd, std::vector<uint8_t>&& initial) {
     return rv;
   }
   uv_tcp_nodelay(&tcp_, 1);
-  adoptedMs_ = AppHost::NowMs();
+  adoptedMs_ = Engine::NowMs();
   if (!initial.empty()) Receive(initial.data(), initial.size());
   if (!closing_) {
     if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), OnAlloc, OnRead) == 0) reading_ = true;
@@ -481,7 +481,7 @@ int AppH2cConn::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* 
 void AppH2cConn::ClientReset(AppH2cExchange* x) {
   // As the peer session counts (Session::NoteStreamReset): not after the whole response went out.
   if (nghttp2_session_get_stream_local_close(h2_, x->sid_) == 1) return;
-  if (AppHost::NowMs() - x->openedAtMs_ < kPrematureResetMs) ++premature_;
+  if (Engine::NowMs() - x->openedAtMs_ < kPrematureResetMs) ++premature_;
   if (tripped_ || opened_ < kPrematureResetMinStreams || premature_ * 2 <= opened_) return;
   Trip(kH2cRapidReset, "premature resets: " + std::to_string(premature_) + " of " + std::to_string(opened_) +
                            " streams reset by the client within " + std::to_string(kPrematureResetMs) + " ms of opening");
@@ -587,7 +587,7 @@ int AppH2cConn::Forward(int32_t sid, Session* session, const std::vector<std::st
   x->token_ = token;
   x->requestMs_ = requestMs;
   x->idleMs_ = idleMs;
-  x->lastActivityMs_ = AppHost::NowMs();
+  x->lastActivityMs_ = Engine::NowMs();
   if (!x->early_.empty()) {
     std::vector<uint8_t> early;
     early.swap(x->early_);
@@ -691,7 +691,7 @@ void AppH2cConn::ArmTimer() {
 void AppH2cConn::OnTimer(uv_timer_t* t) {
   auto* self = static_cast<AppH2cConn*>(t->data);
   if (self->closing_) return;
-  uint64_t now = AppHost::NowMs();
+  uint64_t now = Engine::NowMs();
   if (!self->gotRequest_ && now >= self->adoptedMs_ + self->host_->options().headerReadMs) {
     self->Trip(kH2cPrefaceTimeout, "no request head within " + std::to_string(self->host_->options().headerReadMs) + " ms");
     self->FinishTrip();

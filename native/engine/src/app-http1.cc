@@ -150,7 +150,7 @@ int AppConn::Adopt(int fd, std::vector<uint8_t>&& initial) {
   }
   uv_tcp_nodelay(&tcp_, 1);
   in_ = std::move(initial);
-  idleSinceMs_ = AppHost::NowMs();
+  idleSinceMs_ = Engine::NowMs();
   if (!in_.empty()) headerStartMs_ = idleSinceMs_;
   Process();
   return 0;
@@ -187,8 +187,8 @@ void AppConn::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     self->CloseNow();
     return;
   } else {
-    if (self->state_ == State::kHead && self->headerStartMs_ == 0) self->headerStartMs_ = AppHost::NowMs();
-    self->lastActivityMs_ = AppHost::NowMs();
+    if (self->state_ == State::kHead && self->headerStartMs_ == 0) self->headerStartMs_ = Engine::NowMs();
+    self->lastActivityMs_ = Engine::NowMs();
     self->in_.insert(self->in_.end(), buf->base, buf->base + nread);
   }
   self->Process();
@@ -307,7 +307,7 @@ void AppConn::ArmTimer() {
 
 void AppConn::OnTimer(uv_timer_t* t) {
   auto* self = static_cast<AppConn*>(t->data);
-  uint64_t now = AppHost::NowMs();
+  uint64_t now = Engine::NowMs();
   const AppOptions& o = self->host_->options();
   if (self->closing_) return;
   if (self->state_ == State::kHead) {
@@ -360,7 +360,7 @@ int AppConn::Forward(Session* session, const std::vector<std::string>& fields, u
   status_ = 0;
   requestMs_ = requestMs;
   idleMs_ = idleMs;
-  lastActivityMs_ = AppHost::NowMs();
+  lastActivityMs_ = Engine::NowMs();
   requestBytes_ = 0;
   responseBytes_ = 0;
   peerError_.clear();
@@ -542,7 +542,7 @@ void AppConn::WriteErrorAnswer(int status, const std::string& code, const std::s
 
 void AppConn::OnRelayHeaders(std::vector<std::string>&& headers, bool informational, bool trailers) {
   if (informational) return;  // 1xx are not relayed (a 100-continue request goes through JS)
-  lastActivityMs_ = AppHost::NowMs();
+  lastActivityMs_ = Engine::NowMs();
   if (trailers) {
     trailers_ = std::move(headers);
     return;
@@ -559,7 +559,7 @@ void AppConn::OnRelayHeaders(std::vector<std::string>&& headers, bool informatio
 }
 
 void AppConn::OnRelayData(const uint8_t* data, size_t len) {
-  lastActivityMs_ = AppHost::NowMs();
+  lastActivityMs_ = Engine::NowMs();
   responseBytes_ += len;
   if (noBody_ || !headSent_ || closing_) {
     if (session_ != nullptr) session_->ConsumeStream(sid_, len);
@@ -678,7 +678,7 @@ void AppConn::EndExchange() {
     return;
   }
   state_ = State::kHead;
-  idleSinceMs_ = AppHost::NowMs();
+  idleSinceMs_ = Engine::NowMs();
   headerStartMs_ = parsed_ < in_.size() ? idleSinceMs_ : 0;
   Process();
 }

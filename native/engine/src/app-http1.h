@@ -190,7 +190,6 @@ class AppHost {
   void MarkH2cDirty(AppH2cConn* conn);
   void ScheduleFlush(AppConn* conn);  // FlushWrites() at this loop turn's check phase
   void H2cClosed(AppH2cConn* conn);
-  static uint64_t NowMs() { return uv_hrtime() / 1000000; }
 
   // JS methods.
   Napi::Value Adopt(const Napi::CallbackInfo& info);
