@@ -13,13 +13,16 @@ export class TargetTable {
   #lastKind: 'http' | 'tcp' = 'http'
   #lastTarget: InboundTargetConfig | undefined = undefined
 
+  readonly #httpAddresses: readonly string[]
+
   constructor (targets: readonly InboundTargetConfig[]) {
     for (const target of targets) this.#byAddress.set(target.address.toLowerCase(), target)
+    this.#httpAddresses = Object.freeze([...this.#byAddress.values()].filter((t) => t.protocol !== 'tcp').map((t) => t.address))
   }
 
-  /** The addresses of the targets that take HTTP (as configured). */
-  httpAddresses (): string[] {
-    return [...this.#byAddress.values()].filter((t) => t.protocol !== 'tcp').map((t) => t.address)
+  /** The addresses of the targets that take HTTP (as configured); the table never changes, nor does this. */
+  httpAddresses (): readonly string[] {
+    return this.#httpAddresses
   }
 
   /**

@@ -82,8 +82,8 @@ export class SessionPool {
     return entry
   }
 
-  /** An available session to that peer, connecting one if needed. Rejects with a MeshError. */
-  async get (transport: Transport, address: PeerAddress, identity: string): Promise<PeerSession> {
+  /** The peer's entry, made on first use; throws E_DRAINING once the pool is closed. */
+  #openEntry (transport: Transport, address: PeerAddress, identity: string): PeerEntry {
     if (this.#closed) throw toMeshError(new Error('session pool is closed'), 'E_DRAINING')
     const key = entryKey(transport, address, identity)
     let entry = this.#entries.get(key)
@@ -91,6 +91,12 @@ export class SessionPool {
       entry = { sessions: [], connecting: undefined, failures: 0, retryAt: 0, lastError: undefined }
       this.#entries.set(key, entry)
     }
+    return entry
+  }
+
+  /** An available session to that peer, connecting one if needed. Rejects with a MeshError. */
+  async get (transport: Transport, address: PeerAddress, identity: string): Promise<PeerSession> {
+    const entry = this.#openEntry(transport, address, identity)
     // Waiters on a dial re-check afterwards: the new session may already be at the peer's
     // stream limit, and then the next waiter dials another one.
     for (let round = 0; round < MAX_DIALS_PER_GET; round++) {
@@ -120,13 +126,7 @@ export class SessionPool {
    * beside it) is dialled afresh by the first request, not refused with the warm-up's error.
    */
   async warm (transport: Transport, address: PeerAddress, identity: string, signal: AbortSignal): Promise<PeerSession> {
-    if (this.#closed) throw toMeshError(new Error('session pool is closed'), 'E_DRAINING')
-    const key = entryKey(transport, address, identity)
-    let entry = this.#entries.get(key)
-    if (entry === undefined) {
-      entry = { sessions: [], connecting: undefined, failures: 0, retryAt: 0, lastError: undefined }
-      this.#entries.set(key, entry)
-    }
+    const entry = this.#openEntry(transport, address, identity)
     const open = entry.sessions[0]
     if (open !== undefined) return open
     if (entry.connecting !== undefined) return await entry.connecting
