@@ -160,8 +160,7 @@ void AppH2cExchange::OnRelayClosed(uint32_t h2code, bool sessionGone) {
     Fail("E_PEER_REFUSED", "the peer refused the stream unprocessed (REFUSED_STREAM)", 502);
     return;
   }
-  std::string why = sessionGone ? "the peer session closed" : "the peer reset the stream (HTTP/2 code " + std::to_string(h2code) + ")";
-  Fail("E_PEER_RESET", "stream to the peer failed: " + why, 502);
+  Fail("E_PEER_RESET", "stream to the peer failed: " + PeerStreamEnded(h2code, sessionGone), 502);
 }
 
 void AppH2cExchange::ResumeResponse() {

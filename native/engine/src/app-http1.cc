@@ -616,8 +616,7 @@ void AppConn::OnRelayClosed(uint32_t h2code, bool sessionGone) {
     CloseAfterWrites();
     return;
   }
-  std::string why = sessionGone ? "the peer session closed" : "the peer reset the stream (HTTP/2 code " + std::to_string(h2code) + ")";
-  Fail("E_PEER_RESET", "stream to the peer failed: " + why, 502, false, -1);
+  Fail("E_PEER_RESET", "stream to the peer failed: " + PeerStreamEnded(h2code, sessionGone), 502, false, -1);
   if (headSent_) CloseNow();
   else CloseAfterWrites();
 }

@@ -624,6 +624,10 @@ int WriteOrQueue(uv_stream_t* stream, const uint8_t* data, size_t len, void* own
   return 0;
 }
 
+std::string PeerStreamEnded(uint32_t h2code, bool sessionGone) {
+  return sessionGone ? "the peer session closed" : "the peer reset the stream (HTTP/2 code " + std::to_string(h2code) + ")";
+}
+
 void ArmDeadline(uv_timer_t* timer, uv_timer_cb cb, uint64_t dueMs) {
   if (dueMs == 0) {
     uv_timer_stop(timer);

@@ -126,6 +126,9 @@ struct QueuedWrite {
 // now, and `credit` is the caller's to apply at once), or a uv error with nothing queued.
 int WriteOrQueue(uv_stream_t* stream, const uint8_t* data, size_t len, void* owner, size_t credit, uv_write_cb cb, size_t* queued);
 
+// Why a relayed peer stream ended before its exchange did: "the peer session closed", or "the
+// peer reset the stream (HTTP/2 code N)".
+std::string PeerStreamEnded(uint32_t h2code, bool sessionGone);
 // The sooner of two deadlines (ms on Engine::NowMs()'s clock), 0 meaning none.
 inline uint64_t Sooner(uint64_t a, uint64_t b) { return a == 0 || (b != 0 && b < a) ? b : a; }
 // Starts `timer` to fire once at `dueMs` (Engine::NowMs()'s clock; at once when past), or stops it

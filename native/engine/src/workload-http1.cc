@@ -580,7 +580,7 @@ void WorkloadExchange::OnRelayClosed(uint32_t h2code, bool sessionGone) {
     peerGone_ = true;
     if (errorCode_.empty()) {
       errorCode_ = "E_PEER_RESET";
-      errorMessage_ = sessionGone ? "the peer session closed" : "the peer reset the stream (HTTP/2 code " + std::to_string(h2code) + ")";
+      errorMessage_ = PeerStreamEnded(h2code, sessionGone);
     }
   }
   if (waiting_) pool_->Cancel(this);
