@@ -103,6 +103,24 @@ bool JoinedFields(const Napi::Value& joined, const Napi::Value& count, std::vect
   }
   return out->size() == expected;
 }
+// Argument i as a number, 0 when it is absent or not one.
+double NumberArg(const Napi::CallbackInfo& info, size_t i) {
+  return info.Length() > i && info[i].IsNumber() ? info[i].As<Napi::Number>().DoubleValue() : 0;
+}
+
+// The bytes of Buffer argument i (none when it is absent or not one).
+std::vector<uint8_t> BytesArg(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || !info[i].IsTypedArray()) return {};
+  Napi::Uint8Array b = info[i].As<Napi::Uint8Array>();
+  return std::vector<uint8_t>(b.Data(), b.Data() + b.ByteLength());
+}
+
+// The peer session that arguments i (an Engine) and i + 1 (its session id) name, or null.
+Session* SessionArg(const Napi::CallbackInfo& info, size_t i) {
+  Engine* engine = info.Length() > i ? EngineFromValue(info[i]) : nullptr;
+  return engine == nullptr || !info[i + 1].IsNumber() ? nullptr : engine->FindSession(info[i + 1].As<Napi::Number>().Uint32Value());
+}
+
 Napi::Value Latin1(Napi::Env env, const std::string& s) {
   napi_value out;
   if (napi_create_string_latin1(env, s.data(), s.size(), &out) != napi_ok) return env.Undefined();
@@ -926,11 +944,7 @@ Napi::Value AppHost::Adopt(const Napi::CallbackInfo& info) {
     Napi::Error::New(env, closed_ ? "the app host is closed" : "adopt(fd, initial)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  std::vector<uint8_t> initial;
-  if (info.Length() > 1 && info[1].IsTypedArray()) {
-    Napi::Uint8Array b = info[1].As<Napi::Uint8Array>();
-    initial.assign(b.Data(), b.Data() + b.ByteLength());
-  }
+  std::vector<uint8_t> initial = BytesArg(info, 1);
   auto* conn = new AppConn(this, nextId_++);
   conns_[conn->id()] = conn;
   ++openHandles_;
@@ -943,19 +957,19 @@ Napi::Value AppHost::Adopt(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, conn->id());
 }
 
-// forward(conn, engine, session, fields, requestMs, idleMs, token) → 0 sent, 1 the connection is
-// gone, 2 the session cannot take a stream now
+// forward(conn, engine, session, fields, count, requestMs, idleMs, token) → 0 sent, 1 the
+// connection is gone, 2 the session cannot take a stream now, 3 the fields (NUL-joined) are not
+// `count` strings
 Napi::Value AppHost::Forward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   AppConn* conn = Find(info);
   if (conn == nullptr || !conn->deciding()) return Napi::Number::New(env, 1);
-  Engine* engine = info.Length() > 1 ? EngineFromValue(info[1]) : nullptr;
-  Session* session = engine == nullptr || !info[2].IsNumber() ? nullptr : engine->FindSession(info[2].As<Napi::Number>().Uint32Value());
+  Session* session = SessionArg(info, 1);
   if (session == nullptr) return Napi::Number::New(env, 2);
-  auto num = [&](size_t i) { return info.Length() > i && info[i].IsNumber() ? info[i].As<Napi::Number>().DoubleValue() : 0; };
   std::vector<std::string> fields;
   if (!JoinedFields(info[3], info[4], &fields)) return Napi::Number::New(env, 3);
-  int rv = conn->Forward(session, fields, static_cast<uint64_t>(num(5)), static_cast<uint64_t>(num(6)), static_cast<uint32_t>(num(7)));
+  int rv = conn->Forward(session, fields, static_cast<uint64_t>(NumberArg(info, 5)), static_cast<uint64_t>(NumberArg(info, 6)),
+                         static_cast<uint32_t>(NumberArg(info, 7)));
   return Napi::Number::New(env, rv);
 }
 
@@ -963,8 +977,7 @@ Napi::Value AppHost::Forward(const Napi::CallbackInfo& info) {
 Napi::Value AppHost::Answer(const Napi::CallbackInfo& info) {
   AppConn* conn = Find(info);
   if (conn == nullptr || !conn->deciding() || info.Length() < 2 || !info[1].IsTypedArray()) return info.Env().Undefined();
-  Napi::Uint8Array b = info[1].As<Napi::Uint8Array>();
-  conn->Answer(std::vector<uint8_t>(b.Data(), b.Data() + b.ByteLength()), info.Length() > 2 && info[2].ToBoolean().Value());
+  conn->Answer(BytesArg(info, 1), info.Length() > 2 && info[2].ToBoolean().Value());
   return info.Env().Undefined();
 }
 
@@ -1018,11 +1031,7 @@ Napi::Value AppHost::AdoptH2c(const Napi::CallbackInfo& info) {
     Napi::Error::New(env, closed_ ? "the app host is closed" : "adoptH2c(fd, initial)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  std::vector<uint8_t> initial;
-  if (info.Length() > 1 && info[1].IsTypedArray()) {
-    Napi::Uint8Array b = info[1].As<Napi::Uint8Array>();
-    initial.assign(b.Data(), b.Data() + b.ByteLength());
-  }
+  std::vector<uint8_t> initial = BytesArg(info, 1);
   auto* conn = new AppH2cConn(this, nextId_++);
   h2c_[conn->id()] = conn;
   ++openHandles_;
@@ -1036,20 +1045,18 @@ Napi::Value AppHost::AdoptH2c(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, id);
 }
 
-// forwardStream(conn, stream, engine, session, fields, requestMs, idleMs, token) → 0 sent, 1 the
-// stream is gone, 2 the session cannot take a stream now
+// forwardStream(conn, stream, engine, session, fields, count, requestMs, idleMs, token) → as
+// forward(), 1 when the stream is gone
 Napi::Value AppHost::ForwardStream(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   AppH2cConn* conn = FindH2c(info);
   if (conn == nullptr) return Napi::Number::New(env, 1);
-  Engine* engine = info.Length() > 2 ? EngineFromValue(info[2]) : nullptr;
-  Session* session = engine == nullptr || !info[3].IsNumber() ? nullptr : engine->FindSession(info[3].As<Napi::Number>().Uint32Value());
+  Session* session = SessionArg(info, 2);
   if (session == nullptr) return Napi::Number::New(env, 2);
-  auto num = [&](size_t i) { return info.Length() > i && info[i].IsNumber() ? info[i].As<Napi::Number>().DoubleValue() : 0; };
   std::vector<std::string> fields;
   if (!JoinedFields(info[4], info[5], &fields)) return Napi::Number::New(env, 3);
-  int rv = conn->Forward(info[1].As<Napi::Number>().Int32Value(), session, fields, static_cast<uint64_t>(num(6)),
-                         static_cast<uint64_t>(num(7)), static_cast<uint32_t>(num(8)));
+  int rv = conn->Forward(info[1].As<Napi::Number>().Int32Value(), session, fields, static_cast<uint64_t>(NumberArg(info, 6)),
+                         static_cast<uint64_t>(NumberArg(info, 7)), static_cast<uint32_t>(NumberArg(info, 8)));
   if (rv == 0) conn->Flush();
   return Napi::Number::New(env, rv);
 }
