@@ -19,6 +19,7 @@ import { STATUS_CODES, type IncomingHttpHeaders } from 'node:http'
 import type { Socket } from 'node:net'
 import { MeshError, toMeshError, type ErrorCode } from '../../core/errors.js'
 import type { Pick } from '../balance/types.js'
+import type { Endpoint } from '../discovery/types.js'
 import { appendEndToEnd, headerValue, REQUEST_ID_HEADER } from '../http/headers.js'
 import { headersFromRaw } from '../http/raw-headers.js'
 import { rawErrorResponse } from '../http/rescue.js'
@@ -270,6 +271,11 @@ export class NativeHttp {
     fields.push(WIRE_HEADERS.target, endpoint.target, REQUEST_ID_HEADER, req.requestId)
     if (!req.h2c) fields.push(WIRE_HEADERS.origProto, 'HTTP/1.1')
     req.fields = fields
+    this.#sendOnSession(req, endpoint)
+  }
+
+  /** Sends the request on a pooled session to `endpoint`: a ready one at once, else once one is. */
+  #sendOnSession (req: NativeRequest, endpoint: Endpoint): void {
     try {
       const session = readySessionFor(this.#ctx, endpoint)
       if (session !== undefined) {
@@ -337,9 +343,8 @@ export class NativeHttp {
     this.#ctx.inflight.leave()
     this.#deciding.set(req.key, req)
     req.resent = true
-    const endpoint = (req.pick as Pick).endpoint
     this.#ctx.logger.debug({ requestId: req.requestId, authority: req.authority }, 'request refused unprocessed by the peer; sending it once more')
-    unwrappedSessionFor(this.#ctx, endpoint).then((s) => this.#send(req, s), (err: unknown) => this.#failed(req, err))
+    this.#sendOnSession(req, (req.pick as Pick).endpoint)
   }
 
   /** The engine's record of a forwarded exchange: the balancer's feedback, metrics and logs. */
