@@ -22,6 +22,7 @@ import type { Pick } from '../balance/types.js'
 import type { Endpoint } from '../discovery/types.js'
 import { appendEndToEnd, headerValue, REQUEST_ID_HEADER } from '../http/headers.js'
 import { headersFromRaw } from '../http/raw-headers.js'
+import { TokenTable } from '../http/token-table.js'
 import { rawErrorResponse } from '../http/rescue.js'
 import type { RoutePlan } from '../route/policy.js'
 import type { H2cCloseReason } from '../../transports/contract.js'
@@ -59,7 +60,6 @@ const H2C_JS_AFTER_REFUSAL_MS = 60_000
 /** One request the engine parsed, from its head to its record. */
 class NativeRequest {
   readonly conn: number
-  readonly key: string
   readonly head: HttpFrontHead
   readonly headers: IncomingHttpHeaders
   readonly requestId: string
@@ -75,16 +75,19 @@ class NativeRequest {
   token = 0
   /** Refused unprocessed once and sent again (#onRefused). */
   resent = false
+  /** In NativeHttp's #deciding: a pick or a session is awaited (a decision made at once never is). */
+  waiting = false
 
   constructor (conn: number, head: HttpFrontHead) {
     this.conn = conn
-    this.key = requestKey(conn, head.stream)
     this.head = head
     this.headers = headersFromRaw(head.headers)
     this.requestId = requestIdOf(this.headers)
   }
 
   get h2c (): boolean { return this.head.stream !== 0 }
+  /** Its key in NativeHttp's #deciding (made only for a request that waits). */
+  get key (): string { return requestKey(this.conn, this.head.stream) }
 }
 
 /** A pending head's key: its connection and, for h2c, its stream. */
@@ -97,9 +100,10 @@ export class NativeHttp {
   readonly #front: HttpFront
   readonly #options: NativeHttpOptions
   /** Requests being decided (by connection and stream) and forwarded (by token). */
+  // Only requests whose decision waits are keyed by connection and stream; forwarded ones are in
+  // a TokenTable, not a Map, since a Map's churn promotes dead requests (see token-table.ts).
   readonly #deciding = new Map<string, NativeRequest>()
-  readonly #forwarded = new Map<number, NativeRequest>()
-  #nextToken = 1
+  readonly #forwarded = new TokenTable<NativeRequest>()
   /** Until when new h2c connections go to node:http2 (a stream was refused), performance.now() ms. */
   #h2cJsUntil = 0
 
@@ -150,14 +154,14 @@ export class NativeHttp {
   #onClosed (conn: number): void {
     const http1 = this.#deciding.get(requestKey(conn, 0))
     if (http1 !== undefined) {
-      this.#deciding.delete(http1.key)
+      this.#stopWaiting(http1)
       http1.abort.abort(new MeshError('E_UPSTREAM_RESET', 'the client went away'))
       return
     }
     // An h2c connection may have several heads pending (rare: only while a pick or a dial waits).
     for (const req of this.#deciding.values()) {
       if (req.conn !== conn) continue
-      this.#deciding.delete(req.key)
+      this.#stopWaiting(req)
       req.abort.abort(new MeshError('E_UPSTREAM_RESET', 'the client went away'))
     }
   }
@@ -165,7 +169,7 @@ export class NativeHttp {
   #onStreamGone (conn: number, stream: number): void {
     const req = this.#deciding.get(requestKey(conn, stream))
     if (req === undefined) return
-    this.#deciding.delete(req.key)
+    this.#stopWaiting(req)
     this.#ctx.appClients?.streamReset()
     req.abort.abort(new MeshError('E_UPSTREAM_RESET', 'the client reset the stream'))
   }
@@ -195,8 +199,21 @@ export class NativeHttp {
     }
   }
 
-  #handBack (req: NativeRequest, reason: HandBackReason): void {
+  /** Puts a request whose decision waits where a closed connection or a reset stream finds it. */
+  #startWaiting (req: NativeRequest): void {
+    if (req.waiting) return
+    req.waiting = true
+    this.#deciding.set(req.key, req)
+  }
+
+  #stopWaiting (req: NativeRequest): void {
+    if (!req.waiting) return
+    req.waiting = false
     this.#deciding.delete(req.key)
+  }
+
+  #handBack (req: NativeRequest, reason: HandBackReason): void {
+    this.#stopWaiting(req)
     if (req.h2c) {
       // A stream cannot leave its connection: refused (the client may retry it), the connection
       // told to go away, and the next connections served by node:http2 for a while.
@@ -215,7 +232,7 @@ export class NativeHttp {
 
   /** Answers the pending request with an error (counted here unless a pick reported it); the engine closes the connection after it. */
   #answer (req: NativeRequest, err: MeshError): void {
-    this.#deciding.delete(req.key)
+    this.#stopWaiting(req)
     if (req.pick === undefined) reportEarlyAnswer(this.#ctx, err, { authority: req.authority, method: req.head.method, path: req.head.target, started: req.started, requestId: req.requestId })
     this.#ctx.logger.warn({ code: err.code, err: err.message, requestId: req.requestId, authority: req.authority || authorityOf(req) }, 'outbound request failed')
     if (req.h2c) this.#front.answerStream(req.conn, req.head.stream, err.status, err.code, err.message)
@@ -225,7 +242,6 @@ export class NativeHttp {
   // Authority → service → route, then the pick (now, or once an endpoint is ready).
   #onHead (conn: number, head: HttpFrontHead): void {
     const req = new NativeRequest(conn, head)
-    this.#deciding.set(req.key, req)
     if (head.upgrade || head.method === 'CONNECT') return this.#handBack(req, 'upgrade')
     // h2c: the engine sends the 100 itself once the request is forwarded (HTTP/1 hands it back).
     if (head.expectContinue && !req.h2c) return this.#handBack(req, 'expect_continue')
@@ -251,6 +267,7 @@ export class NativeHttp {
         this.#picked(req, ready)
         return
       }
+      this.#startWaiting(req)
       ctx.picker.pick(req.target, 'request', req.abort).then((pick) => this.#picked(req, pick), (err: unknown) => this.#failed(req, err))
     } catch (err) {
       this.#failed(req, err)
@@ -282,6 +299,7 @@ export class NativeHttp {
         this.#send(req, session)
         return
       }
+      this.#startWaiting(req)
       unwrappedSessionFor(this.#ctx, endpoint).then((s) => this.#send(req, s), (err: unknown) => this.#failed(req, err))
     } catch (err) {
       this.#failed(req, err)
@@ -296,20 +314,20 @@ export class NativeHttp {
     }
     const ctx = this.#ctx
     req.session = session
-    req.token = this.#nextToken++
-    if (this.#nextToken > 0x7fffffff) this.#nextToken = 1
+    req.token = this.#forwarded.add(req)
     const requestMs = requestTimeoutMs(req.route?.requestMs ?? ctx.timeouts.requestMs, req.headers['grpc-timeout'])
     const result = this.#front.forward(req.conn, session, req.fields as string[], { requestMs, idleMs: ctx.timeouts.idleMs, token: req.token, stream: req.head.stream })
     if (result === 'sent') {
-      this.#deciding.delete(req.key)
-      this.#forwarded.set(req.token, req)
+      this.#stopWaiting(req)
       ctx.inflight.enter()
       if (!req.resent) this.#options.observer?.request('native', 'plain')
       return
     }
     // Nothing was sent: the pick says nothing about the endpoint.
+    this.#forwarded.take(req.token)
     pick.done({ ok: true, latencyMs: performance.now() - req.started })
-    if (result === 'not-native') this.#handBack(req, 'session_kind')
+    if (result === 'gone') this.#stopWaiting(req)
+    else if (result === 'not-native') this.#handBack(req, 'session_kind')
     else if (result === 'bad-fields') {
       const err = new MeshError('E_BAD_REQUEST', 'a request header field holds a NUL byte')
       this.#report(req, err.status, err.code, pick.endpoint.identity, pick.endpoint.transport, performance.now() - req.started)
@@ -337,11 +355,9 @@ export class NativeHttp {
    * gives a request back only once.
    */
   #onRefused (token: number): void {
-    const req = this.#forwarded.get(token)
+    const req = this.#forwarded.take(token)
     if (req === undefined) return
-    this.#forwarded.delete(token)
     this.#ctx.inflight.leave()
-    this.#deciding.set(req.key, req)
     req.resent = true
     this.#ctx.logger.debug({ requestId: req.requestId, authority: req.authority }, 'request refused unprocessed by the peer; sending it once more')
     this.#sendOnSession(req, (req.pick as Pick).endpoint)
@@ -362,9 +378,8 @@ export class NativeHttp {
       reportEarlyAnswer(this.#ctx, refused)
       return
     }
-    const req = this.#forwarded.get(record.token)
+    const req = this.#forwarded.take(record.token)
     if (req === undefined) return
-    this.#forwarded.delete(record.token)
     const ctx = this.#ctx
     ctx.inflight.leave()
     if (record.clientReset) ctx.appClients?.streamReset()
