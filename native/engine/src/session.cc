@@ -29,6 +29,14 @@ constexpr uint64_t kFinalGoawayDelayMs = 200;      // shutdown notice → final 
 
 }  // namespace
 
+namespace {
+
+bool IsPerRequestField(const std::string& name) {
+  return name == "x-request-id";
+}
+
+}  // namespace
+
 std::vector<nghttp2_nv> MakeNv(const std::vector<std::string>& flat) {
   std::vector<nghttp2_nv> nva;
   nva.reserve(flat.size() / 2);
@@ -38,7 +46,10 @@ std::vector<nghttp2_nv> MakeNv(const std::vector<std::string>& flat) {
     nv.namelen = flat[i].size();
     nv.value = reinterpret_cast<uint8_t*>(const_cast<char*>(flat[i + 1].data()));
     nv.valuelen = flat[i + 1].size();
-    nv.flags = NGHTTP2_NV_FLAG_NONE;
+    // A request id is new on every request: indexing it would only evict the entries that do
+    // repeat (authority, target, ...) from the peer's HPACK table, which then costs a literal and
+    // a table insert on every request (what to index is the encoder's choice, RFC 7541 §6.2).
+    nv.flags = IsPerRequestField(flat[i]) ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE;
     nva.push_back(nv);
   }
   return nva;
