@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { stringify } from 'yaml'
 import { createCertificateAuthority, spiffeId } from '../../core/identity/pki.js'
 import type { TrafficPorts } from '../haproxy.js'
+import { NODE_FLAGS } from '../../src/node-flags.js'
 import { MESHGATE_CLI } from '../meshgate.js'
 import { AUTHORITY } from '../names.js'
 import { freePorts } from '../ports.js'
@@ -116,7 +117,7 @@ export function gatewayHop (options: GatewayHopOptions): PathDefinition {
         return await BenchProcess.start({
           name: `${options.id}-${role}`,
           command: process.execPath,
-          args: [cli, 'run', file],
+          args: [...NODE_FLAGS, cli, 'run', file],
           cwd: context.repoDir,
           env,
           logFile: join(dir, `${options.id}-${role}.log`),

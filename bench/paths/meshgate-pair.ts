@@ -9,6 +9,7 @@ import { access, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { TrafficPorts } from '../haproxy.js'
+import { NODE_FLAGS } from '../../src/node-flags.js'
 import { inboundConfig, MESHGATE_CLI, outboundConfig } from '../meshgate.js'
 import { freePorts } from '../ports.js'
 import { BenchProcess, type StartOptions } from '../processes.js'
@@ -114,7 +115,7 @@ export function pairSideStart (context: BenchContext, options: MeshgatePairOptio
     // Unique across variants, since the memory table lists processes of every path.
     name: `${options.id}-${role}`,
     command: process.execPath,
-    args: [join(context.repoDir, MESHGATE_CLI), 'run', file, ...(options.extraArgs ?? [])],
+    args: [...NODE_FLAGS, join(context.repoDir, MESHGATE_CLI), 'run', file, ...(options.extraArgs ?? [])],
     cwd: context.repoDir,
     env: { ...process.env, NODE_ENV: 'production' },
     logFile: join(context.workDir, `${options.id}-${role}.log`),

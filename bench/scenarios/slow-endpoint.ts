@@ -15,6 +15,7 @@ import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
 import type { BenchCertificates } from '../certs.js'
+import { NODE_FLAGS } from '../../src/node-flags.js'
 import { MESHGATE_CLI } from '../meshgate.js'
 import { freePorts } from '../ports.js'
 import { BenchProcess } from '../processes.js'
@@ -166,11 +167,11 @@ export async function runSlowEndpoint (options: SlowEndpointOptions): Promise<Sl
     const inboundFile = join(options.workDir, 'slow-endpoint-inbound.yaml')
     await writeFile(inboundFile, inboundYaml(options.certs, peerPort, targets))
     const env = { ...process.env, NODE_ENV: 'production' }
-    processes.push(await BenchProcess.start({ name: 'slow-endpoint-inbound', command: process.execPath, args: [cli, 'run', inboundFile], cwd: options.repoDir, env, logFile: join(options.workDir, 'slow-endpoint-inbound.log'), readyPorts: [peerPort] }))
+    processes.push(await BenchProcess.start({ name: 'slow-endpoint-inbound', command: process.execPath, args: [...NODE_FLAGS, cli, 'run', inboundFile], cwd: options.repoDir, env, logFile: join(options.workDir, 'slow-endpoint-inbound.log'), readyPorts: [peerPort] }))
     for (const b of BALANCERS) {
       const file = join(options.workDir, `slow-endpoint-${b}.yaml`)
       await writeFile(file, outboundYaml(options.certs, listenOf[b], peerPort, targets, b, o.decayMs))
-      processes.push(await BenchProcess.start({ name: `slow-endpoint-${b}`, command: process.execPath, args: [cli, 'run', file], cwd: options.repoDir, env, logFile: join(options.workDir, `slow-endpoint-${b}.log`), readyPorts: [listenOf[b]] }))
+      processes.push(await BenchProcess.start({ name: `slow-endpoint-${b}`, command: process.execPath, args: [...NODE_FLAGS, cli, 'run', file], cwd: options.repoDir, env, logFile: join(options.workDir, `slow-endpoint-${b}.log`), readyPorts: [listenOf[b]] }))
     }
     const load = async (b: RequestBalancer, seconds: number): Promise<Awaited<ReturnType<typeof runWrk>>> => await runWrk({
       url: `http://127.0.0.1:${listenOf[b]}/`, threads: 1, connections: o.connections, durationSeconds: seconds, headers: [`Host: ${AUTHORITY}`],

@@ -5,6 +5,7 @@
  * a workload that already has the sidecar is left as it is (injecting twice changes nothing).
  */
 import { parseAllDocuments, stringify } from 'yaml'
+import { NODE_FLAGS } from '../node-flags.js'
 
 export interface InjectOptions {
   /** Image of the meshgate container (the repo's Dockerfile builds it). */
@@ -114,7 +115,7 @@ export function proxyContainer (options: InjectOptions): Obj {
     name: PROXY_CONTAINER,
     image: options.image,
     command: ['/bin/sh', '-c'],
-    args: [`sed "s/\\$POD_IP/$POD_IP/g" ${CONFIG_DIR}/config.yaml > /tmp/meshgate.yaml && exec node dist/src/cli.js run /tmp/meshgate.yaml`],
+    args: [`sed "s/\\$POD_IP/$POD_IP/g" ${CONFIG_DIR}/config.yaml > /tmp/meshgate.yaml && exec node ${NODE_FLAGS.join(' ')} dist/src/cli.js run /tmp/meshgate.yaml`],
     env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
     ports: [
       { name: 'mesh-inbound', containerPort: PORTS.inbound, protocol: 'TCP' },

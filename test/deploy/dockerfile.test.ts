@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseAllDocuments } from 'yaml'
+import { NODE_FLAGS } from '../../src/node-flags.js'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const dockerfile = readFileSync(`${ROOT}Dockerfile`, 'utf8')
@@ -46,7 +47,7 @@ describe('Dockerfile', () => {
     }
     assert.ok(runtime.includes('WORKDIR /app'))
     const entry = runtime.find((l) => l.startsWith('ENTRYPOINT '))
-    assert.deepEqual(JSON.parse(entry?.slice('ENTRYPOINT '.length) ?? 'null'), ['node', 'dist/src/cli.js'])
+    assert.deepEqual(JSON.parse(entry?.slice('ENTRYPOINT '.length) ?? 'null'), ['node', ...NODE_FLAGS, 'dist/src/cli.js'])
     assert.ok(existsSync(`${ROOT}dist/src/cli.js`))
     const cmd = JSON.parse(runtime.find((l) => l.startsWith('CMD '))?.slice(4) ?? 'null') as string[]
     assert.ok(existsSync(ROOT + (cmd.at(-1) as string)), `CMD names ${cmd.at(-1) as string}`)
