@@ -479,8 +479,13 @@ export class QuicSession extends EventEmitter {
 
   /** True while a new request would open at once: not closing, no GOAWAY, below the peer's limit. */
   get available (): boolean {
-    if (this.closed || this.goingAway || this.pending.length > 0) return false
-    return this.streamsLeft > 0
+    return this.streamCapacity > 0
+  }
+
+  /** Streams a new request may open at once: streamsLeft while available, else 0 (one call into the addon). */
+  get streamCapacity (): number {
+    if (this.closed || this.goingAway || this.pending.length > 0) return 0
+    return this.streamsLeft
   }
 
   /** Streams that may open now under the peer's limit (0 once closed). */

@@ -87,8 +87,8 @@ export class H3PeerSession implements PeerSession {
 
   /** Streams the peer's MAX_STREAMS credit lets open now (RFC 9000 §4.6); 0 when not available. */
   get streamCapacity (): number {
-    if (!this.available) return 0
-    return this.#session.streamsLeft
+    // One call into the addon: the pool asks this for every request.
+    return this.#closing ? 0 : this.#session.streamCapacity
   }
 
   get closed (): boolean {
