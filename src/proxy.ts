@@ -50,6 +50,8 @@ export interface RunningProxy {
   reload: (config: MeshConfig) => string[]
   /** Identity rotation per role that has TLS files (`inbound`, `outbound`, `gateway`). */
   readonly identity: Readonly<Record<string, IdentityRotation>>
+  /** Settles once the outbound warm-up is over (done, out of time or failed), at once without one. */
+  readonly warmedUp: Promise<void>
 }
 
 export interface StartOptions {
@@ -365,13 +367,14 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
     throw err
   }
   ready = true
+  let warmedUp = Promise.resolve()
   if (outbound !== undefined && discovery !== undefined) {
     // Once discovery is primed, one session per known peer before /ready says 200, so the first
     // requests do not each wait for a handshake (issue 11's cold start); bounded by the role.
     warmed = false
     const role = outbound
     const found = discovery
-    found.whenPrimed().then(async () => {
+    warmedUp = found.whenPrimed().then(async () => {
       if (!ready) return // draining already
       const endpoints = Object.keys(current.services).flatMap((s) => found.directory.endpoints(s))
       const result = await role.warmUp(endpoints)
@@ -425,5 +428,6 @@ export async function startProxy (config: MeshConfig, logger: Logger, options: S
     dataPlane: h2.selection.effective,
     dataPlaneSelection: h2.selection,
     identity,
+    warmedUp,
   }
 }
