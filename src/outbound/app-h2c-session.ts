@@ -4,7 +4,7 @@
  * and the optional `limits.maxRequestsPerConnection`. One guard per session; streams find it
  * through a symbol, so a stream costs two fields and one shared listener, not a closure.
  */
-import { constants, type Http2Session, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2'
+import type { Http2Session, ServerHttp2Session, ServerHttp2Stream } from 'node:http2'
 import type { Logger } from 'pino'
 import type { AppClientObserver } from './app-observer.js'
 
@@ -15,6 +15,8 @@ export const PREMATURE_RESET_MS = 1000
 
 const kGuard = Symbol('meshgate.outbound.h2cGuard')
 const kOpenedAt = Symbol('meshgate.outbound.openedAt')
+/** HTTP/2's ENHANCE_YOUR_CALM error code (RFC 9113 §7), node:http2's constants.NGHTTP2_ENHANCE_YOUR_CALM: this module loads without node:http2. */
+const ENHANCE_YOUR_CALM = 0xb
 
 type GuardedStream = ServerHttp2Stream & { [kGuard]?: AppH2cSessionGuard, [kOpenedAt]?: number }
 type GuardedSession = ServerHttp2Session & { [kGuard]?: AppH2cSessionGuard }
@@ -73,7 +75,7 @@ class AppH2cSessionGuard {
     rules.observer?.sessionClosed('rapid_reset')
     // GOAWAY now (inside nghttp2's receive: new streams of this read are refused from here on),
     // the session torn down once the read is over.
-    session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM)
+    session.goaway(ENHANCE_YOUR_CALM)
     setImmediate(destroyCalm, session)
   }
 }
@@ -105,5 +107,5 @@ function onStreamAborted (this: GuardedStream): void {
 }
 
 function destroyCalm (session: ServerHttp2Session): void {
-  session.destroy(undefined, constants.NGHTTP2_ENHANCE_YOUR_CALM)
+  session.destroy(undefined, ENHANCE_YOUR_CALM)
 }

@@ -12,7 +12,7 @@
  * premature-reset rule, app-h2c-session.ts, which logs once).
  */
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
-import { constants, type Http2Session, type ServerHttp2Stream } from 'node:http2'
+import type { Http2Session, ServerHttp2Stream } from 'node:http2'
 import type { Readable } from 'node:stream'
 import { ERROR_HEADER, MeshError } from '../../core/errors.js'
 import { headerValue } from '../http/headers.js'
@@ -25,7 +25,8 @@ import {
 import { pluginLog } from './plugin-steps.js'
 import { closedByRule } from './app-h2c-session.js'
 
-const { HTTP2_HEADER_STATUS } = constants
+/** node:http2's constants.HTTP2_HEADER_STATUS, not imported: this module loads without node:http2. */
+const HTTP2_HEADER_STATUS = ':status'
 
 /** Handles one HTTP/1.1 request of the outbound listener; never throws (errors become answers or resets). */
 export function handleOutboundRequest (ctx: OutboundContext, req: IncomingMessage, res: ServerResponse): void {

@@ -6,7 +6,7 @@
  * max requests per connection and, for h2c, the premature-reset rule (app-h2c-session.ts).
  */
 import http from 'node:http'
-import http2 from 'node:http2'
+import type { Http2Server, IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2'
 import net from 'node:net'
 import type { Socket } from 'node:net'
 import type { Limits, OutboundListenerConfig } from '../config/types.js'
@@ -65,7 +65,7 @@ export async function startOutboundListener (
     socket.once('close', () => sockets.delete(socket))
     socket.on('error', (err) => log.debug({ err: err.message }, 'app connection error'))
   }
-  const h2Sessions = new Set<http2.ServerHttp2Session>()
+  const h2Sessions = new Set<ServerHttp2Session>()
 
   const headerReadMs = ctx.timeouts.headerReadMs
   const http1 = http.createServer({ maxHeaderSize: maxHeaderBytes, requestTimeout: 0, ...headerTimerOptions(headerReadMs) }, maxRequestsPerConnection === undefined
@@ -104,20 +104,36 @@ export async function startOutboundListener (
       socket.end(rawErrorResponse(answer.error, answer.reason))
     } else socket.destroy()
   })
-  // The stream API, not the compatibility one (see http-proxy.ts).
-  const h2c = http2.createServer({ maxHeaderListPairs: 256, maxSessionMemory: 64, settings: { maxHeaderListSize: maxHeaderBytes } })
-  h2c.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
-    // Reset by the client in the same read as its HEADERS: nothing to do but count it.
-    if (stream.destroyed) ctx.appClients?.streamReset()
-    else handleOutboundStream(ctx, stream, headers)
-  })
+  // node:http2's server for the h2c connections the engine does not take, made on first use: on
+  // the native data plane node:http2 (and node:tls under it, ~2 MB of RSS) is then never loaded.
   const h2cRules = { maxStreams: maxRequestsPerConnection, logger: log, observer: ctx.appClients }
-  h2c.on('session', (session) => {
-    guardAppH2cSession(session, h2cRules)
-    h2Sessions.add(session)
-    session.once('close', () => h2Sessions.delete(session))
-  })
-  h2c.on('sessionError', (err) => log.debug({ code: 'E_BAD_REQUEST', err: err.message }, 'h2c session error'))
+  let h2cServer: Promise<Http2Server> | undefined
+  const h2c = async (): Promise<Http2Server> => await (h2cServer ??= import('node:http2').then((http2) => {
+    // The stream API, not the compatibility one (see http-proxy.ts).
+    const server = http2.createServer({ maxHeaderListPairs: 256, maxSessionMemory: 64, settings: { maxHeaderListSize: maxHeaderBytes } })
+    server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+      // Reset by the client in the same read as its HEADERS: nothing to do but count it.
+      if (stream.destroyed) ctx.appClients?.streamReset()
+      else handleOutboundStream(ctx, stream, headers)
+    })
+    server.on('session', (session) => {
+      guardAppH2cSession(session, h2cRules)
+      h2Sessions.add(session)
+      session.once('close', () => h2Sessions.delete(session))
+    })
+    server.on('sessionError', (err) => log.debug({ code: 'E_BAD_REQUEST', err: err.message }, 'h2c session error'))
+    return server
+  }))
+  const toNodeHttp2 = (socket: Socket): void => {
+    h2c().then((server) => {
+      if (socket.destroyed) return
+      server.emit('connection', socket)
+      socket.resume()
+    }, (err: unknown) => {
+      log.error({ code: 'E_INTERNAL', err: (err as Error).message }, 'cannot load node:http2 for an h2c connection')
+      socket.destroy()
+    })
+  }
 
   // HTTP/1 and h2c through the native engine when the h2 transport has one (dataPlane native) and
   // the listener has no plugins (their host is JS); handed-back connections go to node:http, and
@@ -128,6 +144,8 @@ export async function startOutboundListener (
     socket.unshift(bytes)
     toNodeHttp(socket)
   })
+  // A listener whose h2c always goes to node:http2 (the JS data plane, plugins) loads it now.
+  if ((config.protocol === 'auto' || config.protocol === 'http2') && native?.h2cNative() !== true) await h2c()
   const dispatch = (socket: Socket, protocol: DetectedProtocol, tcpService = config.tcpService): void => {
     switch (protocol) {
       // Node's servers take an accepted socket; resume it so they read what detection put back.
@@ -137,7 +155,7 @@ export async function startOutboundListener (
         break
       case 'http2':
         if (native?.h2cNative() === true) native.adopt(socket, 'http2')
-        else { h2c.emit('connection', socket); socket.resume() }
+        else toNodeHttp2(socket)
         break
       case 'tls':
       case 'tcp': handleOutboundTcp(ctx, socket, tcpService); break
