@@ -118,11 +118,10 @@ for (const transport of pairTransports()) {
 for (const transport of pairTransports()) {
   describe(`TCP tunnel failures over ${transport.label}`, { skip: transport.skip, timeout: 60_000 }, () => {
     it('closes the app connection on a refused target and on an idle tunnel, each under its code; other tunnels are unaffected', async () => {
-      const closed = net.createServer()
-      await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
-      const deadPort = (closed.address() as net.AddressInfo).port
-      await new Promise((resolve) => closed.close(resolve))
-      const refused = await startPair({ transport: transport.name, dataPlane: transport.dataPlane, tcpTarget: `127.0.0.1:${deadPort}` })
+      // Port 1 (tcpmux), where nothing listens, as the pair's own `nowhere` service: a port just
+      // freed by a closed listener can be handed to one of the pair's own listeners (the demo
+      // app's HTTP port answered the tunnel with node's 47-byte 400 once).
+      const refused = await startPair({ transport: transport.name, dataPlane: transport.dataPlane, tcpTarget: '127.0.0.1:1' })
       try {
         // The app sees its connection reset (as a direct connect to a dead port would be) and no byte.
         const socket = net.connect({ host: '127.0.0.1', port: refused.tcpPort })
