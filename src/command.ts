@@ -23,7 +23,7 @@ const EXIT_USAGE = 2
 
 const DEFAULT_CONFIG = join(ROOT, 'examples', 'default.yaml')
 
-/** The longest start-up's V8 settings (startup-v8.ts) stay on after the proxy listens, ms. */
+/** How long at most start-up's V8 settings (startup-v8.ts) stay on after the proxy listens, ms. */
 const STARTUP_SETTLE_MAX_MS = 5000
 
 const HELP = `meshgate ${VERSION} — a service-mesh data plane: sidecar pairs over HTTP/2 + mTLS
