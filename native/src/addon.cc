@@ -6,6 +6,7 @@
 #include <ngtcp2/ngtcp2.h>
 
 #include "endpoint.h"
+#include "socket-splice.h"
 
 namespace meshgate {
 
@@ -91,6 +92,7 @@ void DetachWrap(EndpointWrap* wrap) { wrap->Detach(); }
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  meshgate::PinMallocThresholds();
   exports.Set("Endpoint", meshgate::EndpointWrap::Init(env));
   Napi::Object versions = Napi::Object::New(env);
   versions.Set("ngtcp2", ngtcp2_version(0)->version_str);

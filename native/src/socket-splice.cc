@@ -2,6 +2,9 @@
 #include "socket-splice.h"
 
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <algorithm>
 #include <cerrno>
@@ -190,6 +193,21 @@ void ReleaseBatch(std::vector<uint8_t>&& v) {
 }
 
 }  // namespace
+
+// glibc raises its mmap threshold to the size of the largest mmapped block freed so far (up to
+// 32 MB), and its trim threshold to twice that. After the first batch buffer is freed, later ones
+// come from the brk heap, and when the pool shrinks (the tunnels end) their pages stay with the
+// process wherever a live block sits above them: after iperf3 -P4 through the pair the inbound
+// kept 78 MB in one of four runs (57.5 MB once malloc_trim(0) was called by hand, as after the
+// other three). With the threshold fixed, blocks from 128 KiB up (the batch buffers, 256–512
+// KiB) are mmapped and unmapped when freed: 57.6–57.9 MB after each of four runs. The pool keeps
+// them from being mapped anew per batch.
+void PinMallocThresholds() {
+#if defined(__GLIBC__)
+  static const bool pinned = mallopt(M_MMAP_THRESHOLD, 128 * 1024) == 1;
+  (void)pinned;
+#endif
+}
 
 SocketSplice::~SocketSplice() {
   --liveSplices;

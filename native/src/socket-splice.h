@@ -17,6 +17,11 @@
 
 namespace meshgate {
 
+// Fixes glibc's mmap threshold at its starting value (128 KiB), so that the splices' batch
+// buffers go back to the kernel when the pool lets them go (socket-splice.cc). Process-wide;
+// each addon calls it once when it loads.
+void PinMallocThresholds();
+
 // How a splice ended (flag of the spliceClose event; SPLICE_END in native/index.ts).
 enum SpliceEnd : int32_t {
   kSpliceDone = 0,            // both directions finished (FIN both ways)

@@ -182,6 +182,7 @@ Napi::Function Http1ParserClass(Napi::Env env);            // http1-parser-wrap.
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  meshgate::PinMallocThresholds();
   exports.Set("Engine", meshgate::engine::EngineWrap::Init(env));
   exports.Set("originalDst", Napi::Function::New(env, meshgate::engine::OriginalDst));
   exports.Set("Http1RequestParser", meshgate::engine::Http1ParserClass(env));
