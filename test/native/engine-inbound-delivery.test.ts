@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
+import { spawn } from 'node:child_process'
 import { startPair, type Pair } from '../helpers/pair.js'
 import { fuzzSeed, prng, SeededGen } from '../helpers/seeded-random.js'
 import { h2NativeAvailability } from '../../transports/h2-native/index.js'
@@ -266,5 +267,77 @@ describe('native inbound delivery over HTTP/1', { skip, timeout: 120_000 }, () =
     const r = await request(pair.appPort, '/gone')
     assert.equal(r.status, 502)
     assert.equal(r.headers['meshgate-error'], 'E_UPSTREAM_UNREACHABLE')
+  })
+})
+
+// The request head waits for the body that came with it in the same read of the peer session, so
+// the workload gets a small POST in one write instead of head, then body. The workload is a
+// process of its own (it reads as soon as bytes arrive, not after this process's engine callback
+// is done) that prints, per request, how many reads it took.
+const COUNTING_WORKLOAD = `
+const net = require('node:net')
+const server = net.createServer((socket) => {
+  let pending = Buffer.alloc(0)
+  let chunks = 0
+  socket.on('data', (c) => {
+    pending = Buffer.concat([pending, c])
+    chunks++
+    const end = pending.indexOf('\\r\\n\\r\\n')
+    if (end < 0) return
+    const length = Number(/content-length: (\\d+)/i.exec(pending.subarray(0, end).toString('latin1'))?.[1] ?? 0)
+    if (pending.length < end + 4 + length) return
+    process.stdout.write('reads ' + chunks + '\\n')
+    pending = pending.subarray(end + 4 + length)
+    chunks = 0
+    socket.write('HTTP/1.1 200 OK\\r\\ncontent-length: 2\\r\\n\\r\\nok')
+  })
+  socket.on('error', () => {})
+})
+server.listen(0, '127.0.0.1', () => process.stdout.write('port ' + server.address().port + '\\n'))
+setTimeout(() => process.exit(0), 50000).unref()
+process.stdin.on('end', () => process.exit(0)).resume()
+`
+
+describe('native inbound delivery: a small request body goes out with its head', { skip, timeout: 60_000 }, () => {
+  it('each 1 KiB POST reaches the workload in one write', async () => {
+    const child = spawn(process.execPath, ['-e', COUNTING_WORKLOAD], { stdio: ['pipe', 'pipe', 'inherit'] })
+    const lines: string[] = []
+    let text = ''
+    child.stdout.on('data', (c: Buffer) => {
+      text += c.toString()
+      const parts = text.split('\n')
+      text = parts.pop() ?? ''
+      lines.push(...parts)
+    })
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('the workload process did not start')), 10_000)
+        const poll = setInterval(() => {
+          const line = lines.find((l) => l.startsWith('port '))
+          if (line === undefined) return
+          clearInterval(poll)
+          clearTimeout(timer)
+          resolve(Number(line.slice(5)))
+        }, 10)
+      })
+      const pair = await startPair({ transport: 'h2', dataPlane: 'native', inboundH3: false, webTarget: `127.0.0.1:${port}` })
+      try {
+        assert.equal((await request(pair.appPort, '/warm')).status, 200)
+        const body = Buffer.alloc(1024, 0x61)
+        for (let i = 0; i < 20; i++) {
+          const r = await request(pair.appPort, `/post${i}`, { method: 'POST', body })
+          assert.equal(r.status, 200)
+          assert.equal(r.body.toString(), 'ok')
+        }
+        assert.equal(await inboundPath(pair, 'js'), 0, 'every request was delivered natively')
+        const reads = lines.filter((l) => l.startsWith('reads ')).slice(1).map((l) => Number(l.slice(6)))
+        assert.deepEqual(reads, new Array<number>(20).fill(1))
+      } finally {
+        await pair.close()
+      }
+    } finally {
+      child.stdin.end()
+      child.kill()
+    }
   })
 })

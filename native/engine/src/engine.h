@@ -191,6 +191,10 @@ class Session {
   uint32_t id() const { return id_; }
   bool dead() const { return dead_; }
   bool ready() const { return h2_ != nullptr && !dead_; }
+  // Inside nghttp2's processing of what was read: a delivery may hold its request head until the
+  // body that arrived with it is there too (HoldHead), and is flushed once that read is done.
+  bool receiving() const { return receiving_; }
+  void HoldHead(WorkloadExchange* exchange) { heldHeads_.push_back(exchange); }
   bool server() const { return server_; }
   Engine* engine() const { return engine_; }
   nghttp2_session* h2() const { return h2_; }
@@ -284,6 +288,11 @@ class Session {
   bool tcpOpen_ = false;
   int handles_ = 0;      // libuv handles still to close before delete
   bool dead_ = false;
+  bool receiving_ = false;
+  // Deliveries whose request head waits for the end of this read (workload-http1.cc). Pointers
+  // stay valid until then: the engine deletes retired exchanges only in its pump.
+  std::vector<WorkloadExchange*> heldHeads_;
+  void SendHeldHeads();
   bool dirty_ = false;
   bool reading_ = false;
   gnutls_session_t tls_ = nullptr;

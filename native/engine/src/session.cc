@@ -304,7 +304,24 @@ int Session::StartH2() {
   return 0;
 }
 
+void Session::SendHeldHeads() {
+  if (heldHeads_.empty()) return;
+  std::vector<WorkloadExchange*> held;
+  held.swap(heldHeads_);
+  for (WorkloadExchange* e : held) e->SendHeldHead();
+}
+
 void Session::ReadRecords() {
+  // Every record this read brought is processed before a held request head goes out, so that a
+  // head and the body that came with it in other records leave together.
+  struct Receiving {
+    Session* s;
+    explicit Receiving(Session* session) : s(session) { s->receiving_ = true; }
+    ~Receiving() {
+      s->receiving_ = false;
+      s->SendHeldHeads();
+    }
+  } receiving(this);
   uint8_t buf[kRecordBytes + 256];
   for (int guard = 0; guard < 100000 && !dead_; ++guard) {
     ssize_t n = gnutls_record_recv(tls_, buf, sizeof(buf));

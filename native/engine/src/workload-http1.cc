@@ -482,6 +482,36 @@ void WorkloadExchange::OnConnReady(WorkloadConn* conn) {
   conn_ = conn;
   conn->lastActivityMs_ = Engine::NowMs();
   conn->parser().Reset(headRequest_, this);
+  // Ready while the peer session is still processing the read that brought the HEADERS: the
+  // DATA frames of that read come next, and going out with them saves the workload a write and
+  // a wakeup per request (a 1 KiB POST went out as two writes, 2.3 per request with a GET's 1.3).
+  if (!requestEnded_ && session_ != nullptr && session_->receiving()) {
+    headHeld_ = true;
+    session_->HoldHead(this);
+    return;
+  }
+  SendHead();
+}
+
+void WorkloadExchange::SendHeldHead() {
+  if (!headHeld_) return;
+  headHeld_ = false;
+  // Failed or reset in the meantime: the connection is gone.
+  if (conn_ == nullptr) return;
+  if (discarding_ || responseDone_) {
+    // Answered before anything was written: the connection carries no request of this exchange.
+    WorkloadConn* conn = conn_;
+    conn_ = nullptr;
+    if (conn->exchange_ == this) conn->Detach();
+    conn->Close();
+    Finish();
+    return;
+  }
+  SendHead();
+}
+
+void WorkloadExchange::SendHead() {
+  WorkloadConn* conn = conn_;
   size_t credit = earlyCredit_;
   earlyCredit_ = 0;
   uv_buf_t bufs[2] = {uv_buf_init(reinterpret_cast<char*>(head_.data()), static_cast<unsigned>(head_.size())),
@@ -535,7 +565,7 @@ void WorkloadExchange::OnRelayData(const uint8_t* data, size_t len) {
   }
   char size[24];
   int n = chunked_ ? snprintf(size, sizeof(size), "%zx\r\n", len) : 0;
-  if (conn_ != nullptr && conn_->connected() && !waiting_) {
+  if (conn_ != nullptr && conn_->connected() && !waiting_ && !headHeld_) {
     uv_buf_t bufs[3] = {uv_buf_init(size, static_cast<unsigned>(n)),
                         uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(data)), static_cast<unsigned>(len)),
                         uv_buf_init(const_cast<char*>("\r\n"), 2)};
@@ -553,7 +583,7 @@ void WorkloadExchange::OnRelayEnd() {
   if (requestEnded_) return;
   requestEnded_ = true;
   if (discarding_ || responseDone_) return;
-  if (conn_ != nullptr && conn_->connected() && !waiting_) {
+  if (conn_ != nullptr && conn_->connected() && !waiting_ && !headHeld_) {
     MarkSent();
     if (chunked_) {
       uv_buf_t buf = uv_buf_init(const_cast<char*>("0\r\n\r\n"), 5);

@@ -159,6 +159,7 @@ class WorkloadExchange final : public StreamRelay, public Http1ResponseSink {
   void Start();
   void OnConnAssigned(WorkloadConn* conn);  // a new connection, connecting
   void OnConnReady(WorkloadConn* conn);     // connected (or idle): the request goes out
+  void SendHeldHead();                      // the session's read is done: a held head goes out
   void OnConnDone(bool clean);              // the response was read whole
   void OnConnFailed(const char* code, const std::string& message);
   void OnWritten(size_t credit);
@@ -178,6 +179,7 @@ class WorkloadExchange final : public StreamRelay, public Http1ResponseSink {
 
  private:
   void MarkSent();
+  void SendHead();
   void Discard();
   void Answer(int status, const char* code, const std::string& message);
   void Finish();
@@ -195,6 +197,7 @@ class WorkloadExchange final : public StreamRelay, public Http1ResponseSink {
   bool chunked_ = false;
   bool headRequest_ = false;
   bool requestEnded_ = false;    // END_STREAM from the peer
+  bool headHeld_ = false;        // head_ waits for the end of the session's read (Session::HoldHead)
   bool requestWritten_ = false;  // the whole request was handed to the connection
   bool discarding_ = false;      // the rest of the request body is not wanted
   bool responseDone_ = false;
