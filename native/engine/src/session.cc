@@ -27,10 +27,6 @@ constexpr size_t kMaxUnwritten = 1024 * 1024;      // ciphertext queued on the s
 constexpr uint64_t kTickMs = 100;
 constexpr uint64_t kFinalGoawayDelayMs = 200;      // shutdown notice → final GOAWAY (RFC 9113 §6.8)
 
-}  // namespace
-
-namespace {
-
 bool IsPerRequestField(const std::string& name) {
   return name == "x-request-id";
 }

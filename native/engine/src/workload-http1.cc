@@ -500,14 +500,20 @@ void WorkloadExchange::SendHeldHead() {
   if (conn_ == nullptr) return;
   if (discarding_ || responseDone_) {
     // Answered before anything was written: the connection carries no request of this exchange.
-    WorkloadConn* conn = conn_;
-    conn_ = nullptr;
-    if (conn->exchange_ == this) conn->Detach();
-    conn->Close();
+    DropConn();
     Finish();
     return;
   }
   SendHead();
+}
+
+// Closes this exchange's connection (not reusable: it is mid-exchange or was never used as
+// expected) and lets it go.
+void WorkloadExchange::DropConn() {
+  WorkloadConn* conn = conn_;
+  conn_ = nullptr;
+  if (conn->exchange_ == this) conn->Detach();
+  conn->Close();
 }
 
 void WorkloadExchange::SendHead() {
@@ -614,13 +620,8 @@ void WorkloadExchange::OnRelayClosed(uint32_t h2code, bool sessionGone) {
     }
   }
   if (waiting_) pool_->Cancel(this);
-  if (conn_ != nullptr) {
-    WorkloadConn* conn = conn_;
-    conn_ = nullptr;
-    // Mid-exchange the connection cannot carry another request.
-    if (conn->exchange_ == this) conn->Detach();
-    conn->Close();
-  }
+  // Mid-exchange the connection cannot carry another request.
+  if (conn_ != nullptr) DropConn();
   Finish();
 }
 

@@ -180,6 +180,7 @@ class WorkloadExchange final : public StreamRelay, public Http1ResponseSink {
  private:
   void MarkSent();
   void SendHead();
+  void DropConn();  // conn_ closed and let go (conn_ must be set)
   void Discard();
   void Answer(int status, const char* code, const std::string& message);
   void Finish();
