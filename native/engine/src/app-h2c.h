@@ -16,7 +16,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -103,7 +102,7 @@ class AppH2cExchange final : public StreamRelay {
   uint64_t requestMs_ = 0;
   uint64_t idleMs_ = 0;
   // The response.
-  std::deque<std::vector<uint8_t>> out_;
+  ChunkQueue out_;
   size_t outHead_ = 0;
   bool outEnd_ = false;
   bool fromPeer_ = false;          // out_ holds the peer's bytes (credited to it once taken)

@@ -88,7 +88,14 @@ std::string Latin1Arg(const Napi::Value& v) {
 // false, nothing forwarded (one string crosses instead of one per name and value).
 bool JoinedFields(const Napi::Value& joined, const Napi::Value& count, std::vector<std::string>* out) {
   if (!joined.IsString() || !count.IsNumber()) return false;
-  std::string all = Latin1Arg(joined);
+  // Read into a buffer kept from call to call (one per request otherwise); nothing here calls
+  // back into JS, so no second call can come while it is in use.
+  static thread_local std::string all;
+  size_t len = 0;
+  napi_get_value_string_latin1(joined.Env(), joined, nullptr, 0, &len);
+  all.resize(len);
+  napi_get_value_string_latin1(joined.Env(), joined, &all[0], len + 1, &len);
+  all.resize(len);
   uint32_t expected = count.As<Napi::Number>().Uint32Value();
   out->reserve(expected);
   size_t start = 0;
@@ -541,7 +548,9 @@ void AppConn::WriteHead(int status, const std::vector<std::string>& fields) {
   if (!keepAlive_) {
     Append(out, "connection: close\r\n");
   } else {
-    Append(out, "connection: keep-alive\r\nkeep-alive: timeout=" + std::to_string(host_->options().keepAliveMs / 1000) + "\r\n");
+    Append(out, "connection: keep-alive\r\nkeep-alive: timeout=");
+    Append(out, std::to_string(host_->options().keepAliveMs / 1000));
+    Append(out, "\r\n");
   }
   Append(out, "\r\n");
   Write(std::move(out), 0);
@@ -824,6 +833,7 @@ void AppHost::Pump() {
   FlushH2c();
   for (int round = 0; round < 16 && !events_.empty(); ++round) {
     std::vector<Event> events;
+    events.swap(spareEvents_);  // empty, with the capacity of an earlier round
     events.swap(events_);
     if (teardown_ || self_.IsEmpty()) continue;
     Napi::Env env = env_;
@@ -835,6 +845,7 @@ void AppHost::Pump() {
     std::vector<double> nums;
     std::string text;
     nums.reserve(events.size() * 16);
+    text.reserve(events.size() * 128);
     for (Event& ev : events) {
       if (ev.kind == 0) {
         // A request body's send queue drained: read on (outside nghttp2's callbacks).
@@ -860,6 +871,8 @@ void AppHost::Pump() {
       napi_fatal_exception(env, err.Value());
     }
     FlushH2c();  // what JavaScript's answers submitted
+    events.clear();
+    if (spareEvents_.empty()) spareEvents_.swap(events);
   }
   pumping_ = false;
   if (!closed_) {

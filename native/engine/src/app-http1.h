@@ -233,6 +233,7 @@ class AppHost {
   std::unordered_map<uint32_t, AppH2cConn*> h2c_;
   std::vector<AppH2cConn*> dirtyH2c_;
   std::vector<Event> events_;
+  std::vector<Event> spareEvents_;  // Pump's spare for events_
   std::vector<uint8_t> readBuffer_;
 };
 

@@ -231,11 +231,12 @@ void Engine::Pump() {
   if (pumping_) return;
   pumping_ = true;
   for (int round = 0; round < 16; ++round) {
-    std::vector<Session*> dirty;
-    dirty.swap(dirty_);
-    for (Session* s : dirty) {
+    // The lists swap with spares that keep their capacity: no allocation per loop turn.
+    flushing_.swap(dirty_);
+    for (Session* s : flushing_) {
       if (!s->dead()) s->Flush();
     }
+    flushing_.clear();
     if (!events_.empty()) DeliverEvents();
     if (dirty_.empty() && events_.empty()) break;
   }
@@ -244,6 +245,8 @@ void Engine::Pump() {
     std::vector<StreamRelay*> retired;
     retired.swap(retired_);
     for (StreamRelay* e : retired) delete e;
+    retired.clear();
+    if (retired_.empty()) retired_.swap(retired);  // its capacity back: no allocation per loop turn
   }
   pumping_ = false;
   if (!closed_) {
@@ -265,9 +268,12 @@ void Engine::DeliverEvents() {
   Napi::HandleScope scope(env);
   Napi::Object self = self_.Value();
   std::vector<Event> events;
+  events.swap(spareEvents_);
   events.swap(events_);
   std::vector<double> delivered;
   std::string deliveredText;
+  delivered.reserve(events.size() * (8 + kDeliveredStrings));  // at most one record per event
+  deliveredText.reserve(events.size() * 96);
   for (Event& ev : events) {
     if (ev.kind == kEventDelivered) {
       delivered.insert(delivered.end(), {static_cast<double>(ev.conn), static_cast<double>(ev.stream), static_cast<double>(ev.code),
@@ -313,6 +319,9 @@ void Engine::DeliverEvents() {
     if (teardown_) return;
   }
   if (!delivered.empty()) EmitDelivered(&delivered, &deliveredText);
+  if (teardown_) return;
+  events.clear();
+  spareEvents_.swap(events);
 }
 
 void Engine::EmitDelivered(std::vector<double>* nums, std::string* text) {

@@ -10,7 +10,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -24,6 +23,7 @@
 #include "../../src/credentials.h"
 #include "../../src/peer-cert.h"
 #include "../../src/socket-splice.h"
+#include "chunk-queue.h"
 
 namespace meshgate {
 namespace engine {
@@ -150,14 +150,14 @@ std::vector<nghttp2_nv> MakeNv(const std::vector<std::string>& flat);
 // Copies up to `length` bytes from the front of `queue` (its first chunk read from `head` on)
 // into `buf`, dropping the chunks it used up; returns how many. The engine's nghttp2 data
 // providers read their queued bodies with it.
-size_t TakeQueued(std::deque<std::vector<uint8_t>>& queue, size_t& head, uint8_t* buf, size_t length);
+size_t TakeQueued(ChunkQueue& queue, size_t& head, uint8_t* buf, size_t length);
 
 // One HTTP/2 stream as the engine keeps it.
 struct Stream {
   int32_t id = -1;
   Session* session = nullptr;
   // Body bytes queued for nghttp2 (from JS writes or from a spliced socket).
-  std::deque<std::vector<uint8_t>> out;
+  ChunkQueue out;
   size_t outHead = 0;        // bytes of out.front() already sent
   size_t outBytes = 0;       // bytes queued in all
   bool outEnd = false;       // the body ends after what is queued
@@ -442,7 +442,9 @@ class Engine {
   uint32_t nextId_ = 1;
   std::unordered_map<uint32_t, Session*> sessions_;
   std::vector<Session*> dirty_;
+  std::vector<Session*> flushing_;  // Pump's spare for dirty_
   std::vector<Event> events_;
+  std::vector<Event> spareEvents_;  // DeliverEvents' spare for events_
   std::unordered_map<std::string, std::unique_ptr<WorkloadPool>> pools_;
   std::unordered_map<std::string, std::unique_ptr<WorkloadH2cPool>> h2cPools_;
   std::vector<StreamRelay*> retired_;

@@ -10,6 +10,10 @@
 namespace meshgate {
 namespace engine {
 
+// Slots (names and values) a flat field list reserves when its first field arrives: a head of up
+// to 12 fields then grows it once instead of five times.
+constexpr size_t kFieldsReserved = 24;
+
 // Connection-specific fields (RFC 9110 §7.6.1), as src/http/headers.ts strips them.
 bool HopByHop(const std::string& name);
 // A non-empty RFC 9110 §5.6.2 token (field names, methods).

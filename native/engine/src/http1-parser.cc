@@ -235,6 +235,7 @@ int Http1RequestParser::OnHeaderField(llhttp_t* p, const char* at, size_t len) {
   Http1RequestParser* self = Self(p);
   std::vector<std::string>& fields = self->fields();
   if (self->inValue_ || fields.empty() || fields.size() % 2 == 0) {
+    if (fields.capacity() == 0) fields.reserve(kFieldsReserved);
     fields.emplace_back();
     self->inValue_ = false;
   }

@@ -1,6 +1,8 @@
 // The HTTP/1 response parser over llhttp (see http1-response.h for what it promises).
 #include "http1-response.h"
 
+#include "http1-fields.h"
+
 namespace meshgate {
 namespace engine {
 
@@ -97,6 +99,7 @@ int Http1ResponseParser::OnHeaderField(llhttp_t* p, const char* at, size_t len) 
       self->error_ = "more than " + std::to_string(self->maxHeaderCount_) + " fields in a header section";
       return HPE_USER;
     }
+    if (self->fields_.capacity() == 0) self->fields_.reserve(kFieldsReserved);
     self->fields_.emplace_back();
     self->fields_.emplace_back();
     self->nameDone_ = false;

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "engine.h"
+#include "http1-fields.h"
 #include "splice.h"
 #include "workload-h2c.h"
 #include "workload-http1.h"
@@ -305,6 +306,8 @@ void Session::SendHeldHeads() {
   std::vector<WorkloadExchange*> held;
   held.swap(heldHeads_);
   for (WorkloadExchange* e : held) e->SendHeldHead();
+  held.clear();
+  if (heldHeads_.empty()) heldHeads_.swap(held);  // its capacity back: no allocation per read
 }
 
 void Session::ReadRecords() {
@@ -803,6 +806,7 @@ int Session::OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_
     s->headersTooLarge = true;
     return 0;
   }
+  if (s->headers.capacity() == 0) s->headers.reserve(kFieldsReserved);
   s->headers.emplace_back(reinterpret_cast<const char*>(name), namelen);
   s->headers.emplace_back(reinterpret_cast<const char*>(value), valuelen);
   return 0;
@@ -1044,7 +1048,7 @@ int Session::OnInvalidFrame(nghttp2_session*, const nghttp2_frame*, int, void*) 
   return 0;  // nghttp2 answers protocol errors itself (RST_STREAM or GOAWAY)
 }
 
-size_t TakeQueued(std::deque<std::vector<uint8_t>>& queue, size_t& head, uint8_t* buf, size_t length) {
+size_t TakeQueued(ChunkQueue& queue, size_t& head, uint8_t* buf, size_t length) {
   size_t copied = 0;
   while (copied < length && !queue.empty()) {
     std::vector<uint8_t>& front = queue.front();

@@ -292,7 +292,7 @@ void H2cDelivery::Finish() {
 
 void H2cDelivery::Record() {
   PushDelivered(pool_->engine(), {connId_, sid_, status_, headSent_, peerGone_, startNs_, headNs_, endNs_, requestBytes_, responseBytes_,
-                                  {target_, method_, path_, authority_, requestId_, errorCode_, errorMessage_, ""}});
+                                  TakeStrings({&target_, &method_, &path_, &authority_, &requestId_, &errorCode_, &errorMessage_, nullptr})});
 }
 
 // --- WorkloadH2cSession --------------------------------------------------------------------------

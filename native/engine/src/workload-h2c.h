@@ -14,7 +14,6 @@
 #include <netinet/in.h>
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -88,7 +87,7 @@ class H2cDelivery final : public StreamRelay {
   std::vector<std::string> fields_;
   bool hasBody_ = false;
   // Request body, from the peer, until the workload session takes it.
-  std::deque<std::vector<uint8_t>> out_;
+  ChunkQueue out_;
   size_t outHead_ = 0;
   bool outEnd_ = false;
   bool deferred_ = false;

@@ -77,6 +77,16 @@ void PushDelivered(Engine* engine, DeliveryReport&& r) {
   engine->Push(std::move(ev));
 }
 
+std::vector<std::string> TakeStrings(std::initializer_list<std::string*> fields) {
+  std::vector<std::string> out;
+  out.reserve(fields.size());
+  for (std::string* f : fields) {
+    if (f != nullptr) out.push_back(std::move(*f));
+    else out.emplace_back();
+  }
+  return out;
+}
+
 void AnswerDeliveryError(Session* session, int32_t sid, int status, const char* code, const std::string& message, bool headRequest) {
   std::vector<std::string> fields = {":status", std::to_string(status), "meshgate-error", code, "content-type",
                                      "text/plain; charset=utf-8"};
@@ -724,7 +734,7 @@ void WorkloadExchange::Finish() {
 
 void WorkloadExchange::Record() {
   PushDelivered(pool_->engine(), {connId_, sid_, status_, headSent_, peerGone_, startNs_, headNs_, endNs_, requestBytes_, responseBytes_,
-                                  {target_, method_, path_, authority_, requestId_, errorCode_, errorMessage_, origProto_}});
+                                  TakeStrings({&target_, &method_, &path_, &authority_, &requestId_, &errorCode_, &errorMessage_, &origProto_})});
 }
 
 }  // namespace engine

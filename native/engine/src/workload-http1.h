@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -66,6 +67,8 @@ struct DeliveryReport {
   std::vector<std::string> strings;
 };
 void PushDelivered(Engine* engine, DeliveryReport&& report);
+// A record's strings, moved out of the finished exchange that no longer needs them (nullptr: "").
+std::vector<std::string> TakeStrings(std::initializer_list<std::string*> fields);
 // The answer to a delivered request that got no response head (src/inbound's reject()): the
 // status, `meshgate-error: code` and a text body (none for HEAD).
 void AnswerDeliveryError(Session* session, int32_t sid, int status, const char* code, const std::string& message, bool headRequest);
