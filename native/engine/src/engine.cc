@@ -638,12 +638,12 @@ std::string PeerStreamEnded(uint32_t h2code, bool sessionGone) {
 }
 
 void ArmDeadline(uv_timer_t* timer, uv_timer_cb cb, uint64_t dueMs) {
-  if (dueMs == 0) {
-    uv_timer_stop(timer);
-    return;
-  }
+  bool armed = uv_is_active(reinterpret_cast<uv_handle_t*>(timer)) != 0;
+  if (dueMs == 0) return;  // an armed timer fires once more for nothing, and is not armed again
   uint64_t now = Engine::NowMs();
-  uv_timer_start(timer, cb, dueMs > now ? dueMs - now : 0, 0);
+  uint64_t delay = dueMs > now ? dueMs - now : 0;
+  if (armed && uv_timer_get_due_in(timer) <= delay) return;
+  uv_timer_start(timer, cb, delay, 0);
 }
 
 void StopReading(uv_tcp_t* tcp, bool& reading) {

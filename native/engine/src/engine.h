@@ -131,8 +131,11 @@ int WriteOrQueue(uv_stream_t* stream, const uint8_t* data, size_t len, void* own
 std::string PeerStreamEnded(uint32_t h2code, bool sessionGone);
 // The sooner of two deadlines (ms on Engine::NowMs()'s clock), 0 meaning none.
 inline uint64_t Sooner(uint64_t a, uint64_t b) { return a == 0 || (b != 0 && b < a) ? b : a; }
-// Starts `timer` to fire once at `dueMs` (Engine::NowMs()'s clock; at once when past), or stops it
-// for 0.
+// Makes sure `timer` fires once by `dueMs` (Engine::NowMs()'s clock; at once when past; 0: no
+// deadline). Lazy: a timer already due sooner is left as it is, and one with no deadline left is
+// not stopped, so that the deadlines that move on at every step of every request (header read,
+// response head, idle, keep-alive) cost no timer-heap work; `cb` must therefore accept firing
+// early, find nothing due and arm the timer again for what is due then.
 void ArmDeadline(uv_timer_t* timer, uv_timer_cb cb, uint64_t dueMs);
 // Stops reading `tcp` if `reading` says it reads, and says it no longer does.
 void StopReading(uv_tcp_t* tcp, bool& reading);
