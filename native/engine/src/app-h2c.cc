@@ -106,8 +106,8 @@ void AppH2cExchange::OnRelayHeaders(std::vector<std::string>&& headers, bool inf
   if (submitted_) return;
   int status = 502;
   for (size_t i = 0; i + 1 < headers.size(); i += 2) {
-    if (headers[i] == ":status") status = atoi(headers[i + 1].c_str());
-    else if (headers[i] == "meshgate-error") peerError_ = headers[i + 1];
+    if (Is(headers[i], ":status")) status = atoi(headers[i + 1].c_str());
+    else if (Is(headers[i], "meshgate-error")) peerError_ = headers[i + 1];
   }
   // :status first (RFC 9113 §8.3): the peer's head has it first too, StreamFields keeps the order.
   std::vector<std::string> fields = StreamFields(std::move(headers), false);
@@ -358,8 +358,8 @@ void AppH2cConn::AnnounceHeads() {
     std::string method, path;
     ev.strings.reserve(3 + x->fields_.size());
     for (size_t i = 0; i + 1 < x->fields_.size(); i += 2) {
-      if (x->fields_[i] == ":method") method = x->fields_[i + 1];
-      else if (x->fields_[i] == ":path") path = x->fields_[i + 1];
+      if (Is(x->fields_[i], ":method")) method = x->fields_[i + 1];
+      else if (Is(x->fields_[i], ":path")) path = x->fields_[i + 1];
     }
     x->headRequest_ = method == "HEAD";
     bool upgrade = method == "CONNECT";
@@ -368,14 +368,14 @@ void AppH2cConn::AnnounceHeads() {
     ev.strings.push_back("2.0");
     for (size_t i = 0; i + 1 < x->fields_.size(); i += 2) {
       const std::string& name = x->fields_[i];
-      if (name == ":method" || name == ":path") continue;
-      if (name == ":protocol") upgrade = true;
+      if (Is(name, ":method") || Is(name, ":path")) continue;
+      if (Is(name, ":protocol")) upgrade = true;
       ev.strings.push_back(name);
       ev.strings.push_back(x->fields_[i + 1]);
     }
     ev.flag = kHeadH2c | kHeadKeepAlive | (upgrade ? kHeadUpgrade : 0) | (x->hasBody_ ? kHeadHasBody : 0);
     for (size_t i = 0; i + 1 < x->fields_.size(); i += 2) {
-      if (x->fields_[i] == "expect" && Lower(x->fields_[i + 1]) == "100-continue") x->expectContinue_ = true;
+      if (Is(x->fields_[i], "expect") && Lower(x->fields_[i + 1]) == "100-continue") x->expectContinue_ = true;
     }
     if (x->expectContinue_) ev.flag |= kHeadExpectContinue;
     x->startNs_ = uv_hrtime();

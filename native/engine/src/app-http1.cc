@@ -529,8 +529,8 @@ void AppConn::WriteHead(int status, const std::vector<std::string>& fields) {
   for (size_t i = 0; i + 1 < fields.size(); i += 2) {
     const std::string& name = fields[i];
     if (name.empty() || name[0] == ':' || HopByHop(name) || Listed(named, name)) continue;
-    if (name == "content-length") hasLength = true;
-    if (name == "meshgate-error") peerError_ = fields[i + 1];
+    if (Is(name, "content-length")) hasLength = true;
+    if (Is(name, "meshgate-error")) peerError_ = fields[i + 1];
     AppendField(out, name, fields[i + 1]);
   }
   noBody_ = headRequest_ || status == 204 || status == 304 || (status >= 100 && status < 200);
@@ -576,7 +576,7 @@ void AppConn::OnRelayHeaders(std::vector<std::string>&& headers, bool informatio
   }
   int status = 502;
   for (size_t i = 0; i + 1 < headers.size(); i += 2) {
-    if (headers[i] == ":status") status = atoi(headers[i + 1].c_str());
+    if (Is(headers[i], ":status")) status = atoi(headers[i + 1].c_str());
   }
   status_ = status;
   headNs_ = uv_hrtime();
@@ -615,7 +615,7 @@ void AppConn::OnRelayEnd() {
     std::vector<std::string> named = ConnectionTokens(trailers_);
     for (size_t i = 0; i + 1 < trailers_.size(); i += 2) {
       const std::string& name = trailers_[i];
-      if (name.empty() || name[0] == ':' || HopByHop(name) || Listed(named, name) || name == "content-length") continue;
+      if (name.empty() || name[0] == ':' || HopByHop(name) || Listed(named, name) || Is(name, "content-length")) continue;
       AppendField(out, name, trailers_[i + 1]);
     }
     Append(out, "\r\n");

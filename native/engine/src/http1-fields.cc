@@ -44,7 +44,7 @@ std::string Lower(std::string s) {
 std::vector<std::string> ConnectionTokens(const std::vector<std::string>& flat) {
   std::vector<std::string> out;
   for (size_t i = 0; i + 1 < flat.size(); i += 2) {
-    if (flat[i] != "connection") continue;
+    if (!Is(flat[i], "connection")) continue;
     const std::string& v = flat[i + 1];
     size_t start = 0;
     while (start <= v.size()) {
@@ -78,18 +78,22 @@ void Append(std::vector<uint8_t>& out, const std::string& s) { out.insert(out.en
 
 std::vector<std::string> StreamFields(std::vector<std::string> flat, bool trailers) {
   std::vector<std::string> named = ConnectionTokens(flat);
-  std::vector<std::string> out;
-  out.reserve(flat.size());
+  // Filtered in place: the pairs kept move to the front (no second list per response).
+  size_t kept = 0;
   for (size_t i = 0; i + 1 < flat.size(); i += 2) {
-    std::string& name = flat[i];
+    const std::string& name = flat[i];
     if (name.empty()) continue;
-    if (name[0] == ':' && (trailers || name != ":status")) continue;
+    if (name[0] == ':' && (trailers || !Is(name, ":status"))) continue;
     if (name[0] != ':' && (HopByHop(name) || Listed(named, name))) continue;
-    if (trailers && name == "content-length") continue;
-    out.push_back(std::move(name));
-    out.push_back(std::move(flat[i + 1]));
+    if (trailers && Is(name, "content-length")) continue;
+    if (kept != i) {
+      flat[kept] = std::move(flat[i]);
+      flat[kept + 1] = std::move(flat[i + 1]);
+    }
+    kept += 2;
   }
-  return out;
+  flat.resize(kept);
+  return flat;
 }
 
 void LowerNames(std::vector<std::string>& flat) {

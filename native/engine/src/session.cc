@@ -29,7 +29,7 @@ constexpr uint64_t kTickMs = 100;
 constexpr uint64_t kFinalGoawayDelayMs = 200;      // shutdown notice → final GOAWAY (RFC 9113 §6.8)
 
 bool IsPerRequestField(const std::string& name) {
-  return name == "x-request-id";
+  return Is(name, "x-request-id");
 }
 
 }  // namespace

@@ -29,12 +29,12 @@ bool H2cDelivery::Prepare(const std::vector<std::string>& fields, bool endStream
   for (size_t i = 0; i + 1 < fields.size(); i += 2) {
     const std::string& name = fields[i];
     const std::string& value = fields[i + 1];
-    if (name == ":method") method_ = value;
-    else if (name == ":path") path_ = value;
-    else if (name == ":authority") authority_ = value;
-    else if (name == "host") host = value;
-    else if (name == "x-request-id") requestId_ = value;
-    else if (name == "meshgate-target") target_ = value;
+    if (Is(name, ":method")) method_ = value;
+    else if (Is(name, ":path")) path_ = value;
+    else if (Is(name, ":authority")) authority_ = value;
+    else if (Is(name, "host")) host = value;
+    else if (Is(name, "x-request-id")) requestId_ = value;
+    else if (Is(name, "meshgate-target")) target_ = value;
   }
   if (authority_.empty()) authority_ = host;
   if (method_.empty() || path_.empty() || authority_.empty() || method_ == "CONNECT") return false;
@@ -44,8 +44,8 @@ bool H2cDelivery::Prepare(const std::vector<std::string>& fields, bool endStream
   for (size_t i = 0; i + 1 < fields.size(); i += 2) {
     const std::string& name = fields[i];
     const std::string& value = fields[i + 1];
-    if (name.empty() || name[0] == ':' || name == "host") continue;
-    if (name == "te") {
+    if (name.empty() || name[0] == ':' || Is(name, "host")) continue;
+    if (Is(name, "te")) {
       if (strcasestr(value.c_str(), "trailers") != nullptr) {
         fields_.push_back("te");
         fields_.push_back("trailers");
@@ -53,7 +53,7 @@ bool H2cDelivery::Prepare(const std::vector<std::string>& fields, bool endStream
       continue;
     }
     if (HopByHop(name) || Listed(named, name)) continue;
-    if (name == "meshgate-target" || name == "meshgate-orig-proto" || name == "meshgate-client-id") continue;
+    if (Is(name, "meshgate-target") || Is(name, "meshgate-orig-proto") || Is(name, "meshgate-client-id")) continue;
     fields_.push_back(name);
     fields_.push_back(value);
   }
@@ -186,7 +186,7 @@ void H2cDelivery::OnResponseHeaders(std::vector<std::string>&& fields, bool endS
   lastActivityMs_ = Engine::NowMs();
   int status = 0;
   for (size_t i = 0; i + 1 < fields.size(); i += 2) {
-    if (fields[i] == ":status") status = atoi(fields[i + 1].c_str());
+    if (Is(fields[i], ":status")) status = atoi(fields[i + 1].c_str());
   }
   if (headSent_) {
     // A second section: the trailers (nghttp2 has checked that it ends the stream).

@@ -435,14 +435,14 @@ bool WorkloadExchange::Prepare(const std::vector<std::string>& fields, bool endS
   for (size_t i = 0; i + 1 < fields.size(); i += 2) {
     const std::string& name = fields[i];
     const std::string& value = fields[i + 1];
-    if (name == ":method") method_ = value;
-    else if (name == ":path") path_ = value;
-    else if (name == ":authority") authority_ = value;
-    else if (name == "host") host = value;
-    else if (name == "x-request-id") requestId_ = value;
-    else if (name == "meshgate-orig-proto") origProto_ = value;
-    else if (name == "meshgate-target") target_ = value;
-    else if (name == "content-length") hasLength = true;
+    if (Is(name, ":method")) method_ = value;
+    else if (Is(name, ":path")) path_ = value;
+    else if (Is(name, ":authority")) authority_ = value;
+    else if (Is(name, "host")) host = value;
+    else if (Is(name, "x-request-id")) requestId_ = value;
+    else if (Is(name, "meshgate-orig-proto")) origProto_ = value;
+    else if (Is(name, "meshgate-target")) target_ = value;
+    else if (Is(name, "content-length")) hasLength = true;
   }
   if (authority_.empty()) authority_ = host;
   if (!IsToken(method_) || !WritableTarget(path_) || authority_.empty()) return false;
@@ -458,13 +458,13 @@ bool WorkloadExchange::Prepare(const std::vector<std::string>& fields, bool endS
     const std::string& name = fields[i];
     const std::string& value = fields[i + 1];
     if (name.empty() || name[0] == ':') continue;
-    if (name == "te") {
+    if (Is(name, "te")) {
       if (strcasestr(value.c_str(), "trailers") != nullptr) Append(head_, "te: trailers\r\n");
       continue;
     }
     if (HopByHop(name) || Listed(named, name)) continue;
-    if (name == "meshgate-target" || name == "meshgate-orig-proto" || name == "meshgate-client-id") continue;
-    if (name == "cookie") {
+    if (Is(name, "meshgate-target") || Is(name, "meshgate-orig-proto") || Is(name, "meshgate-client-id")) continue;
+    if (Is(name, "cookie")) {
       // RFC 9113 §8.2.3: crumbs split over several fields are one field again in HTTP/1.1.
       if (!cookies.empty()) cookies += "; ";
       cookies += value;
@@ -643,7 +643,7 @@ void WorkloadExchange::OnResponseHead(int status, std::vector<std::string>&& fie
   LowerNames(fields);
   for (size_t i = 0; i + 1 < fields.size(); i += 2) {
     uint64_t hint = 0;
-    if (fields[i] == "keep-alive" && KeepAliveHint(fields[i + 1], &hint)) keepAliveMs_ = std::min(keepAliveMs_, hint);
+    if (Is(fields[i], "keep-alive") && KeepAliveHint(fields[i + 1], &hint)) keepAliveMs_ = std::min(keepAliveMs_, hint);
   }
   if (streamGone_ || session_ == nullptr) return;
   fields.insert(fields.begin(), {":status", std::to_string(status)});
