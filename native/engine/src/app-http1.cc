@@ -74,12 +74,18 @@ const char* ReasonPhrase(int status) {
   }
 }
 
-std::string Latin1Arg(const Napi::Value& v) {
-  if (!v.IsString()) return std::string();
+// The latin1 bytes of string `v` into `out` (which keeps its capacity).
+void ReadLatin1(const Napi::Value& v, std::string* out) {
   size_t len = 0;
   napi_get_value_string_latin1(v.Env(), v, nullptr, 0, &len);
-  std::string out(len, '\0');
-  napi_get_value_string_latin1(v.Env(), v, &out[0], len + 1, &len);
+  out->resize(len);
+  napi_get_value_string_latin1(v.Env(), v, &(*out)[0], len + 1, &len);
+  out->resize(len);
+}
+
+std::string Latin1Arg(const Napi::Value& v) {
+  std::string out;
+  if (v.IsString()) ReadLatin1(v, &out);
   return out;
 }
 
@@ -91,11 +97,7 @@ bool JoinedFields(const Napi::Value& joined, const Napi::Value& count, std::vect
   // Read into a buffer kept from call to call (one per request otherwise); nothing here calls
   // back into JS, so no second call can come while it is in use.
   static thread_local std::string all;
-  size_t len = 0;
-  napi_get_value_string_latin1(joined.Env(), joined, nullptr, 0, &len);
-  all.resize(len);
-  napi_get_value_string_latin1(joined.Env(), joined, &all[0], len + 1, &len);
-  all.resize(len);
+  ReadLatin1(joined, &all);
   uint32_t expected = count.As<Napi::Number>().Uint32Value();
   out->reserve(expected);
   size_t start = 0;
