@@ -25,18 +25,12 @@ H2cDelivery::H2cDelivery(Session* session, int32_t sid, WorkloadH2cPool* pool)
     : session_(session), connId_(session->id()), sid_(sid), pool_(pool), startNs_(uv_hrtime()) {}
 
 bool H2cDelivery::Prepare(const std::vector<std::string>& fields, bool endStream, const std::string& caller) {
-  std::string host;
-  for (size_t i = 0; i + 1 < fields.size(); i += 2) {
-    const std::string& name = fields[i];
-    const std::string& value = fields[i + 1];
-    if (Is(name, ":method")) method_ = value;
-    else if (Is(name, ":path")) path_ = value;
-    else if (Is(name, ":authority")) authority_ = value;
-    else if (Is(name, "host")) host = value;
-    else if (Is(name, "x-request-id")) requestId_ = value;
-    else if (Is(name, "meshgate-target")) target_ = value;
-  }
-  if (authority_.empty()) authority_ = host;
+  DeliveryHead h = ReadDeliveryHead(fields);
+  method_ = std::move(h.method);
+  path_ = std::move(h.path);
+  authority_ = std::move(h.authority);
+  requestId_ = std::move(h.requestId);
+  target_ = std::move(h.target);
   if (method_.empty() || path_.empty() || authority_.empty() || method_ == "CONNECT") return false;
   hasBody_ = !endStream;
   std::vector<std::string> named = ConnectionTokens(fields);
@@ -53,7 +47,7 @@ bool H2cDelivery::Prepare(const std::vector<std::string>& fields, bool endStream
       continue;
     }
     if (HopByHop(name) || Listed(named, name)) continue;
-    if (Is(name, "meshgate-target") || Is(name, "meshgate-orig-proto") || Is(name, "meshgate-client-id")) continue;
+    if (MeshOnlyField(name)) continue;
     fields_.push_back(name);
     fields_.push_back(value);
   }

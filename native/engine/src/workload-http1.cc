@@ -77,6 +77,29 @@ void PushDelivered(Engine* engine, DeliveryReport&& r) {
   engine->Push(std::move(ev));
 }
 
+DeliveryHead ReadDeliveryHead(const std::vector<std::string>& fields) {
+  DeliveryHead h;
+  std::string host;
+  for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+    const std::string& name = fields[i];
+    const std::string& value = fields[i + 1];
+    if (Is(name, ":method")) h.method = value;
+    else if (Is(name, ":path")) h.path = value;
+    else if (Is(name, ":authority")) h.authority = value;
+    else if (Is(name, "host")) host = value;
+    else if (Is(name, "x-request-id")) h.requestId = value;
+    else if (Is(name, "meshgate-orig-proto")) h.origProto = value;
+    else if (Is(name, "meshgate-target")) h.target = value;
+    else if (Is(name, "content-length")) h.hasLength = true;
+  }
+  if (h.authority.empty()) h.authority = std::move(host);
+  return h;
+}
+
+bool MeshOnlyField(const std::string& name) {
+  return Is(name, "meshgate-target") || Is(name, "meshgate-orig-proto") || Is(name, "meshgate-client-id");
+}
+
 std::vector<std::string> TakeStrings(std::initializer_list<std::string*> fields) {
   std::vector<std::string> out;
   out.reserve(fields.size());
@@ -429,22 +452,14 @@ WorkloadExchange::WorkloadExchange(Session* session, int32_t sid, WorkloadPool* 
     : session_(session), connId_(session->id()), sid_(sid), pool_(pool), keepAliveMs_(kKeepAliveMs), startNs_(uv_hrtime()) {}
 
 bool WorkloadExchange::Prepare(const std::vector<std::string>& fields, bool endStream, const std::string& caller) {
-  std::string host;
   std::string cookies;
-  bool hasLength = false;
-  for (size_t i = 0; i + 1 < fields.size(); i += 2) {
-    const std::string& name = fields[i];
-    const std::string& value = fields[i + 1];
-    if (Is(name, ":method")) method_ = value;
-    else if (Is(name, ":path")) path_ = value;
-    else if (Is(name, ":authority")) authority_ = value;
-    else if (Is(name, "host")) host = value;
-    else if (Is(name, "x-request-id")) requestId_ = value;
-    else if (Is(name, "meshgate-orig-proto")) origProto_ = value;
-    else if (Is(name, "meshgate-target")) target_ = value;
-    else if (Is(name, "content-length")) hasLength = true;
-  }
-  if (authority_.empty()) authority_ = host;
+  DeliveryHead h = ReadDeliveryHead(fields);
+  method_ = std::move(h.method);
+  path_ = std::move(h.path);
+  authority_ = std::move(h.authority);
+  requestId_ = std::move(h.requestId);
+  origProto_ = std::move(h.origProto);
+  target_ = std::move(h.target);
   if (!IsToken(method_) || !WritableTarget(path_) || authority_.empty()) return false;
   headRequest_ = method_ == "HEAD";
   std::vector<std::string> named = ConnectionTokens(fields);
@@ -463,7 +478,7 @@ bool WorkloadExchange::Prepare(const std::vector<std::string>& fields, bool endS
       continue;
     }
     if (HopByHop(name) || Listed(named, name)) continue;
-    if (Is(name, "meshgate-target") || Is(name, "meshgate-orig-proto") || Is(name, "meshgate-client-id")) continue;
+    if (MeshOnlyField(name)) continue;
     if (Is(name, "cookie")) {
       // RFC 9113 §8.2.3: crumbs split over several fields are one field again in HTTP/1.1.
       if (!cookies.empty()) cookies += "; ";
@@ -474,10 +489,10 @@ bool WorkloadExchange::Prepare(const std::vector<std::string>& fields, bool endS
   }
   if (!cookies.empty()) AppendField(head_, "cookie", cookies);
   AppendField(head_, "meshgate-client-id", caller);
-  if (!endStream && !hasLength) {
+  if (!endStream && !h.hasLength) {
     chunked_ = true;
     Append(head_, "transfer-encoding: chunked\r\n");
-  } else if (endStream && !hasLength && BodyByDefault(method_)) {
+  } else if (endStream && !h.hasLength && BodyByDefault(method_)) {
     Append(head_, "content-length: 0\r\n");
   }
   Append(head_, "\r\n");

@@ -67,6 +67,16 @@ struct DeliveryReport {
   std::vector<std::string> strings;
 };
 void PushDelivered(Engine* engine, DeliveryReport&& report);
+// What both workload sides read from a granted request's fields (the last of each field counts):
+// its authority is :authority, or host when that is absent or empty.
+struct DeliveryHead {
+  std::string method, path, authority, requestId, target, origProto;
+  bool hasLength = false;  // a content-length field
+};
+DeliveryHead ReadDeliveryHead(const std::vector<std::string>& fields);
+// The fields between the two proxies that the workload never gets (meshgate-client-id is set
+// again from the verified caller).
+bool MeshOnlyField(const std::string& name);
 // A record's strings, moved out of the finished exchange that no longer needs them (nullptr: "").
 std::vector<std::string> TakeStrings(std::initializer_list<std::string*> fields);
 // The answer to a delivered request that got no response head (src/inbound's reject()): the
