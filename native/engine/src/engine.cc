@@ -272,10 +272,13 @@ void Engine::DeliverEvents() {
   events.swap(events_);
   std::vector<double> delivered;
   std::string deliveredText;
-  delivered.reserve(events.size() * (8 + kDeliveredStrings));  // at most one record per event
-  deliveredText.reserve(events.size() * 96);
   for (Event& ev : events) {
     if (ev.kind == kEventDelivered) {
+      if (delivered.capacity() == 0) {
+        // Room for a record per event, once a batch has one (most batches of data events have none).
+        delivered.reserve(events.size() * (8 + kDeliveredStrings));
+        deliveredText.reserve(events.size() * 96);
+      }
       delivered.insert(delivered.end(), {static_cast<double>(ev.conn), static_cast<double>(ev.stream), static_cast<double>(ev.code),
                                          static_cast<double>(ev.flag)});
       for (size_t i = 0; i < kDeliveredStrings; ++i) {
