@@ -320,6 +320,13 @@ async function run (file: string, logLevel: LogLevel | undefined): Promise<numbe
     process.exit(EXIT_FAILURE)
   }
   const running = proxy
+  if (config.memory.releaseWhenIdle) {
+    const { engineRelief, startMemoryRelief } = await import('./memory-relief.js')
+    const relief = await engineRelief()
+    const log = logger.child({ component: 'memory' })
+    if ('relieve' in relief) startMemoryRelief({ relieve: relief.relieve, logger: log, registry: running.metrics.registry })
+    else log.debug({ reason: relief.reason }, 'memory.releaseWhenIdle is off: the engine addon did not load')
+  }
 
   let stopping = false
   const stop = (signal: NodeJS.Signals): void => {

@@ -47,6 +47,7 @@
         "src/workload-http1.cc",
         "../src/socket-splice.cc",
         "src/original-dst.cc",
+        "src/memory-relief.cc",
         "../src/peer-cert.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -42,6 +42,9 @@ export const DEFAULTS = {
     autoRetryH3Ms: 300_000, // 5 min
   },
   drainMs: 30_000, // 30 s
+  memory: {
+    releaseWhenIdle: true, // give memory back once a burst of work ends (src/memory-relief.ts)
+  },
   metrics: {
     enabled: true, // false: no metric families at all (the bench's cost switch)
     maxAuthorities: 100, // distinct authority labels kept; later ones become "other"

@@ -329,6 +329,9 @@ export const meshConfigSchema: Schema<Omit<MeshConfig, 'file'>> = object({
   h2: withDefault(h2, {}),
   h3: withDefault(h3, {}),
   drainMs: withDefault(duration(0), DEFAULTS.drainMs),
+  memory: withDefault(object({
+    releaseWhenIdle: withDefault(boolean(), DEFAULTS.memory.releaseWhenIdle),
+  }), {}),
   metrics: withDefault(object({
     enabled: withDefault(boolean(), DEFAULTS.metrics.enabled),
     maxAuthorities: withDefault(integer(1, 1_000_000), DEFAULTS.metrics.maxAuthorities),

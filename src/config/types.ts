@@ -429,6 +429,10 @@ export interface MeshConfig {
   h3: H3Tuning
   /** Grace period for in-flight work on SIGTERM / POST /shutdown, ms (default 30 s). */
   drainMs: number
+  memory: {
+    /** Give memory back once a burst of work ends (src/memory-relief.ts; default true). */
+    releaseWhenIdle: boolean
+  }
   metrics: {
     /** false: no metric families (default true). */
     enabled: boolean

@@ -175,6 +175,7 @@ void DetachAppHostWrap(void* wrap) { static_cast<AppHostWrap*>(wrap)->Detach(); 
 
 Napi::Value OriginalDst(const Napi::CallbackInfo& info);  // original-dst.cc
 Napi::Function Http1ParserClass(Napi::Env env);            // http1-parser-wrap.cc
+Napi::Value RelieveMemory(const Napi::CallbackInfo& info); // memory-relief.cc
 
 }  // namespace engine
 }  // namespace meshgate
@@ -187,6 +188,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("originalDst", Napi::Function::New(env, meshgate::engine::OriginalDst));
   exports.Set("Http1RequestParser", meshgate::engine::Http1ParserClass(env));
   exports.Set("AppHost", meshgate::engine::AppHostWrap::Init(env));
+  exports.Set("relieveMemory", Napi::Function::New(env, meshgate::engine::RelieveMemory));
   Napi::Object versions = Napi::Object::New(env);
   versions.Set("nghttp2", nghttp2_version(0)->version_str);
   versions.Set("gnutls", gnutls_check_version(nullptr));
