@@ -10,7 +10,8 @@
  *   over native h3 (`meshgate-native-h3`) TCP bulk ≥ 0.7× the HAProxy pair;
  * - native data path, part 2 (issue 11; not for the h3 path): HTTP/1 closed-loop throughput ≥ 0.8×
  *   at ≤ 1.5× the CPU per request, h2c throughput ≥ 0.8×, and at a fixed 1,000 req/s (open loop)
- *   p99 ≤ 2× the HAProxy pair's with zero failures. Its cold-start target is in cold-start.md.
+ *   p99 ≤ 2× the HAProxy pair's with zero failures, RSS under load (the peak of any scenario)
+ *   ≤ 80 MB per proxy. Its cold-start target is in cold-start.md.
  */
 import type { BenchSummary, PathFigures, PathMemory, ProcessMemory } from './summary.js'
 
@@ -41,6 +42,8 @@ export const IDLE_RSS_LIMIT_BYTES = 60e6
 export const NATIVE_IDLE_RSS_LIMIT_BYTES = 50e6
 /** Native data path, part 1: RSS per proxy after each round of load (after the settle pause). */
 export const NATIVE_LOADED_RSS_LIMIT_BYTES = 80e6
+/** Native data path, part 2: RSS per proxy under load (the peak sampled during any scenario). */
+export const NATIVE_PEAK_RSS_LIMIT_BYTES = 80e6
 /** Native data path, part 1: TCP bulk MB/s over the HAProxy pair's, at least. */
 export const NATIVE_BULK_RATE_MIN = 0.9
 /** Native data path, part 1: TCP bulk MB/s over native h3, over the HAProxy pair's, at least. */
@@ -146,6 +149,26 @@ function loadedTarget (memory: PathMemory, limit: number): Check {
   }
 }
 
+/** The highest RSS sampled during any scenario of the run, per proxy process of the path. */
+function underLoadTarget (summary: BenchSummary, memory: PathMemory, limit: number): Check {
+  const target = `RSS under load ≤ ${mb(limit)} MB per proxy (peak during any scenario)`
+  const peaks = memory.processes.map((p) => {
+    let peak = 0
+    let scenario = ''
+    for (const s of summary.scenarios) {
+      const bytes = s.paths.find((f) => f.path === memory.path)?.peakRssBytes[p.name] ?? 0
+      if (bytes > peak) { peak = bytes; scenario = s.id }
+    }
+    return { p, peak, scenario }
+  })
+  if (peaks.length === 0 || peaks.some((x) => x.peak === 0)) return { target, measured: 'not available', verdict: 'n/a' }
+  return {
+    target,
+    measured: peaks.map((x) => `${role(memory, x.p)} ${mb(x.peak)} MB (${x.scenario})`).join(', '),
+    verdict: peaks.every((x) => x.peak <= limit) ? 'pass' : 'fail',
+  }
+}
+
 function growthTarget (memory: PathMemory): Check {
   const runs = memory.processes[0]?.rssAfterRoundBytes.length ?? 0
   const target = `no RSS growth across ${runs} runs (run 1 → last ≤ max(8 MB, 10 %))`
@@ -192,6 +215,8 @@ export function checkTargets (summary: BenchSummary): TargetResult[] {
         cpuTarget(summary, memory.path, 'http1-small', 'HTTP/1 closed loop', NATIVE_HTTP_CPU_MAX),
         rateTarget(summary, memory.path, 'h2c-small', 'h2c', NATIVE_HTTP_RATE_MIN),
         openLoopTarget(summary, memory.path, 'open-loop-1000', 'Open loop at 1,000 req/s', NATIVE_OPEN_LOOP_P99_MAX),
+        idleTarget(memory, NATIVE_IDLE_RSS_LIMIT_BYTES),
+        underLoadTarget(summary, memory, NATIVE_PEAK_RSS_LIMIT_BYTES),
       ])
     }
     add(ISSUE_2, [
