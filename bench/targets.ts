@@ -10,8 +10,8 @@
  *   over native h3 (`meshgate-native-h3`) TCP bulk ≥ 0.7× the HAProxy pair;
  * - native data path, part 2 (issue 11; not for the h3 path): HTTP/1 closed-loop throughput ≥ 0.8×
  *   at ≤ 1.5× the CPU per request, h2c throughput ≥ 0.8×, and at a fixed 1,000 req/s (open loop)
- *   p99 ≤ 2× the HAProxy pair's with zero failures, RSS under load (the peak of any scenario)
- *   ≤ 80 MB per proxy. Its cold-start target is in cold-start.md.
+ *   p99 ≤ 2× the HAProxy pair's with zero failures, idle RSS ≤ 50 MB and RSS under load (the
+ *   peak of any scenario) ≤ 80 MB per proxy. Its cold-start target is in cold-start.md.
  */
 import type { BenchSummary, PathFigures, PathMemory, ProcessMemory } from './summary.js'
 
