@@ -112,7 +112,7 @@ export function renderMarkdown (report: BenchReport): string {
   for (const issue of issues) {
     out.push(`## Targets: ${issue}`, '')
     if (issue === NATIVE_PART_2) {
-      out.push('Issue 11. Ratios are to the HAProxy pair measured in the same run; set for the native path, the js path shown against the same figures. RSS under load is the highest VmRSS sampled (every 100 ms) during any scenario of the run. Cold start\'s target (first-second p99 within 2× the steady state) is in cold-start.md.', '')
+      out.push('Issue 11. Ratios are to the HAProxy pair measured in the same run; set for the native path, the js path shown against the same figures. RSS under load is the highest VmRSS sampled (every 100 ms) during any scenario of the run. Cold start\'s target (first-second p99 within 2× the steady state) is in cold-start.md; what the stack under meshgate idles at without meshgate, set against the idle-RSS target, in idle-floor.md.', '')
     }
     if (issue === NATIVE_PART_1) {
       out.push('Ratios are to the HAProxy pair measured in the same run. The throughput and CPU targets are set for the native path; the js path is checked against the same figures for comparison.', '')

@@ -9,6 +9,7 @@
  *                          [--scenarios http1-small,h2c-small,tcp-bulk,tcp-bulk-p4] [--out bench/out] [--settle 2000]
  *                          [--warmup 1] [--slow-endpoint 10] [--h3-vs-h2 6] [--metrics-cost 6]
  *                          [--metrics-cost-rounds 8] [--gateway-hop 6] [--cold-start 10] [--cold-start-rounds N]
+ *                          [--idle-floor 3]
  *
  * After the path matrix, issue 3's balancer comparison (scenarios/slow-endpoint.ts) runs on its
  * own: `--slow-endpoint S` seconds per balancer per round (0 skips it). Then issue 5's transport
@@ -22,6 +23,8 @@
  * Then issue 11's cold start (scenarios/cold-start.ts) on the `--paths` it knows (haproxy-pair,
  * meshgate-native, meshgate-js): `--cold-start S` seconds of 1,000 req/s open loop from the moment
  * each freshly started pair is ready (0 skips it), `--cold-start-rounds N` starts per path (--rounds).
+ * Last, the floor under the idle-RSS target (scenarios/idle-floor.ts): `--idle-floor N` starts of
+ * each layer of the stack meshgate is built on, without meshgate (0 skips it).
  */
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -40,6 +43,7 @@ import type { PathDefinition } from './paths/types.js'
 import { writeReport, type BenchEnvironment } from './report.js'
 import { scenarios as allScenarios } from './scenarios/index.js'
 import { COLD_START_PATHS, runAndWriteColdStart } from './scenarios/cold-start.js'
+import { runAndWriteIdleFloor } from './scenarios/idle-floor.js'
 import { runAndWriteGatewayHop } from './scenarios/gateway-hop.js'
 import { runAndWriteH3VsH2 } from './scenarios/h3-vs-h2.js'
 import { runAndWriteMetricsCost } from './scenarios/metrics-cost.js'
@@ -108,6 +112,7 @@ async function main (): Promise<number> {
       'gateway-hop': { type: 'string', default: '6' },
       'cold-start': { type: 'string', default: '10' },
       'cold-start-rounds': { type: 'string' },
+      'idle-floor': { type: 'string', default: '3' },
     },
   })
   const rounds = Number(values.rounds)
@@ -122,6 +127,7 @@ async function main (): Promise<number> {
   if (!((coldSeconds === 0 || coldSeconds >= 2) && coldRounds >= 1)) {
     throw new Error('--cold-start must be 0 or ≥ 2 (its first second is set against a later steady state), --cold-start-rounds ≥ 1')
   }
+  if (!(Number(values['idle-floor']) >= 0)) throw new Error('--idle-floor must be 0 (skip) or a number of starts per layer')
   const paths = pick(ALL_PATHS, values.paths, 'path')
   const scenarios = pick(allScenarios, values.scenarios, 'scenario')
   const date = new Date().toISOString()
@@ -195,6 +201,11 @@ async function main (): Promise<number> {
   if (coldSeconds > 0 && coldPaths.length > 0) {
     console.log('\n' + await runAndWriteColdStart(outDir, { workDir: join(workDir, 'cold-start'), repoDir: REPO_DIR, certs, durationSeconds: coldSeconds, rounds: coldRounds, paths: coldPaths, log }))
     log(`cold start written to ${join(outDir, 'cold-start.md')} and cold-start.json`)
+  }
+  const floorRounds = Math.floor(Number(values['idle-floor']))
+  if (floorRounds > 0) {
+    console.log('\n' + await runAndWriteIdleFloor(outDir, { repoDir: REPO_DIR, rounds: floorRounds, log }))
+    log(`idle floor written to ${join(outDir, 'idle-floor.md')} and idle-floor.json`)
   }
   return 0
 }
