@@ -35,7 +35,7 @@ export const DEFAULTS = {
     peerSilenceMs: 5_000, // 5 s (0 = wait for idleTimeoutMs)
     streamWindowBytes: 6 * 1024 * 1024, // 6 MiB
     connectionWindowBytes: 16 * 1024 * 1024, // 16 MiB
-    congestionControl: 'cubic',
+    congestionControl: 'bbr2', // libngtcp2 0.12's cubic stalls on sub-100 µs paths (docs/h3.md)
     recvBufferBytes: 4 * 1024 * 1024, // 4 MiB (capped by net.core.rmem_max)
     sendBufferBytes: 4 * 1024 * 1024, // 4 MiB (capped by net.core.wmem_max)
     autoHeadStartMs: 150, // 150 ms

@@ -107,7 +107,7 @@ export interface H3Tuning {
   streamWindowBytes: number
   /** Connection receive window, bytes (default 16 MiB). */
   connectionWindowBytes: number
-  /** Congestion control (default `cubic`). */
+  /** Congestion control (default `bbr2`; docs/h3.md says why not cubic). */
   congestionControl: 'cubic' | 'reno' | 'bbr' | 'bbr2'
   /** UDP SO_RCVBUF asked of the kernel, bytes (default 4 MiB; capped by net.core.rmem_max). */
   recvBufferBytes: number

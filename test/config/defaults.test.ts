@@ -3,6 +3,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { parseConfig } from '../../src/config/load.js'
 import { DEFAULTS } from '../../src/config/defaults.js'
+import { H3_DEFAULTS } from '../../transports/h3/options.js'
 
 const MINIMAL = `
 services:
@@ -30,6 +31,9 @@ test('defaults fill what the file leaves out', () => {
     keepAliveTimeoutMs: 5_000,
   })
   assert.equal(config.drainMs, 30_000)
+  // bbr2, not cubic: libngtcp2 0.12's CUBIC stalls near 42 KB of window on sub-100 µs paths (docs/h3.md).
+  assert.equal(config.h3.congestionControl, 'bbr2')
+  assert.equal(H3_DEFAULTS.congestionControl, config.h3.congestionControl)
   assert.deepEqual(config.metrics, { enabled: true, maxAuthorities: 100, maxIdentities: 1000 })
   assert.deepEqual(config.admin, { host: '127.0.0.1', port: 4191, remoteAccess: 'read' })
   assert.deepEqual(config.services.web.aliases, [])

@@ -27,7 +27,7 @@ export interface H3Options {
   connectionWindowBytes?: number
   /** Unacknowledged bytes per stream before a write waits, bytes. Default 2 MiB. */
   sendHighWaterBytes?: number
-  /** Default `cubic`. */
+  /** Default `bbr2`: libngtcp2 0.12's CUBIC cannot grow its window on a sub-100 µs path (docs/h3.md). */
   congestionControl?: H3CongestionControl
   /**
    * SO_RCVBUF / SO_SNDBUF asked of the kernel for each UDP socket, bytes. The kernel caps them at
@@ -60,7 +60,7 @@ export const H3_DEFAULTS: ResolvedH3Options = Object.freeze({
   streamWindowBytes: 6 * 1024 * 1024, // 6 MiB
   connectionWindowBytes: 16 * 1024 * 1024, // 16 MiB
   sendHighWaterBytes: 2 * 1024 * 1024, // 2 MiB
-  congestionControl: 'cubic',
+  congestionControl: 'bbr2',
   recvBufferBytes: 4 * 1024 * 1024, // 4 MiB
   sendBufferBytes: 4 * 1024 * 1024, // 4 MiB
   zeroRtt: false,
