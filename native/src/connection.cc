@@ -16,6 +16,9 @@ namespace meshgate {
 
 namespace {
 
+// The smallest burst WritePackets sends before yielding the loop: one GSO batch's worth.
+constexpr size_t kMinBurstBytes = 64 * 1024;
+
 Connection* Self(void* user_data) { return static_cast<Connection*>(user_data); }
 
 ngtcp2_conn* GetConn(ngtcp2_crypto_conn_ref* ref) {
@@ -507,8 +510,13 @@ void Connection::WritePackets() {
   uint8_t* buf = endpoint_->txBuffer();
   const size_t maxUdp = ngtcp2_conn_get_max_tx_udp_payload_size(conn_);
   const size_t pathUdp = ngtcp2_conn_get_path_max_tx_udp_payload_size(conn_);
-  size_t quantum = ngtcp2_conn_get_send_quantum(conn_) / pathUdp;
-  const size_t maxPkts = std::max<size_t>(1, std::min(quantum, Endpoint::kMaxBatch));
+  // A burst is the send quantum, but never less than one full GSO batch: libngtcp2 0.12's BBR
+  // sizes its quantum as pacing rate × minimum RTT, which on a 25 µs path is its 10-packet floor,
+  // and so three sendmsg(2) calls where one would do. Pacing still holds: update_pkt_tx_time
+  // below spaces the next burst by this one's length over the pacing rate, and cwnd caps bytes
+  // in flight. CUBIC's quantum is 64 KB already.
+  const size_t quantumBytes = std::max<size_t>(ngtcp2_conn_get_send_quantum(conn_), kMinBurstBytes);
+  const size_t maxPkts = std::max<size_t>(1, std::min(quantumBytes / pathUdp, Endpoint::kMaxBatch));
   const sockaddr* remote = reinterpret_cast<sockaddr*>(&remote_);
   size_t off = 0, npkts = 0, seg = 0;
   bool sendOk = true;
