@@ -6,7 +6,8 @@
  * is the outbound meshgate's admin `/ready` answering 200, polled every 5 ms; for the HAProxy
  * pair, which has no such endpoint, its client half listening on its HTTP/1.1 port. In both, the
  * server half is started and listening first. The generator is started and warmed up before the
- * pair, so Node's start-up is not in the figures; each round starts every pair afresh.
+ * pair, so Node's start-up is not in the figures; each round starts every pair afresh. `direct`
+ * (the generator against the upstream, no proxy) always runs too, as the baseline.
  *
  * `npm run bench` runs it after the path matrix on the matrix's `--paths` that it knows
  * (`--cold-start 0` skips it), or alone:
@@ -33,7 +34,12 @@ import { startUpstreams } from '../upstreams.js'
 
 export const COLD_START_ID = 'cold-start'
 /** The paths cold start can run, in report order. */
-export const COLD_START_PATHS: readonly string[] = ['haproxy-pair', 'meshgate-native', 'meshgate-js']
+export const COLD_START_PATHS: readonly string[] = ['direct', 'haproxy-pair', 'meshgate-native', 'meshgate-js']
+/**
+ * The baseline cold start always runs: the generator against the upstream itself, which is
+ * already up. Its first second shows what the generator and the box add with no proxy starting.
+ */
+export const COLD_START_BASELINE = 'direct'
 /** Issue 11: first-second p99 within this many times the steady-state p99 (set for the native path). */
 export const COLD_START_P99_RATIO_MAX = 2
 /**
@@ -56,7 +62,7 @@ export interface ColdStartOptions {
   rounds?: number
   /** Requests per second (default 1000). */
   rate?: number
-  /** Path ids among COLD_START_PATHS (default all). */
+  /** Path ids among COLD_START_PATHS (default all); `direct` runs whatever the list. */
   paths?: readonly string[]
   log?: (line: string) => void
 }
@@ -150,7 +156,13 @@ async function prepareMeshgate (context: BenchContext, options: MeshgatePairOpti
   }
 }
 
+/** No proxy: the generator's first second against an upstream that has long been up. */
+function prepareDirect (context: BenchContext): ColdPair {
+  return { processes: [], entryPort: context.upstream.http1, startLast: async () => 0, describe: async () => undefined }
+}
+
 async function prepare (context: BenchContext, path: string): Promise<ColdPair> {
+  if (path === COLD_START_BASELINE) return prepareDirect(context)
   if (path === 'haproxy-pair') return await prepareHaproxy(context)
   if (path === MESHGATE_NATIVE.id) return await prepareMeshgate(context, MESHGATE_NATIVE)
   if (path === MESHGATE_JS.id) return await prepareMeshgate(context, MESHGATE_JS)
@@ -199,12 +211,12 @@ function num (value: number | undefined, digits: number): string {
   return value === undefined || !Number.isFinite(value) ? '–' : value.toFixed(digits)
 }
 
-const TITLES: Record<string, string> = { 'haproxy-pair': 'HAProxy pair', 'meshgate-native': 'meshgate native', 'meshgate-js': 'meshgate js' }
+const TITLES: Record<string, string> = { direct: 'direct', 'haproxy-pair': 'HAProxy pair', 'meshgate-native': 'meshgate native', 'meshgate-js': 'meshgate js' }
 
 function render (result: Omit<ColdStartResult, 'markdown'>): string {
   const { options } = result
   const out: string[] = ['# Cold start (issue 11)', '']
-  out.push(`Each pair started afresh ${options.rounds} time(s); from the moment it is ready, HTTP/1.1 \`POST /\` with ${OPEN_LOOP_BODY_BYTES} bytes at ${options.rate} req/s open loop for ${options.durationSeconds} s (latency from each request's intended send time). First second: requests due in [0, 1) s; steady state: due in [${options.steadyWindowMs[0] / 1000}, ${options.steadyWindowMs[1] / 1000}) s. Ready: the outbound meshgate's admin \`/ready\` answers 200 (polled every ${READY_POLL_MS} ms); for the HAProxy pair, its client half listening. Shared machine: compare ratios, not absolute figures.`, '')
+  out.push(`Each pair started afresh ${options.rounds} time(s); from the moment it is ready, HTTP/1.1 \`POST /\` with ${OPEN_LOOP_BODY_BYTES} bytes at ${options.rate} req/s open loop for ${options.durationSeconds} s (latency from each request's intended send time). First second: requests due in [0, 1) s; steady state: due in [${options.steadyWindowMs[0] / 1000}, ${options.steadyWindowMs[1] / 1000}) s. Ready: the outbound meshgate's admin \`/ready\` answers 200 (polled every ${READY_POLL_MS} ms); for the HAProxy pair, its client half listening; **direct** is the generator against the upstream, up all along (no proxy starts: what the generator and the box put into any first second). Shared machine: compare ratios, not absolute figures.`, '')
   for (const skipped of result.skipped) out.push(`**${TITLES[skipped.path] ?? skipped.path}: failed or not available** — ${skipped.reason}`, '')
   const paths = COLD_START_PATHS.filter((p) => result.runs.some((r) => r.path === p))
   out.push('## Summary (medians over starts)', '')
@@ -225,7 +237,7 @@ function render (result: Omit<ColdStartResult, 'markdown'>): string {
       ]
     })
   ), '')
-  out.push(`The target is set for the native path; the js path and the HAProxy pair are shown for comparison. A start has no steady state when more than ${UNSTEADY_QUEUED_SHARE * 100} % of the requests due in the steady window found all ${OPEN_LOOP_CONNECTIONS} connections busy (the pair answered more slowly than the rate, so its queue grew): its ratio is shown but not judged.`, '')
+  out.push(`The target is set for the native path; direct, the js path and the HAProxy pair are shown for comparison. A start has no steady state when more than ${UNSTEADY_QUEUED_SHARE * 100} % of the requests due in the steady window found all ${OPEN_LOOP_CONNECTIONS} connections busy (the pair answered more slowly than the rate, so its queue grew): its ratio is shown but not judged.`, '')
   out.push('## Every start', '')
   out.push(table(
     ['path', 'round', 'ready after ms', 'first s: p50 / p99 / max ms', 'steady: p50 / p99 / max ms', 'first ÷ steady p99', 'failures (first s / steady / all)', 'waited for a connection (first s / steady)', 'connections', 'generator lag max ms'],
@@ -254,7 +266,10 @@ export async function runColdStart (options: ColdStartOptions): Promise<ColdStar
   const rounds = options.rounds ?? 3
   const rate = options.rate ?? 1000
   const windows = coldStartWindows(durationSeconds)
-  const paths = options.paths ?? COLD_START_PATHS
+  const asked = options.paths ?? COLD_START_PATHS
+  const paths = COLD_START_PATHS.filter((p) => p === COLD_START_BASELINE || asked.includes(p))
+  const unknown = asked.filter((p) => !COLD_START_PATHS.includes(p))
+  if (unknown.length > 0) throw new Error(`cold start does not know path "${unknown.join(', ')}" (known: ${COLD_START_PATHS.join(', ')})`)
   const log = options.log ?? (() => {})
   await mkdir(options.workDir, { recursive: true })
   const upstreams = await startUpstreams(options.workDir)
