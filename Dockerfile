@@ -37,5 +37,5 @@ COPY --from=build /app/examples ./examples
 # container as root with NET_ADMIN and NET_RAW; alone, the image runs as node.
 USER node
 EXPOSE 4140 4143 4191
-ENTRYPOINT ["node", "--max-semi-space-size=4", "dist/src/cli.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "--v8-pool-size=1", "dist/src/cli.js"]
 CMD ["run", "examples/default.yaml"]

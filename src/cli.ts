@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/usr/bin/env -S node --max-semi-space-size=4 --v8-pool-size=1
 /**
  * The `meshgate` command's entry point (package.json `bin`). It sets V8's start-up settings
  * (startup-v8.ts) before anything else is even parsed, then loads the command (command.ts): an

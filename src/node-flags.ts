@@ -12,5 +12,12 @@
  * 2 MB semi-spaces cost ~15 % of h2c throughput. The JS data plane, which allocates ~10× more
  * per request, pays for the cap: ~4 % of HTTP/1 req/s and a p99 at 1,000 req/s of 13–19 ms
  * instead of 8–14 ms (two runs each), for 93–98 MB of RSS after load instead of 113–118 MB.
+ *
+ * `--v8-pool-size=1` gives V8 one worker thread for background compilation and GC work instead
+ * of Node's four. Each worker that compiles keeps its own malloc arena and zone memory, and the
+ * JS here only decides, so one is enough: in the bench (two runs each, issue 11's scenarios,
+ * alternating) the peak RSS under load went from 84.2 to 82.8–83.2 MB (outbound, h2c) and from
+ * 80.0–80.8 to 78.1–78.3 MB (inbound, TCP -P4), with HTTP/1 at 0.84–0.92× the HAProxy pair
+ * against 0.73–0.76×, h2c 0.92–1.02× against 0.95–0.98×, and TCP alike (bench/README.md).
  */
-export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4']
+export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--v8-pool-size=1']

@@ -11,7 +11,7 @@
  * It prints `{"port":N}` once it is up (0 without the admin layer), then `{"rssBytes":N}` after
  * `idleMs` and exits. None of meshgate's own modules beyond those two settings files are loaded.
  *
- *   node --max-semi-space-size=4 dist/bench/idle-floor/stack.js LAYER [idleMs]
+ *   node --max-semi-space-size=4 --v8-pool-size=1 dist/bench/idle-floor/stack.js LAYER [idleMs]
  */
 import { writeSync } from 'node:fs'
 import { createRequire } from 'node:module'
