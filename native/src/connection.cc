@@ -16,9 +16,6 @@ namespace meshgate {
 
 namespace {
 
-// The smallest burst WritePackets sends before yielding the loop: one GSO batch's worth.
-constexpr size_t kMinBurstBytes = 64 * 1024;
-
 Connection* Self(void* user_data) { return static_cast<Connection*>(user_data); }
 
 ngtcp2_conn* GetConn(ngtcp2_crypto_conn_ref* ref) {
@@ -509,14 +506,12 @@ void Connection::WritePackets() {
   ngtcp2_pkt_info pi;
   uint8_t* buf = endpoint_->txBuffer();
   const size_t maxUdp = ngtcp2_conn_get_max_tx_udp_payload_size(conn_);
-  const size_t pathUdp = ngtcp2_conn_get_path_max_tx_udp_payload_size(conn_);
-  // A burst is the send quantum, but never less than one full GSO batch: libngtcp2 0.12's BBR
-  // sizes its quantum as pacing rate × minimum RTT, which on a 25 µs path is its 10-packet floor,
-  // and so three sendmsg(2) calls where one would do. Pacing still holds: update_pkt_tx_time
-  // below spaces the next burst by this one's length over the pacing rate, and cwnd caps bytes
-  // in flight. CUBIC's quantum is 64 KB already.
-  const size_t quantumBytes = std::max<size_t>(ngtcp2_conn_get_send_quantum(conn_), kMinBurstBytes);
-  const size_t maxPkts = std::max<size_t>(1, std::min(quantumBytes / pathUdp, Endpoint::kMaxBatch));
+  // A burst is one full GSO batch, whatever ngtcp2's send quantum (at most 64 KB in 0.12, so
+  // never more than a batch): its BBR sizes the quantum as pacing rate × minimum RTT, which on a
+  // 25 µs path is its 10-packet floor, and so three sendmsg(2) calls where one would do. Pacing
+  // still holds: update_pkt_tx_time below spaces the next burst by this one's length over the
+  // pacing rate, and cwnd caps bytes in flight. CUBIC's quantum is 64 KB already.
+  const size_t maxPkts = Endpoint::kMaxBatch;
   const sockaddr* remote = reinterpret_cast<sockaddr*>(&remote_);
   size_t off = 0, npkts = 0, seg = 0;
   bool sendOk = true;
