@@ -11,6 +11,7 @@ import { connect, createServer, type QuicStream } from '../../native/quic.js'
 import { bindingTuning, resolveH3Options } from '../../transports/h3/options.js'
 import type { TlsMaterial } from '../../transports/contract.js'
 import { prng } from '../helpers/seeded-random.js'
+import { readAll } from './helpers.js'
 
 const [mode = '', tlsFile = '', host = '', port = '0', bytes = '0'] = process.argv.slice(2)
 const tls = JSON.parse(readFileSync(tlsFile, 'utf8')) as TlsMaterial
@@ -20,13 +21,6 @@ setTimeout(() => { process.stderr.write('lossy-peer: timed out after 60 s\n'); p
 function fail (err: unknown): never {
   process.stderr.write(`lossy-peer ${mode}: ${err instanceof Error ? err.message : String(err)}\n`)
   process.exit(1)
-}
-
-async function readAll (stream: QuicStream): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  stream.on('data', (c: Buffer) => chunks.push(c))
-  await once(stream, 'end')
-  return Buffer.concat(chunks)
 }
 
 async function serve (): Promise<void> {
