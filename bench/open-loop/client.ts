@@ -23,6 +23,11 @@ export interface OpenLoopOptions {
   connections?: number
   /** A request not answered in this time fails (default 5000 ms). */
   timeoutMs?: number
+  /** Warm up on this server, already up, instead of one inside the generator (generator.ts warmUp). */
+  warmPort?: number
+  /** Warm-up passes (default 1), each with fresh connections, and seconds per pass (default 0.5). */
+  warmPasses?: number
+  warmSeconds?: number
 }
 
 export interface StartedOpenLoop {
@@ -45,6 +50,9 @@ export async function startOpenLoop (options: OpenLoopOptions): Promise<StartedO
     '--connections', String(options.connections ?? 64),
     '--timeout-ms', String(timeoutMs),
     '--wait-go',
+    ...(options.warmPort === undefined ? [] : ['--warm-port', String(options.warmPort)]),
+    '--warm-passes', String(options.warmPasses ?? 1),
+    '--warm-seconds', String(options.warmSeconds ?? 0.5),
   ], { stdio: ['pipe', 'pipe', 'pipe'] })
   killOnExit(child)
   let stdout = ''

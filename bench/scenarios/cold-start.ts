@@ -6,7 +6,8 @@
  * is the outbound meshgate's admin `/ready` answering 200, polled every 5 ms; for the HAProxy
  * pair, which has no such endpoint, its client half listening on its HTTP/1.1 port. In both, the
  * server half is started and listening first. The generator is started and warmed up before the
- * pair, so Node's start-up is not in the figures; each round starts every pair afresh. `direct`
+ * pair, so Node's start-up is not in the figures: three passes of 1 s at the same rate on the
+ * upstream, which settles its JIT (generator.ts warmUp); each round starts every pair afresh. `direct`
  * (the generator against the upstream, no proxy) always runs too, as the baseline.
  *
  * `npm run bench` runs it after the path matrix on the matrix's `--paths` that it knows
@@ -48,6 +49,9 @@ export const COLD_START_P99_RATIO_MAX = 2
  * pause longer than 64 ms makes a few requests wait; that is latency, not a lost steady state.)
  */
 export const UNSTEADY_QUEUED_SHARE = 0.01
+/** The generator's warm-up before each start: passes of this many seconds on the upstream (generator.ts warmUp). */
+export const COLD_START_WARM_PASSES = 3
+export const COLD_START_WARM_SECONDS = 1
 const READY_POLL_MS = 5
 const READY_TIMEOUT_MS = 20_000
 
@@ -172,7 +176,17 @@ async function prepare (context: BenchContext, path: string): Promise<ColdPair> 
 async function runOnce (context: BenchContext, path: string, round: number, rate: number, durationSeconds: number): Promise<ColdStartRun> {
   const pair = await prepare(context, path)
   try {
-    const load = await startOpenLoop({ port: pair.entryPort, authority: AUTHORITY.http1, rate, durationSeconds, bodyBytes: OPEN_LOOP_BODY_BYTES, connections: OPEN_LOOP_CONNECTIONS })
+    const load = await startOpenLoop({
+      port: pair.entryPort,
+      authority: AUTHORITY.http1,
+      rate,
+      durationSeconds,
+      bodyBytes: OPEN_LOOP_BODY_BYTES,
+      connections: OPEN_LOOP_CONNECTIONS,
+      warmPort: context.upstream.http1,
+      warmPasses: COLD_START_WARM_PASSES,
+      warmSeconds: COLD_START_WARM_SECONDS,
+    })
     let readyMs: number
     try {
       readyMs = await pair.startLast()
@@ -216,7 +230,7 @@ const TITLES: Record<string, string> = { direct: 'direct', 'haproxy-pair': 'HAPr
 function render (result: Omit<ColdStartResult, 'markdown'>): string {
   const { options } = result
   const out: string[] = ['# Cold start (issue 11)', '']
-  out.push(`Each pair started afresh ${options.rounds} time(s); from the moment it is ready, HTTP/1.1 \`POST /\` with ${OPEN_LOOP_BODY_BYTES} bytes at ${options.rate} req/s open loop for ${options.durationSeconds} s (latency from each request's intended send time). First second: requests due in [0, 1) s; steady state: due in [${options.steadyWindowMs[0] / 1000}, ${options.steadyWindowMs[1] / 1000}) s. Ready: the outbound meshgate's admin \`/ready\` answers 200 (polled every ${READY_POLL_MS} ms); for the HAProxy pair, its client half listening; **direct** is the generator against the upstream, up all along (no proxy starts: what the generator and the box put into any first second). Shared machine: compare ratios, not absolute figures.`, '')
+  out.push(`Each pair started afresh ${options.rounds} time(s); from the moment it is ready, HTTP/1.1 \`POST /\` with ${OPEN_LOOP_BODY_BYTES} bytes at ${options.rate} req/s open loop for ${options.durationSeconds} s (latency from each request's intended send time); before each start the generator warms up on the upstream, ${COLD_START_WARM_PASSES} passes of ${COLD_START_WARM_SECONDS} s at the same rate, each with fresh connections, which settles its own JIT. First second: requests due in [0, 1) s; steady state: due in [${options.steadyWindowMs[0] / 1000}, ${options.steadyWindowMs[1] / 1000}) s. Ready: the outbound meshgate's admin \`/ready\` answers 200 (polled every ${READY_POLL_MS} ms); for the HAProxy pair, its client half listening; **direct** is the generator against the upstream, up all along (no proxy starts: what the generator and the box put into any first second). Shared machine: compare ratios, not absolute figures.`, '')
   for (const skipped of result.skipped) out.push(`**${TITLES[skipped.path] ?? skipped.path}: failed or not available** — ${skipped.reason}`, '')
   const paths = COLD_START_PATHS.filter((p) => result.runs.some((r) => r.path === p))
   out.push('## Summary (medians over starts)', '')

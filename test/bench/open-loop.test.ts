@@ -170,6 +170,27 @@ describe('open-loop generator on loopback', { timeout: 60_000 }, () => {
     }
   })
 
+  it('warms up on the server it is given, in passes with fresh connections, before the run', async () => {
+    const warm = await recordingServer((_i, _req, res) => res.end('warm'))
+    const target = await recordingServer((_i, _req, res) => res.end('ok'))
+    const warmSockets = new Set<unknown>()
+    warm.server.on('connection', (socket) => warmSockets.add(socket))
+    try {
+      const result = await runOpenLoop({ port: target.port, authority: 'bench-http1', rate: 100, durationSeconds: 1, bodyBytes: 64, connections: 8, warmPort: warm.port, warmPasses: 2, warmSeconds: 0.3 })
+      // Two passes of 0.3 s at 100 req/s went to the warm-up server, none of the run's requests.
+      assert.equal(warm.arrivals.length, 60)
+      assert.ok(warm.arrivals.every((a) => a.method === 'POST' && a.bodyBytes === 64))
+      // Each pass opened its own connections: at least one per pass.
+      assert.ok(warmSockets.size >= 2, `${warmSockets.size} warm-up connections`)
+      assert.equal(target.arrivals.length, 100)
+      assert.equal(result.sent, 100)
+      assert.equal(result.samples.length, 100)
+    } finally {
+      close(warm.server)
+      close(target.server)
+    }
+  })
+
   it('keeps sending while no answer comes, and counts the wait in each latency', async () => {
     const held: ServerResponse[] = []
     const holdMs = 400
