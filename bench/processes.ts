@@ -15,6 +15,11 @@ const CLOCK_TICKS_PER_SECOND = 100
 export interface ProcessUsage {
   /** Resident set size now, bytes (VmRSS). */
   rssBytes: number
+  /**
+   * The file-backed part of it, bytes (RssFile): pages of the node binary and the shared
+   * libraries, clean and shared through the page cache with every process that maps the same files.
+   */
+  fileBytes: number
   /** Highest resident set size since the process started, bytes (VmHWM). */
   hwmBytes: number
   /** User + system CPU time used since the process started, seconds. */
@@ -69,7 +74,7 @@ export async function readUsage (pid: number): Promise<ProcessUsage> {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   // fields[0] is field 3 (state); utime is field 14, stime field 15.
   const ticks = Number(fields[11]) + Number(fields[12])
-  return { rssBytes: kib('VmRSS'), hwmBytes: kib('VmHWM'), cpuSeconds: ticks / CLOCK_TICKS_PER_SECOND }
+  return { rssBytes: kib('VmRSS'), fileBytes: kib('RssFile'), hwmBytes: kib('VmHWM'), cpuSeconds: ticks / CLOCK_TICKS_PER_SECOND }
 }
 
 /** True if some socket on this host listens on TCP `port` (read from /proc/net/tcp and tcp6). */

@@ -35,6 +35,8 @@ export interface PathRecord {
   description?: string
   /** Per process: RSS after start and a settle pause, bytes. */
   idleRssBytes: Record<string, number>
+  /** Per process: the file-backed part of that RSS (RssFile), bytes. */
+  idleFileBytes: Record<string, number>
   /** Per process: RSS after each round (after a settle pause), bytes. */
   rssAfterRoundBytes: Record<string, number[]>
   /** Per Node process with metrics: JS heap in use after start, bytes. */
@@ -70,14 +72,17 @@ export interface SuiteResults {
 
 interface MemoryReading {
   rssBytes: number
+  fileBytes: number
   heapUsedBytes?: number
 }
 
 async function readMemory (instance: PathInstance): Promise<Record<string, MemoryReading>> {
   const result: Record<string, MemoryReading> = {}
   for (const proc of instance.processes) {
+    const usage = await proc.usage()
     result[proc.name] = {
-      rssBytes: (await proc.usage()).rssBytes,
+      rssBytes: usage.rssBytes,
+      fileBytes: usage.fileBytes,
       heapUsedBytes: proc.metricsUrl === undefined ? undefined : await readHeapUsedBytes(proc.metricsUrl),
     }
   }
@@ -91,7 +96,7 @@ export async function runSuite (context: BenchContext, paths: readonly PathDefin
   const runs: RunRecord[] = []
   try {
     for (const path of paths) {
-      const record: PathRecord = { id: path.id, title: path.title, available: false, idleRssBytes: {}, rssAfterRoundBytes: {}, idleHeapUsedBytes: {}, heapUsedAfterRoundBytes: {} }
+      const record: PathRecord = { id: path.id, title: path.title, available: false, idleRssBytes: {}, idleFileBytes: {}, rssAfterRoundBytes: {}, idleHeapUsedBytes: {}, heapUsedAfterRoundBytes: {} }
       records.push(record)
       try {
         const instance = await path.start(context)
@@ -99,6 +104,7 @@ export async function runSuite (context: BenchContext, paths: readonly PathDefin
         await sleep(options.settleMs)
         for (const [name, reading] of Object.entries(await readMemory(instance))) {
           record.idleRssBytes[name] = reading.rssBytes
+          record.idleFileBytes[name] = reading.fileBytes
           if (reading.heapUsedBytes !== undefined) record.idleHeapUsedBytes[name] = reading.heapUsedBytes
         }
         record.available = true

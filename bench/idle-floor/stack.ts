@@ -8,15 +8,31 @@
  *   deps     + a pino logger, a YAML document parsed with yaml, a prom-client registry with a counter
  *   admin    + a node:http server on 127.0.0.1 (the parent asks it one question, as the bench asks /ready)
  *
- * It prints `{"port":N}` once it is up (0 without the admin layer), then `{"rssBytes":N}` after
- * `idleMs` and exits. None of meshgate's own modules beyond those two settings files are loaded.
+ * It prints `{"port":N}` once it is up (0 without the admin layer), then
+ * `{"rssBytes":N,"fileBytes":N,"binaryBytes":N}` after `idleMs` and exits: VmRSS, its file-backed
+ * part (RssFile) and the resident pages of the node binary itself (from /proc/self/smaps), all read
+ * after VmRSS so that reading them does not count in it. None of meshgate's own modules beyond those two settings files are loaded.
  *
  *   node --max-semi-space-size=4 --v8-pool-size=1 dist/bench/idle-floor/stack.js LAYER [idleMs]
  */
-import { writeSync } from 'node:fs'
+import { readFileSync, writeSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { endStartup } from '../../src/startup-v8.js'
 import { FLOOR_LAYERS, type FloorLayer } from './layers.js'
+
+/** RssFile of /proc/self/status, and the Rss of the mappings of the running node binary (/proc/self/smaps), bytes. */
+function fileBacked (): { fileBytes: number, binaryBytes: number } {
+  const status = readFileSync('/proc/self/status', 'utf8')
+  const fileKib = Number(/^RssFile:\s+(\d+) kB/m.exec(status)?.[1] ?? 0)
+  let binaryKib = 0
+  let inBinary = false
+  for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line)
+    if (mapping !== null) inBinary = mapping[1] === process.execPath
+    else if (inBinary && line.startsWith('Rss:')) binaryKib += Number(/(\d+)/.exec(line)?.[1] ?? 0)
+  }
+  return { fileBytes: fileKib * 1024, binaryBytes: binaryKib * 1024 }
+}
 
 async function main (layer: FloorLayer, idleMs: number): Promise<void> {
   const upTo = FLOOR_LAYERS.indexOf(layer)
@@ -54,7 +70,8 @@ async function main (layer: FloorLayer, idleMs: number): Promise<void> {
   // As meshgate's memory relief does after start-up's burst, a second before the reading.
   setTimeout(relieve, Math.max(0, idleMs - 1_000))
   setTimeout(() => {
-    writeSync(1, JSON.stringify({ rssBytes: process.memoryUsage.rss(), kept: keep.length }) + '\n')
+    const rssBytes = process.memoryUsage.rss()
+    writeSync(1, JSON.stringify({ rssBytes, ...fileBacked(), kept: keep.length }) + '\n')
     process.exit(0)
   }, idleMs)
 }

@@ -35,6 +35,16 @@ export interface IdleFloorLayer {
   /** VmRSS of each start, bytes. */
   rssBytes: number[]
   medianBytes: number
+  /** Medians over the starts of the file-backed part (RssFile) and of the node binary's own resident pages, bytes. */
+  fileMedianBytes: number
+  binaryMedianBytes: number
+}
+
+/** One start's reading (idle-floor/stack.ts), bytes. */
+interface FloorReading {
+  rssBytes: number
+  fileBytes: number
+  binaryBytes: number
 }
 
 export interface IdleFloorResult {
@@ -50,8 +60,8 @@ function median (values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid] ?? 0 : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
 }
 
-/** Starts one layer's process, asks its server once if it has one, returns its idle VmRSS. */
-async function measureOnce (repoDir: string, layer: FloorLayer, idleMs: number): Promise<number> {
+/** Starts one layer's process, asks its server once if it has one, returns its idle reading. */
+async function measureOnce (repoDir: string, layer: FloorLayer, idleMs: number): Promise<FloorReading> {
   const script = join(repoDir, 'dist', 'bench', 'idle-floor', 'stack.js')
   const child = spawn(process.execPath, [...NODE_FLAGS, script, layer, String(idleMs)], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
@@ -59,12 +69,12 @@ async function measureOnce (repoDir: string, layer: FloorLayer, idleMs: number):
   const timer = setTimeout(() => { child.kill('SIGKILL') }, idleMs + 15_000)
   try {
     for await (const line of createInterface({ input: child.stdout })) {
-      const message = JSON.parse(line) as { port?: number, rssBytes?: number }
+      const message = JSON.parse(line) as { port?: number, rssBytes?: number, fileBytes?: number, binaryBytes?: number }
       if (message.port !== undefined && message.port > 0) {
         const answer = await fetch(`http://127.0.0.1:${message.port}/ready`, { signal: AbortSignal.timeout(2_000) })
         await answer.text()
       }
-      if (message.rssBytes !== undefined) return message.rssBytes
+      if (message.rssBytes !== undefined) return { rssBytes: message.rssBytes, fileBytes: message.fileBytes ?? 0, binaryBytes: message.binaryBytes ?? 0 }
     }
     throw new Error(`idle-floor layer ${layer} ended without a reading${stderr === '' ? '' : `: ${stderr.trim()}`}`)
   } finally {
@@ -78,7 +88,7 @@ const mb = (bytes: number): string => (bytes / 1e6).toFixed(1)
 function render (result: Omit<IdleFloorResult, 'markdown'>): string {
   const rows = result.layers.map((l, i) => {
     const before = result.layers[i - 1]
-    return [l.layer, l.what, mb(l.medianBytes), before === undefined ? '–' : `+${mb(l.medianBytes - before.medianBytes)}`, `${mb(Math.min(...l.rssBytes))}–${mb(Math.max(...l.rssBytes))}`]
+    return [l.layer, l.what, mb(l.medianBytes), before === undefined ? '–' : `+${mb(l.medianBytes - before.medianBytes)}`, `${mb(Math.min(...l.rssBytes))}–${mb(Math.max(...l.rssBytes))}`, mb(l.fileMedianBytes), mb(l.binaryMedianBytes), mb(l.medianBytes - l.fileMedianBytes)]
   })
   const top = result.layers[result.layers.length - 1]
   const room = top === undefined ? undefined : result.targetBytes - top.medianBytes
@@ -87,7 +97,9 @@ function render (result: Omit<IdleFloorResult, 'markdown'>): string {
     '',
     `Each layer is a fresh process (bench/idle-floor/stack.ts) with \`${result.options.nodeFlags.join(' ')}\`, VmRSS ${result.options.idleMs / 1000} s after start, median of ${result.options.rounds} starts. MB = 10^6 bytes.`,
     '',
-    table(['layer', 'what it loads', 'idle RSS, MB', 'added, MB', 'range, MB'], rows),
+    table(['layer', 'what it loads', 'idle RSS, MB', 'added, MB', 'range, MB', 'of it file-backed, MB', 'of that the node binary, MB', 'anonymous (the rest), MB'], rows),
+    '',
+    'File-backed is RssFile (/proc/self/status): resident pages of the node binary (from /proc/self/smaps) and of the shared libraries and addons. They are clean page-cache pages, shared with every process on the host that maps the same files, and counted in each one\'s RSS; the anonymous rest is what each process has to itself.',
     '',
     room === undefined
       ? ''
@@ -100,17 +112,25 @@ export async function runIdleFloor (options: IdleFloorOptions): Promise<IdleFloo
   const rounds = options.rounds ?? 3
   const idleMs = options.idleMs ?? 5_000
   const log = options.log ?? (() => {})
-  const readings = new Map<FloorLayer, number[]>(FLOOR_LAYERS.map((l) => [l, []]))
+  const readings = new Map<FloorLayer, FloorReading[]>(FLOOR_LAYERS.map((l) => [l, []]))
   for (let round = 1; round <= rounds; round++) {
     for (const layer of FLOOR_LAYERS) {
-      const rss = await measureOnce(options.repoDir, layer, idleMs)
-      readings.get(layer)?.push(rss)
-      log(`idle floor round ${round} ${layer.padEnd(8)} ${mb(rss)} MB`)
+      const reading = await measureOnce(options.repoDir, layer, idleMs)
+      readings.get(layer)?.push(reading)
+      log(`idle floor round ${round} ${layer.padEnd(8)} ${mb(reading.rssBytes)} MB (${mb(reading.fileBytes)} file-backed, ${mb(reading.binaryBytes)} of it the node binary)`)
     }
   }
   const layers = FLOOR_LAYERS.map((layer) => {
-    const rssBytes = readings.get(layer) ?? []
-    return { layer, what: FLOOR_LAYER_TEXT[layer], rssBytes, medianBytes: median(rssBytes) }
+    const got = readings.get(layer) ?? []
+    const rssBytes = got.map((r) => r.rssBytes)
+    return {
+      layer,
+      what: FLOOR_LAYER_TEXT[layer],
+      rssBytes,
+      medianBytes: median(rssBytes),
+      fileMedianBytes: median(got.map((r) => r.fileBytes)),
+      binaryMedianBytes: median(got.map((r) => r.binaryBytes)),
+    }
   })
   const result = { options: { rounds, idleMs, nodeFlags: NODE_FLAGS }, layers, targetBytes: NATIVE_IDLE_RSS_LIMIT_BYTES }
   return { ...result, markdown: render(result) }

@@ -23,9 +23,14 @@ test('idle floor: every layer is started and read, in order, and the report sets
     // A Node process is tens of MB resident; a reading of 0 or of a few kB would be a broken read.
     for (const rss of layer.rssBytes) assert.ok(rss > 20e6 && rss < 1e9, `${layer.layer}: ${rss} bytes`)
     assert.ok(layer.medianBytes >= Math.min(...layer.rssBytes) && layer.medianBytes <= Math.max(...layer.rssBytes))
+    // The node binary's own pages are part of the file-backed share, which is part of the RSS.
+    assert.ok(layer.binaryMedianBytes > 1e6, `${layer.layer}: node binary ${layer.binaryMedianBytes} bytes resident`)
+    assert.ok(layer.binaryMedianBytes <= layer.fileMedianBytes && layer.fileMedianBytes < layer.medianBytes,
+      `${layer.layer}: binary ${layer.binaryMedianBytes} ≤ file-backed ${layer.fileMedianBytes} < RSS ${layer.medianBytes}`)
   }
   assert.equal(lines.length, 2 * FLOOR_LAYERS.length)
   assert.match(result.markdown, /\| admin +\| \+ node:http server/)
+  assert.match(result.markdown, /\| of it file-backed, MB \| of that the node binary, MB \| anonymous \(the rest\), MB \|/)
   assert.match(result.markdown, /The idle-RSS target is ≤ 50\.0 MB per proxy\. With the whole stack loaded and nothing of meshgate's own, (.+ MB is left for|the floor is already .+ MB above it)/)
 })
 
