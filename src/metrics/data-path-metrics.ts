@@ -1,7 +1,7 @@
 /**
  * `meshgate_http_data_path_total{path, reason}`: which data path carried each outbound HTTP/1
  * request or h2c stream the engine took (docs/native-http.md §7): `native` (reason `plain`), or `js` with the reason the engine
- * handed the connection back (upgrade, expect_continue, route_features, session_kind).
+ * handed the connection back (upgrade, route_features, session_kind).
  * `meshgate_inbound_http_data_path_total{path}`: the same for inbound requests, by who delivered
  * them to the workload: the engine (`native`, a session's later requests to a granted target) or JS.
  */

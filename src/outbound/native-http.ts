@@ -7,9 +7,9 @@
  * end: metrics, access log and the balancer's feedback.
  *
  * What the engine does not carry goes to the JS path before anything of it was sent: Upgrade and
- * CONNECT, `expect: 100-continue` on HTTP/1 (h2c gets its 100 from the engine), routes with
- * retries, per-try timeouts or plugins, and a session that is not the engine's (h3, a remote
- * cluster's gateway). An HTTP/1 connection is handed back to node:http; an h2c stream cannot be,
+ * CONNECT, routes with retries, per-try timeouts or plugins, and a session that is not the
+ * engine's (h3, a remote cluster's gateway). `expect: 100-continue` stays native on both HTTP/1
+ * and h2c: the engine sends the 100 once the request is forwarded. An HTTP/1 connection is handed back to node:http; an h2c stream cannot be,
  * so it is refused (REFUSED_STREAM, which a client may retry) with a GOAWAY, and the listener's
  * new h2c connections go to node:http2 for a while (h2cNative()). A listener whose config can
  * need JS for h2c never gives h2c to the engine.
@@ -33,7 +33,7 @@ import { reportEarlyAnswer } from './early-answer.js'
 import { MESH_HEADERS, requestIdOf, requestTimeoutMs } from './http-exchange.js'
 
 /** Why a request left the native path (the `reason` label). */
-export type HandBackReason = 'upgrade' | 'expect_continue' | 'route_features' | 'session_kind'
+export type HandBackReason = 'upgrade' | 'route_features' | 'session_kind'
 
 /** Counts which path each HTTP/1 request took. */
 export interface DataPathObserver {
@@ -243,8 +243,7 @@ export class NativeHttp {
   #onHead (conn: number, head: HttpFrontHead): void {
     const req = new NativeRequest(conn, head)
     if (head.upgrade || head.method === 'CONNECT') return this.#handBack(req, 'upgrade')
-    // h2c: the engine sends the 100 itself once the request is forwarded (HTTP/1 hands it back).
-    if (head.expectContinue && !req.h2c) return this.#handBack(req, 'expect_continue')
+    // `expect: 100-continue`: the engine sends the 100 itself once the request is forwarded.
     const ctx = this.#ctx
     try {
       const authority = authorityOf(req)

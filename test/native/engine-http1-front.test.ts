@@ -122,18 +122,32 @@ describe('the native HTTP/1 front', { skip, timeout: 120_000 }, () => {
     assert.equal((await get(pair.appPort, '/after-leave')).status, 200)
   })
 
-  it('hands Upgrade and 100-continue requests back to node:http, which serves them', async () => {
-    const upgradeBefore = await dataPath(pair, 'js', 'upgrade')
-    const expectBefore = await dataPath(pair, 'js', 'expect_continue')
+  it('carries 100-continue requests natively: the 100 once forwarded, none for HTTP/1.0 or an error answer', async () => {
+    const plainBefore = await dataPath(pair, 'native', 'plain')
     // (Raw bytes, not curl: the sanitizer job preloads its runtimes into every child process.)
+    // The body is sent with the head: the 100 comes all the same, before the answer, as node:http does.
     const expect = await exchangeRaw(pair.appPort, 'POST /echo HTTP/1.1\r\nHost: web.test\r\nExpect: 100-continue\r\n' +
       'Content-Length: 5\r\nConnection: close\r\n\r\nhello')
     assert.match(expect, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/)
     assert.match(expect, /\r\n\r\n5\r\nhello\r\n0\r\n\r\n$/, `the body echoed: ${expect}`)
+    // An HTTP/1.0 client gets no 100 (RFC 9110 §15.2), only the answer.
+    const old = await exchangeRaw(pair.appPort, 'POST /echo HTTP/1.0\r\nHost: web.test\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nold')
+    assert.match(old, /^HTTP\/1\.1 200 OK\r\n/)
+    assert.doesNotMatch(old, /100 Continue/)
+    assert.match(old, /\r\n\r\nold$/)
+    // Refused before it is forwarded (no service for the Host): the error, without a 100 first.
+    const refused = await exchangeRaw(pair.appPort, 'POST /echo HTTP/1.1\r\nHost: nowhere.test\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n')
+    assert.match(refused, /^HTTP\/1\.1 (4|5)\d\d /)
+    assert.match(refused, /meshgate-error: E_NO_ROUTE/)
+    assert.doesNotMatch(refused, /100 Continue/)
+    assert.equal(await dataPath(pair, 'native', 'plain'), plainBefore + 2)
+  })
+
+  it('hands Upgrade requests back to node:http, which serves them', async () => {
+    const upgradeBefore = await dataPath(pair, 'js', 'upgrade')
     const ws = await exchangeRaw(pair.appPort, 'GET /ws HTTP/1.1\r\nHost: web.test\r\nConnection: upgrade\r\nUpgrade: websocket\r\n' +
       'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n', 1500)
     assert.match(ws, /^HTTP\/1\.1 \d{3} /, 'the upgrade request is answered')
-    assert.equal(await dataPath(pair, 'js', 'expect_continue'), expectBefore + 1)
     assert.equal(await dataPath(pair, 'js', 'upgrade'), upgradeBefore + 1)
   })
 

@@ -85,6 +85,34 @@ for (const transport of pairTransports()) {
       assert.equal(lines[3], '200 0', 'curl reused the kept-alive connection')
     })
 
+    it('answers expect: 100-continue with a 100, and only then gets and carries the body', async () => {
+      const body = 'c'.repeat(300_000)
+      const reply = await new Promise<{ status: number, body: string, continued: boolean }>((resolve, reject) => {
+        let continued = false
+        const req = http.request({
+          host: '127.0.0.1',
+          port: pair.appPort,
+          method: 'POST',
+          path: '/echo',
+          agent: false,
+          headers: { host: 'web.test', expect: '100-continue', 'content-type': 'text/plain', 'content-length': body.length },
+        }, (res) => {
+          let text = ''
+          res.setEncoding('latin1')
+          res.on('data', (c: string) => { text += c })
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, continued }))
+          res.on('error', reject)
+        })
+        // The body goes out only once the 100 came: without it the request would hang here.
+        req.on('continue', () => { continued = true; req.end(body) })
+        req.on('error', reject)
+        req.setTimeout(10_000, () => req.destroy(new Error('neither a 100 Continue nor an answer within 10 s')))
+      })
+      assert.equal(reply.continued, true, 'the app got its 100 Continue')
+      assert.equal(reply.status, 200)
+      assert.equal(reply.body, body)
+    })
+
     it('passes status codes through and answers an unknown authority with E_NO_ROUTE', async () => {
       const teapot = await request(pair.appPort, { path: '/status/418', headers: { host: 'web.test' } })
       assert.equal(teapot.status, 418)

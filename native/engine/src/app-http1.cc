@@ -395,6 +395,13 @@ int AppConn::Forward(Session* session, const std::vector<std::string>& fields, u
   // The head's bytes are the parser's now; what follows is body (or a pipelined request).
   in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(parsed_));
   parsed_ = 0;
+  // `expect: 100-continue` from an HTTP/1.1 client: now that the request goes on, the client may
+  // send its body (RFC 9110 §10.1.1; node:http on the JS path sends the 100 too). Not to HTTP/1.0
+  // (§15.2), not on a resend (its body was read already), and not after the body's end came.
+  if (h.expectContinue && hasBody && !resent_ && h.versionMajor == 1 && h.versionMinor >= 1 && !requestDone_) {
+    static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    Write(std::vector<uint8_t>(kContinue, kContinue + sizeof(kContinue) - 1), 0);
+  }
   Process();  // the body read so far (or, with none, the message's end)
   ArmTimer();
   return 0;
@@ -570,7 +577,7 @@ void AppConn::WriteErrorAnswer(int status, const std::string& code, const std::s
 }
 
 void AppConn::OnRelayHeaders(std::vector<std::string>&& headers, bool informational, bool trailers) {
-  if (informational) return;  // 1xx are not relayed (a 100-continue request goes through JS)
+  if (informational) return;  // 1xx are not relayed: this hop sent the app's 100 itself (Forward)
   lastActivityMs_ = Engine::NowMs();
   if (trailers) {
     trailers_ = std::move(headers);
