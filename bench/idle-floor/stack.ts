@@ -11,7 +11,8 @@
  * It prints `{"port":N}` once it is up (0 without the admin layer), then
  * `{"rssBytes":N,"fileBytes":N,"binaryBytes":N}` after `idleMs` and exits: VmRSS, its file-backed
  * part (RssFile) and the resident pages of the node binary itself (from /proc/self/smaps), all read
- * after VmRSS so that reading them does not count in it. None of meshgate's own modules beyond those two settings files are loaded.
+ * after VmRSS so that reading them does not count in it. None of meshgate's own modules beyond
+ * those two settings files are loaded.
  *
  *   node --max-semi-space-size=4 --v8-pool-size=1 dist/bench/idle-floor/stack.js LAYER [idleMs]
  */

@@ -396,9 +396,9 @@ int AppConn::Forward(Session* session, const std::vector<std::string>& fields, u
   in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(parsed_));
   parsed_ = 0;
   // `expect: 100-continue` from an HTTP/1.1 client: now that the request goes on, the client may
-  // send its body (RFC 9110 §10.1.1; node:http on the JS path sends the 100 too). Not to HTTP/1.0
-  // (§15.2), not on a resend (its body was read already), and not after the body's end came.
-  if (h.expectContinue && hasBody && !resent_ && h.versionMajor == 1 && h.versionMinor >= 1 && !requestDone_) {
+  // send its body (RFC 9110 §10.1.1; node:http on the JS path sends the 100 too, also when the
+  // body came with the head). Not to HTTP/1.0 (§15.2), not on a resend (its body was read already).
+  if (h.expectContinue && hasBody && !resent_ && h.versionMajor == 1 && h.versionMinor >= 1) {
     static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
     Write(std::vector<uint8_t>(kContinue, kContinue + sizeof(kContinue) - 1), 0);
   }
