@@ -13,6 +13,25 @@ export function tunnelRefusal (status: number, headers: HeaderMap, head: Request
   return new MeshError(code, `peer refused CONNECT ${head.authority}${head.protocol === undefined ? '' : ` (:protocol ${head.protocol})`}: status ${status}${peerCode === undefined ? '' : ` ${peerCode}`}`)
 }
 
+/** Errors made by unprocessedRefusal(). */
+const unprocessed = new WeakSet<MeshError>()
+
+/**
+ * E_PEER_REFUSED for a stream the peer refused and says it did not process: h2's RST_STREAM
+ * REFUSED_STREAM (RFC 9113 §8.7) or h3's H3_REQUEST_REJECTED (RFC 9114 §4.1.1). Such a request
+ * may be sent once more whether or not the session is going away (isUnprocessedRefusal()).
+ */
+export function unprocessedRefusal (message: string, cause?: Error): MeshError {
+  const err = new MeshError('E_PEER_REFUSED', message, { cause })
+  unprocessed.add(err)
+  return err
+}
+
+/** True for an error made by unprocessedRefusal(): the peer said it did not process the stream. */
+export function isUnprocessedRefusal (err: unknown): boolean {
+  return err instanceof MeshError && unprocessed.has(err)
+}
+
 /** Why a signal aborted: its reason when that is an Error, else an AbortError. */
 export function abortReason (signal: AbortSignalLike | undefined): Error {
   const reason: unknown = signal?.reason

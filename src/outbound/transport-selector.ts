@@ -14,6 +14,7 @@ import type {
   PeerAddress, PeerResponse, PeerSession, PeerTunnel, RequestHead, SessionStats, SplicedTunnel, SpliceTunnelOptions, StreamOptions, Transport,
 } from '../../transports/contract.js'
 import type { TransportRegistry } from '../../transports/registry.js'
+import { isUnprocessedRefusal } from '../../transports/stream-errors.js'
 import type { SessionPool } from './session-pool.js'
 
 /** Reports one fallback: `from` failed for a peer and `to` carries its traffic instead. */
@@ -285,11 +286,14 @@ class ReroutingSession implements PeerSession {
 }
 
 /**
- * True when `session` refused a stream because it is going away (closing, GOAWAY): then the peer
- * never processed it (RFC 9114 §4.1.1, RFC 9113 §8.7) and it may be sent once more elsewhere.
+ * True when the peer did not process a stream that failed with `err` on `session`: it refused it
+ * as unprocessed (REFUSED_STREAM, H3_REQUEST_REJECTED: RFC 9113 §8.7, RFC 9114 §4.1.1), or the
+ * session refused it because it is going away (closing, GOAWAY). Then it may be sent once more,
+ * as the native data path does (native/engine/src/app-http1.cc OnRelayClosed).
  */
 export function refusedUnprocessed (err: unknown, session: PeerSession): boolean {
-  return err instanceof MeshError && err.code === 'E_PEER_REFUSED' && (session.closed || !session.available)
+  if (!(err instanceof MeshError) || err.code !== 'E_PEER_REFUSED') return false
+  return isUnprocessedRefusal(err) || session.closed || !session.available
 }
 
 /**

@@ -1,6 +1,7 @@
 // A peer that refuses a request unprocessed (RST_STREAM REFUSED_STREAM with a GOAWAY below the
 // stream, as a peer going away does, RFC 9113 §8.7): the outbound sends a body-less request once
 // more, on a fresh session, and only once; a request with a body is answered with the refusal.
+// REFUSED_STREAM alone, with the session staying up, is sent once more too (on any session).
 // On both data planes: the native one gives the head back to JS (kAppRefused) for the resend.
 // The peer is node:http2 over mutual TLS with a certificate of the test CA.
 import { after, before, describe, it } from 'node:test'
@@ -30,11 +31,14 @@ async function request (port: number, method: string, body?: string): Promise<Re
 }
 
 /**
- * The peer: refuses the next `refuse` streams (REFUSED_STREAM and GOAWAY below them, so the
- * session is going away), answers the others 200 with `answered`. Counts the streams it saw.
+ * The peer: refuses the next `refuse` streams (REFUSED_STREAM and, with `goaway`, GOAWAY below
+ * them, so the session is going away), answers the others 200 with `answered`. Counts the
+ * streams it saw and the sessions it was opened.
  */
 class RefusingPeer {
   refuse = 0
+  goaway = true
+  sessionsOpened = 0
   streams = 0
   readonly #server: http2.Http2SecureServer
   readonly #sessions = new Set<http2.ServerHttp2Session>()
@@ -43,6 +47,7 @@ class RefusingPeer {
     this.#server = http2.createSecureServer({ ...tls, requestCert: true, rejectUnauthorized: true, allowHTTP1: false })
     this.#server.on('session', (session) => {
       this.#sessions.add(session)
+      this.sessionsOpened++
       session.on('close', () => this.#sessions.delete(session))
       session.on('error', () => {})
     })
@@ -51,7 +56,7 @@ class RefusingPeer {
       stream.on('error', () => {})
       if (this.refuse > 0) {
         this.refuse--
-        stream.session?.goaway(http2.constants.NGHTTP2_NO_ERROR, Math.max(0, (stream.id ?? 1) - 2))
+        if (this.goaway) stream.session?.goaway(http2.constants.NGHTTP2_NO_ERROR, Math.max(0, (stream.id ?? 1) - 2))
         stream.close(http2.constants.NGHTTP2_REFUSED_STREAM)
         return
       }
@@ -105,6 +110,28 @@ for (const plane of DATA_PLANES) {
       assert.equal(peer.streams - before, 2, 'two attempts, no third')
       peer.refuse = 0
       assert.equal((await request(pair.appPort, 'GET')).status, 200, 'the next request goes through')
+    })
+
+    it('sends it once more when the peer refuses it without going away, on the session it has', async () => {
+      assert.equal((await request(pair.appPort, 'GET')).status, 200, 'a session is up')
+      const before = peer.streams
+      const sessions = peer.sessionsOpened
+      peer.goaway = false
+      peer.refuse = 1
+      try {
+        const reply = await request(pair.appPort, 'GET')
+        assert.deepEqual(reply, { status: 200, error: '', body: 'answered' })
+        assert.equal(peer.streams - before, 2, 'the refused stream and the one sent again')
+        assert.equal(peer.sessionsOpened, sessions, 'no new session: the one refusing stayed up')
+        peer.refuse = 2
+        const twice = await request(pair.appPort, 'GET')
+        assert.equal(twice.status, 502)
+        assert.equal(twice.error, 'E_PEER_REFUSED')
+        assert.equal(peer.streams - before, 4, 'two attempts more, no third')
+      } finally {
+        peer.refuse = 0
+        peer.goaway = true
+      }
     })
 
     it('does not send a request with a body again: its bytes went to the refused stream', async () => {

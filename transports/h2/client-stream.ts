@@ -2,7 +2,7 @@
 import { constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2'
 import { MeshError } from '../../core/errors.js'
 import type { PeerTunnel, RequestHead, StreamOptions } from '../contract.js'
-import { abortReason, tunnelRefusal } from '../stream-errors.js'
+import { abortReason, tunnelRefusal, unprocessedRefusal } from '../stream-errors.js'
 import { cancellable, guardDuplex, type Cancel } from './peer-stream.js'
 import { headerListSize, requestHeaders, toResponseHead } from './headers.js'
 
@@ -112,7 +112,7 @@ export function openRawStream (session: ClientHttp2Session, head: RequestHead, e
  */
 export function resetError (stream: ClientHttp2Stream, authority: string, cause?: Error): MeshError {
   if (cause instanceof MeshError) return cause
-  if (stream.rstCode === REFUSED_STREAM) return new MeshError('E_PEER_REFUSED', `the peer refused the stream to ${authority} unprocessed (REFUSED_STREAM)`, { cause })
+  if (stream.rstCode === REFUSED_STREAM) return unprocessedRefusal(`the peer refused the stream to ${authority} unprocessed (REFUSED_STREAM)`, cause)
   const reason = cause?.message ?? `closed early (RST_STREAM code ${stream.rstCode ?? 'none'})`
   return new MeshError('E_PEER_RESET', `stream to ${authority} failed: ${reason}`, { cause })
 }

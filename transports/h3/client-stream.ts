@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream'
 import { H3_CODES, QuicStreamError, type QuicSession, type QuicStream } from '../../native/quic.js'
 import { MeshError } from '../../core/errors.js'
 import type { HeaderMap, PeerResponse, PeerTunnel, RequestHead, StreamOptions } from '../contract.js'
-import { abortReason, tunnelRefusal } from '../stream-errors.js'
+import { abortReason, tunnelRefusal, unprocessedRefusal } from '../stream-errors.js'
 import { requestFields, toHeaderMap, toResponseHead } from './headers.js'
 import { guardDuplex, guardReadable, resetStream } from './peer-stream.js'
 
@@ -129,7 +129,7 @@ function resetError (authority: string, cause?: Error): MeshError {
   if (cause instanceof MeshError) return cause
   if (cause instanceof QuicStreamError && cause.code === H3_CODES.requestRejected) {
     // RFC 9114 §4.1.1: the peer did not process it (a request racing its GOAWAY); safe to send again.
-    return new MeshError('E_PEER_REFUSED', `peer rejected the stream to ${authority} unprocessed (H3_REQUEST_REJECTED)`, { cause })
+    return unprocessedRefusal(`peer rejected the stream to ${authority} unprocessed (H3_REQUEST_REJECTED)`, cause)
   }
   const reason = cause?.message ?? 'closed before its end (RESET_STREAM or session lost)'
   return new MeshError('E_PEER_RESET', `stream to ${authority} failed: ${reason}`, { cause })
