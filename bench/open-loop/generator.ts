@@ -108,7 +108,7 @@ async function generate (options: GeneratorOptions): Promise<OpenLoopResult> {
  * Half a second against a server in this process takes the worst of that away, and is what the
  * fixed-rate scenarios use: they judge seconds 1 to 5. Cold start judges the first second itself,
  * and there half a second is not enough: against the upstream alone (no proxy), the first second's
- * p99 came out at 1.9–2.3× the steady state's, from 4–6 ms stalls while V8 still optimised and
+ * p99 came out at 2.0–2.3× the steady state's, from 4–6 ms stalls while V8 still optimised and
  * deoptimised node:http's client code (93 optimisations in the real run's first second after
  * 0.5 s, 44 after 3 s: `--trace-opt --trace-deopt`; 1.0× with `--no-opt`). Several passes, each
  * with a fresh agent and fresh connections to a real server, settle it: three passes of 1 s
