@@ -141,7 +141,7 @@ export function renderMarkdown (report: BenchReport): string {
   const memoryRows = report.summary.memory.flatMap((m) => m.processes.map((p) => [
     p.name,
     cell(p.idleRssBytes, p.idleHeapUsedBytes),
-    p.idleFileBytes === undefined ? '–' : mb(p.idleFileBytes),
+    mb(p.idleFileBytes),
     ...Array.from({ length: rounds }, (_, i) => cell(p.rssAfterRoundBytes[i], p.heapUsedAfterRoundBytes?.[i])),
   ]))
   out.push(table(['process', 'idle (after start)', 'of it file-backed', ...Array.from({ length: rounds }, (_, i) => `after run ${i + 1}`)], memoryRows), '')

@@ -63,8 +63,8 @@ export interface ScenarioFigures {
 export interface ProcessMemory {
   name: string
   idleRssBytes: number
-  /** The file-backed part of the idle RSS (RssFile), bytes; absent in reports written before it was read. */
-  idleFileBytes?: number
+  /** The file-backed part of the idle RSS (RssFile), bytes. */
+  idleFileBytes: number
   rssAfterRoundBytes: number[]
   /** JS heap in use (Node processes with metrics only). */
   idleHeapUsedBytes?: number
@@ -165,7 +165,7 @@ export function summarise (results: SuiteResults, scenarios: readonly Scenario[]
     processes: Object.keys(p.idleRssBytes).map((name) => ({
       name,
       idleRssBytes: p.idleRssBytes[name] ?? 0,
-      idleFileBytes: p.idleFileBytes?.[name],
+      idleFileBytes: p.idleFileBytes[name] ?? 0,
       rssAfterRoundBytes: p.rssAfterRoundBytes[name] ?? [],
       idleHeapUsedBytes: p.idleHeapUsedBytes[name],
       heapUsedAfterRoundBytes: p.heapUsedAfterRoundBytes[name],

@@ -133,7 +133,7 @@ function idleTarget (memory: PathMemory, limit: number): Check {
   if (memory.processes.length === 0) return { target, measured: 'not available', verdict: 'n/a' }
   return {
     target,
-    measured: memory.processes.map((p) => `${role(memory, p)} ${mb(p.idleRssBytes)} MB${p.idleFileBytes === undefined ? '' : ` (${mb(p.idleFileBytes)} file-backed)`}`).join(', '),
+    measured: memory.processes.map((p) => `${role(memory, p)} ${mb(p.idleRssBytes)} MB (${mb(p.idleFileBytes)} file-backed)`).join(', '),
     verdict: memory.processes.every((p) => p.idleRssBytes <= limit) ? 'pass' : 'fail',
   }
 }

@@ -25,7 +25,7 @@ export interface OpenLoopOptions {
   timeoutMs?: number
   /** Warm up on this server, already up, instead of one inside the generator (generator.ts warmUp). */
   warmPort?: number
-  /** Warm-up passes (default 1), each with fresh connections, and seconds per pass (default 0.5). */
+  /** Warm-up passes, each with fresh connections, and seconds per pass (the generator's defaults: 1, 0.5). */
   warmPasses?: number
   warmSeconds?: number
 }
@@ -51,8 +51,8 @@ export async function startOpenLoop (options: OpenLoopOptions): Promise<StartedO
     '--timeout-ms', String(timeoutMs),
     '--wait-go',
     ...(options.warmPort === undefined ? [] : ['--warm-port', String(options.warmPort)]),
-    '--warm-passes', String(options.warmPasses ?? 1),
-    '--warm-seconds', String(options.warmSeconds ?? 0.5),
+    ...(options.warmPasses === undefined ? [] : ['--warm-passes', String(options.warmPasses)]),
+    ...(options.warmSeconds === undefined ? [] : ['--warm-seconds', String(options.warmSeconds)]),
   ], { stdio: ['pipe', 'pipe', 'pipe'] })
   killOnExit(child)
   let stdout = ''

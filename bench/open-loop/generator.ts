@@ -16,7 +16,7 @@
  * start: the bench starts it before the proxy, so Node's own start-up is not in the figures). The
  * last stdout line is the result (result.ts).
  */
-import { Agent, createServer, request } from 'node:http'
+import { Agent, createServer, request, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Socket } from 'node:net'
 import { createInterface } from 'node:readline'
@@ -115,22 +115,24 @@ async function generate (options: GeneratorOptions): Promise<OpenLoopResult> {
  * against the upstream gave 0.94–1.15×.
  */
 async function warmUp (options: GeneratorOptions, warm: WarmUpOptions): Promise<void> {
-  if (warm.port !== undefined) {
-    for (let pass = 0; pass < warm.passes; pass++) await generate({ ...options, port: warm.port, durationSeconds: warm.seconds })
-    return
+  const own = warm.port === undefined ? await ownServer() : undefined
+  try {
+    const port = warm.port ?? (own?.address() as AddressInfo).port
+    for (let pass = 0; pass < warm.passes; pass++) await generate({ ...options, port, durationSeconds: warm.seconds })
+  } finally {
+    own?.closeAllConnections()
+    own?.close()
   }
+}
+
+/** A server in this process that reads each request and answers `ok`, listening on loopback. */
+async function ownServer (): Promise<Server> {
   const server = createServer((req, res) => {
     req.on('data', () => {})
     req.on('end', () => res.end('ok'))
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  try {
-    const port = (server.address() as AddressInfo).port
-    for (let pass = 0; pass < warm.passes; pass++) await generate({ ...options, port, durationSeconds: warm.seconds })
-  } finally {
-    server.closeAllConnections()
-    server.close()
-  }
+  return server
 }
 
 function positive (value: string | undefined, name: string, allowZero = false): number {
