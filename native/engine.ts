@@ -77,7 +77,7 @@ export interface RawAppHostOptions {
  */
 export const APP_EVENT = { head: 20, done: 21, closed: 22, streamGone: 23, h2cClosed: 24, h2cResets: 25, refused: 26 } as const
 /** Bits of a head event's flag (AppHeadFlags; h2c: the head is an h2c stream's). */
-export const APP_HEAD_FLAG = { keepAlive: 1, upgrade: 2, expectContinue: 4, hasBody: 8, h2c: 16 } as const
+export const APP_HEAD_FLAG = { keepAlive: 1, upgrade: 2, hasBody: 8, h2c: 16 } as const
 /** Bits of a done event's flag (AppDoneFlags; clientReset: an h2c client reset the stream). */
 export const APP_DONE_FLAG = { headSent: 1, clientGone: 2, beforeHead: 4, clientReset: 8 } as const
 /** Why the engine ended an app h2c session (h2cClosed's code; AppH2cCloseReason). */

@@ -415,7 +415,6 @@ export interface HttpFrontHead {
   keepAlive: boolean
   /** An Upgrade (with `Connection: upgrade`) or a CONNECT. */
   upgrade: boolean
-  expectContinue: boolean
   hasBody: boolean
 }
 

@@ -9,7 +9,8 @@
  * What the engine does not carry goes to the JS path before anything of it was sent: Upgrade and
  * CONNECT, routes with retries, per-try timeouts or plugins, and a session that is not the
  * engine's (h3, a remote cluster's gateway). `expect: 100-continue` stays native on both HTTP/1
- * and h2c: the engine sends the 100 once the request is forwarded. An HTTP/1 connection is handed back to node:http; an h2c stream cannot be,
+ * and h2c: the engine sends the 100 once the request is forwarded. An HTTP/1 connection is
+ * handed back to node:http; an h2c stream cannot be,
  * so it is refused (REFUSED_STREAM, which a client may retry) with a GOAWAY, and the listener's
  * new h2c connections go to node:http2 for a while (h2cNative()). A listener whose config can
  * need JS for h2c never gives h2c to the engine.

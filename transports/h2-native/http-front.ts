@@ -73,7 +73,6 @@ export function createHttpFront (options: HttpFrontOptions, handlers: HttpFrontH
           headers: strings.slice(3),
           keepAlive: (flag & APP_HEAD_FLAG.keepAlive) !== 0,
           upgrade: (flag & APP_HEAD_FLAG.upgrade) !== 0,
-          expectContinue: (flag & APP_HEAD_FLAG.expectContinue) !== 0,
           hasBody: (flag & APP_HEAD_FLAG.hasBody) !== 0,
         })
         break

@@ -377,7 +377,6 @@ void AppH2cConn::AnnounceHeads() {
     for (size_t i = 0; i + 1 < x->fields_.size(); i += 2) {
       if (Is(x->fields_[i], "expect") && Lower(x->fields_[i + 1]) == "100-continue") x->expectContinue_ = true;
     }
-    if (x->expectContinue_) ev.flag |= kHeadExpectContinue;
     x->startNs_ = uv_hrtime();
     host_->Push(std::move(ev));
   }

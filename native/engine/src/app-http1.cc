@@ -275,7 +275,7 @@ void AppConn::Process() {
         ev.strings.push_back(std::to_string(h.versionMajor) + "." + std::to_string(h.versionMinor));
         ev.strings.insert(ev.strings.end(), h.headers.begin(), h.headers.end());
         ev.flag = (h.keepAlive ? kHeadKeepAlive : 0) | (h.upgrade ? kHeadUpgrade : 0) |
-                  (h.expectContinue ? kHeadExpectContinue : 0) | (h.body != Http1BodyKind::kNone ? kHeadHasBody : 0);
+                  (h.body != Http1BodyKind::kNone ? kHeadHasBody : 0);
         startNs_ = uv_hrtime();
         host_->Push(std::move(ev));
         return;

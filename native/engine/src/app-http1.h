@@ -40,7 +40,7 @@ enum AppEventKind : int32_t {
 enum AppHeadFlags : int32_t {
   kHeadKeepAlive = 1,
   kHeadUpgrade = 2,
-  kHeadExpectContinue = 4,
+  // 4 was `expect: 100-continue`, for JS to hand the request back; the engine answers it itself.
   kHeadHasBody = 8,
 };
 
